@@ -1,0 +1,96 @@
+namespace RunbookEngine.Storage.Sqlite;
+
+/// <summary>The schema, as ordered migrations; the store applies the missing ones under the write lock.</summary>
+internal static class SqliteSchema
+{
+    public static readonly IReadOnlyList<(int Version, string Sql)> Migrations =
+    [
+        (1, """
+            CREATE TABLE definitions (
+                hash        TEXT PRIMARY KEY,
+                workflow    TEXT NOT NULL,
+                content     TEXT NOT NULL,
+                created_at  INTEGER NOT NULL
+            );
+            CREATE TABLE runs (
+                run_id              TEXT PRIMARY KEY,
+                workflow            TEXT NOT NULL,
+                definition_hash     TEXT NOT NULL REFERENCES definitions(hash),
+                queue               TEXT NOT NULL,
+                status              TEXT NOT NULL,
+                idempotency_key     TEXT UNIQUE,
+                input               TEXT,
+                output              TEXT,
+                error_kind          TEXT,
+                error_message       TEXT,
+                created_by          TEXT NOT NULL,
+                created_at          INTEGER NOT NULL,
+                updated_at          INTEGER NOT NULL,
+                completed_at        INTEGER,
+                available_at        INTEGER,
+                lease_owner         TEXT,
+                lease_expires_at    INTEGER,
+                cancel_requested    INTEGER NOT NULL DEFAULT 0,
+                cancel_requested_by TEXT,
+                cancel_reason       TEXT,
+                wake_count          INTEGER NOT NULL DEFAULT 0,
+                timeline_seq        INTEGER NOT NULL DEFAULT 0,
+                timeline_hash       TEXT NOT NULL
+            );
+            CREATE INDEX runs_claimable ON runs (queue, available_at) WHERE status IN ('ready', 'waiting');
+            CREATE INDEX runs_leased ON runs (lease_expires_at) WHERE status = 'running';
+            CREATE INDEX runs_created ON runs (created_at);
+            CREATE INDEX runs_workflow_created ON runs (workflow, created_at);
+            CREATE INDEX runs_status_created ON runs (status, created_at);
+            CREATE TABLE steps (
+                run_id           TEXT NOT NULL,
+                seq              INTEGER NOT NULL,
+                name             TEXT NOT NULL,
+                kind             TEXT NOT NULL,
+                status           TEXT NOT NULL,
+                attempt          INTEGER NOT NULL,
+                queue            TEXT,
+                activity         TEXT,
+                input            TEXT,
+                output           TEXT,
+                error_kind       TEXT,
+                error_message    TEXT,
+                options          TEXT,
+                available_at     INTEGER,
+                started_at       INTEGER,
+                completed_at     INTEGER,
+                lease_owner      TEXT,
+                lease_expires_at INTEGER,
+                PRIMARY KEY (run_id, seq)
+            ) WITHOUT ROWID;
+            CREATE INDEX steps_queued ON steps (queue, available_at) WHERE kind = 'activity' AND status = 'queued';
+            CREATE INDEX steps_leased ON steps (lease_expires_at) WHERE kind = 'activity' AND status = 'running';
+            CREATE TABLE signals (
+                id           INTEGER PRIMARY KEY AUTOINCREMENT,
+                run_id       TEXT NOT NULL,
+                name         TEXT NOT NULL,
+                payload      TEXT,
+                sender       TEXT NOT NULL,
+                received_at  INTEGER NOT NULL,
+                consumed_seq INTEGER
+            );
+            CREATE INDEX signals_pending ON signals (run_id, id) WHERE consumed_seq IS NULL;
+            CREATE TABLE timeline (
+                run_id TEXT NOT NULL,
+                seq    INTEGER NOT NULL,
+                at     INTEGER NOT NULL,
+                actor  TEXT NOT NULL,
+                kind   TEXT NOT NULL,
+                data   TEXT,
+                hash   TEXT NOT NULL,
+                PRIMARY KEY (run_id, seq)
+            ) WITHOUT ROWID;
+            CREATE TRIGGER timeline_append_only_update BEFORE UPDATE ON timeline
+                BEGIN SELECT RAISE(ABORT, 'the timeline is append-only'); END;
+            CREATE TRIGGER timeline_append_only_delete BEFORE DELETE ON timeline
+                BEGIN SELECT RAISE(ABORT, 'the timeline is append-only'); END;
+            """),
+    ];
+
+    public static int LatestVersion => Migrations[^1].Version;
+}

@@ -1,0 +1,689 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using RunbookEngine.Workflows.Storage;
+
+namespace RunbookEngine.Workflows.Execution;
+
+/// <summary>
+/// One execution of a run by the worker that leases it: replays the workflow function against the recorded
+/// history, executes what is new, and commits the outcome under the lease.
+/// </summary>
+/// <remarks>
+/// Durability rule: a step's start is committed before its code runs, so an attempt interrupted by a crash is
+/// known and retried with the next attempt number. A step's completion is committed with the next write of the
+/// run (the next step's start, a suspension, or the run's outcome): only deterministic workflow code runs in
+/// between, so a crash there is indistinguishable from a crash during the step, and the step is retried
+/// (at-least-once). This halves the commits per step, as Temporal does for local activities.
+/// A suspended or aborted execution is abandoned: its workflow task is left waiting on a task that never
+/// completes and is collected; the run's state lives in the store.
+/// </remarks>
+internal sealed class RunExecution
+{
+    private readonly IWorkflowStore store;
+    private readonly TimeProvider time;
+    private readonly WorkerOptions options;
+    private readonly ILogger logger;
+    private readonly string actor;
+    private readonly RunHistory history;
+    private readonly Dictionary<int, StepRecord> recorded;
+    private readonly List<SignalRecord> pendingSignals;
+    private readonly List<StepWrite> pendingSteps = [];
+    private readonly List<(long SignalId, int Sequence)> pendingConsumed = [];
+    private readonly List<NewTimelineEvent> pendingEvents = [];
+    private readonly TaskCompletionSource stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationToken runCancelled;
+    private readonly CancellationToken abandoned;
+    private RunTransition? suspension;
+    private Exception? abortReason;
+    private int sequence;
+    private bool operationInFlight;
+    private DateTimeOffset workflowTime;
+
+    public RunExecution(
+        IWorkflowStore store,
+        TimeProvider time,
+        WorkerOptions options,
+        ILogger logger,
+        RunHistory history,
+        CancellationToken runCancelled,
+        CancellationToken abandoned)
+    {
+        this.store = store;
+        this.time = time;
+        this.options = options;
+        this.logger = logger;
+        this.history = history;
+        this.runCancelled = runCancelled;
+        this.abandoned = abandoned;
+        actor = "worker:" + options.WorkerId;
+        recorded = history.Steps.ToDictionary(s => s.Sequence);
+        pendingSignals = [.. history.PendingSignals];
+        workflowTime = history.Run.CreatedAt;
+        Random = new Random(SeedOf(history.Run.RunId));
+    }
+
+    public RunRecord Run => history.Run;
+
+    public Random Random { get; }
+
+    public DateTimeOffset WorkflowTime => workflowTime;
+
+    public CancellationToken CancellationToken => runCancelled;
+
+    public bool IsReplaying => recorded.TryGetValue(sequence + 1, out var next) && next.Status is StepStatus.Completed or StepStatus.Failed;
+
+    public ILogger Logger => logger;
+
+    private DateTimeOffset Now => time.GetUtcNow();
+
+    /// <summary>Runs the workflow function to its outcome or suspension and commits the result.</summary>
+    public async Task ExecuteAsync(WorkflowFunction function, WorkflowContext context, CancellationToken cancellationToken)
+    {
+        Task<JsonNode?> workflowTask;
+        try
+        {
+            workflowTask = function(context);
+        }
+#pragma warning disable CA1031 // Any exception thrown by user workflow code is the run's outcome, not ours.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            workflowTask = Task.FromException<JsonNode?>(ex);
+        }
+
+        await Task.WhenAny(workflowTask, stopped.Task).ConfigureAwait(false);
+        if (stopped.Task.IsCompleted)
+        {
+            if (abortReason is not null)
+            {
+                await HandleAbortAsync(abortReason, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            // Suspended: commit the pending writes with the waiting transition.
+            await CommitOutcomeAsync(suspension!, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        RunTransition outcome;
+        NewTimelineEvent outcomeEvent;
+        var now = Now;
+        if (workflowTask.IsCompletedSuccessfully)
+        {
+            var output = workflowTask.Result?.ToJsonString(WorkflowJson.Options);
+            outcome = new RunTransition(RunStatus.Completed, Output: output);
+            outcomeEvent = new(now, actor, TimelineKinds.RunCompleted, EventData.Of(("output", workflowTask.Result)));
+            Telemetry.RunsFinished.Add(1, new KeyValuePair<string, object?>("status", "completed"));
+        }
+        else
+        {
+            var ex = workflowTask.Exception!.InnerExceptions.Count == 1 ? workflowTask.Exception.InnerException! : workflowTask.Exception;
+            if (ex is OperationCanceledException && runCancelled.IsCancellationRequested)
+            {
+                var reason = Run.CancelReason ?? "cancellation requested";
+                outcome = new RunTransition(RunStatus.Cancelled, ErrorKind: "Cancelled", ErrorMessage: reason);
+                outcomeEvent = new(now, actor, TimelineKinds.RunCancelled, EventData.Of(("requested_by", Run.CancelRequestedBy), ("reason", reason)));
+                Telemetry.RunsFinished.Add(1, new KeyValuePair<string, object?>("status", "cancelled"));
+            }
+            else
+            {
+                var (kind, message) = ex switch
+                {
+                    StepFailedException sf => (sf.ErrorKind, sf.Message),
+                    StepException se => (se.Kind, se.Message),
+                    _ => (ex.GetType().Name, ex.Message),
+                };
+                outcome = new RunTransition(RunStatus.Failed, ErrorKind: kind, ErrorMessage: message);
+                outcomeEvent = new(now, actor, TimelineKinds.RunFailed, EventData.Of(("error_kind", kind), ("error", message)));
+                Telemetry.RunsFinished.Add(1, new KeyValuePair<string, object?>("status", "failed"));
+            }
+        }
+
+        pendingEvents.Add(outcomeEvent);
+        await CommitOutcomeAsync(outcome, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Fails the run at once, e.g. because its definition cannot be resolved.</summary>
+    public async Task FailAsync(string kind, string message, CancellationToken cancellationToken)
+    {
+        pendingEvents.Add(new(Now, actor, TimelineKinds.RunFailed, EventData.Of(("error_kind", kind), ("error", message))));
+        await CommitOutcomeAsync(new RunTransition(RunStatus.Failed, ErrorKind: kind, ErrorMessage: message), cancellationToken).ConfigureAwait(false);
+    }
+
+    public Guid NewGuid()
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        Random.NextBytes(bytes);
+        bytes[7] = (byte)((bytes[7] & 0x0F) | 0x40); // version 4 layout (little-endian field order of Guid)
+        bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80); // RFC 4122 variant
+        return new Guid(bytes);
+    }
+
+    public async Task<T> StepAsync<T>(string name, Func<StepContext, Task<T>> body, StepOptions? stepOptions)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(body);
+        stepOptions ??= StepOptions.Default;
+        stepOptions.Validate();
+        Enter();
+        var seq = ++sequence;
+        int attempt;
+        DateTimeOffset firstStart;
+        bool isNew;
+        if (recorded.TryGetValue(seq, out var rec))
+        {
+            if (Mismatch(rec, StepKind.Inline, name) is { } nd)
+            {
+                return await AbortAsync<T>(nd).ConfigureAwait(false);
+            }
+
+            switch (rec.Status)
+            {
+                case StepStatus.Completed:
+                    Advance(rec.CompletedAt);
+                    Exit();
+                    return Deserialize<T>(rec.Output);
+                case StepStatus.Failed:
+                    Advance(rec.CompletedAt);
+                    Exit();
+                    throw FailedFrom(rec);
+                case StepStatus.Running:
+                    ThrowIfCancelled();
+                    pendingEvents.Add(new(Now, actor, TimelineKinds.StepInterrupted, EventData.Of(("seq", seq), ("step", name), ("attempt", rec.Attempt), ("owner_lost", true))));
+                    attempt = rec.Attempt + 1;
+                    firstStart = rec.StartedAt ?? Now;
+                    isNew = false;
+
+                    // At-least-once: an interrupted attempt is retried even under a single-attempt policy, but a step
+                    // that keeps killing its worker stops after one attempt beyond the policy.
+                    var max = stepOptions.Retry.MaximumAttempts;
+                    if (max != 0 && attempt > max + 1)
+                    {
+                        return FailFinal<T>(rec, seq, name, "Interrupted", $"attempt {rec.Attempt} was interrupted and the retry policy allows no more attempts");
+                    }
+
+                    break;
+                case StepStatus.Retrying:
+                    ThrowIfCancelled();
+                    if (rec.AvailableAt is { } due && Now < due)
+                    {
+                        return await SuspendAsync<T>(due, "retry back-off", seq, name).ConfigureAwait(false);
+                    }
+
+                    attempt = rec.Attempt + 1;
+                    firstStart = rec.StartedAt ?? Now;
+                    isNew = false;
+                    break;
+                default:
+                    return await AbortAsync<T>(new InvalidOperationException($"Step '{name}' at position {seq} is recorded as {rec.Status}, which an inline step cannot be.")).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            ThrowIfCancelled();
+            attempt = 1;
+            firstStart = Now;
+            isNew = true;
+        }
+
+        return await RunAttemptAsync(seq, name, body, stepOptions, attempt, firstStart, isNew).ConfigureAwait(false);
+    }
+
+    public async Task DelayAsync(TimeSpan duration, string name)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        Enter();
+        var seq = ++sequence;
+        if (recorded.TryGetValue(seq, out var rec))
+        {
+            if (Mismatch(rec, StepKind.Timer, name) is { } nd)
+            {
+                await AbortAsync<bool>(nd).ConfigureAwait(false);
+                return;
+            }
+
+            if (rec.Status == StepStatus.Completed)
+            {
+                Advance(rec.CompletedAt);
+                Exit();
+                return;
+            }
+
+            var now = Now;
+            if (rec.AvailableAt is { } due && now >= due)
+            {
+                pendingSteps.Add(new(rec with { Status = StepStatus.Completed, CompletedAt = now }, false));
+                pendingEvents.Add(new(now, actor, TimelineKinds.TimerFired, EventData.Of(("seq", seq), ("step", name), ("due", due))));
+                Advance(now);
+                Exit();
+                return;
+            }
+
+            ThrowIfCancelled();
+            await SuspendAsync<bool>(rec.AvailableAt, "timer", seq, name).ConfigureAwait(false);
+            return;
+        }
+
+        ThrowIfCancelled();
+        var start = Now;
+        var until = start + (duration > TimeSpan.Zero ? duration : TimeSpan.Zero);
+        var row = NewRow(seq, name, StepKind.Timer, StepStatus.Waiting) with { AvailableAt = until, StartedAt = start };
+        pendingSteps.Add(new(row, true));
+        pendingEvents.Add(new(start, actor, TimelineKinds.TimerStarted, EventData.Of(("seq", seq), ("step", name), ("until", until))));
+        if (duration <= TimeSpan.Zero)
+        {
+            pendingSteps.Add(new(row with { Status = StepStatus.Completed, CompletedAt = start }, false));
+            pendingEvents.Add(new(start, actor, TimelineKinds.TimerFired, EventData.Of(("seq", seq), ("step", name), ("due", until))));
+            Advance(start);
+            Exit();
+            return;
+        }
+
+        await SuspendAsync<bool>(until, "timer", seq, name).ConfigureAwait(false);
+    }
+
+    public async Task<ReceivedSignal?> WaitForSignalAsync(string signalName, TimeSpan? timeout, string name)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(signalName);
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (timeout is { } t && t < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), "A signal wait timeout must not be negative.");
+        }
+
+        Enter();
+        var seq = ++sequence;
+        StepRecord row;
+        bool isNew;
+        if (recorded.TryGetValue(seq, out var rec))
+        {
+            if (Mismatch(rec, StepKind.Signal, name) is { } nd)
+            {
+                return await AbortAsync<ReceivedSignal?>(nd).ConfigureAwait(false);
+            }
+
+            if (rec.Status == StepStatus.Completed)
+            {
+                Advance(rec.CompletedAt);
+                Exit();
+                return Deserialize<ReceivedSignal?>(rec.Output);
+            }
+
+            row = rec;
+            isNew = false;
+        }
+        else
+        {
+            ThrowIfCancelled();
+            var start = Now;
+            DateTimeOffset? deadline = timeout is { } tt ? start + tt : null;
+            row = NewRow(seq, name, StepKind.Signal, StepStatus.Waiting) with
+            {
+                Input = EventData.Of(("signal", signalName)),
+                AvailableAt = deadline,
+                StartedAt = start,
+            };
+            isNew = true;
+            pendingEvents.Add(new(start, actor, TimelineKinds.WaitStarted, EventData.Of(("seq", seq), ("step", name), ("signal", signalName), ("until", deadline))));
+        }
+
+        var now = Now;
+        var match = pendingSignals.Find(s => string.Equals(s.Name, signalName, StringComparison.Ordinal));
+        if (match is not null)
+        {
+            pendingSignals.Remove(match);
+            pendingConsumed.Add((match.Id, seq));
+            var received = new ReceivedSignal(match.Name, WorkflowJson.Parse(match.Payload), match.Sender, match.ReceivedAt);
+            var output = JsonSerializer.Serialize(received, WorkflowJson.Options);
+            if (isNew)
+            {
+                pendingSteps.Add(new(row, true));
+            }
+
+            pendingSteps.Add(new(row with { Status = StepStatus.Completed, Output = output, CompletedAt = now }, false));
+            pendingEvents.Add(new(now, actor, TimelineKinds.SignalConsumed, EventData.Of(("seq", seq), ("step", name), ("signal", match.Name), ("sender", match.Sender), ("signal_id", match.Id))));
+            Advance(now);
+            Exit();
+            return Deserialize<ReceivedSignal?>(output);
+        }
+
+        if (row.AvailableAt is { } due && now >= due)
+        {
+            if (isNew)
+            {
+                pendingSteps.Add(new(row, true));
+            }
+
+            pendingSteps.Add(new(row with { Status = StepStatus.Completed, Output = null, CompletedAt = now }, false));
+            pendingEvents.Add(new(now, actor, TimelineKinds.WaitTimedOut, EventData.Of(("seq", seq), ("step", name), ("signal", signalName), ("deadline", due))));
+            Advance(now);
+            Exit();
+            return null;
+        }
+
+        if (!isNew)
+        {
+            ThrowIfCancelled();
+        }
+        else
+        {
+            pendingSteps.Add(new(row, true));
+        }
+
+        return await SuspendAsync<ReceivedSignal?>(row.AvailableAt, "signal " + signalName, seq, name).ConfigureAwait(false);
+    }
+
+    public async Task<JsonNode?> ActivityAsync(string name, string activity, string queue, JsonNode? input, StepOptions? stepOptions)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentException.ThrowIfNullOrWhiteSpace(activity);
+        ArgumentException.ThrowIfNullOrWhiteSpace(queue);
+        stepOptions ??= StepOptions.Default;
+        stepOptions.Validate();
+        Enter();
+        var seq = ++sequence;
+        if (recorded.TryGetValue(seq, out var rec))
+        {
+            if (Mismatch(rec, StepKind.Activity, name) is { } nd)
+            {
+                return await AbortAsync<JsonNode?>(nd).ConfigureAwait(false);
+            }
+
+            switch (rec.Status)
+            {
+                case StepStatus.Completed:
+                    Advance(rec.CompletedAt);
+                    Exit();
+                    return WorkflowJson.Parse(rec.Output);
+                case StepStatus.Failed:
+                    Advance(rec.CompletedAt);
+                    Exit();
+                    throw FailedFrom(rec);
+                default:
+                    ThrowIfCancelled();
+                    return await SuspendAsync<JsonNode?>(null, $"activity '{activity}' on queue '{rec.Queue}'", seq, name).ConfigureAwait(false);
+            }
+        }
+
+        ThrowIfCancelled();
+        var now = Now;
+        var row = NewRow(seq, name, StepKind.Activity, StepStatus.Queued) with
+        {
+            Attempt = 0,
+            Queue = queue,
+            Activity = activity,
+            Input = input?.ToJsonString(WorkflowJson.Options),
+            Options = JsonSerializer.Serialize(stepOptions, WorkflowJson.Options),
+            AvailableAt = now,
+        };
+        pendingSteps.Add(new(row, true));
+        pendingEvents.Add(new(now, actor, TimelineKinds.StepScheduled, EventData.Of(("seq", seq), ("step", name), ("activity", activity), ("queue", queue))));
+        return await SuspendAsync<JsonNode?>(null, $"activity '{activity}' on queue '{queue}'", seq, name).ConfigureAwait(false);
+    }
+
+    private static int SeedOf(string runId) => BitConverter.ToInt32(SHA256.HashData(Encoding.UTF8.GetBytes(runId)), 0);
+
+    private static T Deserialize<T>(string? json) => json is null ? default! : JsonSerializer.Deserialize<T>(json, WorkflowJson.Options)!;
+
+    private static StepFailedException FailedFrom(StepRecord rec) =>
+        new(rec.Name, rec.Sequence, rec.ErrorKind ?? "Unknown", rec.ErrorMessage ?? string.Empty, rec.Attempt);
+
+    private static StepRecord NewRow(int seq, string name, StepKind kind, StepStatus status) =>
+        new(seq, name, kind, status, 1, null, null, null, null, null, null, null, null, null, null, null, null);
+
+    private static NonDeterminismException? Mismatch(StepRecord rec, StepKind kind, string name)
+    {
+        if (!string.Equals(rec.Name, name, StringComparison.Ordinal) || rec.Kind != kind)
+        {
+            return new NonDeterminismException(rec.Sequence, Describe(rec.Kind, rec.Name), Describe(kind, name));
+        }
+
+        return null;
+
+        static string Describe(StepKind k, string n) => k == StepKind.Inline ? n : $"{n} ({k.ToString().ToLowerInvariant()})";
+    }
+
+    private static (string Kind, string Message, bool NonRetryable) Classify(Exception ex) => ex switch
+    {
+        StepException se => (se.Kind, se.Message, se.NonRetryable),
+        StepFailedException sf => (sf.ErrorKind, sf.Message, false),
+        _ => (ex.GetType().Name, ex.Message, false),
+    };
+
+    private async Task<T> RunAttemptAsync<T>(int seq, string name, Func<StepContext, Task<T>> body, StepOptions stepOptions, int attempt, DateTimeOffset firstStart, bool isNew)
+    {
+        var now = Now;
+        DateTimeOffset? deadline = stepOptions.StepTimeout is { } st ? firstStart + st : null;
+        var running = NewRow(seq, name, StepKind.Inline, StepStatus.Running) with { Attempt = attempt, StartedAt = firstStart };
+        if (deadline is { } d0 && now >= d0)
+        {
+            if (isNew)
+            {
+                pendingSteps.Add(new(running, true));
+            }
+
+            return FailFinal<T>(running, seq, name, "Timeout", $"step did not finish within its step timeout of {stepOptions.StepTimeout}");
+        }
+
+        pendingSteps.Add(new(running, isNew));
+        pendingEvents.Add(new(now, actor, TimelineKinds.StepStarted, EventData.Of(("seq", seq), ("step", name), ("attempt", attempt))));
+        try
+        {
+            await FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (WorkflowStoreException ex)
+        {
+            return await AbortAsync<T>(ex).ConfigureAwait(false);
+        }
+
+        var attemptLimit = stepOptions.AttemptTimeout;
+        if (deadline is { } d1)
+        {
+            var remaining = d1 - now;
+            attemptLimit = attemptLimit is { } a && a < remaining ? a : remaining;
+        }
+
+        using var timeoutCts = attemptLimit is { } limit ? new CancellationTokenSource(limit, time) : null;
+        using var linked = timeoutCts is null
+            ? CancellationTokenSource.CreateLinkedTokenSource(runCancelled, abandoned)
+            : CancellationTokenSource.CreateLinkedTokenSource(runCancelled, abandoned, timeoutCts.Token);
+        var stepContext = new StepContext(Run.RunId, name, seq, attempt, null, logger, linked.Token);
+        using var span = Telemetry.Source.StartActivity("step " + name);
+        span?.SetTag("runbook.run_id", Run.RunId);
+        span?.SetTag("runbook.step.attempt", attempt);
+        var started = time.GetTimestamp();
+        T result = default!;
+        Exception? error = null;
+        try
+        {
+            result = await body(stepContext).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (abandoned.IsCancellationRequested)
+        {
+            return await AbortAsync<T>(new ExecutionAbortedException("The worker is shutting down; the step attempt was abandoned and will be retried.")).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (runCancelled.IsCancellationRequested)
+        {
+            var at = Now;
+            pendingSteps.Add(new(running with { Status = StepStatus.Failed, ErrorKind = "Cancelled", ErrorMessage = "run cancelled during the step", CompletedAt = at }, false));
+            pendingEvents.Add(new(at, actor, TimelineKinds.StepFailed, EventData.Of(("seq", seq), ("step", name), ("attempt", attempt), ("error_kind", "Cancelled"), ("final", true))));
+            Exit();
+            throw new OperationCanceledException(runCancelled);
+        }
+        catch (OperationCanceledException) when (timeoutCts?.IsCancellationRequested == true)
+        {
+            error = new StepException("Timeout", $"attempt {attempt} exceeded its timeout of {attemptLimit}");
+        }
+#pragma warning disable CA1031 // Whatever step code throws is the attempt's outcome.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            error = ex;
+        }
+
+        var elapsed = time.GetElapsedTime(started);
+        Telemetry.StepDuration.Record(elapsed.TotalSeconds);
+        var end = Now;
+        if (error is null)
+        {
+            var json = JsonSerializer.Serialize(result, WorkflowJson.Options);
+            pendingSteps.Add(new(running with { Status = StepStatus.Completed, Output = json, CompletedAt = end }, false));
+            pendingEvents.Add(new(end, actor, TimelineKinds.StepCompleted, EventData.Of(("seq", seq), ("step", name), ("attempt", attempt), ("duration_ms", Math.Round(elapsed.TotalMilliseconds, 3)))));
+            Advance(end);
+            Exit();
+
+            // Hand back what a replay would return, so live and replayed runs see the same value.
+            return Deserialize<T>(json);
+        }
+
+        span?.SetStatus(ActivityStatusCode.Error, error.Message);
+        var (kind, message, nonRetryable) = Classify(error);
+        if (!nonRetryable && stepOptions.Retry.AllowsRetry(attempt, kind))
+        {
+            var next = end + stepOptions.Retry.DelayAfter(attempt);
+            if (deadline is null || next < deadline)
+            {
+                pendingSteps.Add(new(running with { Status = StepStatus.Retrying, ErrorKind = kind, ErrorMessage = message, AvailableAt = next }, false));
+                pendingEvents.Add(new(end, actor, TimelineKinds.StepFailed, EventData.Of(("seq", seq), ("step", name), ("attempt", attempt), ("error_kind", kind), ("error", message), ("retry_at", next))));
+                return await SuspendAsync<T>(next, "retry back-off", seq, name).ConfigureAwait(false);
+            }
+        }
+
+        return FailFinal<T>(running, seq, name, kind, message);
+    }
+
+    private T FailFinal<T>(StepRecord row, int seq, string name, string kind, string message)
+    {
+        var at = Now;
+        pendingSteps.Add(new(row with { Status = StepStatus.Failed, ErrorKind = kind, ErrorMessage = message, CompletedAt = at }, false));
+        pendingEvents.Add(new(at, actor, TimelineKinds.StepFailed, EventData.Of(("seq", seq), ("step", name), ("attempt", row.Attempt), ("error_kind", kind), ("error", message), ("final", true))));
+        Advance(at);
+        Exit();
+        throw new StepFailedException(name, seq, kind, message, row.Attempt);
+    }
+
+    private Task<T> SuspendAsync<T>(DateTimeOffset? wakeAt, string reason, int seq, string name)
+    {
+        suspension = new RunTransition(RunStatus.Waiting, AvailableAt: wakeAt, SeenWakeCount: Run.WakeCount);
+        pendingEvents.Add(new(Now, actor, TimelineKinds.RunWaiting, EventData.Of(("reason", reason), ("seq", seq), ("step", name), ("until", wakeAt))));
+        stopped.TrySetResult();
+        return new TaskCompletionSource<T>().Task;
+    }
+
+    private Task<T> AbortAsync<T>(Exception reason)
+    {
+        abortReason ??= reason;
+        stopped.TrySetResult();
+        return new TaskCompletionSource<T>().Task;
+    }
+
+    private async Task HandleAbortAsync(Exception reason, CancellationToken cancellationToken)
+    {
+        switch (reason)
+        {
+            case NonDeterminismException nd:
+                logger.LogError("Run {RunId} failed: {Message}", Run.RunId, nd.Message);
+                pendingEvents.Add(new(Now, actor, TimelineKinds.RunFailed, EventData.Of(("error_kind", "NonDeterminism"), ("error", nd.Message), ("seq", nd.Sequence), ("recorded", nd.RecordedName), ("requested", nd.RequestedName))));
+                await CommitOutcomeAsync(new RunTransition(RunStatus.Failed, ErrorKind: "NonDeterminism", ErrorMessage: nd.Message), cancellationToken).ConfigureAwait(false);
+                break;
+            case LeaseLostException lost:
+                await RecordFencedAsync(lost, cancellationToken).ConfigureAwait(false);
+                break;
+            case ExecutionAbortedException:
+                logger.LogInformation("Run {RunId} abandoned: {Reason}", Run.RunId, reason.Message);
+                break;
+            case InvalidOperationException bad:
+                pendingEvents.Add(new(Now, actor, TimelineKinds.RunFailed, EventData.Of(("error_kind", "CorruptHistory"), ("error", bad.Message))));
+                await CommitOutcomeAsync(new RunTransition(RunStatus.Failed, ErrorKind: "CorruptHistory", ErrorMessage: bad.Message), cancellationToken).ConfigureAwait(false);
+                break;
+            default:
+                // A store failure: nothing more is written; the lease expires and the run is recovered.
+                logger.LogError(reason, "Run {RunId} stopped on a store error; it will be recovered when its lease expires.", Run.RunId);
+                break;
+        }
+    }
+
+    private async Task RecordFencedAsync(LeaseLostException lost, CancellationToken cancellationToken)
+    {
+        logger.LogWarning("Run {RunId}: write rejected by fencing: {Message}", Run.RunId, lost.Message);
+        try
+        {
+            await store.AppendTimelineAsync(
+                Run.RunId,
+                new NewTimelineEvent(Now, actor, TimelineKinds.LeaseFenced, EventData.Of(("error", lost.Message), ("rejected_events", pendingEvents.Count), ("rejected_steps", pendingSteps.Count))),
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (WorkflowStoreException ex)
+        {
+            logger.LogError(ex, "Could not record the fencing rejection of run {RunId}.", Run.RunId);
+        }
+    }
+
+    private async Task CommitOutcomeAsync(RunTransition transition, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await CommitAsync(transition, extendLease: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (LeaseLostException lost)
+        {
+            await RecordFencedAsync(lost, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private Task FlushAsync(CancellationToken cancellationToken) => CommitAsync(null, extendLease: true, cancellationToken);
+
+    private async Task CommitAsync(RunTransition? transition, bool extendLease, CancellationToken cancellationToken)
+    {
+        var now = Now;
+        var commit = new RunCommit(
+            Run.RunId,
+            options.WorkerId,
+            now,
+            null,
+            [.. pendingSteps],
+            [.. pendingConsumed],
+            transition,
+            false,
+            [.. pendingEvents],
+            extendLease ? now + options.LeaseDuration : null);
+        await store.CommitAsync(commit, cancellationToken).ConfigureAwait(false);
+        pendingSteps.Clear();
+        pendingConsumed.Clear();
+        pendingEvents.Clear();
+        options.AfterCommit?.Invoke(Run.RunId, commit.Steps.Select(s => s.Step).ToList());
+    }
+
+    private void Advance(DateTimeOffset? to)
+    {
+        if (to is { } t && t > workflowTime)
+        {
+            workflowTime = t;
+        }
+    }
+
+    private void ThrowIfCancelled()
+    {
+        if (runCancelled.IsCancellationRequested)
+        {
+            Exit();
+            throw new OperationCanceledException("The run was cancelled.", runCancelled);
+        }
+    }
+
+    private void Enter()
+    {
+        if (operationInFlight)
+        {
+            throw new InvalidOperationException("Workflow operations must be awaited one at a time (run " + Run.RunId + "): start the next step only after the previous one finished, so that replay sees the same order.");
+        }
+
+        operationInFlight = true;
+    }
+
+    private void Exit() => operationInFlight = false;
+}

@@ -1,0 +1,20 @@
+namespace RunbookEngine.Workflows.Storage;
+
+/// <summary>A filter over runs, newest first.</summary>
+public sealed record RunQuery
+{
+    /// <summary>Gets the status to match, or null for any.</summary>
+    public RunStatus? Status { get; init; }
+
+    /// <summary>Gets the workflow name to match, or null for any.</summary>
+    public string? WorkflowName { get; init; }
+
+    /// <summary>Gets the earliest creation time (inclusive), or null.</summary>
+    public DateTimeOffset? CreatedFrom { get; init; }
+
+    /// <summary>Gets the latest creation time (exclusive), or null.</summary>
+    public DateTimeOffset? CreatedBefore { get; init; }
+
+    /// <summary>Gets the maximum number of runs returned. Default 50.</summary>
+    public int Limit { get; init; } = 50;
+}

@@ -1,0 +1,501 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using RunbookEngine.Workflows.Execution;
+using RunbookEngine.Workflows.Storage;
+
+namespace RunbookEngine.Workflows;
+
+/// <summary>
+/// Claims ready runs and queued activities from the store under leases, executes them, renews the leases by
+/// heartbeat, and on shutdown drains in-flight work up to a deadline before giving the rest back.
+/// </summary>
+public sealed class WorkflowWorker : IAsyncDisposable
+{
+    private readonly IWorkflowStore store;
+    private readonly IWorkflowResolver resolver;
+    private readonly ActivityRegistry? activities;
+    private readonly WorkerOptions options;
+    private readonly TimeProvider time;
+    private readonly ILogger logger;
+    private readonly ConcurrentDictionary<string, InFlight> runs = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string RunId, int Sequence), InFlight> activitySteps = new();
+    private readonly ConcurrentDictionary<string, WorkflowDefinition> definitions = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource abandonAll = new();
+    private readonly SemaphoreSlim wake = new(0, 1);
+    private readonly string actor;
+
+    /// <summary>Initializes a new instance of the <see cref="WorkflowWorker"/> class.</summary>
+    /// <param name="store">The store.</param>
+    /// <param name="resolver">Turns pinned definitions into workflow code.</param>
+    /// <param name="options">Options; see <see cref="WorkerOptions"/> for defaults.</param>
+    /// <param name="activities">The activities this worker executes for its queues; null to execute none.</param>
+    /// <param name="timeProvider">The clock. Default <see cref="TimeProvider.System"/>.</param>
+    /// <param name="loggerFactory">Logging.</param>
+    public WorkflowWorker(
+        IWorkflowStore store,
+        IWorkflowResolver resolver,
+        WorkerOptions? options = null,
+        ActivityRegistry? activities = null,
+        TimeProvider? timeProvider = null,
+        ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(resolver);
+        this.store = store;
+        this.resolver = resolver;
+        this.activities = activities;
+        this.options = options ?? new WorkerOptions();
+        this.options.Validate();
+        time = timeProvider ?? TimeProvider.System;
+        logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<WorkflowWorker>();
+        actor = "worker:" + this.options.WorkerId;
+    }
+
+    /// <summary>Gets the worker's id.</summary>
+    public string WorkerId => options.WorkerId;
+
+    /// <summary>Gets the number of runs and activities being executed now.</summary>
+    public int InFlightCount => runs.Count + activitySteps.Count;
+
+    /// <summary>Wakes an idle worker to poll now (e.g. a run was just started in this process).</summary>
+    public void Notify()
+    {
+        if (wake.CurrentCount == 0)
+        {
+            try
+            {
+                wake.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // Someone else woke it first; one wake-up is enough.
+            }
+        }
+    }
+
+    /// <summary>
+    /// Executes everything that is claimable now, and what that makes claimable, until nothing is left;
+    /// runs waiting on timers or signals stay suspended. For tools and tests that drive the worker themselves.
+    /// </summary>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>How many runs and activities were executed.</returns>
+    public async Task<int> RunUntilIdleAsync(CancellationToken cancellationToken)
+    {
+        var total = 0;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var started = await ClaimAndStartAsync(cancellationToken).ConfigureAwait(false);
+            if (started.Count == 0 && InFlightCount == 0)
+            {
+                return total;
+            }
+
+            total += started.Count;
+            var pending = runs.Values.Select(r => r.Task!).Concat(activitySteps.Values.Select(a => a.Task!)).ToList();
+            await Task.WhenAny(pending).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Runs until <paramref name="stoppingToken"/> is cancelled, then drains gracefully.</summary>
+    /// <param name="stoppingToken">Signals shutdown.</param>
+    /// <returns>A task that completes when the worker has stopped and released what it held.</returns>
+    public async Task RunAsync(CancellationToken stoppingToken)
+    {
+        using var heartbeatStop = new CancellationTokenSource();
+        var heartbeat = HeartbeatLoopAsync(heartbeatStop.Token);
+        logger.LogInformation("Worker {WorkerId} serving queues {Queues}", WorkerId, string.Join(",", options.Queues));
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                var claimed = 0;
+                try
+                {
+                    claimed = (await ClaimAndStartAsync(stoppingToken).ConfigureAwait(false)).Count;
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (WorkflowStoreException ex)
+                {
+                    logger.LogError(ex, "Worker {WorkerId} could not claim work: {Message}", WorkerId, ex.Message);
+                }
+
+                if (claimed == 0)
+                {
+                    await WaitForWorkAsync(stoppingToken).ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            await DrainAsync().ConfigureAwait(false);
+            await heartbeatStop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await heartbeat.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // The heartbeat loop ends by cancellation.
+            }
+        }
+    }
+
+    /// <summary>Renews the leases of in-flight work once; cancels runs whose cancellation was requested and abandons work whose lease was lost.</summary>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>A task.</returns>
+    public async Task HeartbeatAsync(CancellationToken cancellationToken)
+    {
+        var runIds = runs.Keys.ToList();
+        var steps = activitySteps.Keys.ToList();
+        if (runIds.Count == 0 && steps.Count == 0)
+        {
+            return;
+        }
+
+        var renewal = await store.RenewLeasesAsync(WorkerId, runIds, steps, time.GetUtcNow() + options.LeaseDuration, cancellationToken).ConfigureAwait(false);
+        foreach (var id in renewal.CancelRequestedRuns)
+        {
+            if (runs.TryGetValue(id, out var r))
+            {
+                await r.Cancel.CancelAsync().ConfigureAwait(false);
+            }
+        }
+
+        foreach (var id in renewal.LostRuns)
+        {
+            if (runs.TryGetValue(id, out var r))
+            {
+                logger.LogWarning("Worker {WorkerId} lost the lease of run {RunId}; abandoning it.", WorkerId, id);
+                await r.Abandon.CancelAsync().ConfigureAwait(false);
+            }
+        }
+
+        foreach (var key in renewal.LostActivities)
+        {
+            if (activitySteps.TryGetValue(key, out var a))
+            {
+                await a.Abandon.CancelAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        await abandonAll.CancelAsync().ConfigureAwait(false);
+        abandonAll.Dispose();
+        wake.Dispose();
+    }
+
+    private async Task WaitForWorkAsync(CancellationToken stoppingToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var delay = Task.Delay(options.PollInterval, time, cts.Token);
+        var woken = wake.WaitAsync(cts.Token);
+        await Task.WhenAny(delay, woken).ConfigureAwait(false);
+        await cts.CancelAsync().ConfigureAwait(false);
+    }
+
+    private async Task DrainAsync()
+    {
+        var pending = runs.Values.Select(r => r.Task!).Concat(activitySteps.Values.Select(a => a.Task!)).ToList();
+        if (pending.Count > 0)
+        {
+            logger.LogInformation("Worker {WorkerId} draining {Count} in-flight item(s) for up to {Timeout}", WorkerId, pending.Count, options.ShutdownTimeout);
+            var all = Task.WhenAll(pending);
+            using var timeout = new CancellationTokenSource();
+            var finished = await Task.WhenAny(all, Task.Delay(options.ShutdownTimeout, time, timeout.Token)).ConfigureAwait(false);
+            await timeout.CancelAsync().ConfigureAwait(false);
+            if (finished != all)
+            {
+                // Abandon what is left: steps see their token cancelled, nothing more is committed for them,
+                // and their leases are released so another worker resumes them at once.
+                await abandonAll.CancelAsync().ConfigureAwait(false);
+                var leftRuns = runs.Keys.ToList();
+                var leftSteps = activitySteps.Keys.ToList();
+                try
+                {
+                    await store.ReleaseLeasesAsync(WorkerId, leftRuns, leftSteps, time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
+                    logger.LogWarning("Worker {WorkerId} released {Runs} run(s) and {Steps} activity step(s) still in flight at shutdown.", WorkerId, leftRuns.Count, leftSteps.Count);
+                }
+                catch (WorkflowStoreException ex)
+                {
+                    logger.LogError(ex, "Worker {WorkerId} could not release its leases; they will expire.", WorkerId);
+                }
+            }
+        }
+    }
+
+    private async Task HeartbeatLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(options.EffectiveHeartbeatInterval, time);
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        {
+            try
+            {
+                await HeartbeatAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (WorkflowStoreException ex)
+            {
+                logger.LogError(ex, "Worker {WorkerId} heartbeat failed: {Message}", WorkerId, ex.Message);
+            }
+        }
+    }
+
+    private async Task<IReadOnlyList<Task>> ClaimAndStartAsync(CancellationToken cancellationToken)
+    {
+        var started = new List<Task>();
+        var freeRuns = options.MaxConcurrentRuns - runs.Count;
+        if (freeRuns > 0)
+        {
+            var claimed = await store.ClaimRunsAsync(new ClaimRequest(WorkerId, options.Queues, freeRuns, time.GetUtcNow(), options.LeaseDuration), cancellationToken).ConfigureAwait(false);
+            foreach (var c in claimed)
+            {
+                var entry = new InFlight(abandonAll.Token);
+                if (c.Run.CancelRequested)
+                {
+                    await entry.Cancel.CancelAsync().ConfigureAwait(false);
+                }
+
+                runs[c.Run.RunId] = entry;
+                entry.Task = Task.Run(() => ExecuteRunAsync(c, entry), CancellationToken.None);
+                started.Add(entry.Task);
+            }
+        }
+
+        var freeActivities = options.MaxConcurrentActivities - activitySteps.Count;
+        if (activities is not null && freeActivities > 0)
+        {
+            var claimed = await store.ClaimActivitiesAsync(new ClaimRequest(WorkerId, options.Queues, freeActivities, time.GetUtcNow(), options.LeaseDuration), cancellationToken).ConfigureAwait(false);
+            foreach (var c in claimed)
+            {
+                var entry = new InFlight(abandonAll.Token);
+                activitySteps[(c.RunId, c.Step.Sequence)] = entry;
+                entry.Task = Task.Run(() => ExecuteActivityAsync(c, entry), CancellationToken.None);
+                started.Add(entry.Task);
+            }
+        }
+
+        return started;
+    }
+
+    private async Task ExecuteRunAsync(ClaimedRun claimed, InFlight entry)
+    {
+        var runId = claimed.Run.RunId;
+        try
+        {
+            var history = await store.LoadHistoryAsync(runId, CancellationToken.None).ConfigureAwait(false);
+            var execution = new RunExecution(store, time, options, logger, history, entry.Cancel.Token, entry.Abandon.Token);
+            var definition = await GetDefinitionAsync(history.Run.DefinitionHash).ConfigureAwait(false);
+            if (definition is null)
+            {
+                await execution.FailAsync("DefinitionMissing", $"The store has no definition with hash {history.Run.DefinitionHash} for workflow '{history.Run.WorkflowName}'.", CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
+
+            WorkflowFunction? function;
+            try
+            {
+                function = await resolver.ResolveAsync(definition, CancellationToken.None).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // A definition that no longer compiles fails its run with the reason; it must not kill the worker.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                await execution.FailAsync("DefinitionInvalid", $"The pinned definition of workflow '{definition.Name}' ({definition.Hash[..12]}) could not be loaded: {ex.Message}", CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
+
+            if (function is null)
+            {
+                await execution.FailAsync("DefinitionUnavailable", $"Worker {WorkerId} cannot execute workflow '{definition.Name}' at definition {definition.Hash[..12]}: no resolver of this worker knows it (was the workflow's version label changed while this run was in flight?).", CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
+
+            await execution.ExecuteAsync(function, new WorkflowContext(execution), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (LeaseLostException ex)
+        {
+            logger.LogWarning("Run {RunId}: {Message}", runId, ex.Message);
+        }
+        catch (WorkflowStoreException ex)
+        {
+            logger.LogError(ex, "Run {RunId} stopped on a store error; it will be recovered when its lease expires: {Message}", runId, ex.Message);
+        }
+        finally
+        {
+            runs.TryRemove(runId, out _);
+            entry.Dispose();
+            Notify();
+        }
+    }
+
+    private async Task ExecuteActivityAsync(ClaimedActivity claimed, InFlight entry)
+    {
+        var step = claimed.Step;
+        var key = (claimed.RunId, step.Sequence);
+        try
+        {
+            await ExecuteActivityCoreAsync(claimed, entry).ConfigureAwait(false);
+        }
+        catch (LeaseLostException ex)
+        {
+            logger.LogWarning("Activity {RunId}/{Sequence}: {Message}", claimed.RunId, step.Sequence, ex.Message);
+            await TryAppendAsync(claimed.RunId, new NewTimelineEvent(time.GetUtcNow(), actor, TimelineKinds.LeaseFenced, EventData.Of(("seq", step.Sequence), ("step", step.Name), ("attempt", step.Attempt), ("error", ex.Message)))).ConfigureAwait(false);
+        }
+        catch (WorkflowStoreException ex)
+        {
+            logger.LogError(ex, "Activity {RunId}/{Sequence} stopped on a store error; it will be retried when its lease expires.", claimed.RunId, step.Sequence);
+        }
+        finally
+        {
+            activitySteps.TryRemove(key, out _);
+            entry.Dispose();
+            Notify();
+        }
+    }
+
+    private async Task ExecuteActivityCoreAsync(ClaimedActivity claimed, InFlight entry)
+    {
+        var step = claimed.Step;
+        var stepOptions = (step.Options is null ? null : JsonSerializer.Deserialize<StepOptions>(step.Options, WorkflowJson.Options)) ?? StepOptions.Default;
+        var now = time.GetUtcNow();
+        var commitEvents = new List<NewTimelineEvent>();
+        DateTimeOffset? deadline = stepOptions.StepTimeout is { } st && step.StartedAt is { } s0 ? s0 + st : null;
+
+        string? output = null;
+        string? kind = null;
+        string? message = null;
+        var nonRetryable = false;
+        var max = stepOptions.Retry.MaximumAttempts;
+        if (!activities!.TryGet(step.Activity!, out var body))
+        {
+            (kind, message, nonRetryable) = ("UnknownActivity", $"No worker of queue '{step.Queue}' knows activity '{step.Activity}' (worker {WorkerId} serves it without registering it).", true);
+        }
+        else if (claimed.PreviousOwner is not null && max != 0 && step.Attempt > max + 1)
+        {
+            (kind, message, nonRetryable) = ("Interrupted", $"attempt {step.Attempt - 1} was interrupted and the retry policy allows no more attempts", true);
+        }
+        else if (deadline is { } d && now >= d)
+        {
+            (kind, message, nonRetryable) = ("Timeout", $"step did not finish within its step timeout of {stepOptions.StepTimeout}", true);
+        }
+        else
+        {
+            var limit = stepOptions.AttemptTimeout;
+            if (deadline is { } d2)
+            {
+                var remaining = d2 - now;
+                limit = limit is { } a && a < remaining ? a : remaining;
+            }
+
+            using var timeoutCts = limit is { } l ? new CancellationTokenSource(l, time) : null;
+            using var linked = timeoutCts is null
+                ? CancellationTokenSource.CreateLinkedTokenSource(entry.Abandon.Token)
+                : CancellationTokenSource.CreateLinkedTokenSource(entry.Abandon.Token, timeoutCts.Token);
+            var context = new StepContext(claimed.RunId, step.Name, step.Sequence, step.Attempt, WorkflowJson.Parse(step.Input), logger, linked.Token);
+            var started = time.GetTimestamp();
+            try
+            {
+                var result = await body(context).ConfigureAwait(false);
+                output = result?.ToJsonString(WorkflowJson.Options);
+            }
+            catch (OperationCanceledException) when (entry.Abandon.IsCancellationRequested)
+            {
+                logger.LogInformation("Activity {RunId}/{Sequence} abandoned at shutdown or after losing its lease.", claimed.RunId, step.Sequence);
+                return;
+            }
+            catch (OperationCanceledException) when (timeoutCts?.IsCancellationRequested == true)
+            {
+                (kind, message) = ("Timeout", $"attempt {step.Attempt} exceeded its timeout of {limit}");
+            }
+#pragma warning disable CA1031 // Whatever activity code throws is the attempt's outcome.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                (kind, message, nonRetryable) = ex is StepException se ? (se.Kind, se.Message, se.NonRetryable) : (ex.GetType().Name, ex.Message, false);
+            }
+
+            Telemetry.StepDuration.Record(time.GetElapsedTime(started).TotalSeconds);
+        }
+
+        var end = time.GetUtcNow();
+        StepRecord next;
+        var wakeRun = true;
+        if (kind is null)
+        {
+            next = step with { Status = StepStatus.Completed, Output = output, CompletedAt = end, LeaseOwner = null, LeaseExpiresAt = null };
+            commitEvents.Add(new(end, actor, TimelineKinds.StepCompleted, EventData.Of(("seq", step.Sequence), ("step", step.Name), ("attempt", step.Attempt), ("activity", step.Activity))));
+        }
+        else if (!nonRetryable && stepOptions.Retry.AllowsRetry(step.Attempt, kind) && (deadline is null || end + stepOptions.Retry.DelayAfter(step.Attempt) < deadline))
+        {
+            var retryAt = end + stepOptions.Retry.DelayAfter(step.Attempt);
+            next = step with { Status = StepStatus.Queued, ErrorKind = kind, ErrorMessage = message, AvailableAt = retryAt, LeaseOwner = null, LeaseExpiresAt = null };
+            commitEvents.Add(new(end, actor, TimelineKinds.StepFailed, EventData.Of(("seq", step.Sequence), ("step", step.Name), ("attempt", step.Attempt), ("error_kind", kind), ("error", message), ("retry_at", retryAt))));
+            wakeRun = false;
+        }
+        else
+        {
+            next = step with { Status = StepStatus.Failed, ErrorKind = kind, ErrorMessage = message, CompletedAt = end, LeaseOwner = null, LeaseExpiresAt = null };
+            commitEvents.Add(new(end, actor, TimelineKinds.StepFailed, EventData.Of(("seq", step.Sequence), ("step", step.Name), ("attempt", step.Attempt), ("error_kind", kind), ("error", message), ("final", true))));
+        }
+
+        var commit = new RunCommit(claimed.RunId, WorkerId, end, (step.Sequence, step.Attempt), [new StepWrite(next, false)], [], null, wakeRun, commitEvents);
+        await store.CommitAsync(commit, CancellationToken.None).ConfigureAwait(false);
+        options.AfterCommit?.Invoke(claimed.RunId, [next]);
+    }
+
+    private async Task TryAppendAsync(string runId, NewTimelineEvent e)
+    {
+        try
+        {
+            await store.AppendTimelineAsync(runId, e, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (WorkflowStoreException ex)
+        {
+            logger.LogError(ex, "Could not record {Kind} on run {RunId}.", e.Kind, runId);
+        }
+    }
+
+    private async Task<WorkflowDefinition?> GetDefinitionAsync(string hash)
+    {
+        if (definitions.TryGetValue(hash, out var d))
+        {
+            return d;
+        }
+
+        d = await store.GetDefinitionAsync(hash, CancellationToken.None).ConfigureAwait(false);
+        if (d is not null)
+        {
+            definitions[hash] = d;
+        }
+
+        return d;
+    }
+
+    private sealed class InFlight : IDisposable
+    {
+        public InFlight(CancellationToken abandonAll)
+        {
+            Abandon = CancellationTokenSource.CreateLinkedTokenSource(abandonAll);
+        }
+
+        public CancellationTokenSource Cancel { get; } = new();
+
+        public CancellationTokenSource Abandon { get; }
+
+        public Task? Task { get; set; }
+
+        public void Dispose()
+        {
+            Cancel.Dispose();
+            Abandon.Dispose();
+        }
+    }
+}
