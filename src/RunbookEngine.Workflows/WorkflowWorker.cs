@@ -216,9 +216,10 @@ public sealed class WorkflowWorker : IAsyncDisposable
             {
                 // Abandon what is left: steps see their token cancelled, nothing more is committed for them,
                 // and their leases are released so another worker resumes them at once.
-                await abandonAll.CancelAsync().ConfigureAwait(false);
+                // Snapshot first: abandoned executions remove themselves as they unwind.
                 var leftRuns = runs.Keys.ToList();
                 var leftSteps = activitySteps.Keys.ToList();
+                await abandonAll.CancelAsync().ConfigureAwait(false);
                 try
                 {
                     await store.ReleaseLeasesAsync(WorkerId, leftRuns, leftSteps, time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
@@ -328,6 +329,12 @@ public sealed class WorkflowWorker : IAsyncDisposable
         {
             logger.LogError(ex, "Run {RunId} stopped on a store error; it will be recovered when its lease expires: {Message}", runId, ex.Message);
         }
+#pragma warning disable CA1031 // A defect in one execution must not take the worker down; the run is recovered after its lease.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            logger.LogCritical(ex, "Run {RunId}: unexpected engine error; it will be recovered when its lease expires.", runId);
+        }
         finally
         {
             runs.TryRemove(runId, out _);
@@ -352,6 +359,12 @@ public sealed class WorkflowWorker : IAsyncDisposable
         catch (WorkflowStoreException ex)
         {
             logger.LogError(ex, "Activity {RunId}/{Sequence} stopped on a store error; it will be retried when its lease expires.", claimed.RunId, step.Sequence);
+        }
+#pragma warning disable CA1031 // As for runs: recovered after the lease.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            logger.LogCritical(ex, "Activity {RunId}/{Sequence}: unexpected engine error; it will be retried when its lease expires.", claimed.RunId, step.Sequence);
         }
         finally
         {

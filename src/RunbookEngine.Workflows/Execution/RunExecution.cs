@@ -121,7 +121,10 @@ internal sealed class RunExecution
         }
         else
         {
-            var ex = workflowTask.Exception!.InnerExceptions.Count == 1 ? workflowTask.Exception.InnerException! : workflowTask.Exception;
+            // An async method that throws OperationCanceledException ends Canceled, with no Exception to read.
+            Exception ex = workflowTask.IsCanceled
+                ? new OperationCanceledException("The workflow was cancelled.")
+                : workflowTask.Exception!.InnerExceptions.Count == 1 ? workflowTask.Exception.InnerException! : workflowTask.Exception;
             if (ex is OperationCanceledException && runCancelled.IsCancellationRequested)
             {
                 var reason = Run.CancelReason ?? "cancellation requested";

@@ -1,0 +1,101 @@
+// A host process for crash tests: the tests start it, wait for it to announce a crash point, and SIGKILL it.
+//   start <db> <count> <key-prefix>                     start runs of the 'crashy' workflow
+//   work  <db> <side-file> [<crash>] [<lease-ms>]       serve until every run has ended; crash = before:N | during:N | after:N
+using System.Globalization;
+using System.Text.Json.Nodes;
+using RunbookEngine.Storage.Sqlite;
+using RunbookEngine.Workflows;
+using RunbookEngine.Workflows.Storage;
+
+if (args.Length < 3)
+{
+    await Console.Error.WriteLineAsync("usage: start <db> <count> <prefix> | work <db> <side-file> [crash] [lease-ms]");
+    return 2;
+}
+
+await using var store = await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = args[1] });
+var registry = new WorkflowRegistry();
+var crash = args.Length > 3 && args[0] == "work" ? args[3] : "none";
+var sideFile = args[0] == "work" ? args[2] : string.Empty;
+var crashKind = crash.Split(':')[0];
+var crashStep = crash.Contains(':', StringComparison.Ordinal) ? "s" + crash.Split(':')[1] : string.Empty;
+
+void AnnounceAndHang()
+{
+    Console.WriteLine("CRASHPOINT");
+    Console.Out.Flush();
+    new ManualResetEventSlim(false).Wait(); // the test kills the process here
+}
+
+var definition = registry.Add("crashy", async ctx =>
+{
+    var total = 0;
+    for (var i = 1; i <= 5; i++)
+    {
+        var name = "s" + i.ToString(CultureInfo.InvariantCulture);
+        total += await ctx.StepAsync(name, async sc =>
+        {
+            if (crashKind == "before" && name == crashStep)
+            {
+                AnnounceAndHang();
+            }
+
+            await File.AppendAllTextAsync(sideFile, $"{sc.RunId} {name} {sc.Attempt}\n", sc.CancellationToken);
+            if (crashKind == "during" && name == crashStep)
+            {
+                AnnounceAndHang();
+            }
+
+            return i;
+        });
+    }
+
+    return JsonValue.Create(total);
+});
+
+if (args[0] == "start")
+{
+    var client = new WorkflowClient(store);
+    var count = int.Parse(args[2], CultureInfo.InvariantCulture);
+    for (var i = 0; i < count; i++)
+    {
+        var run = await client.StartAsync(definition, new StartRunOptions { IdempotencyKey = $"{args[3]}-{i}", Actor = "user:crash-test" });
+        Console.WriteLine(run.Run.RunId);
+    }
+
+    return 0;
+}
+
+var lease = TimeSpan.FromMilliseconds(args.Length > 4 ? int.Parse(args[4], CultureInfo.InvariantCulture) : 1000);
+var options = new WorkerOptions
+{
+    LeaseDuration = lease,
+    HeartbeatInterval = lease / 4,
+    PollInterval = TimeSpan.FromMilliseconds(50),
+    MaxConcurrentRuns = 4,
+    AfterCommit = (_, steps) =>
+    {
+        if (crashKind == "after" && steps.Any(s => s.Name == crashStep && s.Status == StepStatus.Completed))
+        {
+            AnnounceAndHang();
+        }
+    },
+};
+await using var worker = new WorkflowWorker(store, registry, options);
+using var stop = new CancellationTokenSource();
+var serving = worker.RunAsync(stop.Token);
+while (true)
+{
+    var open = (await store.ListRunsAsync(new RunQuery { Limit = 100_000 }, CancellationToken.None)).Count(r => !r.Status.IsTerminal());
+    if (open == 0)
+    {
+        break;
+    }
+
+    await Task.Delay(50);
+}
+
+await stop.CancelAsync();
+await serving;
+Console.WriteLine("DONE");
+return 0;

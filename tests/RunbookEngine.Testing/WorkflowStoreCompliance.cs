@@ -1,0 +1,673 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using RunbookEngine.Workflows;
+using RunbookEngine.Workflows.Storage;
+
+namespace RunbookEngine.Testing;
+
+/// <summary>
+/// The kernel's semantics, checked through the real engine against a store provider. Every provider's test
+/// project derives from this class unchanged (Wolverine's MessageStoreCompliance pattern).
+/// </summary>
+public abstract class WorkflowStoreCompliance : IAsyncLifetime
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    private readonly List<IWorkflowStore> opened = [];
+
+    protected Harness H { get; private set; } = null!;
+
+    /// <summary>Opens a store over this test's database: every call within one test reaches the same data.</summary>
+    protected abstract Task<IWorkflowStore> OpenStoreAsync();
+
+    public async Task InitializeAsync() => H = new Harness(await OpenAsync(), new ManualTimeProvider());
+
+    public async Task DisposeAsync()
+    {
+        foreach (var s in opened)
+        {
+            await s.DisposeAsync();
+        }
+    }
+
+    protected async Task<IWorkflowStore> OpenAsync()
+    {
+        var s = await OpenStoreAsync();
+        opened.Add(s);
+        return s;
+    }
+
+    private static Task<T> Done<T>(T value) => Task.FromResult(value);
+
+    [Fact]
+    public async Task Start_with_an_idempotency_key_twice_returns_the_first_run()
+    {
+        var def = H.Registry.Add("noop", _ => Task.FromResult<JsonNode?>(null));
+        var first = await H.Client.StartAsync(def, new StartRunOptions { IdempotencyKey = "alert-123", Actor = "user:alice" });
+        var second = await H.Client.StartAsync(def, new StartRunOptions { IdempotencyKey = "alert-123", Actor = "user:bob" });
+
+        Assert.True(first.Created);
+        Assert.False(second.Created);
+        Assert.Equal(first.Run.RunId, second.Run.RunId);
+        Assert.Equal("user:alice", second.Run.CreatedBy);
+        Assert.Single(await H.Client.ListRunsAsync());
+        Assert.Equal(["run.created"], await H.KindsAsync(first.Run.RunId));
+    }
+
+    [Fact]
+    public async Task A_run_completes_with_its_output_and_an_ordered_verifiable_timeline()
+    {
+        var def = H.Registry.Add("sum", async ctx =>
+        {
+            var a = await ctx.StepAsync("a", _ => Done(20));
+            var b = await ctx.StepAsync("b", _ => Done(22));
+            return JsonValue.Create(a + b);
+        });
+        var run = (await H.Client.StartAsync(def, new StartRunOptions { Actor = "user:alice", Input = new JsonObject { ["host"] = "web-1" } })).Run;
+
+        Assert.Equal(1, await H.Worker().RunUntilIdleAsync(CancellationToken.None));
+
+        var done = await H.RunAsync(run.RunId);
+        Assert.Equal(RunStatus.Completed, done.Status);
+        Assert.Equal("42", done.Output);
+        Assert.Equal("{\"host\":\"web-1\"}", done.Input);
+        Assert.NotNull(done.CompletedAt);
+        Assert.Null(done.LeaseOwner);
+        var timeline = await H.TimelineAsync(run.RunId);
+        Assert.Equal(Expected(), timeline.Select(e => e.Kind).ToList());
+        Assert.Equal("user:alice", timeline[0].Actor);
+        Assert.Equal("worker:w1", timeline[1].Actor);
+        Assert.Equal(Enumerable.Range(1, timeline.Count).Select(i => (long)i), timeline.Select(e => e.Sequence));
+        Assert.Null(TimelineChain.Verify(timeline));
+
+        static List<string> Expected() => ["run.created", "run.claimed", "step.started", "step.completed", "step.started", "step.completed", "run.completed"];
+    }
+
+    [Fact]
+    public async Task Timeline_verification_detects_an_altered_event()
+    {
+        var def = H.Registry.Add("one", async ctx => JsonValue.Create(await ctx.StepAsync("a", _ => Done(1))));
+        var run = (await H.Client.StartAsync(def)).Run;
+        await H.Worker().RunUntilIdleAsync(CancellationToken.None);
+        var timeline = (await H.TimelineAsync(run.RunId)).ToList();
+        Assert.Null(TimelineChain.Verify(timeline));
+
+        timeline[2] = timeline[2] with { Actor = "user:mallory" };
+        Assert.Equal(3, TimelineChain.Verify(timeline)!.Value.Sequence);
+
+        var dropped = timeline.Where(e => e.Sequence != 2).ToList();
+        Assert.Equal(3, TimelineChain.Verify(dropped)!.Value.Sequence);
+    }
+
+    [Fact]
+    public async Task A_completed_step_is_never_executed_again_when_the_run_resumes()
+    {
+        var executions = new ConcurrentDictionary<string, int>();
+        var def = H.Registry.Add("sleepy", async ctx =>
+        {
+            await ctx.StepAsync("before", _ => Done(executions.AddOrUpdate("before", 1, (_, n) => n + 1)));
+            await ctx.DelayAsync(TimeSpan.FromMinutes(10));
+            await ctx.StepAsync("after", _ => Done(executions.AddOrUpdate("after", 1, (_, n) => n + 1)));
+            return null;
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+        var worker = H.Worker();
+
+        await worker.RunUntilIdleAsync(CancellationToken.None);
+        var waiting = await H.RunAsync(run.RunId);
+        Assert.Equal(RunStatus.Waiting, waiting.Status);
+        Assert.Equal(H.Time.GetUtcNow() + TimeSpan.FromMinutes(10), waiting.AvailableAt);
+        Assert.Equal(0, worker.InFlightCount);
+
+        H.Time.Advance(TimeSpan.FromMinutes(9));
+        Assert.Equal(0, await worker.RunUntilIdleAsync(CancellationToken.None));
+        Assert.Equal(RunStatus.Waiting, (await H.RunAsync(run.RunId)).Status);
+
+        H.Time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(1, await worker.RunUntilIdleAsync(CancellationToken.None));
+
+        Assert.Equal(RunStatus.Completed, (await H.RunAsync(run.RunId)).Status);
+        Assert.Equal(1, executions["before"]);
+        Assert.Equal(1, executions["after"]);
+        Assert.Contains("timer.fired", await H.KindsAsync(run.RunId));
+    }
+
+    [Fact]
+    public async Task An_interrupted_step_is_retried_with_the_next_attempt_and_the_stale_owner_is_fenced()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var keys = new ConcurrentQueue<(string Attempt, string Step)>();
+        var def = H.Registry.Add("slow", async ctx =>
+        {
+            var attempt = await ctx.StepAsync("work", async sc =>
+            {
+                keys.Enqueue((sc.IdempotencyKey, sc.StepKey));
+                if (sc.Attempt == 1)
+                {
+                    entered.TrySetResult();
+                    await release.Task;
+                }
+
+                return sc.Attempt;
+            });
+            return JsonValue.Create(attempt);
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+        var lease = new WorkerOptions { LeaseDuration = TimeSpan.FromSeconds(30) };
+
+        var stale = H.Worker("w1", lease).RunUntilIdleAsync(CancellationToken.None);
+        await entered.Task.WaitAsync(Patience);
+        H.Time.Advance(TimeSpan.FromSeconds(31)); // w1 never renewed: its lease has expired
+        await H.Worker("w2", lease).RunUntilIdleAsync(CancellationToken.None);
+        release.SetResult();
+        await stale.WaitAsync(Patience);
+
+        var done = await H.RunAsync(run.RunId);
+        Assert.Equal(RunStatus.Completed, done.Status);
+        Assert.Equal("2", done.Output);
+        Assert.Equal([($"{run.RunId}/1/1", $"{run.RunId}/1"), ($"{run.RunId}/1/2", $"{run.RunId}/1")], keys.ToArray());
+        var timeline = await H.TimelineAsync(run.RunId);
+        var recovered = Assert.Single(timeline, e => e.Kind == "run.recovered");
+        Assert.Equal("worker:w2", recovered.Actor);
+        Assert.Equal("w1", System.Text.Json.Nodes.JsonNode.Parse(recovered.Data!)!["previous_owner"]!.GetValue<string>());
+        Assert.Contains(timeline, e => e.Kind == "step.interrupted");
+        var fenced = Assert.Single(timeline, e => e.Kind == "lease.fenced");
+        Assert.Equal("worker:w1", fenced.Actor);
+        Assert.Equal(1, timeline.Count(e => e.Kind == "run.completed"));
+        Assert.Null(TimelineChain.Verify(timeline));
+    }
+
+    [Fact]
+    public async Task Retries_back_off_by_the_policy_and_stop_at_the_maximum_attempts()
+    {
+        var attempts = 0;
+        var policy = new RetryPolicy { MaximumAttempts = 3, InitialInterval = TimeSpan.FromSeconds(1), BackoffCoefficient = 2, MaximumInterval = TimeSpan.FromSeconds(60) };
+        var def = H.Registry.Add("flaky", async ctx =>
+        {
+            await ctx.StepAsync<int>("call", _ => throw new HttpRequestException($"503 on attempt {Interlocked.Increment(ref attempts)}"), new StepOptions { Retry = policy });
+            return null;
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+        var worker = H.Worker();
+        var t0 = H.Time.GetUtcNow();
+
+        await worker.RunUntilIdleAsync(CancellationToken.None);
+        Assert.Equal(1, attempts);
+        Assert.Equal(t0 + TimeSpan.FromSeconds(1), (await H.RunAsync(run.RunId)).AvailableAt);
+
+        H.Time.Advance(TimeSpan.FromSeconds(1));
+        await worker.RunUntilIdleAsync(CancellationToken.None);
+        Assert.Equal(2, attempts);
+        Assert.Equal(t0 + TimeSpan.FromSeconds(3), (await H.RunAsync(run.RunId)).AvailableAt);
+
+        H.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(0, await worker.RunUntilIdleAsync(CancellationToken.None));
+        H.Time.Advance(TimeSpan.FromSeconds(1));
+        await worker.RunUntilIdleAsync(CancellationToken.None);
+        Assert.Equal(3, attempts);
+
+        var failed = await H.RunAsync(run.RunId);
+        Assert.Equal(RunStatus.Failed, failed.Status);
+        Assert.Equal("HttpRequestException", failed.ErrorKind);
+        Assert.Contains("503 on attempt 3", failed.ErrorMessage, StringComparison.Ordinal);
+        var failures = (await H.TimelineAsync(run.RunId)).Where(e => e.Kind == "step.failed").ToList();
+        Assert.Equal(3, failures.Count);
+        Assert.Equal(t0 + TimeSpan.FromSeconds(1), System.Text.Json.Nodes.JsonNode.Parse(failures[0].Data!)!["retry_at"]!.GetValue<DateTimeOffset>());
+        Assert.Contains("\"final\":true", failures[2].Data!, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_non_retryable_error_kind_fails_the_step_at_once()
+    {
+        var attempts = 0;
+        var options = new StepOptions { Retry = new RetryPolicy { MaximumAttempts = 5, NonRetryableErrorKinds = ["Forbidden"] } };
+        var def = H.Registry.Add("denied", async ctx =>
+        {
+            try
+            {
+                await ctx.StepAsync<int>("call", _ => throw new StepException("Forbidden", $"403 #{Interlocked.Increment(ref attempts)}"), options);
+            }
+            catch (StepFailedException ex)
+            {
+                return JsonValue.Create($"{ex.StepName}:{ex.ErrorKind}:{ex.Attempts}");
+            }
+
+            return null;
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+        await H.Worker().RunUntilIdleAsync(CancellationToken.None);
+
+        Assert.Equal(1, attempts);
+        Assert.Equal("\"call:Forbidden:1\"", (await H.RunAsync(run.RunId)).Output);
+    }
+
+    [Fact]
+    public async Task An_attempt_that_exceeds_its_timeout_fails_with_kind_Timeout()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var def = H.Registry.Add("hang", async ctx =>
+        {
+            await ctx.StepAsync("hang", async sc =>
+            {
+                entered.TrySetResult();
+                await Task.Delay(Timeout.Infinite, sc.CancellationToken);
+                return 1;
+            }, new StepOptions { AttemptTimeout = TimeSpan.FromSeconds(5), Retry = RetryPolicy.None });
+            return null;
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+        var timer = H.Time.WaitForTimerAsync(TimeSpan.FromSeconds(5));
+        var working = H.Worker().RunUntilIdleAsync(CancellationToken.None);
+        await entered.Task.WaitAsync(Patience);
+        await timer.WaitAsync(Patience);
+        H.Time.Advance(TimeSpan.FromSeconds(5));
+        await working.WaitAsync(Patience);
+
+        var failed = await H.RunAsync(run.RunId);
+        Assert.Equal(RunStatus.Failed, failed.Status);
+        Assert.Equal("Timeout", failed.ErrorKind);
+    }
+
+    [Fact]
+    public async Task A_step_timeout_stops_retries_that_would_end_after_it()
+    {
+        var attempts = 0;
+        var options = new StepOptions
+        {
+            StepTimeout = TimeSpan.FromSeconds(15),
+            Retry = new RetryPolicy { MaximumAttempts = 10, InitialInterval = TimeSpan.FromSeconds(10), BackoffCoefficient = 2, MaximumInterval = TimeSpan.FromMinutes(5) },
+        };
+        var def = H.Registry.Add("deadline", async ctx =>
+        {
+            await ctx.StepAsync<int>("call", _ => throw new InvalidOperationException($"boom {Interlocked.Increment(ref attempts)}"), options);
+            return null;
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+        var worker = H.Worker();
+        await worker.RunUntilIdleAsync(CancellationToken.None);
+        H.Time.Advance(TimeSpan.FromSeconds(10));
+        await worker.RunUntilIdleAsync(CancellationToken.None);
+
+        Assert.Equal(2, attempts);
+        Assert.Equal(RunStatus.Failed, (await H.RunAsync(run.RunId)).Status);
+    }
+
+    [Fact]
+    public async Task A_signal_sent_before_the_wait_is_kept_and_delivered()
+    {
+        var def = H.Registry.Add("approval", async ctx =>
+        {
+            await ctx.StepAsync("plan", _ => Done("plan"));
+            var s = await ctx.WaitForSignalAsync("approve", TimeSpan.FromMinutes(30));
+            return JsonValue.Create($"{s!.Sender}:{s.Payload!["comment"]}");
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+        Assert.Equal(SignalOutcome.Delivered, await H.Client.SignalAsync(run.RunId, "approve", new JsonObject { ["comment"] = "go" }, "user:carol"));
+
+        await H.Worker().RunUntilIdleAsync(CancellationToken.None);
+
+        Assert.Equal("\"user:carol:go\"", (await H.RunAsync(run.RunId)).Output);
+        var timeline = await H.TimelineAsync(run.RunId);
+        Assert.Equal("user:carol", Assert.Single(timeline, e => e.Kind == "signal.received").Actor);
+        Assert.Single(timeline, e => e.Kind == "signal.consumed");
+    }
+
+    [Fact]
+    public async Task A_waiting_run_holds_nothing_and_survives_the_restart_of_every_process()
+    {
+        var prepared = 0;
+        WorkflowFunction body = async ctx =>
+        {
+            await ctx.StepAsync("prepare", _ => Done(Interlocked.Increment(ref prepared)));
+            var s = await ctx.WaitForSignalAsync("approve");
+            return JsonValue.Create(s!.Sender);
+        };
+        var def = H.Registry.Add("approval", body);
+        var run = (await H.Client.StartAsync(def)).Run;
+        var worker = H.Worker();
+        await worker.RunUntilIdleAsync(CancellationToken.None);
+        var waiting = await H.RunAsync(run.RunId);
+        Assert.Equal(RunStatus.Waiting, waiting.Status);
+        Assert.Null(waiting.AvailableAt);
+        Assert.Null(waiting.LeaseOwner);
+        Assert.Equal(0, worker.InFlightCount);
+        await H.Store.DisposeAsync();
+
+        // Everything restarts: a new store over the same database, a new registry, a new worker and client.
+        var reopened = await OpenAsync();
+        var restarted = new Harness(reopened, H.Time);
+        restarted.Registry.Add("approval", body);
+        Assert.Equal(SignalOutcome.Delivered, await restarted.Client.SignalAsync(run.RunId, "approve", null, "user:dave"));
+        await restarted.Worker("w9").RunUntilIdleAsync(CancellationToken.None);
+
+        var done = await restarted.RunAsync(run.RunId);
+        Assert.Equal(RunStatus.Completed, done.Status);
+        Assert.Equal("\"user:dave\"", done.Output);
+        Assert.Equal(1, prepared);
+    }
+
+    [Fact]
+    public async Task A_signal_wait_that_times_out_returns_null_and_records_it()
+    {
+        var def = H.Registry.Add("approval", async ctx =>
+        {
+            var s = await ctx.WaitForSignalAsync("approve", TimeSpan.FromMinutes(30));
+            return JsonValue.Create(s is null ? "timed out" : "approved");
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+        var worker = H.Worker();
+        await worker.RunUntilIdleAsync(CancellationToken.None);
+        H.Time.Advance(TimeSpan.FromMinutes(30));
+        await worker.RunUntilIdleAsync(CancellationToken.None);
+
+        Assert.Equal("\"timed out\"", (await H.RunAsync(run.RunId)).Output);
+        Assert.Contains("wait.timed_out", await H.KindsAsync(run.RunId));
+        Assert.Equal(SignalOutcome.RunFinished, await H.Client.SignalAsync(run.RunId, "approve", null, "user:late"));
+        Assert.Equal(SignalOutcome.RunNotFound, await H.Client.SignalAsync("run_missing", "approve", null, "user:late"));
+    }
+
+    [Fact]
+    public async Task A_different_step_at_a_recorded_position_fails_the_run_naming_both()
+    {
+        var renamed = false;
+        var def = H.Registry.Add("drift", async ctx =>
+        {
+            await ctx.StepAsync(renamed ? "restart-service" : "check-disk", _ => Done(1));
+            await ctx.DelayAsync(TimeSpan.FromMinutes(1));
+            return null;
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+        var worker = H.Worker();
+        await worker.RunUntilIdleAsync(CancellationToken.None);
+        renamed = true;
+        H.Time.Advance(TimeSpan.FromMinutes(1));
+        await worker.RunUntilIdleAsync(CancellationToken.None);
+
+        var failed = await H.RunAsync(run.RunId);
+        Assert.Equal(RunStatus.Failed, failed.Status);
+        Assert.Equal("NonDeterminism", failed.ErrorKind);
+        Assert.Contains("'check-disk'", failed.ErrorMessage, StringComparison.Ordinal);
+        Assert.Contains("'restart-service'", failed.ErrorMessage, StringComparison.Ordinal);
+        Assert.Contains("position 1", failed.ErrorMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_run_replays_against_the_definition_it_started_with()
+    {
+        var v1 = H.Registry.Add("pinned", async ctx =>
+        {
+            await ctx.DelayAsync(TimeSpan.FromMinutes(1));
+            return JsonValue.Create("v1");
+        }, version: "1");
+        var old = (await H.Client.StartAsync(v1)).Run;
+        var worker = H.Worker();
+        await worker.RunUntilIdleAsync(CancellationToken.None);
+
+        var v2 = H.Registry.Add("pinned", _ => Task.FromResult<JsonNode?>(JsonValue.Create("v2")), version: "2");
+        var fresh = (await H.Client.StartAsync(H.Registry.Get("pinned"))).Run;
+        H.Time.Advance(TimeSpan.FromMinutes(1));
+        await worker.RunUntilIdleAsync(CancellationToken.None);
+
+        Assert.NotEqual(v1.Hash, v2.Hash);
+        Assert.Equal(v1.Hash, old.DefinitionHash);
+        Assert.Equal("\"v1\"", (await H.RunAsync(old.RunId)).Output);
+        Assert.Equal("\"v2\"", (await H.RunAsync(fresh.RunId)).Output);
+        var stored = await H.Store.GetDefinitionAsync(v1.Hash, CancellationToken.None);
+        Assert.Equal("code:1", stored!.Content);
+    }
+
+    [Fact]
+    public async Task A_run_whose_definition_this_worker_cannot_resolve_fails_with_a_clear_error()
+    {
+        var def = new WorkflowDefinition("unknown", "code:7");
+        var run = (await H.Client.StartAsync(def)).Run;
+        await H.Worker().RunUntilIdleAsync(CancellationToken.None);
+
+        var failed = await H.RunAsync(run.RunId);
+        Assert.Equal("DefinitionUnavailable", failed.ErrorKind);
+        Assert.Contains("'unknown'", failed.ErrorMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Workflow_time_randomness_and_ids_are_the_same_on_replay()
+    {
+        var def = H.Registry.Add("deterministic", async ctx =>
+        {
+            var id = ctx.NewGuid();
+            var roll = ctx.Random.Next(1_000_000);
+            var at = ctx.UtcNow;
+            var recorded = await ctx.StepAsync("record", _ => Done($"{id}|{roll}|{at:O}"));
+            await ctx.DelayAsync(TimeSpan.FromHours(1));
+            return JsonValue.Create(recorded == $"{id}|{roll}|{at:O}" ? "same" : $"differs: {recorded} vs {id}|{roll}|{at:O}");
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+        var worker = H.Worker();
+        await worker.RunUntilIdleAsync(CancellationToken.None);
+        H.Time.Advance(TimeSpan.FromHours(1));
+        await worker.RunUntilIdleAsync(CancellationToken.None);
+
+        Assert.Equal("\"same\"", (await H.RunAsync(run.RunId)).Output);
+    }
+
+    [Fact]
+    public async Task Cancelling_a_waiting_run_records_who_asked_and_why()
+    {
+        var def = H.Registry.Add("approval", async ctx =>
+        {
+            await ctx.WaitForSignalAsync("approve");
+            return null;
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+        var worker = H.Worker();
+        await worker.RunUntilIdleAsync(CancellationToken.None);
+
+        Assert.Equal(CancelOutcome.Requested, await H.Client.CancelAsync(run.RunId, "user:bob", "wrong host"));
+        Assert.Equal(CancelOutcome.AlreadyRequested, await H.Client.CancelAsync(run.RunId, "user:bob", "again"));
+        await worker.RunUntilIdleAsync(CancellationToken.None);
+
+        var cancelled = await H.RunAsync(run.RunId);
+        Assert.Equal(RunStatus.Cancelled, cancelled.Status);
+        Assert.Equal("wrong host", cancelled.ErrorMessage);
+        var timeline = await H.TimelineAsync(run.RunId);
+        Assert.Equal("user:bob", Assert.Single(timeline, e => e.Kind == "run.cancel_requested").Actor);
+        Assert.Contains("user:bob", Assert.Single(timeline, e => e.Kind == "run.cancelled").Data!, StringComparison.Ordinal);
+        Assert.Equal(CancelOutcome.RunFinished, await H.Client.CancelAsync(run.RunId, "user:bob"));
+    }
+
+    [Fact]
+    public async Task Cancelling_a_running_step_reaches_it_through_the_heartbeat()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var def = H.Registry.Add("long", async ctx =>
+        {
+            await ctx.StepAsync("drain-node", async sc =>
+            {
+                entered.TrySetResult();
+                await Task.Delay(Timeout.Infinite, sc.CancellationToken);
+                return 0;
+            });
+            return null;
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+        var worker = H.Worker();
+        var working = worker.RunUntilIdleAsync(CancellationToken.None);
+        await entered.Task.WaitAsync(Patience);
+
+        await H.Client.CancelAsync(run.RunId, "user:erin", "maintenance window closed");
+        await worker.HeartbeatAsync(CancellationToken.None);
+        await working.WaitAsync(Patience);
+
+        Assert.Equal(RunStatus.Cancelled, (await H.RunAsync(run.RunId)).Status);
+        var kinds = await H.KindsAsync(run.RunId);
+        Assert.Equal("run.cancelled", kinds[^1]);
+        Assert.Contains("step.failed", kinds);
+    }
+
+    [Fact]
+    public async Task An_activity_on_another_queue_suspends_the_run_until_that_queue_executes_it()
+    {
+        var activities = new ActivityRegistry().Add("restart", sc => Task.FromResult<JsonNode?>(JsonValue.Create($"restarted {sc.Input!["host"]} attempt {sc.Attempt}")));
+        var def = H.Registry.Add("remote", async ctx =>
+            await ctx.ActivityAsync("restart-web", "restart", "ops", new JsonObject { ["host"] = "web-1" }));
+        var run = (await H.Client.StartAsync(def)).Run;
+        var orchestrator = H.Worker("orchestrator");
+        var opsWorker = H.Worker("ops-1", new WorkerOptions { Queues = ["ops"] }, activities);
+
+        await orchestrator.RunUntilIdleAsync(CancellationToken.None);
+        Assert.Equal(RunStatus.Waiting, (await H.RunAsync(run.RunId)).Status);
+        await opsWorker.RunUntilIdleAsync(CancellationToken.None);
+        Assert.Equal(RunStatus.Ready, (await H.RunAsync(run.RunId)).Status);
+        await orchestrator.RunUntilIdleAsync(CancellationToken.None);
+
+        Assert.Equal("\"restarted web-1 attempt 1\"", (await H.RunAsync(run.RunId)).Output);
+        var timeline = await H.TimelineAsync(run.RunId);
+        Assert.Contains(timeline, e => e.Kind == "step.scheduled");
+        Assert.Equal("worker:ops-1", Assert.Single(timeline, e => e.Kind == "step.completed").Actor);
+    }
+
+    [Fact]
+    public async Task A_failed_activity_is_retried_on_its_queue_after_the_back_off()
+    {
+        var calls = 0;
+        var activities = new ActivityRegistry().Add("flaky", _ =>
+            Interlocked.Increment(ref calls) == 1 ? throw new TimeoutException("upstream slow") : Task.FromResult<JsonNode?>(JsonValue.Create("ok")));
+        var options = new StepOptions { Retry = new RetryPolicy { InitialInterval = TimeSpan.FromSeconds(5) } };
+        var def = H.Registry.Add("remote", async ctx => await ctx.ActivityAsync("call", "flaky", "ops", null, options));
+        var run = (await H.Client.StartAsync(def)).Run;
+        var orchestrator = H.Worker("orchestrator");
+        var opsWorker = H.Worker("ops-1", new WorkerOptions { Queues = ["ops"] }, activities);
+
+        await orchestrator.RunUntilIdleAsync(CancellationToken.None);
+        await opsWorker.RunUntilIdleAsync(CancellationToken.None);
+        Assert.Equal(1, calls);
+        Assert.Equal(RunStatus.Waiting, (await H.RunAsync(run.RunId)).Status);
+        H.Time.Advance(TimeSpan.FromSeconds(5));
+        await opsWorker.RunUntilIdleAsync(CancellationToken.None);
+        await orchestrator.RunUntilIdleAsync(CancellationToken.None);
+
+        Assert.Equal(2, calls);
+        Assert.Equal("\"ok\"", (await H.RunAsync(run.RunId)).Output);
+    }
+
+    [Fact]
+    public async Task Two_workers_on_two_connections_execute_every_step_exactly_once()
+    {
+        var counts = new ConcurrentDictionary<string, int>();
+        var def = H.Registry.Add("three", async ctx =>
+        {
+            for (var i = 1; i <= 3; i++)
+            {
+                var name = $"s{i}";
+                await ctx.StepAsync(name, sc => Done(counts.AddOrUpdate($"{sc.RunId}/{name}", 1, (_, n) => n + 1)));
+            }
+
+            return null;
+        });
+        var runs = new List<string>();
+        for (var i = 0; i < 20; i++)
+        {
+            runs.Add((await H.Client.StartAsync(def)).Run.RunId);
+        }
+
+        var second = await OpenAsync();
+        await Task.WhenAll(
+            H.Worker("a", new WorkerOptions { MaxConcurrentRuns = 4 }).RunUntilIdleAsync(CancellationToken.None),
+            H.Worker("b", new WorkerOptions { MaxConcurrentRuns = 4 }, store: second).RunUntilIdleAsync(CancellationToken.None)).WaitAsync(Patience);
+
+        foreach (var id in runs)
+        {
+            Assert.Equal(RunStatus.Completed, (await H.RunAsync(id)).Status);
+            Assert.Null(TimelineChain.Verify(await H.TimelineAsync(id)));
+        }
+
+        Assert.Equal(60, counts.Count);
+        Assert.All(counts.Values, n => Assert.Equal(1, n));
+    }
+
+    [Fact]
+    public async Task Listing_filters_by_status_workflow_and_creation_time()
+    {
+        var quick = H.Registry.Add("quick", _ => Task.FromResult<JsonNode?>(null));
+        var slow = H.Registry.Add("slow", async ctx =>
+        {
+            await ctx.WaitForSignalAsync("go");
+            return null;
+        });
+        var t0 = H.Time.GetUtcNow();
+        await H.Client.StartAsync(quick);
+        H.Time.Advance(TimeSpan.FromMinutes(1));
+        var s1 = (await H.Client.StartAsync(slow)).Run;
+        H.Time.Advance(TimeSpan.FromMinutes(1));
+        var s2 = (await H.Client.StartAsync(slow)).Run;
+        await H.Worker().RunUntilIdleAsync(CancellationToken.None);
+
+        Assert.Single(await H.Client.ListRunsAsync(new RunQuery { Status = RunStatus.Completed }));
+        Assert.Equal([s2.RunId, s1.RunId], (await H.Client.ListRunsAsync(new RunQuery { WorkflowName = "slow" })).Select(r => r.RunId));
+        Assert.Equal([s2.RunId], (await H.Client.ListRunsAsync(new RunQuery { CreatedFrom = t0 + TimeSpan.FromMinutes(2) })).Select(r => r.RunId));
+        Assert.Equal(2, (await H.Client.ListRunsAsync(new RunQuery { CreatedBefore = t0 + TimeSpan.FromMinutes(2) })).Count);
+        Assert.Single(await H.Client.ListRunsAsync(new RunQuery { Limit = 1 }));
+        Assert.Equal(2, (await H.Client.ListRunsAsync(new RunQuery { Status = RunStatus.Waiting })).Count);
+    }
+
+    [Fact]
+    public async Task Graceful_shutdown_lets_an_in_flight_step_finish()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var def = H.Registry.Add("finish", async ctx =>
+        {
+            await ctx.StepAsync("work", async _ =>
+            {
+                entered.TrySetResult();
+                await release.Task;
+                return 1;
+            });
+            return null;
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+        using var stop = new CancellationTokenSource();
+        var worker = H.Worker(options: new WorkerOptions { ShutdownTimeout = TimeSpan.FromMinutes(1) });
+        var serving = worker.RunAsync(stop.Token);
+        await entered.Task.WaitAsync(Patience);
+        await stop.CancelAsync();
+        release.SetResult();
+        await serving.WaitAsync(Patience);
+
+        Assert.Equal(RunStatus.Completed, (await H.RunAsync(run.RunId)).Status);
+    }
+
+    [Fact]
+    public async Task Shutdown_past_its_deadline_releases_the_run_for_another_worker_at_once()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var def = H.Registry.Add("stuck", async ctx =>
+        {
+            var attempt = await ctx.StepAsync("work", async sc =>
+            {
+                if (sc.Attempt == 1)
+                {
+                    entered.TrySetResult();
+                    await Task.Delay(Timeout.Infinite, sc.CancellationToken);
+                }
+
+                return sc.Attempt;
+            });
+            return JsonValue.Create(attempt);
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+        using var stop = new CancellationTokenSource();
+        var drainTimer = H.Time.WaitForTimerAsync(TimeSpan.FromSeconds(7)); // distinct from the 10 s heartbeat timer
+        var serving = H.Worker("leaving", new WorkerOptions { ShutdownTimeout = TimeSpan.FromSeconds(7) }).RunAsync(stop.Token);
+        await entered.Task.WaitAsync(Patience);
+        await stop.CancelAsync();
+        await drainTimer.WaitAsync(Patience);
+        H.Time.Advance(TimeSpan.FromSeconds(7));
+        await serving.WaitAsync(Patience);
+
+        Assert.Contains("run.released", await H.KindsAsync(run.RunId));
+        await H.Worker("staying").RunUntilIdleAsync(CancellationToken.None);
+        var done = await H.RunAsync(run.RunId);
+        Assert.Equal(RunStatus.Completed, done.Status);
+        Assert.Equal("2", done.Output);
+    }
+}
