@@ -16,7 +16,10 @@ if (args.Length < 3)
 await using var store = await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = args[1] });
 var registry = new WorkflowRegistry();
 var crash = args.Length > 3 && args[0] == "work" ? args[3] : "none";
-var sideFile = args[0] == "work" ? args[2] : string.Empty;
+// One side file per process, appended under a lock: .NET's append mode seeks rather than using O_APPEND,
+// so concurrent appenders would overwrite each other's lines.
+var sideFile = args[0] == "work" ? $"{args[2]}.{Environment.ProcessId}" : string.Empty;
+using var sideLock = new SemaphoreSlim(1, 1);
 var crashKind = crash.Split(':')[0];
 var crashStep = crash.Contains(':', StringComparison.Ordinal) ? "s" + crash.Split(':')[1] : string.Empty;
 
@@ -40,7 +43,15 @@ var definition = registry.Add("crashy", async ctx =>
                 AnnounceAndHang();
             }
 
-            await File.AppendAllTextAsync(sideFile, $"{sc.RunId} {name} {sc.Attempt}\n", sc.CancellationToken);
+            await sideLock.WaitAsync(sc.CancellationToken);
+            try
+            {
+                await File.AppendAllTextAsync(sideFile, $"{sc.RunId} {name} {sc.Attempt}\n", sc.CancellationToken);
+            }
+            finally
+            {
+                sideLock.Release();
+            }
             if (crashKind == "during" && name == crashStep)
             {
                 AnnounceAndHang();
