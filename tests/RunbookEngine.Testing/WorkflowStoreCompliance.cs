@@ -450,6 +450,29 @@ public abstract class WorkflowStoreCompliance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Workflow_time_after_a_live_step_equals_its_replayed_value_regression_sub_millisecond_clock()
+    {
+        // Regression: live times kept sub-millisecond ticks while stored ones are milliseconds, so UtcNow read
+        // after a live step differed from the same read on replay.
+        H.Time.Advance(TimeSpan.FromTicks(4_321));
+        var def = H.Registry.Add("clock", async ctx =>
+        {
+            await ctx.StepAsync("tick", _ => Done(1));
+            var afterStep = ctx.UtcNow;
+            var recorded = await ctx.StepAsync("record", _ => Done(afterStep));
+            await ctx.DelayAsync(TimeSpan.FromMinutes(1));
+            return JsonValue.Create(recorded == afterStep ? "same" : $"{recorded:O} vs {afterStep:O}");
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+        var worker = H.Worker();
+        await worker.RunUntilIdleAsync(CancellationToken.None);
+        H.Time.Advance(TimeSpan.FromMinutes(1));
+        await worker.RunUntilIdleAsync(CancellationToken.None);
+
+        Assert.Equal("\"same\"", (await H.RunAsync(run.RunId)).Output);
+    }
+
+    [Fact]
     public async Task Cancelling_a_waiting_run_records_who_asked_and_why()
     {
         var def = H.Registry.Add("approval", async ctx =>

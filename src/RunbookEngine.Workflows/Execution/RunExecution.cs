@@ -78,7 +78,18 @@ internal sealed class RunExecution
 
     public ILogger Logger => logger;
 
-    private DateTimeOffset Now => time.GetUtcNow();
+    /// <summary>
+    /// The clock at the store's precision (milliseconds), so that a time recorded live and the same time read
+    /// back on replay are equal and <see cref="WorkflowTime"/> is identical on both paths.
+    /// </summary>
+    private DateTimeOffset Now
+    {
+        get
+        {
+            var t = time.GetUtcNow();
+            return new DateTimeOffset(t.UtcTicks - (t.UtcTicks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero);
+        }
+    }
 
     /// <summary>Runs the workflow function to its outcome or suspension and commits the result.</summary>
     public async Task ExecuteAsync(WorkflowFunction function, WorkflowContext context, CancellationToken cancellationToken)
