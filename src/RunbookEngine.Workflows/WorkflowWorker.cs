@@ -95,7 +95,11 @@ public sealed class WorkflowWorker : IAsyncDisposable
 
             total += started.Count;
             var pending = runs.Values.Select(r => r.Task!).Concat(activitySteps.Values.Select(a => a.Task!)).ToList();
-            await Task.WhenAny(pending).ConfigureAwait(false);
+            if (pending.Count > 0)
+            {
+                // Whichever finishes first may have made more work claimable (a woken run, a queued activity).
+                await Task.WhenAny(pending).ConfigureAwait(false);
+            }
         }
     }
 

@@ -608,6 +608,116 @@ public abstract class WorkflowStoreCompliance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_signal_that_arrives_while_the_run_executes_is_not_lost()
+    {
+        var def = H.Registry.Add("self-approval", async ctx =>
+        {
+            // The signal is stored after this execution loaded the run's history, before it suspends.
+            await ctx.StepAsync("page-oncall", async sc =>
+                (await H.Client.SignalAsync(sc.RunId, "ack", JsonValue.Create("on it"), "user:frank")).ToString());
+            var ack = await ctx.WaitForSignalAsync("ack");
+            return ack!.Payload;
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+
+        await H.Worker().RunUntilIdleAsync(CancellationToken.None);
+
+        var done = await H.RunAsync(run.RunId);
+        Assert.Equal(RunStatus.Completed, done.Status);
+        Assert.Equal("\"on it\"", done.Output);
+    }
+
+    [Fact]
+    public async Task The_heartbeat_keeps_a_long_step_leased_so_no_other_worker_takes_it()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var runs = 0;
+        var def = H.Registry.Add("long", async ctx =>
+        {
+            await ctx.StepAsync("resize-disk", async _ =>
+            {
+                Interlocked.Increment(ref runs);
+                entered.TrySetResult();
+                await release.Task;
+                return 1;
+            });
+            return null;
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+        var options = new WorkerOptions { LeaseDuration = TimeSpan.FromSeconds(30), HeartbeatInterval = TimeSpan.FromSeconds(9) };
+        using var stop = new CancellationTokenSource();
+        var heartbeatTimer = H.Time.WaitForTimerAsync(TimeSpan.FromSeconds(9));
+        var serving = H.Worker("holder", options).RunAsync(stop.Token);
+        await entered.Task.WaitAsync(Patience);
+        await heartbeatTimer.WaitAsync(Patience);
+
+        // Four heartbeats carry the lease across 36 s, longer than the 30 s lease itself.
+        for (var beat = 1; beat <= 4; beat++)
+        {
+            H.Time.Advance(TimeSpan.FromSeconds(9));
+            var expected = H.Time.GetUtcNow() + TimeSpan.FromSeconds(30);
+            await UntilAsync(async () => (await H.RunAsync(run.RunId)).LeaseExpiresAt >= expected);
+        }
+
+        Assert.Equal(0, await H.Worker("intruder", options).RunUntilIdleAsync(CancellationToken.None));
+        Assert.Equal("holder", (await H.RunAsync(run.RunId)).LeaseOwner);
+        release.SetResult();
+        await UntilAsync(async () => (await H.RunAsync(run.RunId)).Status == RunStatus.Completed);
+        await stop.CancelAsync();
+        await serving.WaitAsync(Patience);
+        Assert.Equal(1, runs);
+    }
+
+    [Fact]
+    public async Task An_interrupted_activity_is_retried_by_another_worker_and_the_stale_result_is_fenced()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var activities = new ActivityRegistry().Add("drain", async sc =>
+        {
+            if (sc.Attempt == 1)
+            {
+                entered.TrySetResult();
+                await release.Task;
+            }
+
+            return JsonValue.Create($"drained by attempt {sc.Attempt}");
+        });
+        var def = H.Registry.Add("remote", async ctx => await ctx.ActivityAsync("drain-node", "drain", "ops"));
+        var run = (await H.Client.StartAsync(def)).Run;
+        var opsOptions = new WorkerOptions { Queues = ["ops"], LeaseDuration = TimeSpan.FromSeconds(30) };
+        var orchestrator = H.Worker("orchestrator");
+        await orchestrator.RunUntilIdleAsync(CancellationToken.None);
+
+        var stale = H.Worker("ops-1", opsOptions, activities).RunUntilIdleAsync(CancellationToken.None);
+        await entered.Task.WaitAsync(Patience);
+        H.Time.Advance(TimeSpan.FromSeconds(31));
+        await H.Worker("ops-2", opsOptions, activities).RunUntilIdleAsync(CancellationToken.None);
+        release.SetResult();
+        await stale.WaitAsync(Patience);
+        await orchestrator.RunUntilIdleAsync(CancellationToken.None);
+
+        Assert.Equal("\"drained by attempt 2\"", (await H.RunAsync(run.RunId)).Output);
+        var timeline = await H.TimelineAsync(run.RunId);
+        Assert.Equal("worker:ops-2", Assert.Single(timeline, e => e.Kind == "step.interrupted").Actor);
+        Assert.Equal("worker:ops-1", Assert.Single(timeline, e => e.Kind == "lease.fenced").Actor);
+        Assert.Equal("worker:ops-2", Assert.Single(timeline, e => e.Kind == "step.completed").Actor);
+        Assert.Null(TimelineChain.Verify(timeline));
+    }
+
+    /// <summary>Waits for a condition that a background continuation makes true; bounded, and yields instead of sleeping.</summary>
+    private static async Task UntilAsync(Func<Task<bool>> condition)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(waited.Elapsed < Patience, "condition not reached in time");
+            await Task.Yield();
+        }
+    }
+
+    [Fact]
     public async Task Listing_filters_by_status_workflow_and_creation_time()
     {
         var quick = H.Registry.Add("quick", _ => Task.FromResult<JsonNode?>(null));
