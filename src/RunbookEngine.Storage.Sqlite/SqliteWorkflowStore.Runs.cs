@@ -56,10 +56,7 @@ public sealed partial class SqliteWorkflowStore
                     ("$by", run.Actor),
                     ("$now", now),
                     ("$genesis", TimelineChain.Genesis));
-                var data = MergeJson(
-                    Json(("workflow", run.Definition.Name), ("definition_hash", run.Definition.Hash), ("queue", run.Queue), ("idempotency_key", run.IdempotencyKey)),
-                    run.CreatedEventData);
-                AppendEvents(c, tx, run.RunId, [new NewTimelineEvent(run.Now, run.Actor, TimelineKinds.RunCreated, data)]);
+                AppendEvents(c, tx, run.RunId, [new NewTimelineEvent(run.Now, run.Actor, TimelineKinds.RunCreated, run.CreatedEventData)]);
                 return new StartRunResult(ReadRun(c, tx, run.RunId)!, true);
             },
             cancellationToken);
@@ -88,7 +85,7 @@ public sealed partial class SqliteWorkflowStore
                     Scalar(c, tx, "INSERT INTO signals (run_id, name, payload, sender, received_at) VALUES ($run, $n, $p, $s, $at) RETURNING id", ("$run", runId), ("$n", signal.Name), ("$p", signal.Payload), ("$s", signal.Sender), ("$at", at)),
                     CultureInfo.InvariantCulture);
                 Wake(c, tx, runId, at);
-                AppendEvents(c, tx, runId, [new NewTimelineEvent(signal.At, signal.Sender, TimelineKinds.SignalReceived, Json(("signal", signal.Name), ("signal_id", id), ("payload", WorkflowJson.Parse(signal.Payload))))]);
+                AppendEvents(c, tx, runId, [new NewTimelineEvent(signal.At, signal.Sender, TimelineKinds.SignalReceived, TimelineData.Of(("signal", signal.Name), ("signal_id", id), ("payload", WorkflowJson.Parse(signal.Payload))))]);
                 return SignalOutcome.Delivered;
             },
             cancellationToken);
@@ -117,7 +114,7 @@ public sealed partial class SqliteWorkflowStore
             var at = SqliteTime.ToDb(now);
             Exec(c, tx, "UPDATE runs SET cancel_requested = 1, cancel_requested_by = $by, cancel_reason = $why, updated_at = $now WHERE run_id = $id", ("$by", actor), ("$why", reason), ("$now", at), ("$id", runId));
             Wake(c, tx, runId, at);
-            AppendEvents(c, tx, runId, [new NewTimelineEvent(now, actor, TimelineKinds.RunCancelRequested, Json(("reason", reason)))]);
+            AppendEvents(c, tx, runId, [new NewTimelineEvent(now, actor, TimelineKinds.RunCancelRequested, TimelineData.Of(("reason", reason)))]);
             return CancelOutcome.Requested;
         },
         cancellationToken);
@@ -214,25 +211,4 @@ public sealed partial class SqliteWorkflowStore
         """,
         ("$now", now),
         ("$id", runId));
-
-    private static string MergeJson(string baseObject, string? extraObject)
-    {
-        if (extraObject is null)
-        {
-            return baseObject;
-        }
-
-        var a = System.Text.Json.Nodes.JsonNode.Parse(baseObject)!.AsObject();
-        var b = System.Text.Json.Nodes.JsonNode.Parse(extraObject) as System.Text.Json.Nodes.JsonObject;
-        if (b is not null)
-        {
-            foreach (var (k, v) in b.ToList())
-            {
-                b.Remove(k);
-                a[k] = v;
-            }
-        }
-
-        return a.ToJsonString(WorkflowJson.Options);
-    }
 }

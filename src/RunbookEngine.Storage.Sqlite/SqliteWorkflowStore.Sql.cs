@@ -238,20 +238,6 @@ public sealed partial class SqliteWorkflowStore
         }
     }
 
-    private static string Json(params (string Key, object? Value)[] fields)
-    {
-        var dict = new Dictionary<string, object?>(StringComparer.Ordinal);
-        foreach (var (k, v) in fields)
-        {
-            if (v is not null)
-            {
-                dict[k] = v;
-            }
-        }
-
-        return System.Text.Json.JsonSerializer.Serialize(dict, WorkflowJson.Options);
-    }
-
     private static string InList(string prefix, int count) =>
         string.Join(", ", Enumerable.Range(0, count).Select(i => prefix + i.ToString(CultureInfo.InvariantCulture)));
 

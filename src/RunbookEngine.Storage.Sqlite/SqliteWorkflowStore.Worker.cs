@@ -38,8 +38,8 @@ public sealed partial class SqliteWorkflowStore
                         id,
                         [
                             recovered
-                                ? new NewTimelineEvent(request.Now, actor, TimelineKinds.RunRecovered, Json(("previous_owner", previous), ("reason", "lease expired")))
-                                : new NewTimelineEvent(request.Now, actor, TimelineKinds.RunClaimed, Json(("from", status))),
+                                ? new NewTimelineEvent(request.Now, actor, TimelineKinds.RunRecovered, TimelineData.Of(("previous_owner", previous), ("reason", "lease expired")))
+                                : new NewTimelineEvent(request.Now, actor, TimelineKinds.RunClaimed, TimelineData.Of(("from", status))),
                         ]);
                     claimed.Add(new ClaimedRun(ReadRun(c, tx, id)!, recovered ? previous : null));
                 }
@@ -87,10 +87,10 @@ public sealed partial class SqliteWorkflowStore
                     var events = new List<NewTimelineEvent>(2);
                     if (recovered)
                     {
-                        events.Add(new(request.Now, actor, TimelineKinds.StepInterrupted, Json(("seq", seq), ("step", step.Name), ("attempt", step.Attempt - 1), ("previous_owner", previous))));
+                        events.Add(new(request.Now, actor, TimelineKinds.StepInterrupted, TimelineData.Of(("seq", seq), ("step", step.Name), ("attempt", step.Attempt - 1), ("previous_owner", previous))));
                     }
 
-                    events.Add(new(request.Now, actor, TimelineKinds.StepStarted, Json(("seq", seq), ("step", step.Name), ("attempt", step.Attempt), ("activity", step.Activity), ("queue", step.Queue))));
+                    events.Add(new(request.Now, actor, TimelineKinds.StepStarted, TimelineData.Of(("seq", seq), ("step", step.Name), ("attempt", step.Attempt), ("activity", step.Activity), ("queue", step.Queue))));
                     AppendEvents(c, tx, runId, events);
                     claimed.Add(new ClaimedActivity(runId, step, recovered ? previous : null));
                 }
@@ -164,7 +164,7 @@ public sealed partial class SqliteWorkflowStore
                 {
                     if (Exec(c, tx, "UPDATE runs SET lease_expires_at = $now, updated_at = $now WHERE run_id = $id AND status = 'running' AND lease_owner = $w", ("$now", at), ("$id", id), ("$w", workerId)) == 1)
                     {
-                        AppendEvents(c, tx, id, [new NewTimelineEvent(now, "worker:" + workerId, TimelineKinds.RunReleased, Json(("reason", "worker shutting down")))]);
+                        AppendEvents(c, tx, id, [new NewTimelineEvent(now, "worker:" + workerId, TimelineKinds.RunReleased, TimelineData.Of(("reason", "worker shutting down")))]);
                     }
                 }
 

@@ -34,8 +34,14 @@ public sealed class WorkflowClient
         ArgumentException.ThrowIfNullOrWhiteSpace(options.Queue);
         var now = time.GetUtcNow();
         var runId = options.RunId ?? NewRunId(now);
+        var created = JsonNode.Parse(TimelineData.Of(("workflow", definition.Name), ("definition_hash", definition.Hash), ("queue", options.Queue), ("idempotency_key", options.IdempotencyKey)))!.AsObject();
+        foreach (var (key, value) in options.CreatedEventData ?? [])
+        {
+            created[key] = value?.DeepClone();
+        }
+
         var result = await store.StartRunAsync(
-            new NewRun(runId, definition, options.Queue, options.Input?.ToJsonString(WorkflowJson.Options), options.IdempotencyKey, options.Actor, now, options.CreatedEventData?.ToJsonString(WorkflowJson.Options)),
+            new NewRun(runId, definition, options.Queue, options.Input?.ToJsonString(WorkflowJson.Options), options.IdempotencyKey, options.Actor, now, created.ToJsonString(WorkflowJson.Options)),
             cancellationToken).ConfigureAwait(false);
         if (result.Created)
         {

@@ -358,7 +358,7 @@ public sealed class WorkflowWorker : IAsyncDisposable
         catch (LeaseLostException ex)
         {
             logger.LogWarning("Activity {RunId}/{Sequence}: {Message}", claimed.RunId, step.Sequence, ex.Message);
-            await TryAppendAsync(claimed.RunId, new NewTimelineEvent(time.GetUtcNow(), actor, TimelineKinds.LeaseFenced, EventData.Of(("seq", step.Sequence), ("step", step.Name), ("attempt", step.Attempt), ("error", ex.Message)))).ConfigureAwait(false);
+            await TryAppendAsync(claimed.RunId, new NewTimelineEvent(time.GetUtcNow(), actor, TimelineKinds.LeaseFenced, TimelineData.Of(("seq", step.Sequence), ("step", step.Name), ("attempt", step.Attempt), ("error", ex.Message)))).ConfigureAwait(false);
         }
         catch (WorkflowStoreException ex)
         {
@@ -448,19 +448,19 @@ public sealed class WorkflowWorker : IAsyncDisposable
         if (kind is null)
         {
             next = step with { Status = StepStatus.Completed, Output = output, CompletedAt = end, LeaseOwner = null, LeaseExpiresAt = null };
-            commitEvents.Add(new(end, actor, TimelineKinds.StepCompleted, EventData.Of(("seq", step.Sequence), ("step", step.Name), ("attempt", step.Attempt), ("activity", step.Activity))));
+            commitEvents.Add(new(end, actor, TimelineKinds.StepCompleted, TimelineData.Of(("seq", step.Sequence), ("step", step.Name), ("attempt", step.Attempt), ("activity", step.Activity))));
         }
         else if (!nonRetryable && stepOptions.Retry.AllowsRetry(step.Attempt, kind) && (deadline is null || end + stepOptions.Retry.DelayAfter(step.Attempt) < deadline))
         {
             var retryAt = end + stepOptions.Retry.DelayAfter(step.Attempt);
             next = step with { Status = StepStatus.Queued, ErrorKind = kind, ErrorMessage = message, AvailableAt = retryAt, LeaseOwner = null, LeaseExpiresAt = null };
-            commitEvents.Add(new(end, actor, TimelineKinds.StepFailed, EventData.Of(("seq", step.Sequence), ("step", step.Name), ("attempt", step.Attempt), ("error_kind", kind), ("error", message), ("retry_at", retryAt))));
+            commitEvents.Add(new(end, actor, TimelineKinds.StepFailed, TimelineData.Of(("seq", step.Sequence), ("step", step.Name), ("attempt", step.Attempt), ("error_kind", kind), ("error", message), ("retry_at", retryAt))));
             wakeRun = false;
         }
         else
         {
             next = step with { Status = StepStatus.Failed, ErrorKind = kind, ErrorMessage = message, CompletedAt = end, LeaseOwner = null, LeaseExpiresAt = null };
-            commitEvents.Add(new(end, actor, TimelineKinds.StepFailed, EventData.Of(("seq", step.Sequence), ("step", step.Name), ("attempt", step.Attempt), ("error_kind", kind), ("error", message), ("final", true))));
+            commitEvents.Add(new(end, actor, TimelineKinds.StepFailed, TimelineData.Of(("seq", step.Sequence), ("step", step.Name), ("attempt", step.Attempt), ("error_kind", kind), ("error", message), ("final", true))));
         }
 
         var commit = new RunCommit(claimed.RunId, WorkerId, end, (step.Sequence, step.Attempt), [new StepWrite(next, false)], [], null, wakeRun, commitEvents);

@@ -127,7 +127,7 @@ internal sealed class RunExecution
         {
             var output = workflowTask.Result?.ToJsonString(WorkflowJson.Options);
             outcome = new RunTransition(RunStatus.Completed, Output: output);
-            outcomeEvent = new(now, actor, TimelineKinds.RunCompleted, EventData.Of(("output", workflowTask.Result)));
+            outcomeEvent = new(now, actor, TimelineKinds.RunCompleted, TimelineData.Of(("output", workflowTask.Result)));
             Telemetry.RunsFinished.Add(1, new KeyValuePair<string, object?>("status", "completed"));
         }
         else
@@ -140,7 +140,7 @@ internal sealed class RunExecution
             {
                 var reason = Run.CancelReason ?? "cancellation requested";
                 outcome = new RunTransition(RunStatus.Cancelled, ErrorKind: "Cancelled", ErrorMessage: reason);
-                outcomeEvent = new(now, actor, TimelineKinds.RunCancelled, EventData.Of(("requested_by", Run.CancelRequestedBy), ("reason", reason)));
+                outcomeEvent = new(now, actor, TimelineKinds.RunCancelled, TimelineData.Of(("requested_by", Run.CancelRequestedBy), ("reason", reason)));
                 Telemetry.RunsFinished.Add(1, new KeyValuePair<string, object?>("status", "cancelled"));
             }
             else
@@ -152,7 +152,7 @@ internal sealed class RunExecution
                     _ => (ex.GetType().Name, ex.Message),
                 };
                 outcome = new RunTransition(RunStatus.Failed, ErrorKind: kind, ErrorMessage: message);
-                outcomeEvent = new(now, actor, TimelineKinds.RunFailed, EventData.Of(("error_kind", kind), ("error", message)));
+                outcomeEvent = new(now, actor, TimelineKinds.RunFailed, TimelineData.Of(("error_kind", kind), ("error", message)));
                 Telemetry.RunsFinished.Add(1, new KeyValuePair<string, object?>("status", "failed"));
             }
         }
@@ -164,7 +164,7 @@ internal sealed class RunExecution
     /// <summary>Fails the run at once, e.g. because its definition cannot be resolved.</summary>
     public async Task FailAsync(string kind, string message, CancellationToken cancellationToken)
     {
-        pendingEvents.Add(new(Now, actor, TimelineKinds.RunFailed, EventData.Of(("error_kind", kind), ("error", message))));
+        pendingEvents.Add(new(Now, actor, TimelineKinds.RunFailed, TimelineData.Of(("error_kind", kind), ("error", message))));
         await CommitOutcomeAsync(new RunTransition(RunStatus.Failed, ErrorKind: kind, ErrorMessage: message), cancellationToken).ConfigureAwait(false);
     }
 
@@ -207,7 +207,7 @@ internal sealed class RunExecution
                     throw FailedFrom(rec);
                 case StepStatus.Running:
                     ThrowIfCancelled();
-                    pendingEvents.Add(new(Now, actor, TimelineKinds.StepInterrupted, EventData.Of(("seq", seq), ("step", name), ("attempt", rec.Attempt), ("owner_lost", true))));
+                    pendingEvents.Add(new(Now, actor, TimelineKinds.StepInterrupted, TimelineData.Of(("seq", seq), ("step", name), ("attempt", rec.Attempt), ("owner_lost", true))));
                     attempt = rec.Attempt + 1;
                     firstStart = rec.StartedAt ?? Now;
                     isNew = false;
@@ -271,7 +271,7 @@ internal sealed class RunExecution
             if (rec.AvailableAt is { } due && now >= due)
             {
                 pendingSteps.Add(new(rec with { Status = StepStatus.Completed, CompletedAt = now }, false));
-                pendingEvents.Add(new(now, actor, TimelineKinds.TimerFired, EventData.Of(("seq", seq), ("step", name), ("due", due))));
+                pendingEvents.Add(new(now, actor, TimelineKinds.TimerFired, TimelineData.Of(("seq", seq), ("step", name), ("due", due))));
                 Advance(now);
                 Exit();
                 return;
@@ -287,11 +287,11 @@ internal sealed class RunExecution
         var until = start + (duration > TimeSpan.Zero ? duration : TimeSpan.Zero);
         var row = NewRow(seq, name, StepKind.Timer, StepStatus.Waiting) with { AvailableAt = until, StartedAt = start };
         pendingSteps.Add(new(row, true));
-        pendingEvents.Add(new(start, actor, TimelineKinds.TimerStarted, EventData.Of(("seq", seq), ("step", name), ("until", until))));
+        pendingEvents.Add(new(start, actor, TimelineKinds.TimerStarted, TimelineData.Of(("seq", seq), ("step", name), ("until", until))));
         if (duration <= TimeSpan.Zero)
         {
             pendingSteps.Add(new(row with { Status = StepStatus.Completed, CompletedAt = start }, false));
-            pendingEvents.Add(new(start, actor, TimelineKinds.TimerFired, EventData.Of(("seq", seq), ("step", name), ("due", until))));
+            pendingEvents.Add(new(start, actor, TimelineKinds.TimerFired, TimelineData.Of(("seq", seq), ("step", name), ("due", until))));
             Advance(start);
             Exit();
             return;
@@ -337,12 +337,12 @@ internal sealed class RunExecution
             DateTimeOffset? deadline = timeout is { } tt ? start + tt : null;
             row = NewRow(seq, name, StepKind.Signal, StepStatus.Waiting) with
             {
-                Input = EventData.Of(("signal", signalName)),
+                Input = TimelineData.Of(("signal", signalName)),
                 AvailableAt = deadline,
                 StartedAt = start,
             };
             isNew = true;
-            pendingEvents.Add(new(start, actor, TimelineKinds.WaitStarted, EventData.Of(("seq", seq), ("step", name), ("signal", signalName), ("until", deadline))));
+            pendingEvents.Add(new(start, actor, TimelineKinds.WaitStarted, TimelineData.Of(("seq", seq), ("step", name), ("signal", signalName), ("until", deadline))));
         }
 
         var now = Now;
@@ -359,7 +359,7 @@ internal sealed class RunExecution
             }
 
             pendingSteps.Add(new(row with { Status = StepStatus.Completed, Output = output, CompletedAt = now }, false));
-            pendingEvents.Add(new(now, actor, TimelineKinds.SignalConsumed, EventData.Of(("seq", seq), ("step", name), ("signal", match.Name), ("sender", match.Sender), ("signal_id", match.Id))));
+            pendingEvents.Add(new(now, actor, TimelineKinds.SignalConsumed, TimelineData.Of(("seq", seq), ("step", name), ("signal", match.Name), ("sender", match.Sender), ("signal_id", match.Id))));
             Advance(now);
             Exit();
             return Deserialize<ReceivedSignal?>(output);
@@ -373,7 +373,7 @@ internal sealed class RunExecution
             }
 
             pendingSteps.Add(new(row with { Status = StepStatus.Completed, Output = null, CompletedAt = now }, false));
-            pendingEvents.Add(new(now, actor, TimelineKinds.WaitTimedOut, EventData.Of(("seq", seq), ("step", name), ("signal", signalName), ("deadline", due))));
+            pendingEvents.Add(new(now, actor, TimelineKinds.WaitTimedOut, TimelineData.Of(("seq", seq), ("step", name), ("signal", signalName), ("deadline", due))));
             Advance(now);
             Exit();
             return null;
@@ -435,7 +435,7 @@ internal sealed class RunExecution
             AvailableAt = now,
         };
         pendingSteps.Add(new(row, true));
-        pendingEvents.Add(new(now, actor, TimelineKinds.StepScheduled, EventData.Of(("seq", seq), ("step", name), ("activity", activity), ("queue", queue))));
+        pendingEvents.Add(new(now, actor, TimelineKinds.StepScheduled, TimelineData.Of(("seq", seq), ("step", name), ("activity", activity), ("queue", queue))));
         return await SuspendAsync<JsonNode?>(null, $"activity '{activity}' on queue '{queue}'", seq, name).ConfigureAwait(false);
     }
 
@@ -484,7 +484,7 @@ internal sealed class RunExecution
         }
 
         pendingSteps.Add(new(running, isNew));
-        pendingEvents.Add(new(now, actor, TimelineKinds.StepStarted, EventData.Of(("seq", seq), ("step", name), ("attempt", attempt))));
+        pendingEvents.Add(new(now, actor, TimelineKinds.StepStarted, TimelineData.Of(("seq", seq), ("step", name), ("attempt", attempt))));
         try
         {
             await FlushAsync(CancellationToken.None).ConfigureAwait(false);
@@ -524,7 +524,7 @@ internal sealed class RunExecution
         {
             var at = Now;
             pendingSteps.Add(new(running with { Status = StepStatus.Failed, ErrorKind = "Cancelled", ErrorMessage = "run cancelled during the step", CompletedAt = at }, false));
-            pendingEvents.Add(new(at, actor, TimelineKinds.StepFailed, EventData.Of(("seq", seq), ("step", name), ("attempt", attempt), ("error_kind", "Cancelled"), ("final", true))));
+            pendingEvents.Add(new(at, actor, TimelineKinds.StepFailed, TimelineData.Of(("seq", seq), ("step", name), ("attempt", attempt), ("error_kind", "Cancelled"), ("final", true))));
             Exit();
             throw new OperationCanceledException(runCancelled);
         }
@@ -546,7 +546,7 @@ internal sealed class RunExecution
         {
             var json = JsonSerializer.Serialize(result, WorkflowJson.Options);
             pendingSteps.Add(new(running with { Status = StepStatus.Completed, Output = json, CompletedAt = end }, false));
-            pendingEvents.Add(new(end, actor, TimelineKinds.StepCompleted, EventData.Of(("seq", seq), ("step", name), ("attempt", attempt), ("duration_ms", Math.Round(elapsed.TotalMilliseconds, 3)))));
+            pendingEvents.Add(new(end, actor, TimelineKinds.StepCompleted, TimelineData.Of(("seq", seq), ("step", name), ("attempt", attempt), ("duration_ms", Math.Round(elapsed.TotalMilliseconds, 3)))));
             Advance(end);
             Exit();
 
@@ -562,7 +562,7 @@ internal sealed class RunExecution
             if (deadline is null || next < deadline)
             {
                 pendingSteps.Add(new(running with { Status = StepStatus.Retrying, ErrorKind = kind, ErrorMessage = message, AvailableAt = next }, false));
-                pendingEvents.Add(new(end, actor, TimelineKinds.StepFailed, EventData.Of(("seq", seq), ("step", name), ("attempt", attempt), ("error_kind", kind), ("error", message), ("retry_at", next))));
+                pendingEvents.Add(new(end, actor, TimelineKinds.StepFailed, TimelineData.Of(("seq", seq), ("step", name), ("attempt", attempt), ("error_kind", kind), ("error", message), ("retry_at", next))));
                 return await SuspendAsync<T>(next, "retry back-off", seq, name).ConfigureAwait(false);
             }
         }
@@ -574,7 +574,7 @@ internal sealed class RunExecution
     {
         var at = Now;
         pendingSteps.Add(new(row with { Status = StepStatus.Failed, ErrorKind = kind, ErrorMessage = message, CompletedAt = at }, false));
-        pendingEvents.Add(new(at, actor, TimelineKinds.StepFailed, EventData.Of(("seq", seq), ("step", name), ("attempt", row.Attempt), ("error_kind", kind), ("error", message), ("final", true))));
+        pendingEvents.Add(new(at, actor, TimelineKinds.StepFailed, TimelineData.Of(("seq", seq), ("step", name), ("attempt", row.Attempt), ("error_kind", kind), ("error", message), ("final", true))));
         Advance(at);
         Exit();
         throw new StepFailedException(name, seq, kind, message, row.Attempt);
@@ -583,7 +583,7 @@ internal sealed class RunExecution
     private Task<T> SuspendAsync<T>(DateTimeOffset? wakeAt, string reason, int seq, string name)
     {
         suspension = new RunTransition(RunStatus.Waiting, AvailableAt: wakeAt, SeenWakeCount: Run.WakeCount);
-        pendingEvents.Add(new(Now, actor, TimelineKinds.RunWaiting, EventData.Of(("reason", reason), ("seq", seq), ("step", name), ("until", wakeAt))));
+        pendingEvents.Add(new(Now, actor, TimelineKinds.RunWaiting, TimelineData.Of(("reason", reason), ("seq", seq), ("step", name), ("until", wakeAt))));
         stopped.TrySetResult();
         return new TaskCompletionSource<T>().Task;
     }
@@ -601,7 +601,7 @@ internal sealed class RunExecution
         {
             case NonDeterminismException nd:
                 logger.LogError("Run {RunId} failed: {Message}", Run.RunId, nd.Message);
-                pendingEvents.Add(new(Now, actor, TimelineKinds.RunFailed, EventData.Of(("error_kind", "NonDeterminism"), ("error", nd.Message), ("seq", nd.Sequence), ("recorded", nd.RecordedName), ("requested", nd.RequestedName))));
+                pendingEvents.Add(new(Now, actor, TimelineKinds.RunFailed, TimelineData.Of(("error_kind", "NonDeterminism"), ("error", nd.Message), ("seq", nd.Sequence), ("recorded", nd.RecordedName), ("requested", nd.RequestedName))));
                 await CommitOutcomeAsync(new RunTransition(RunStatus.Failed, ErrorKind: "NonDeterminism", ErrorMessage: nd.Message), cancellationToken).ConfigureAwait(false);
                 break;
             case LeaseLostException lost:
@@ -611,7 +611,7 @@ internal sealed class RunExecution
                 logger.LogInformation("Run {RunId} abandoned: {Reason}", Run.RunId, reason.Message);
                 break;
             case InvalidOperationException bad:
-                pendingEvents.Add(new(Now, actor, TimelineKinds.RunFailed, EventData.Of(("error_kind", "CorruptHistory"), ("error", bad.Message))));
+                pendingEvents.Add(new(Now, actor, TimelineKinds.RunFailed, TimelineData.Of(("error_kind", "CorruptHistory"), ("error", bad.Message))));
                 await CommitOutcomeAsync(new RunTransition(RunStatus.Failed, ErrorKind: "CorruptHistory", ErrorMessage: bad.Message), cancellationToken).ConfigureAwait(false);
                 break;
             default:
@@ -628,7 +628,7 @@ internal sealed class RunExecution
         {
             await store.AppendTimelineAsync(
                 Run.RunId,
-                new NewTimelineEvent(Now, actor, TimelineKinds.LeaseFenced, EventData.Of(("error", lost.Message), ("rejected_events", pendingEvents.Count), ("rejected_steps", pendingSteps.Count))),
+                new NewTimelineEvent(Now, actor, TimelineKinds.LeaseFenced, TimelineData.Of(("error", lost.Message), ("rejected_events", pendingEvents.Count), ("rejected_steps", pendingSteps.Count))),
                 cancellationToken).ConfigureAwait(false);
         }
         catch (WorkflowStoreException ex)

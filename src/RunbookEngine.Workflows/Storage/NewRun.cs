@@ -8,7 +8,7 @@ namespace RunbookEngine.Workflows.Storage;
 /// <param name="IdempotencyKey">If set, a second start with the same key returns the first run.</param>
 /// <param name="Actor">Who starts it.</param>
 /// <param name="Now">The current time.</param>
-/// <param name="CreatedEventData">Extra timeline data for the <c>run.created</c> event (JSON object text), or null.</param>
+/// <param name="CreatedEventData">The data of the <c>run.created</c> timeline event (JSON object text), stored as given.</param>
 public sealed record NewRun(
     string RunId,
     WorkflowDefinition Definition,
