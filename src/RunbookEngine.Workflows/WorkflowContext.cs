@@ -110,6 +110,17 @@ public sealed class WorkflowContext
     public Task<JsonNode?> ActivityAsync(string name, string activity, string queue, JsonNode? input = null, StepOptions? options = null) =>
         execution.ActivityAsync(name, activity, queue, input, options);
 
+    /// <summary>
+    /// Records a fact of the workflow's own in the run's timeline (e.g. <c>approval.granted</c>), at the next
+    /// position, so that replay does not record it again.
+    /// </summary>
+    /// <param name="name">The position name.</param>
+    /// <param name="kind">The event kind: dotted, and not one of the kernel's <see cref="Storage.TimelineKinds"/>.</param>
+    /// <param name="data">The event data.</param>
+    /// <returns>A task.</returns>
+    public Task RecordAsync(string name, string kind, JsonNode? data = null) =>
+        execution.RecordAsync(name, kind, data?.ToJsonString(WorkflowJson.Options));
+
     /// <summary>A durable timer: the run is suspended in the store and woken when it is due.</summary>
     /// <param name="duration">How long to wait.</param>
     /// <param name="name">The step name. Default <c>sleep</c>.</param>

@@ -391,6 +391,38 @@ internal sealed class RunExecution
         return await SuspendAsync<ReceivedSignal?>(row.AvailableAt, "signal " + signalName, seq, name).ConfigureAwait(false);
     }
 
+    public async Task RecordAsync(string name, string kind, string? data)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentException.ThrowIfNullOrWhiteSpace(kind);
+        if (TimelineKinds.IsKernelKind(kind) || !kind.Contains('.', StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"'{kind}' cannot be recorded by workflow code: use a dotted kind of your own (e.g. approval.granted); the kernel's kinds are reserved.", nameof(kind));
+        }
+
+        Enter();
+        var seq = ++sequence;
+        if (recorded.TryGetValue(seq, out var rec))
+        {
+            if (Mismatch(rec, StepKind.Inline, name) is { } nd)
+            {
+                await AbortAsync<bool>(nd).ConfigureAwait(false);
+                return;
+            }
+
+            Advance(rec.CompletedAt);
+            Exit();
+            return;
+        }
+
+        ThrowIfCancelled();
+        var now = Now;
+        pendingSteps.Add(new(NewRow(seq, name, StepKind.Inline, StepStatus.Completed) with { Output = data, StartedAt = now, CompletedAt = now }, true));
+        pendingEvents.Add(new(now, actor, kind, data));
+        Advance(now);
+        Exit();
+    }
+
     public async Task<JsonNode?> ActivityAsync(string name, string activity, string queue, JsonNode? input, StepOptions? stepOptions)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);

@@ -45,4 +45,10 @@ public static class TimelineKinds
     public const string SignalConsumed = "signal.consumed";
     /// <summary>The <c>lease.fenced</c> event.</summary>
     public const string LeaseFenced = "lease.fenced";
+
+    /// <summary>Whether a kind is one the kernel writes (and workflow code may therefore not record).</summary>
+    /// <param name="kind">The kind.</param>
+    /// <returns>Whether it is reserved.</returns>
+    public static bool IsKernelKind(string kind) =>
+        typeof(TimelineKinds).GetFields().Any(f => f.IsLiteral && string.Equals((string?)f.GetValue(null), kind, StringComparison.Ordinal));
 }

@@ -1,0 +1,58 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace RunbookEngine.Actions;
+
+/// <summary>Typed reads of an action's <c>with:</c> values (already validated by type when the runbook was checked).</summary>
+internal static class With
+{
+    public static string? String(JsonObject with, string key) => with[key] switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue<string>(out var s) => s,
+        var other => other.ToJsonString(),
+    };
+
+    public static string RequiredString(JsonObject with, string key, string action) =>
+        String(with, key) is { Length: > 0 } s ? s : throw new Workflows.StepException("InvalidInput", $"{action}: '{key}' is required", nonRetryable: true);
+
+    public static IReadOnlyList<string>? StringList(JsonObject with, string key) => with[key] switch
+    {
+        null => null,
+        JsonArray a => a.Select(n => n is JsonValue v && v.TryGetValue<string>(out var s) ? s : n?.ToJsonString() ?? string.Empty).ToList(),
+        var other => [String(with, key) ?? other.ToJsonString()],
+    };
+
+    public static IReadOnlyDictionary<string, string> Map(JsonObject with, string key) => with[key] is JsonObject o
+        ? o.ToDictionary(kv => kv.Key, kv => kv.Value is JsonValue v && v.TryGetValue<string>(out var s) ? s : kv.Value?.ToJsonString() ?? string.Empty, StringComparer.Ordinal)
+        : new Dictionary<string, string>(StringComparer.Ordinal);
+
+    public static IReadOnlyList<int>? IntList(JsonObject with, string key) => with[key] switch
+    {
+        null => null,
+        JsonArray a => a.Select(n => (int)n!.GetValue<double>()).ToList(),
+        JsonValue v when v.TryGetValue<double>(out var d) => [(int)d],
+        JsonValue v when v.TryGetValue<int>(out var i) => [i],
+        JsonValue v when v.TryGetValue<long>(out var l) => [(int)l],
+        var other => [int.Parse(other.ToJsonString().Trim('"'), CultureInfo.InvariantCulture)],
+    };
+
+    public static string Quote(IEnumerable<string> argv) =>
+        string.Join(' ', argv.Select(a => a.Length > 0 && a.All(c => char.IsLetterOrDigit(c) || "-_./=:,%@+".Contains(c, StringComparison.Ordinal)) ? a : "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));
+
+    public static JsonObject Object(params (string Key, JsonNode? Value)[] fields) =>
+        new(fields.Select(f => KeyValuePair.Create(f.Key, f.Value)));
+
+    public static JsonNode? TryParseJson(string text)
+    {
+        try
+        {
+            return JsonNode.Parse(text);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}

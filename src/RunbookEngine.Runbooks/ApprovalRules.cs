@@ -1,0 +1,36 @@
+using RunbookEngine.Runbooks.Model;
+
+namespace RunbookEngine.Runbooks;
+
+/// <summary>Who may decide an approval. The workflow enforces it; the CLI checks it first to answer at once.</summary>
+public static class ApprovalRules
+{
+    /// <summary>Why a decision is refused, or null when it counts.</summary>
+    /// <param name="spec">The approval.</param>
+    /// <param name="startedBy">Who started the run (<c>user:alice</c>).</param>
+    /// <param name="who">Who decides (<c>user:bob</c>).</param>
+    /// <param name="groups">The groups of the decider.</param>
+    /// <param name="granted">Who approved already.</param>
+    /// <returns>The reason for refusal, or null.</returns>
+    public static string? Refusal(ApprovalSpec spec, string startedBy, string who, IReadOnlyCollection<string> groups, IReadOnlyCollection<string> granted)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(groups);
+        ArgumentNullException.ThrowIfNull(granted);
+        var user = who.StartsWith("user:", StringComparison.Ordinal) ? who[5..] : who;
+        if (spec.FourEyes && string.Equals(who, startedBy, StringComparison.Ordinal))
+        {
+            return $"four-eyes: {user} started this run and cannot decide its approval; another approver must";
+        }
+
+        var allowed = spec.Approvers.Any(a => a.StartsWith("group:", StringComparison.Ordinal)
+            ? groups.Contains(a[6..], StringComparer.Ordinal)
+            : string.Equals(a, user, StringComparison.Ordinal));
+        if (!allowed)
+        {
+            return $"{user} is not an approver of this step (approvers: {string.Join(", ", spec.Approvers)}; groups of {user}: {(groups.Count == 0 ? "none" : string.Join(", ", groups))})";
+        }
+
+        return granted.Contains(who, StringComparer.Ordinal) ? $"{user} has already approved; {spec.Min} different approvers are needed" : null;
+    }
+}

@@ -1,0 +1,37 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using RunbookEngine.Actions;
+using RunbookEngine.Workflows;
+
+namespace RunbookEngine.Runbooks;
+
+/// <summary>Registers the actions as task-queue activities, for workers that serve the queues steps name with <c>queue:</c>.</summary>
+public static class RunbookActivities
+{
+    /// <summary>The activity type of an action.</summary>
+    /// <param name="action">The action name.</param>
+    /// <returns><c>action:&lt;name&gt;</c>.</returns>
+    public static string ActivityName(string action) => "action:" + action;
+
+    /// <summary>Registers every action of the catalog.</summary>
+    /// <param name="registry">The activity registry.</param>
+    /// <param name="actions">The actions.</param>
+    /// <param name="logger">The logger of action steps.</param>
+    /// <returns>The registry.</returns>
+    public static ActivityRegistry AddRunbookActions(this ActivityRegistry registry, ActionCatalog actions, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentNullException.ThrowIfNull(actions);
+        foreach (var action in actions.All)
+        {
+            registry.Add(ActivityName(action.Name), async sc =>
+            {
+                var with = sc.Input?["with"] as JsonObject ?? [];
+                var stepId = sc.Input?["step"]?.GetValue<string>() ?? sc.StepName;
+                return await ActionRunner.ExecuteAsync(action, with, stepId, sc, logger).ConfigureAwait(false);
+            });
+        }
+
+        return registry;
+    }
+}

@@ -1,0 +1,1012 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using RunbookEngine.Actions;
+using RunbookEngine.Runbooks.Expressions;
+using RunbookEngine.Runbooks.Model;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace RunbookEngine.Runbooks;
+
+/// <summary>
+/// Reads a YAML runbook and reports every problem at once, each at its <c>file:line:col</c>. YAML runbooks never
+/// load Roslyn: they are data, interpreted by <see cref="RunbookWorkflow"/>.
+/// </summary>
+public sealed partial class RunbookParser
+{
+    private static readonly string[] RootKeys = ["name", "description", "inputs", "steps", "outputs", "max_loops"];
+    private static readonly string[] InputKeys = ["type", "required", "default", "pattern", "values", "secret", "description"];
+    private static readonly string[] StepKeys = ["id", "description", "action", "with", "outputs", "when", "approval", "sleep", "wait_until", "retry", "timeout", "total_timeout", "on_failure", "queue"];
+    private static readonly string[] ApprovalKeys = ["approvers", "min", "timeout", "on_timeout", "four_eyes", "message"];
+    private static readonly string[] WaitKeys = ["condition", "interval", "timeout"];
+    private static readonly string[] RetryKeys = ["max_attempts", "initial_interval", "backoff", "max_interval", "non_retryable"];
+    private static readonly string[] RunFields = ["id", "started_by", "dry_run", "runbook"];
+
+    private readonly ActionCatalog actions;
+    private readonly List<RunbookDiagnostic> diagnostics = [];
+    private readonly List<(Expr Expr, SourceLocation Start, string? Step, bool AllowResult)> sites = [];
+    private string file = string.Empty;
+
+    /// <summary>Initializes a new instance of the <see cref="RunbookParser"/> class.</summary>
+    /// <param name="actions">The actions steps may name.</param>
+    public RunbookParser(ActionCatalog actions)
+    {
+        ArgumentNullException.ThrowIfNull(actions);
+        this.actions = actions;
+    }
+
+    /// <summary>Parses and validates a runbook.</summary>
+    /// <param name="path">The file path, as it should appear in messages.</param>
+    /// <param name="source">The YAML text.</param>
+    /// <returns>The runbook (null when there are problems) and every problem, in file order.</returns>
+    public (Runbook? Runbook, IReadOnlyList<RunbookDiagnostic> Diagnostics) Parse(string path, string source)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(source);
+        file = path;
+        diagnostics.Clear();
+        sites.Clear();
+        var runbook = ParseDocument(source);
+        var ordered = diagnostics.OrderBy(d => d.Location.Line).ThenBy(d => d.Location.Column).ToList();
+        return (ordered.Count == 0 ? runbook : null, ordered);
+    }
+
+    /// <summary>Suggests the closest known word, if one is close enough to be a typo.</summary>
+    /// <param name="word">What was written.</param>
+    /// <param name="known">What is allowed.</param>
+    /// <returns>The suggestion or null.</returns>
+    internal static string? DidYouMean(string word, IEnumerable<string> known)
+    {
+        var best = known.Select(k => (k, d: Distance(word.ToLowerInvariant(), k))).OrderBy(x => x.d).FirstOrDefault();
+        return best.k is not null && best.d <= Math.Max(1, Math.Min(3, word.Length / 3)) ? best.k : null;
+    }
+
+    private static int Distance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (var i = 0; i <= a.Length; i++)
+        {
+            d[i, 0] = i;
+        }
+
+        for (var j = 0; j <= b.Length; j++)
+        {
+            d[0, j] = j;
+        }
+
+        for (var i = 1; i <= a.Length; i++)
+        {
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                {
+                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+                }
+            }
+        }
+
+        return d[a.Length, b.Length];
+    }
+
+    private static string Hint(string? suggestion) => suggestion is null ? string.Empty : $" (did you mean '{suggestion}'?)";
+
+    private SourceLocation Loc(YamlNode node) => new(file, (int)node.Start.Line, (int)node.Start.Column);
+
+    private SourceLocation Loc(Mark mark) => new(file, (int)mark.Line, (int)mark.Column);
+
+    private void Error(YamlNode node, string message) => diagnostics.Add(new(Loc(node), message));
+
+    private void Error(SourceLocation at, string message) => diagnostics.Add(new(at, message));
+
+    private Runbook? ParseDocument(string source)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(source));
+        }
+        catch (YamlException ex)
+        {
+            var message = ex.InnerException is { } inner && inner.Message.Length > 0 ? inner.Message : ex.Message;
+            Error(Loc(ex.Start), "YAML syntax error: " + message.Replace($"({ex.Start}) - ({ex.End}): ", string.Empty, StringComparison.Ordinal));
+            return null;
+        }
+
+        if (stream.Documents.Count == 0)
+        {
+            Error(new SourceLocation(file, 1, 1), "the file is empty; a runbook needs at least 'name' and 'steps'");
+            return null;
+        }
+
+        if (stream.Documents.Count > 1)
+        {
+            Error(stream.Documents[1].RootNode, "one runbook per file: remove the second YAML document");
+        }
+
+        if (stream.Documents[0].RootNode is not YamlMappingNode root)
+        {
+            Error(stream.Documents[0].RootNode, "a runbook is a mapping with 'name', 'steps' and optionally 'description', 'inputs', 'outputs'");
+            return null;
+        }
+
+        var map = Keys(root, RootKeys, "runbook");
+        var name = map.TryGetValue("name", out var n) ? RequireString(n, "name") : null;
+        if (name is null && !map.ContainsKey("name"))
+        {
+            Error(root, "missing 'name'");
+        }
+        else if (name is not null && !NamePattern().IsMatch(name))
+        {
+            Error(map["name"], $"name '{name}' must be lower-case letters, digits and '-' (e.g. disk-full-cleanup)");
+        }
+
+        var description = map.TryGetValue("description", out var dn) ? RequireString(dn, "description") : null;
+        var maxLoops = 10;
+        if (map.TryGetValue("max_loops", out var ml))
+        {
+            maxLoops = RequireInt(ml, "max_loops", 1, 10_000) ?? maxLoops;
+        }
+
+        var inputs = map.TryGetValue("inputs", out var inNode) ? ParseInputs(inNode) : [];
+        var steps = new List<RunbookStep>();
+        if (!map.TryGetValue("steps", out var stepsNode))
+        {
+            Error(root, "missing 'steps': a runbook has at least one step");
+        }
+        else if (stepsNode is not YamlSequenceNode seq || seq.Children.Count == 0)
+        {
+            Error(stepsNode, "'steps' must be a non-empty list of steps");
+        }
+        else
+        {
+            foreach (var s in seq.Children)
+            {
+                if (ParseStep(s) is { } step)
+                {
+                    steps.Add(step);
+                }
+            }
+        }
+
+        var outputs = new List<(string, Template)>();
+        if (map.TryGetValue("outputs", out var outNode))
+        {
+            foreach (var (key, value, _) in Entries(outNode, "outputs"))
+            {
+                outputs.Add((key, ParseTemplate(value, null, allowResult: false)));
+            }
+        }
+
+        CheckSteps(steps);
+        CheckReferences(steps, inputs);
+        if (name is null)
+        {
+            return null;
+        }
+
+        return new Runbook(name, description, inputs, steps, outputs, maxLoops, file, source);
+    }
+
+    private Dictionary<string, YamlNode> Keys(YamlMappingNode node, string[] known, string what)
+    {
+        var result = new Dictionary<string, YamlNode>(StringComparer.Ordinal);
+        foreach (var (k, v) in node.Children)
+        {
+            if (k is not YamlScalarNode { Value: { } key })
+            {
+                Error(k, $"keys of {what} must be plain names");
+                continue;
+            }
+
+            if (!known.Contains(key, StringComparer.Ordinal))
+            {
+                Error(k, $"unknown key '{key}' in {what}{Hint(DidYouMean(key, known))}");
+                continue;
+            }
+
+            result[key] = v;
+        }
+
+        return result;
+    }
+
+    private IEnumerable<(string Key, YamlNode Value, YamlNode KeyNode)> Entries(YamlNode node, string what)
+    {
+        if (node is not YamlMappingNode m)
+        {
+            Error(node, $"'{what}' must be a mapping of names to values");
+            yield break;
+        }
+
+        foreach (var (k, v) in m.Children)
+        {
+            if (k is YamlScalarNode { Value: { } key })
+            {
+                yield return (key, v, k);
+            }
+            else
+            {
+                Error(k, $"keys of '{what}' must be plain names");
+            }
+        }
+    }
+
+    private string? RequireString(YamlNode node, string what)
+    {
+        if (node is YamlScalarNode s && s.Value is not null && !(s.Style == ScalarStyle.Plain && s.Value.Length == 0))
+        {
+            return s.Value;
+        }
+
+        Error(node, $"'{what}' must be a string");
+        return null;
+    }
+
+    private bool? RequireBool(YamlNode node, string what)
+    {
+        if (node is YamlScalarNode { Style: ScalarStyle.Plain, Value: "true" or "false" } s)
+        {
+            return s.Value == "true";
+        }
+
+        Error(node, $"'{what}' must be true or false");
+        return null;
+    }
+
+    private int? RequireInt(YamlNode node, string what, int min, int max)
+    {
+        if (node is YamlScalarNode { Style: ScalarStyle.Plain } s && int.TryParse(s.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) && i >= min && i <= max)
+        {
+            return i;
+        }
+
+        Error(node, $"'{what}' must be a whole number from {min} to {max}");
+        return null;
+    }
+
+    private TimeSpan? RequireDuration(YamlNode node, string what)
+    {
+        if (node is YamlScalarNode { Value: { } v } && Durations.TryParse(v, out var d))
+        {
+            if (d <= TimeSpan.Zero)
+            {
+                Error(node, $"'{what}' must be longer than zero");
+                return null;
+            }
+
+            return d;
+        }
+
+        Error(node, $"'{what}' must be a duration like 500ms, 30s, 5m, 2h or 1h30m");
+        return null;
+    }
+
+    private List<RunbookInput> ParseInputs(YamlNode node)
+    {
+        var list = new List<RunbookInput>();
+        foreach (var (name, value, keyNode) in Entries(node, "inputs"))
+        {
+            if (!IdPattern().IsMatch(name))
+            {
+                Error(keyNode, $"input name '{name}' must start with a letter and use letters, digits, '_' or '-'");
+            }
+
+            if (value is not YamlMappingNode m)
+            {
+                Error(value, $"input '{name}' must be a mapping, e.g. {{ type: string, required: true }}");
+                continue;
+            }
+
+            var keys = Keys(m, InputKeys, $"input '{name}'");
+            var type = InputType.String;
+            if (keys.TryGetValue("type", out var t))
+            {
+                var typeName = RequireString(t, "type");
+                if (typeName is not null && !Enum.TryParse(typeName, ignoreCase: true, out type) || typeName is not null && typeName != typeName.ToLowerInvariant())
+                {
+                    Error(t, $"input '{name}': unknown type '{typeName}' (use string, number, boolean, enum or list){Hint(DidYouMean(typeName ?? string.Empty, ["string", "number", "boolean", "enum", "list"]))}");
+                    type = InputType.String;
+                }
+            }
+
+            var required = keys.TryGetValue("required", out var r) && (RequireBool(r, "required") ?? false);
+            var secret = keys.TryGetValue("secret", out var sec) && (RequireBool(sec, "secret") ?? false);
+            if (secret && type != InputType.String)
+            {
+                Error(sec!, $"input '{name}': only string inputs can be secret");
+            }
+
+            string? pattern = null;
+            if (keys.TryGetValue("pattern", out var p))
+            {
+                pattern = RequireString(p, "pattern");
+                if (pattern is not null)
+                {
+                    try
+                    {
+                        _ = new Regex(pattern, RegexOptions.None, TimeSpan.FromSeconds(1));
+                    }
+                    catch (ArgumentException ex)
+                    {
+                        Error(p, $"input '{name}': invalid pattern: {ex.Message}");
+                    }
+                }
+            }
+
+            List<string>? values = null;
+            if (keys.TryGetValue("values", out var vs))
+            {
+                values = vs is YamlSequenceNode vseq && vseq.Children.All(c => c is YamlScalarNode)
+                    ? vseq.Children.Select(c => ((YamlScalarNode)c).Value ?? string.Empty).ToList()
+                    : null;
+                if (values is null || values.Count == 0)
+                {
+                    Error(vs, $"input '{name}': 'values' must be a non-empty list of strings");
+                }
+            }
+
+            if (type == InputType.Enum && values is null && !keys.ContainsKey("values"))
+            {
+                Error(m, $"input '{name}' of type enum needs 'values'");
+            }
+
+            JsonNode? defaultValue = null;
+            if (keys.TryGetValue("default", out var dflt))
+            {
+                defaultValue = ScalarOrTree(dflt);
+                if (InputBinder.Check(name, type, pattern, values, defaultValue) is { } problem)
+                {
+                    Error(dflt, $"default of {problem}");
+                }
+
+                if (secret)
+                {
+                    Error(dflt, $"input '{name}': a secret cannot have a default (it would be stored in the runbook)");
+                }
+            }
+
+            var description = keys.TryGetValue("description", out var d) ? RequireString(d, "description") : null;
+            list.Add(new RunbookInput(name, type, required && defaultValue is null, defaultValue, pattern, values, secret, description, Loc(keyNode)));
+        }
+
+        return list;
+    }
+
+    private RunbookStep? ParseStep(YamlNode node)
+    {
+        if (node is not YamlMappingNode m)
+        {
+            Error(node, "a step must be a mapping with at least 'id' and one of 'action', 'approval', 'sleep'");
+            return null;
+        }
+
+        var keys = Keys(m, StepKeys, "a step");
+        var id = keys.TryGetValue("id", out var idNode) ? RequireString(idNode, "id") : null;
+        if (!keys.ContainsKey("id"))
+        {
+            Error(m, "step without 'id'");
+        }
+        else if (id is not null && !IdPattern().IsMatch(id))
+        {
+            Error(idNode!, $"step id '{id}' must start with a letter and use letters, digits, '_' or '-'");
+        }
+
+        var what = id is null ? "a step" : $"step '{id}'";
+        var kinds = new[] { "approval", "sleep", "wait_until" }.Where(keys.ContainsKey).ToList();
+        var hasAction = keys.ContainsKey("action");
+        StepType type;
+        if (kinds.Count > 1 || (kinds.Count == 1 && kinds[0] != "wait_until" && hasAction))
+        {
+            Error(m, $"{what} has more than one of 'action', 'approval', 'sleep'; a step does one thing");
+            type = StepType.Action;
+        }
+        else if (kinds.Count == 1)
+        {
+            type = kinds[0] switch { "approval" => StepType.Approval, "sleep" => StepType.Sleep, _ => StepType.WaitUntil };
+            if (type == StepType.WaitUntil && !hasAction)
+            {
+                Error(keys["wait_until"], $"{what}: 'wait_until' polls the result of an action; add 'action' (and 'with')");
+            }
+        }
+        else if (hasAction)
+        {
+            type = StepType.Action;
+        }
+        else
+        {
+            Error(m, $"{what} needs one of 'action', 'approval', 'sleep', 'wait_until'");
+            type = StepType.Action;
+        }
+
+        string? action = null;
+        MapTemplate? with = null;
+        if (hasAction)
+        {
+            action = RequireString(keys["action"], "action");
+            if (action is not null && !actions.TryGet(action, out _))
+            {
+                Error(keys["action"], $"{what}: unknown action '{action}'{Hint(DidYouMean(action, actions.All.Select(a => a.Name)))}; available: {string.Join(", ", actions.All.Select(a => a.Name))}");
+                action = null;
+            }
+        }
+
+        if (keys.TryGetValue("with", out var withNode))
+        {
+            if (!hasAction)
+            {
+                Error(withNode, $"{what}: 'with' gives inputs to an action, but the step has no 'action'");
+            }
+            else if (withNode is not YamlMappingNode)
+            {
+                Error(withNode, $"{what}: 'with' must be a mapping of the action's inputs");
+            }
+            else
+            {
+                with = (MapTemplate)ParseTemplate(withNode, id, allowResult: false);
+                if (action is not null && actions.TryGet(action, out var a))
+                {
+                    CheckWith(a, with, withNode, what);
+                }
+            }
+        }
+        else if (action is not null && actions.TryGet(action, out var a2) && a2.Parameters.Any(p => p.Required))
+        {
+            Error(keys["action"], $"{what}: action '{action}' needs 'with' giving {string.Join(", ", a2.Parameters.Where(p => p.Required).Select(p => $"'{p.Name}'"))}");
+        }
+
+        var outputs = new List<(string, Template)>();
+        if (keys.TryGetValue("outputs", out var outNode))
+        {
+            if (!hasAction)
+            {
+                Error(outNode, $"{what}: only action steps have outputs");
+            }
+
+            foreach (var (key, value, keyNode) in Entries(outNode, "outputs"))
+            {
+                if (!IdPattern().IsMatch(key))
+                {
+                    Error(keyNode, $"output name '{key}' must start with a letter and use letters, digits, '_' or '-'");
+                }
+
+                outputs.Add((key, ParseTemplate(value, id, allowResult: true)));
+            }
+        }
+
+        var when = keys.TryGetValue("when", out var whenNode) ? ParseCondition(whenNode, id, allowResult: false, "when") : null;
+        ApprovalSpec? approval = type == StepType.Approval ? ParseApproval(keys["approval"], what, id) : null;
+        TimeSpan? sleep = type == StepType.Sleep ? RequireDuration(keys["sleep"], "sleep") : null;
+        WaitUntilSpec? wait = type == StepType.WaitUntil ? ParseWait(keys["wait_until"], what, id) : null;
+        var retry = keys.TryGetValue("retry", out var retryNode) ? ParseRetry(retryNode, what) : null;
+        var timeout = keys.TryGetValue("timeout", out var to) ? RequireDuration(to, "timeout") : null;
+        var total = keys.TryGetValue("total_timeout", out var tt) ? RequireDuration(tt, "total_timeout") : null;
+        if ((retry is not null || timeout is not null || total is not null) && type is StepType.Approval or StepType.Sleep)
+        {
+            Error(retryNode ?? to ?? tt!, $"{what}: retry and timeouts apply to actions; an approval has its own 'timeout' under 'approval'");
+        }
+
+        var onFailure = FailureRoute.Abort;
+        if (keys.TryGetValue("on_failure", out var of))
+        {
+            var text = RequireString(of, "on_failure");
+            if (text is "abort")
+            {
+                onFailure = FailureRoute.Abort;
+            }
+            else if (text is "continue")
+            {
+                onFailure = new FailureRoute(FailureMode.Continue, null);
+            }
+            else if (text is not null && text.StartsWith("goto:", StringComparison.Ordinal) && text.Length > 5)
+            {
+                onFailure = new FailureRoute(FailureMode.Goto, text[5..].Trim());
+            }
+            else if (text is not null)
+            {
+                Error(of, $"{what}: on_failure must be abort, continue or goto:<step id> (got '{text}')");
+            }
+        }
+
+        string? queue = null;
+        if (keys.TryGetValue("queue", out var q))
+        {
+            queue = RequireString(q, "queue");
+            if (!hasAction)
+            {
+                Error(q, $"{what}: 'queue' sends an action to the workers of a task queue; the step has no action");
+            }
+        }
+
+        return id is null ? null : new RunbookStep(id, keys.TryGetValue("description", out var d) ? RequireString(d, "description") : null, type, action, with, outputs, when, approval, sleep, wait, retry, timeout, total, onFailure, queue, Loc(m));
+    }
+
+    private void CheckWith(IRunbookAction action, MapTemplate with, YamlNode withNode, string what)
+    {
+        var given = with.Entries.ToDictionary(e => e.Key, StringComparer.Ordinal);
+        foreach (var (key, value, keyLocation) in with.Entries)
+        {
+            var p = action.Parameters.FirstOrDefault(x => x.Name == key);
+            if (p is null)
+            {
+                Error(keyLocation, $"{what}: action '{action.Name}' has no input '{key}'{Hint(DidYouMean(key, action.Parameters.Select(x => x.Name)))}; it takes {string.Join(", ", action.Parameters.Select(x => x.Name))}");
+                continue;
+            }
+
+            if (TypeProblem(p, value) is { } problem)
+            {
+                Error(value.Location, $"{what}: '{key}' {problem}");
+            }
+        }
+
+        foreach (var missing in action.Parameters.Where(p => p.Required && !given.ContainsKey(p.Name)))
+        {
+            Error(withNode, $"{what}: action '{action.Name}' needs '{missing.Name}' ({missing.Description})");
+        }
+    }
+
+    private static string? TypeProblem(ActionParameter p, Template value)
+    {
+        if (value is ExpressionTemplate or InterpolatedTemplate && p.Type is ParameterType.String or ParameterType.StringOrList or ParameterType.StringOrMap or ParameterType.Number or ParameterType.NumberOrList or ParameterType.Boolean)
+        {
+            return null; // checked when evaluated
+        }
+
+        var ok = (p.Type, value) switch
+        {
+            (_, ExpressionTemplate) => true,
+            (ParameterType.String, LiteralTemplate l) => l.Value is JsonValue v && (v.TryGetValue<string>(out _) || v.TryGetValue<double>(out _)),
+            (ParameterType.String, InterpolatedTemplate) => true,
+            (ParameterType.Number, LiteralTemplate l) => l.Value is JsonValue v && v.TryGetValue<double>(out _),
+            (ParameterType.Boolean, LiteralTemplate l) => l.Value is JsonValue v && v.TryGetValue<bool>(out _),
+            (ParameterType.List, ListTemplate) => true,
+            (ParameterType.Map, MapTemplate) => true,
+            (ParameterType.StringOrList, LiteralTemplate l) => l.Value is JsonValue,
+            (ParameterType.StringOrList, ListTemplate or InterpolatedTemplate) => true,
+            (ParameterType.StringOrMap, LiteralTemplate or MapTemplate or InterpolatedTemplate or ListTemplate) => true,
+            (ParameterType.NumberOrList, LiteralTemplate l) => l.Value is JsonValue v && v.TryGetValue<double>(out _),
+            (ParameterType.NumberOrList, ListTemplate) => true,
+            _ => false,
+        };
+        if (!ok)
+        {
+            return $"must be {p.Type switch { ParameterType.StringOrList => "a string or a list", ParameterType.StringOrMap => "a string or a mapping", ParameterType.NumberOrList => "a number or a list of numbers", ParameterType.Map => "a mapping", var t => "a " + t.ToString().ToLowerInvariant() }}";
+        }
+
+        if (p.AllowedValues is { } allowed && value is LiteralTemplate { Value: JsonValue sv } && sv.TryGetValue<string>(out var s) && !allowed.Contains(s, StringComparer.OrdinalIgnoreCase))
+        {
+            return $"must be one of {string.Join(", ", allowed)} (got '{s}')";
+        }
+
+        return null;
+    }
+
+    private ApprovalSpec? ParseApproval(YamlNode node, string what, string? stepId)
+    {
+        if (node is not YamlMappingNode m)
+        {
+            Error(node, $"{what}: 'approval' must be a mapping, e.g. {{ approvers: [group:sre-oncall], min: 1, timeout: 30m }}");
+            return null;
+        }
+
+        var keys = Keys(m, ApprovalKeys, $"the approval of {what}");
+        var approvers = new List<string>();
+        if (!keys.TryGetValue("approvers", out var a))
+        {
+            Error(m, $"{what}: 'approval' needs 'approvers' (users like alice, or groups like group:sre-oncall)");
+        }
+        else if (a is not YamlSequenceNode seq || seq.Children.Count == 0 || !seq.Children.All(c => c is YamlScalarNode { Value.Length: > 0 }))
+        {
+            Error(a, $"{what}: 'approvers' must be a non-empty list of users or group:<name>");
+        }
+        else
+        {
+            approvers.AddRange(seq.Children.Select(c => ((YamlScalarNode)c).Value!));
+        }
+
+        var min = keys.TryGetValue("min", out var mn) ? RequireInt(mn, "min", 1, 100) ?? 1 : 1;
+        var timeout = keys.TryGetValue("timeout", out var t) ? RequireDuration(t, "timeout") : null;
+        var onTimeout = "reject";
+        if (keys.TryGetValue("on_timeout", out var ot))
+        {
+            onTimeout = RequireString(ot, "on_timeout") ?? onTimeout;
+            if (onTimeout is not ("reject" or "approve"))
+            {
+                Error(ot, $"{what}: on_timeout must be reject or approve (got '{onTimeout}')");
+            }
+
+            if (timeout is null && !keys.ContainsKey("timeout"))
+            {
+                Error(ot, $"{what}: on_timeout needs a 'timeout'");
+            }
+        }
+
+        var fourEyes = !keys.TryGetValue("four_eyes", out var fe) || (RequireBool(fe, "four_eyes") ?? true);
+        var message = keys.TryGetValue("message", out var msg) ? ParseTemplate(msg, stepId, allowResult: false) : null;
+        return new ApprovalSpec(approvers, min, timeout, onTimeout, fourEyes, message);
+    }
+
+    private WaitUntilSpec? ParseWait(YamlNode node, string what, string? stepId)
+    {
+        if (node is not YamlMappingNode m)
+        {
+            Error(node, $"{what}: 'wait_until' must be a mapping {{ condition, interval, timeout }}");
+            return null;
+        }
+
+        var keys = Keys(m, WaitKeys, $"the wait_until of {what}");
+        var condition = keys.TryGetValue("condition", out var c) ? ParseCondition(c, stepId, allowResult: true, "condition") : null;
+        if (!keys.ContainsKey("condition"))
+        {
+            Error(m, $"{what}: 'wait_until' needs a 'condition' over result, e.g. \"${{{{ result.status == 200 }}}}\"");
+        }
+
+        var interval = keys.TryGetValue("interval", out var i) ? RequireDuration(i, "interval") : TimeSpan.FromSeconds(10);
+        var timeout = keys.TryGetValue("timeout", out var t) ? RequireDuration(t, "timeout") : null;
+        if (!keys.ContainsKey("timeout"))
+        {
+            Error(m, $"{what}: 'wait_until' needs a 'timeout' (how long to keep polling)");
+        }
+
+        return condition is null || interval is null || timeout is null ? null : new WaitUntilSpec(condition, interval.Value, timeout.Value);
+    }
+
+    private RetrySpec? ParseRetry(YamlNode node, string what)
+    {
+        if (node is not YamlMappingNode m)
+        {
+            Error(node, $"{what}: 'retry' must be a mapping, e.g. {{ max_attempts: 3, initial_interval: 2s }}");
+            return null;
+        }
+
+        var keys = Keys(m, RetryKeys, $"the retry of {what}");
+        var max = keys.TryGetValue("max_attempts", out var ma) ? RequireInt(ma, "max_attempts", 1, 1000) ?? 3 : 3;
+        var initial = keys.TryGetValue("initial_interval", out var ii) ? RequireDuration(ii, "initial_interval") ?? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(1);
+        var backoff = 2.0;
+        if (keys.TryGetValue("backoff", out var b))
+        {
+            if (b is YamlScalarNode { Style: ScalarStyle.Plain } bs && double.TryParse(bs.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var bv) && bv >= 1 && bv <= 100)
+            {
+                backoff = bv;
+            }
+            else
+            {
+                Error(b, $"{what}: 'backoff' must be a number from 1 to 100");
+            }
+        }
+
+        var maxInterval = keys.TryGetValue("max_interval", out var mi) ? RequireDuration(mi, "max_interval") ?? TimeSpan.FromMinutes(1) : TimeSpan.FromMinutes(1);
+        if (maxInterval < initial)
+        {
+            Error(mi ?? m, $"{what}: 'max_interval' ({Durations.Format(maxInterval)}) is shorter than 'initial_interval' ({Durations.Format(initial)})");
+        }
+
+        var nonRetryable = new List<string>();
+        if (keys.TryGetValue("non_retryable", out var nr))
+        {
+            if (nr is YamlSequenceNode ns && ns.Children.All(c => c is YamlScalarNode))
+            {
+                nonRetryable.AddRange(ns.Children.Select(c => ((YamlScalarNode)c).Value ?? string.Empty));
+            }
+            else
+            {
+                Error(nr, $"{what}: 'non_retryable' must be a list of error kinds (e.g. [ExitCode, HttpStatus])");
+            }
+        }
+
+        return new RetrySpec(max, initial, backoff, maxInterval, nonRetryable);
+    }
+
+    private ExpressionTemplate? ParseCondition(YamlNode node, string? stepId, bool allowResult, string what)
+    {
+        if (node is YamlScalarNode { Style: ScalarStyle.Plain, Value: "true" or "false" } b)
+        {
+            return new ExpressionTemplate(new LiteralExpr(b.Value == "true", 0), b.Value!, Loc(b));
+        }
+
+        if (node is not YamlScalarNode { Value: { } text } s)
+        {
+            Error(node, $"'{what}' must be an expression, e.g. \"${{{{ inputs.force }}}}\"");
+            return null;
+        }
+
+        var t = ParseTemplate(s, stepId, allowResult);
+        switch (t)
+        {
+            case ExpressionTemplate e:
+                return e;
+            case LiteralTemplate:
+                // A bare expression without ${{ }} is accepted, as in CI systems' `if:`.
+                var start = ContentStart(s);
+                try
+                {
+                    var expr = ExpressionParser.Parse(text);
+                    sites.Add((expr, start, stepId, allowResult));
+                    return new ExpressionTemplate(expr, text, start);
+                }
+                catch (ExpressionException ex)
+                {
+                    Error(start with { Column = start.Column + ex.Offset }, $"invalid expression in '{what}': {ex.Message}");
+                    return null;
+                }
+
+            default:
+                Error(node, $"'{what}' must be one expression, not text mixed with ${{{{ }}}}");
+                return null;
+        }
+    }
+
+    private Template ParseTemplate(YamlNode node, string? stepId, bool allowResult)
+    {
+        switch (node)
+        {
+            case YamlSequenceNode seq:
+                return new ListTemplate(seq.Children.Select(c => ParseTemplate(c, stepId, allowResult)).ToList(), Loc(seq));
+            case YamlMappingNode map:
+                var entries = new List<(string, Template, SourceLocation)>();
+                foreach (var (k, v) in map.Children)
+                {
+                    if (k is YamlScalarNode { Value: { } key })
+                    {
+                        entries.Add((key, ParseTemplate(v, stepId, allowResult), Loc(k)));
+                    }
+                    else
+                    {
+                        Error(k, "mapping keys must be plain names");
+                    }
+                }
+
+                return new MapTemplate(entries, Loc(map));
+            case YamlScalarNode s:
+                var text = s.Value ?? string.Empty;
+                if (!text.Contains("${{", StringComparison.Ordinal))
+                {
+                    return new LiteralTemplate(ScalarOrTree(s), Loc(s));
+                }
+
+                var start = ContentStart(s);
+                var parts = new List<(string, Expr?)>();
+                var i = 0;
+                while (i < text.Length)
+                {
+                    var open = text.IndexOf("${{", i, StringComparison.Ordinal);
+                    if (open < 0)
+                    {
+                        parts.Add((text[i..], null));
+                        break;
+                    }
+
+                    if (open > i)
+                    {
+                        parts.Add((text[i..open], null));
+                    }
+
+                    var close = text.IndexOf("}}", open + 3, StringComparison.Ordinal);
+                    var exprStart = start with { Column = start.Column + open + 3 };
+                    if (close < 0)
+                    {
+                        Error(start with { Column = start.Column + open }, "'${{' is not closed with '}}'");
+                        return new LiteralTemplate(JsonValue.Create(text), Loc(s));
+                    }
+
+                    var inner = text[(open + 3)..close];
+                    try
+                    {
+                        var expr = ExpressionParser.Parse(inner);
+                        sites.Add((expr, exprStart, stepId, allowResult));
+                        parts.Add((text[open..(close + 2)], expr));
+                    }
+                    catch (ExpressionException ex)
+                    {
+                        Error(exprStart with { Column = exprStart.Column + ex.Offset }, $"invalid expression: {ex.Message}");
+                        return new LiteralTemplate(JsonValue.Create(text), Loc(s));
+                    }
+
+                    i = close + 2;
+                }
+
+                if (parts.Count == 1 && parts[0].Item2 is { } only)
+                {
+                    var t = parts[0].Item1;
+                    return new ExpressionTemplate(only, t, start);
+                }
+
+                return new InterpolatedTemplate(parts, start);
+            default:
+                Error(node, "unsupported YAML node (anchors and aliases are not supported in runbooks)");
+                return new LiteralTemplate(null, Loc(node));
+        }
+    }
+
+    /// <summary>Where a scalar's text starts: after the opening quote of a quoted single-line scalar.</summary>
+    private SourceLocation ContentStart(YamlScalarNode s) =>
+        s.Style is ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted ? Loc(s) with { Column = (int)s.Start.Column + 1 } : Loc(s);
+
+    private static JsonNode? ScalarOrTree(YamlNode node)
+    {
+        switch (node)
+        {
+            case YamlScalarNode s when s.Style == ScalarStyle.Plain:
+                var v = s.Value ?? string.Empty;
+                if (v is "" or "~" or "null")
+                {
+                    return null;
+                }
+
+                if (v is "true" or "false")
+                {
+                    return JsonValue.Create(v == "true");
+                }
+
+                if (double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && NumberLike().IsMatch(v))
+                {
+                    return JsonValue.Create(d);
+                }
+
+                return JsonValue.Create(v);
+            case YamlScalarNode s:
+                return JsonValue.Create(s.Value ?? string.Empty);
+            case YamlSequenceNode seq:
+                return new JsonArray([.. seq.Children.Select(ScalarOrTree)]);
+            case YamlMappingNode map:
+                var o = new JsonObject();
+                foreach (var (k, val) in map.Children)
+                {
+                    o[((YamlScalarNode)k).Value ?? string.Empty] = ScalarOrTree(val);
+                }
+
+                return o;
+            default:
+                return null;
+        }
+    }
+
+    private void CheckSteps(List<RunbookStep> steps)
+    {
+        var seen = new Dictionary<string, RunbookStep>(StringComparer.Ordinal);
+        foreach (var s in steps)
+        {
+            if (seen.TryGetValue(s.Id, out var first))
+            {
+                Error(s.Location, $"duplicate step id '{s.Id}' (first defined at line {first.Location.Line})");
+            }
+            else
+            {
+                seen[s.Id] = s;
+            }
+        }
+
+        foreach (var s in steps.Where(s => s.OnFailure.Mode == FailureMode.Goto))
+        {
+            var target = s.OnFailure.Target!;
+            if (!seen.ContainsKey(target))
+            {
+                Error(s.Location, $"step '{s.Id}': on_failure goes to unknown step '{target}'{Hint(DidYouMean(target, seen.Keys))}");
+            }
+            else if (target == s.Id)
+            {
+                // Longer goto loops exit when a step on them succeeds, and are bounded by max_loops at run time.
+                Error(s.Location, $"step '{s.Id}': on_failure: goto:{s.Id} is a cycle with no exit (the step would fail into itself forever); use 'retry' to try it again");
+            }
+        }
+
+    }
+
+    private void CheckReferences(List<RunbookStep> steps, List<RunbookInput> inputs)
+    {
+        var stepOutputs = steps.GroupBy(s => s.Id, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Outputs.Select(o => o.Name).ToHashSet(StringComparer.Ordinal), StringComparer.Ordinal);
+        var inputNames = inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var (expr, start, stepId, allowResult) in sites)
+        {
+            foreach (var node in Walk(expr))
+            {
+                var at = start with { Column = start.Column + node.Offset };
+                switch (node)
+                {
+                    case CallExpr call when !ExpressionEvaluator.Functions.TryGetValue(call.Name, out _):
+                        Error(at, $"unknown function '{call.Name}'{Hint(DidYouMean(call.Name, ExpressionEvaluator.Functions.Keys))}");
+                        break;
+                    case CallExpr call:
+                        var (min, max, help) = ExpressionEvaluator.Functions[call.Name];
+                        if (call.Args.Count < min || call.Args.Count > max)
+                        {
+                            Error(at, $"{call.Name} takes {(min == max ? min.ToString(CultureInfo.InvariantCulture) : $"{min} to {max}")} argument(s), got {call.Args.Count} (a pipe passes its left side as the first): {help}");
+                        }
+
+                        break;
+                    case RefExpr r:
+                        if (CheckRef(r, stepOutputs, inputNames, stepId, allowResult) is { } problem)
+                        {
+                            Error(at, problem);
+                        }
+
+                        break;
+                }
+            }
+        }
+    }
+
+    private static string? CheckRef(RefExpr r, Dictionary<string, HashSet<string>> steps, HashSet<string> inputs, string? self, bool allowResult)
+    {
+        var root = r.Path[0];
+        switch (root)
+        {
+            case "inputs":
+                if (r.Path.Count < 2)
+                {
+                    return "'inputs' needs a name: inputs.<name>";
+                }
+
+                return inputs.Contains(r.Path[1]) ? null : $"unknown input '{r.Path[1]}'{Hint(DidYouMean(r.Path[1], inputs))}" + (inputs.Count == 0 ? "; the runbook declares no inputs" : $"; declared: {string.Join(", ", inputs)}");
+            case "steps":
+                if (r.Path.Count < 3)
+                {
+                    return "a step reference is steps.<id>.outputs.<name> or steps.<id>.status";
+                }
+
+                var id = r.Path[1];
+                if (!steps.TryGetValue(id, out var outputs))
+                {
+                    return $"unknown step '{id}'{Hint(DidYouMean(id, steps.Keys))}";
+                }
+
+                if (id == self)
+                {
+                    return $"step '{id}' cannot refer to itself through steps.{id}; use 'result' in its outputs";
+                }
+
+                if (r.Path[2] == "status")
+                {
+                    return r.Path.Count == 3 ? null : $"steps.{id}.status is a string with no fields";
+                }
+
+                if (r.Path[2] != "outputs")
+                {
+                    return $"steps.{id}.{r.Path[2]}: a step exposes 'outputs' and 'status'{Hint(DidYouMean(r.Path[2], ["outputs", "status"]))}";
+                }
+
+                if (r.Path.Count < 4)
+                {
+                    return $"steps.{id}.outputs needs a name";
+                }
+
+                return outputs.Contains(r.Path[3]) ? null : $"step '{id}' has no output '{r.Path[3]}'" + (outputs.Count == 0 ? " (it declares no outputs)" : $"{Hint(DidYouMean(r.Path[3], outputs))}; declared: {string.Join(", ", outputs)}");
+            case "result":
+                return allowResult ? null : "'result' is the result of the step's own action: it can be used only in that step's outputs and wait_until condition";
+            case "run":
+                return r.Path.Count == 2 && RunFields.Contains(r.Path[1]) ? null : $"'run' has the fields {string.Join(", ", RunFields)}";
+            default:
+                return $"unknown name '{root}'{Hint(DidYouMean(root, ["inputs", "steps", "result", "run"]))}: expressions can refer to inputs, steps, result and run";
+        }
+    }
+
+    private static IEnumerable<Expr> Walk(Expr e)
+    {
+        yield return e;
+        IEnumerable<Expr> children = e switch
+        {
+            UnaryExpr u => [u.Operand],
+            BinaryExpr b => [b.Left, b.Right],
+            CallExpr c => c.Args,
+            _ => [],
+        };
+        foreach (var child in children)
+        {
+            foreach (var n in Walk(child))
+            {
+                yield return n;
+            }
+        }
+    }
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9-]*$")]
+    private static partial Regex NamePattern();
+
+    [GeneratedRegex("^[A-Za-z][A-Za-z0-9_-]*$")]
+    private static partial Regex IdPattern();
+
+    [GeneratedRegex(@"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")]
+    private static partial Regex NumberLike();
+}

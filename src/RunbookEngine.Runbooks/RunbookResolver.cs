@@ -1,0 +1,53 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using RunbookEngine.Actions;
+using RunbookEngine.Runbooks.Model;
+using RunbookEngine.Workflows;
+
+namespace RunbookEngine.Runbooks;
+
+/// <summary>Rebuilds runbook workflows from their pinned definitions (cached by content hash).</summary>
+public sealed class RunbookResolver : IWorkflowResolver
+{
+    private readonly ActionCatalog actions;
+    private readonly ILoggerFactory loggers;
+    private readonly ConcurrentDictionary<string, WorkflowFunction> cache = new(StringComparer.Ordinal);
+
+    /// <summary>Initializes a new instance of the <see cref="RunbookResolver"/> class.</summary>
+    /// <param name="actions">The actions.</param>
+    /// <param name="loggers">Logging.</param>
+    public RunbookResolver(ActionCatalog actions, ILoggerFactory? loggers = null)
+    {
+        ArgumentNullException.ThrowIfNull(actions);
+        this.actions = actions;
+        this.loggers = loggers ?? NullLoggerFactory.Instance;
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<WorkflowFunction?> ResolveAsync(WorkflowDefinition definition, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        if (cache.TryGetValue(definition.Hash, out var cached))
+        {
+            return ValueTask.FromResult<WorkflowFunction?>(cached);
+        }
+
+        if (RunbookDefinitions.Read(definition) is not { Format: RunbookDefinitions.YamlFormat } envelope)
+        {
+            return ValueTask.FromResult<WorkflowFunction?>(null);
+        }
+
+        var (runbook, problems) = new RunbookParser(actions).Parse(envelope.File, envelope.Source);
+        if (runbook is null)
+        {
+            // The text was valid when the run started; it no longer is only if the engine changed under it.
+            throw new RunbookValidationException(problems);
+        }
+
+        var workflow = new RunbookWorkflow(runbook, actions, loggers.CreateLogger("RunbookEngine.Runbooks." + runbook.Name));
+        WorkflowFunction function = workflow.RunAsync;
+        cache[definition.Hash] = function;
+        return ValueTask.FromResult<WorkflowFunction?>(function);
+    }
+}

@@ -1,0 +1,33 @@
+using System.Text.Json.Nodes;
+
+namespace RunbookEngine.Runbooks;
+
+/// <summary>What a runbook run starts with, stored as the run's input.</summary>
+/// <param name="Inputs">The bound inputs (secret inputs hold references only).</param>
+/// <param name="DryRun">Whether every action only plans.</param>
+/// <param name="RetryOf">The run this one retries, if any.</param>
+/// <param name="FromStep">With <paramref name="RetryOf"/>: the step to start at; earlier steps reuse that run's outputs.</param>
+/// <param name="Prior">Step id to <c>{ status, outputs }</c> of the retried run, for the reused steps.</param>
+public sealed record RunbookRunInput(JsonObject Inputs, bool DryRun = false, string? RetryOf = null, string? FromStep = null, JsonObject? Prior = null)
+{
+    /// <summary>Serializes to the stored form.</summary>
+    /// <returns>The JSON object.</returns>
+    public JsonObject ToJson() => new()
+    {
+        ["inputs"] = Inputs.DeepClone(),
+        ["dry_run"] = DryRun,
+        ["retry_of"] = RetryOf,
+        ["from_step"] = FromStep,
+        ["prior"] = Prior?.DeepClone(),
+    };
+
+    /// <summary>Reads the stored form.</summary>
+    /// <param name="node">The run's input.</param>
+    /// <returns>The run input.</returns>
+    public static RunbookRunInput FromJson(JsonNode? node) => new(
+        node?["inputs"] as JsonObject ?? [],
+        node?["dry_run"]?.GetValue<bool>() ?? false,
+        node?["retry_of"]?.GetValue<string>(),
+        node?["from_step"]?.GetValue<string>(),
+        node?["prior"] as JsonObject);
+}
