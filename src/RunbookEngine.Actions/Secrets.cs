@@ -9,7 +9,7 @@ namespace RunbookEngine.Actions;
 /// plans only ever see the reference; the value exists in the worker's memory while the step executes, and
 /// known values are redacted from what the action returns.
 /// </summary>
-public static class Secrets
+public static partial class Secrets
 {
     /// <summary>The text that replaces a secret value.</summary>
     public const string Mask = "***";
@@ -58,14 +58,23 @@ public static class Secrets
                 return copy;
             case JsonArray a:
                 return new JsonArray([.. a.Select(item => Resolve(item, revealed))]);
-            case JsonValue v when v.TryGetValue<string>(out var s) && IsReference(s):
-                var value = ResolveOne(s);
-                if (value.Length > 0)
+            case JsonValue v when v.TryGetValue<string>(out var s) && s.Contains(Prefix, StringComparison.Ordinal):
+                if (IsReference(s) && !Embedded().IsMatch(s))
                 {
-                    revealed.Add(value);
+                    ResolveOne(s); // a malformed reference: fails with the reason
                 }
 
-                return JsonValue.Create(value);
+                // A reference may stand alone or inside a longer string ("Bearer secret://env/TOKEN").
+                return JsonValue.Create(Embedded().Replace(s, m =>
+                {
+                    var value = ResolveOne(m.Value);
+                    if (value.Length > 0)
+                    {
+                        revealed.Add(value);
+                    }
+
+                    return value;
+                }));
             default:
                 return node?.DeepClone();
         }
@@ -136,4 +145,7 @@ public static class Secrets
             throw new StepException("SecretUnavailable", $"secret {reference}: cannot read the file ({ex.GetType().Name})", nonRetryable: true);
         }
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"secret://(?:env/[A-Za-z_][A-Za-z0-9_]*|file/[^\s'""]+)")]
+    private static partial System.Text.RegularExpressions.Regex Embedded();
 }

@@ -59,7 +59,7 @@ public sealed partial class RunbookParser
     internal static string? DidYouMean(string word, IEnumerable<string> known)
     {
         var best = known.Select(k => (k, d: Distance(word.ToLowerInvariant(), k))).OrderBy(x => x.d).FirstOrDefault();
-        return best.k is not null && best.d <= Math.Max(1, Math.Min(3, word.Length / 3)) ? best.k : null;
+        return best.k is not null && best.d <= Math.Max(1, Math.Min(3, word.Length / 2)) ? best.k : null;
     }
 
     private static int Distance(string a, string b)
@@ -302,6 +302,7 @@ public sealed partial class RunbookParser
 
             var keys = Keys(m, InputKeys, $"input '{name}'");
             var type = InputType.String;
+            var typeKnown = true;
             if (keys.TryGetValue("type", out var t))
             {
                 var typeName = RequireString(t, "type");
@@ -309,6 +310,7 @@ public sealed partial class RunbookParser
                 {
                     Error(t, $"input '{name}': unknown type '{typeName}' (use string, number, boolean, enum or list){Hint(DidYouMean(typeName ?? string.Empty, ["string", "number", "boolean", "enum", "list"]))}");
                     type = InputType.String;
+                    typeKnown = false;
                 }
             }
 
@@ -357,7 +359,7 @@ public sealed partial class RunbookParser
             if (keys.TryGetValue("default", out var dflt))
             {
                 defaultValue = ScalarOrTree(dflt);
-                if (InputBinder.Check(name, type, pattern, values, defaultValue) is { } problem)
+                if (typeKnown && InputBinder.Check(name, type, pattern, values, defaultValue) is { } problem)
                 {
                     Error(dflt, $"default of {problem}");
                 }
@@ -717,6 +719,8 @@ public sealed partial class RunbookParser
         {
             case ExpressionTemplate e:
                 return e;
+            case LiteralTemplate when text.Contains("${{", StringComparison.Ordinal):
+                return null; // the broken ${{ }} was reported while parsing the template
             case LiteralTemplate:
                 // A bare expression without ${{ }} is accepted, as in CI systems' `if:`.
                 var start = ContentStart(s);

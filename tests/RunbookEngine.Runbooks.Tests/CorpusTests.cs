@@ -1,0 +1,42 @@
+using RunbookEngine.Actions;
+
+namespace RunbookEngine.Runbooks.Tests;
+
+public sealed class CorpusTests
+{
+    private static readonly string Broken = Path.Combine(AppContext.BaseDirectory, "Corpus", "broken");
+
+    public static TheoryData<string> BrokenRunbooks()
+    {
+        var data = new TheoryData<string>();
+        foreach (var f in Directory.GetFiles(Broken, "*.yaml").Order(StringComparer.Ordinal))
+        {
+            data.Add(Path.GetFileName(f));
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(BrokenRunbooks))]
+    public void A_broken_runbook_reports_every_problem_at_its_file_line_and_column(string fileName)
+    {
+        var source = File.ReadAllText(Path.Combine(Broken, fileName));
+        var expected = File.ReadAllLines(Path.Combine(Broken, Path.ChangeExtension(fileName, ".expected"))).Where(l => l.Length > 0).ToArray();
+
+        var (runbook, diagnostics) = new RunbookParser(ActionCatalog.CreateDefault()).Parse(fileName, source);
+
+        Assert.Null(runbook);
+        Assert.Equal(expected, diagnostics.Select(d => d.ToString()).ToArray());
+    }
+
+    [Fact]
+    public void The_corpus_covers_the_problem_kinds_the_reference_promises()
+    {
+        var all = string.Join('\n', Directory.GetFiles(Broken, "*.expected").Select(File.ReadAllText));
+        foreach (var kind in new[] { "unknown key", "did you mean", "must be a whole number", "duplicate step id", "unknown step", "unknown input", "cycle with no exit", "invalid expression", "YAML syntax error", "unknown action" })
+        {
+            Assert.Contains(kind, all, StringComparison.Ordinal);
+        }
+    }
+}

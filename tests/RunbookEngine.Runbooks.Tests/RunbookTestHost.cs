@@ -1,0 +1,120 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using RunbookEngine.Actions;
+using RunbookEngine.Runbooks.Model;
+using RunbookEngine.Storage.Sqlite;
+using RunbookEngine.Testing;
+using RunbookEngine.Workflows;
+using RunbookEngine.Workflows.Storage;
+
+namespace RunbookEngine.Runbooks.Tests;
+
+/// <summary>Runbooks executed through the real kernel on a real SQLite file, with a manual clock.</summary>
+public sealed class RunbookTestHost : IAsyncDisposable
+{
+    private RunbookTestHost(string directory, SqliteWorkflowStore store)
+    {
+        Directory = directory;
+        Store = store;
+        Client = new WorkflowClient(store, Time);
+        Resolver = new RunbookResolver(Actions, Logs);
+    }
+
+    public string Directory { get; }
+
+    public SqliteWorkflowStore Store { get; }
+
+    public ManualTimeProvider Time { get; } = new();
+
+    public WorkflowClient Client { get; }
+
+    public ActionCatalog Actions { get; } = ActionCatalog.CreateDefault();
+
+    public CapturingLoggerFactory Logs { get; } = new();
+
+    public RunbookResolver Resolver { get; }
+
+    public static async Task<RunbookTestHost> CreateAsync()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "runbook-tests", Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(dir);
+        var store = await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = Path.Combine(dir, "runbook.db") });
+        return new RunbookTestHost(dir, store);
+    }
+
+    public Runbook Parse(string yaml, string file = "test.yaml")
+    {
+        var (runbook, problems) = new RunbookParser(Actions).Parse(file, yaml);
+        Assert.True(runbook is not null, string.Join('\n', problems));
+        return runbook!;
+    }
+
+    public async Task<string> StartAsync(string yaml, JsonObject? inputs = null, bool dryRun = false, string actor = "user:alice")
+    {
+        var runbook = Parse(yaml);
+        var (bound, problems) = InputBinder.Bind(runbook, inputs ?? []);
+        Assert.True(problems.Count == 0, string.Join('\n', problems));
+        var started = await Client.StartAsync(RunbookDefinitions.ToDefinition(runbook), new StartRunOptions { Input = new RunbookRunInput(bound, dryRun).ToJson(), Actor = actor });
+        return started.Run.RunId;
+    }
+
+    public WorkflowWorker Worker(string id = "w1", IReadOnlyList<string>? queues = null, bool activities = false) => new(
+        Store,
+        Resolver,
+        new WorkerOptions { WorkerId = id, Queues = queues ?? ["default"] },
+        activities ? new ActivityRegistry().AddRunbookActions(Actions, Logs.CreateLogger("actions")) : null,
+        Time,
+        Logs);
+
+    public Task<int> DrainAsync() => Worker().RunUntilIdleAsync(CancellationToken.None);
+
+    public async Task<RunRecord> RunAsync(string runId) => (await Store.GetRunAsync(runId, CancellationToken.None))!;
+
+    public async Task<IReadOnlyList<TimelineEvent>> TimelineAsync(string runId) => await Store.GetTimelineAsync(runId, 0, 100_000, CancellationToken.None);
+
+    public async Task<RunHistory> HistoryAsync(string runId) => await Store.LoadHistoryAsync(runId, CancellationToken.None);
+
+    public Task DecideAsync(string runId, string step, string who, string decision, params string[] groups) =>
+        Client.SignalAsync(runId, RunbookWorkflow.ApprovalSignalPrefix + step, new JsonObject { ["decision"] = decision, ["comment"] = $"{decision} by {who}", ["groups"] = new JsonArray([.. groups.Select(g => JsonValue.Create(g))]) }, who);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Store.DisposeAsync();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Left for the OS to clean.
+        }
+    }
+}
+
+/// <summary>Keeps every log line, to prove what never reaches the logs.</summary>
+public sealed class CapturingLoggerFactory : ILoggerFactory
+{
+    public ConcurrentQueue<string> Lines { get; } = new();
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this);
+
+    public void AddProvider(ILoggerProvider provider)
+    {
+    }
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(CapturingLoggerFactory owner) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            owner.Lines.Enqueue(formatter(state, exception) + (exception is null ? string.Empty : " " + exception));
+    }
+}

@@ -1,0 +1,78 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace RunbookEngine.Testing;
+
+/// <summary>A real HTTP server on 127.0.0.1 for tests; it records every request it receives.</summary>
+public sealed class LocalHttpServer : IAsyncDisposable
+{
+    private readonly HttpListener listener = new();
+    private readonly Func<HttpListenerRequest, string, (int Status, string Body, string ContentType)> handler;
+    private readonly Task loop;
+
+    public LocalHttpServer(Func<HttpListenerRequest, string, (int Status, string Body, string ContentType)> handler)
+    {
+        this.handler = handler;
+        var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        Port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
+        listener.Start();
+        loop = Task.Run(ServeAsync);
+    }
+
+    public int Port { get; }
+
+    public string Url => $"http://127.0.0.1:{Port}";
+
+    public ConcurrentQueue<(string Method, string Path, string Body, Dictionary<string, string> Headers)> Requests { get; } = new();
+
+    public async ValueTask DisposeAsync()
+    {
+        listener.Stop();
+        listener.Close();
+        try
+        {
+            await loop;
+        }
+        catch (HttpListenerException)
+        {
+            // Stopping the listener ends the accept loop.
+        }
+        catch (ObjectDisposedException)
+        {
+            // Likewise.
+        }
+    }
+
+    private async Task ServeAsync()
+    {
+        while (listener.IsListening)
+        {
+            HttpListenerContext ctx;
+            try
+            {
+                ctx = await listener.GetContextAsync();
+            }
+            catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
+
+            using var reader = new StreamReader(ctx.Request.InputStream, Encoding.UTF8);
+            var body = await reader.ReadToEndAsync();
+            var headers = ctx.Request.Headers.AllKeys.Where(k => k is not null).ToDictionary(k => k!, k => ctx.Request.Headers[k] ?? string.Empty, StringComparer.OrdinalIgnoreCase);
+            Requests.Enqueue((ctx.Request.HttpMethod, ctx.Request.Url!.PathAndQuery, body, headers));
+            var (status, text, type) = handler(ctx.Request, body);
+            var bytes = Encoding.UTF8.GetBytes(text);
+            ctx.Response.StatusCode = status;
+            ctx.Response.ContentType = type;
+            ctx.Response.ContentLength64 = bytes.Length;
+            await ctx.Response.OutputStream.WriteAsync(bytes);
+            ctx.Response.Close();
+        }
+    }
+}
