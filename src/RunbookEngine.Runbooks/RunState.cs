@@ -115,7 +115,8 @@ internal sealed class RunState
         var view = new Dictionary<string, object?>(StringComparer.Ordinal);
         foreach (var s in runbook.Steps)
         {
-            var status = Status.GetValueOrDefault(s.Id, "pending");
+            // A planned step may yet succeed or fail: in a dry-run its status is unknown, not "planned".
+            object? status = Status.GetValueOrDefault(s.Id, "pending") is var st && st == "planned" ? Unknown.Value : st;
             object? outputs = Outputs.TryGetValue(s.Id, out var o) ? o : DryRun ? Unknown.Value : new Dictionary<string, object?>(StringComparer.Ordinal);
             view[s.Id] = new Dictionary<string, object?>(StringComparer.Ordinal) { ["status"] = status, ["outputs"] = outputs };
         }

@@ -113,7 +113,7 @@ public sealed class RunbookWorkflow
             else if (!ExpressionEvaluator.IsTruthy(verdict))
             {
                 state.Status[step.Id] = "skipped";
-                await ctx.RecordAsync(position, "step.skipped", new JsonObject { ["step"] = step.Id, ["condition"] = when.Text }).ConfigureAwait(false);
+                await ctx.RecordAsync(position + "/skipped", "step.skipped", new JsonObject { ["step"] = step.Id, ["condition"] = when.Text }).ConfigureAwait(false);
                 return;
             }
         }

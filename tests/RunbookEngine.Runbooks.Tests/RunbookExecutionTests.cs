@@ -87,6 +87,34 @@ public sealed class RunbookExecutionTests : IAsyncLifetime
         Assert.Contains("\"before\":\"${{ steps.measure.outputs.percent }}\"", done.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_dry_run_plans_steps_that_depend_on_the_status_of_a_planned_step_regression()
+    {
+        // Regression: a planned step's status was the known string "planned", so a later condition
+        // `steps.x.status == 'succeeded'` was false and the dry-run silently left out the approval and the action.
+        var yaml = """
+            name: status-chain
+            steps:
+              - id: find
+                action: shell
+                with: { command: [ls] }
+              - id: approve
+                when: "${{ steps.find.status == 'succeeded' }}"
+                approval: { approvers: [bob] }
+              - id: act
+                when: "${{ steps.approve.status == 'succeeded' }}"
+                action: shell
+                with: { command: [touch, never] }
+            """;
+        var run = await host.StartAsync(yaml, dryRun: true);
+        await host.DrainAsync();
+
+        var kinds = (await host.TimelineAsync(run)).Select(e => e.Kind).ToList();
+        Assert.DoesNotContain("step.skipped", kinds);
+        Assert.Contains("approval.planned", kinds);
+        Assert.Contains((await host.HistoryAsync(run)).Steps, st => st.Name == "act" && st.Output!.Contains("would run: touch never", StringComparison.Ordinal));
+    }
+
     private const string Gate = """
         name: gated
         steps:

@@ -1,0 +1,111 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using RunbookEngine.Cli.Commands;
+using RunbookEngine.Runbooks.Model;
+using RunbookEngine.Workflows;
+
+namespace RunbookEngine.Cli;
+
+/// <summary>The <c>runbook</c> command line.</summary>
+internal static class CliApp
+{
+    public static RootCommand Build(CliIo io)
+    {
+        var globals = new GlobalOptions();
+        var root = new RootCommand("""
+            runbook: write, check, dry-run, run, approve and inspect runbooks.
+            Runs are durable: they live in the store (a SQLite file by default) and survive any process.
+
+            Examples:
+              runbook validate runbooks/
+              runbook run disk-full-cleanup -p path=/var/log --dry-run
+              runbook runs --status waiting
+              runbook approve <run-id> -m "checked the graphs"
+            """);
+        root.Add(globals.Store);
+        root.Add(globals.Runbooks);
+        root.Add(globals.Output);
+        Func<ParseResult, CliSession> session = parse => new CliSession(parse, globals, io);
+        root.Add(ValidateCommand.Create(session));
+        root.Add(ListCommand.Create(session));
+        root.Add(RunCommand.Create(session));
+        root.Add(RunsCommand.Create(session));
+        root.Add(StatusCommand.Create(session));
+        root.Add(TimelineCommand.Create(session));
+        root.Add(DecideCommand.Create(session, approve: true));
+        root.Add(DecideCommand.Create(session, approve: false));
+        root.Add(CancelCommand.Create(session));
+        root.Add(RetryCommand.Create(session));
+        root.Add(WorkerCommand.Create(session));
+        return root;
+    }
+
+    public static async Task<int> InvokeAsync(string[] args, CliIo io, CancellationToken cancellationToken = default)
+    {
+        var root = Build(io);
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0 && parse.Action is not HelpAction)
+        {
+            var command = parse.CommandResult.Command;
+            await io.Error.WriteLineAsync($"runbook: {parse.Errors[0].Message}").ConfigureAwait(false);
+            await io.Error.WriteLineAsync($"usage: {Usage(command)}").ConfigureAwait(false);
+            await io.Error.WriteLineAsync($"Run '{Path(command)} --help' for more.").ConfigureAwait(false);
+            return ExitCodes.Invalid;
+        }
+
+        try
+        {
+            return await parse.InvokeAsync(new InvocationConfiguration { Output = io.Out, Error = io.Error, EnableDefaultExceptionHandler = false }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CliException ex)
+        {
+            await io.Error.WriteLineAsync($"runbook: {ex.Message}").ConfigureAwait(false);
+            return ex.ExitCode;
+        }
+        catch (RunbookValidationException ex)
+        {
+            foreach (var d in ex.Diagnostics)
+            {
+                await io.Error.WriteLineAsync(d.ToString()).ConfigureAwait(false);
+            }
+
+            return ExitCodes.Invalid;
+        }
+        catch (WorkflowStoreException ex)
+        {
+            await io.Error.WriteLineAsync($"runbook: {ex.Message}").ConfigureAwait(false);
+            return ExitCodes.Failed;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ExitCodes.Interrupted;
+        }
+#pragma warning disable CA1031 // The last line of defence: a message, never a stack trace (RUNBOOK_DEBUG=1 shows it).
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            await io.Error.WriteLineAsync($"runbook: unexpected error: {ex.Message}").ConfigureAwait(false);
+            if (io.Environment("RUNBOOK_DEBUG") == "1")
+            {
+                await io.Error.WriteLineAsync(ex.ToString()).ConfigureAwait(false);
+            }
+
+            return ExitCodes.Failed;
+        }
+    }
+
+    private static string Path(Command command)
+    {
+        var names = new List<string>();
+        for (Symbol? s = command; s is not null; s = s.Parents.FirstOrDefault())
+        {
+            names.Add(s is RootCommand ? "runbook" : s.Name);
+        }
+
+        names.Reverse();
+        return string.Join(' ', names);
+    }
+
+    private static string Usage(Command command) =>
+        Path(command) + string.Concat(command.Arguments.Select(a => a.Arity.MaximumNumberOfValues > 1 ? $" <{a.Name}>..." : $" <{a.Name}>")) + (command.Subcommands.Count > 0 ? " <command>" : string.Empty) + " [options]";
+}

@@ -1,0 +1,105 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using RunbookEngine.Runbooks;
+using RunbookEngine.Workflows;
+using RunbookEngine.Workflows.Storage;
+
+namespace RunbookEngine.Cli.Commands;
+
+/// <summary><c>runbook run NAME|FILE</c>: starts a run and, unless detached, executes and follows it here.</summary>
+internal static class RunCommand
+{
+    public static Command Create(Func<ParseResult, CliSession> session)
+    {
+        var target = new Argument<string>("runbook") { Description = "A runbook name (from the runbooks directory) or a file path." };
+        var inputs = new Option<string[]>("--param", "-p") { Description = "An input as key=value; repeat for each input.", AllowMultipleArgumentsPerToken = false };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Plan every action without doing anything: no side effect anywhere; approvals show who would be asked." };
+        var detach = new Option<bool>("--detach") { Description = "Only start the run and print its id; a `runbook worker` executes it." };
+        var key = new Option<string?>("--idempotency-key") { Description = "Starting twice with the same key returns the first run instead of starting another." };
+        var command = new Command("run", """
+            Start a run of a runbook and follow it until it ends. A run waiting for approval says which command
+            approves it; it continues as soon as someone approves from any terminal. Exit 0 when it completes,
+            1 when it fails, is rejected or cancelled, 2 for invalid input.
+
+            Examples:
+              runbook run disk-full-cleanup -p path=/var/log -p threshold=80 --dry-run
+              runbook run runbooks/restart-unhealthy-service.yaml -p url=http://127.0.0.1:8080 --detach
+            """);
+        command.Add(target);
+        command.Add(inputs);
+        command.Add(dryRun);
+        command.Add(detach);
+        command.Add(key);
+        command.SetAction(async (parse, ct) =>
+        {
+            await using var s = session(parse);
+            var (entry, problem) = s.Library.Find(parse.GetValue(target)!, s.RunbooksDirectory);
+            if (entry is null)
+            {
+                throw new CliException(problem!, ExitCodes.Invalid);
+            }
+
+            if (entry.Runbook is not { } runbook)
+            {
+                s.PrintDiagnostics(entry.Diagnostics);
+                return ExitCodes.Invalid;
+            }
+
+            var given = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var p in parse.GetValue(inputs) ?? [])
+            {
+                var eq = p.IndexOf('=', StringComparison.Ordinal);
+                if (eq <= 0)
+                {
+                    throw new CliException($"-p '{p}': write inputs as key=value", ExitCodes.Invalid);
+                }
+
+                given[p[..eq]] = p[(eq + 1)..];
+            }
+
+            var (bound, problems) = InputBinder.BindText(runbook, given);
+            if (problems.Count > 0)
+            {
+                s.PrintDiagnostics(problems);
+                return ExitCodes.Invalid;
+            }
+
+            var client = await s.ClientAsync(ct).ConfigureAwait(false);
+            var isDry = parse.GetValue(dryRun);
+            var started = await client.StartAsync(
+                RunbookDefinitions.ToDefinition(runbook),
+                new StartRunOptions
+                {
+                    Actor = s.Actor,
+                    IdempotencyKey = parse.GetValue(key),
+                    Input = new RunbookRunInput(bound, isDry).ToJson(),
+                    CreatedEventData = new JsonObject { ["dry_run"] = isDry, ["file"] = entry.File },
+                },
+                ct).ConfigureAwait(false);
+            var run = started.Run;
+            if (parse.GetValue(detach))
+            {
+                if (s.Json)
+                {
+                    s.WriteJson(new JsonObject { ["run_id"] = run.RunId, ["created"] = started.Created, ["status"] = run.Status.ToStoredName() });
+                }
+                else
+                {
+                    s.Line(run.RunId);
+                }
+
+                return ExitCodes.Ok;
+            }
+
+            if (!s.Json)
+            {
+                s.Line(started.Created
+                    ? $"run {run.RunId}: {runbook.Name}{(isDry ? " (dry-run: nothing will be changed)" : string.Empty)}"
+                    : $"run {run.RunId} already exists for this idempotency key ({run.Status.ToStoredName()}); following it");
+            }
+
+            return await Follower.FollowAsync(s, run.RunId, ct).ConfigureAwait(false);
+        });
+        return command;
+    }
+}

@@ -1,0 +1,26 @@
+using System.CommandLine;
+
+namespace RunbookEngine.Cli;
+
+/// <summary>Options every command accepts.</summary>
+internal sealed class GlobalOptions
+{
+    public Option<string?> Store { get; } = new("--store")
+    {
+        Description = "The store: a SQLite file path (default .runbook/runbook.db, env RUNBOOK_STORE).",
+        Recursive = true,
+    };
+
+    public Option<string?> Runbooks { get; } = new("--runbooks")
+    {
+        Description = "The runbooks directory (default ./runbooks, env RUNBOOK_PATH).",
+        Recursive = true,
+    };
+
+    public Option<string> Output { get; } = new Option<string>("--output", "-o")
+    {
+        Description = "table (for people, default) or json (for scripts).",
+        Recursive = true,
+        DefaultValueFactory = _ => "table",
+    }.AcceptOnlyFromAmong("table", "json");
+}

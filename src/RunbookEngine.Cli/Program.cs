@@ -1,0 +1,3 @@
+using RunbookEngine.Cli;
+
+return await CliApp.InvokeAsync(args, CliIo.FromConsole()).ConfigureAwait(false);

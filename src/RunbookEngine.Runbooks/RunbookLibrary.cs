@@ -1,0 +1,127 @@
+using RunbookEngine.Actions;
+using RunbookEngine.Runbooks.Model;
+
+namespace RunbookEngine.Runbooks;
+
+/// <summary>One runbook file found in a directory, valid or not.</summary>
+/// <param name="File">The path, relative to the working directory when possible.</param>
+/// <param name="Runbook">The runbook, when valid.</param>
+/// <param name="Diagnostics">Its problems.</param>
+public sealed record RunbookEntry(string File, Runbook? Runbook, IReadOnlyList<RunbookDiagnostic> Diagnostics)
+{
+    /// <summary>Gets the runbook's name, or the file name when it has none.</summary>
+    public string Name => Runbook?.Name ?? Path.GetFileNameWithoutExtension(File);
+}
+
+/// <summary>Finds runbooks: the <c>*.yaml</c> and <c>*.yml</c> files of directories, or single files.</summary>
+public sealed class RunbookLibrary
+{
+    private readonly RunbookParser parser;
+
+    /// <summary>Initializes a new instance of the <see cref="RunbookLibrary"/> class.</summary>
+    /// <param name="actions">The actions runbooks may use.</param>
+    public RunbookLibrary(ActionCatalog actions)
+    {
+        parser = new RunbookParser(actions);
+    }
+
+    /// <summary>Whether a path names a runbook file by its extension.</summary>
+    /// <param name="path">The path.</param>
+    /// <returns>Whether it ends in .yaml or .yml.</returns>
+    public static bool IsRunbookFile(string path) =>
+        path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Loads every runbook file under the given files and directories (recursively), in path order.</summary>
+    /// <param name="paths">Files or directories.</param>
+    /// <returns>The entries, and the paths that do not exist.</returns>
+    public (IReadOnlyList<RunbookEntry> Entries, IReadOnlyList<string> Missing) Load(IEnumerable<string> paths)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        var entries = new List<RunbookEntry>();
+        var missing = new List<string>();
+        foreach (var path in paths)
+        {
+            if (Directory.Exists(path))
+            {
+                foreach (var file in Directory.EnumerateFiles(path, "*.*", SearchOption.AllDirectories).Where(IsRunbookFile).Order(StringComparer.Ordinal))
+                {
+                    entries.Add(LoadFile(file));
+                }
+            }
+            else if (File.Exists(path))
+            {
+                entries.Add(LoadFile(path));
+            }
+            else
+            {
+                missing.Add(path);
+            }
+        }
+
+        return (entries, missing);
+    }
+
+    /// <summary>Loads one file.</summary>
+    /// <param name="file">The file.</param>
+    /// <returns>The entry.</returns>
+    public RunbookEntry LoadFile(string file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var shown = Path.IsPathRooted(file) ? Path.GetRelativePath(Directory.GetCurrentDirectory(), file) : file;
+        if (shown.StartsWith("..", StringComparison.Ordinal))
+        {
+            shown = file;
+        }
+
+        string source;
+        try
+        {
+            source = File.ReadAllText(file);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return new RunbookEntry(shown, null, [new RunbookDiagnostic(new SourceLocation(shown, 1, 1), $"cannot read the file: {ex.Message}")]);
+        }
+
+        var (runbook, diagnostics) = parser.Parse(shown, source);
+        return new RunbookEntry(shown, runbook, diagnostics);
+    }
+
+    /// <summary>Finds a runbook by file path, or by name in a directory.</summary>
+    /// <param name="nameOrFile">A runbook name or a file path.</param>
+    /// <param name="directory">The runbooks directory.</param>
+    /// <returns>The entry, or null with a message saying what exists.</returns>
+    public (RunbookEntry? Entry, string? Problem) Find(string nameOrFile, string directory)
+    {
+        ArgumentNullException.ThrowIfNull(nameOrFile);
+        if (File.Exists(nameOrFile))
+        {
+            return (LoadFile(nameOrFile), null);
+        }
+
+        if (IsRunbookFile(nameOrFile) || nameOrFile.Contains('/', StringComparison.Ordinal))
+        {
+            return (null, $"no runbook file '{nameOrFile}'");
+        }
+
+        if (!Directory.Exists(directory))
+        {
+            return (null, $"no runbook '{nameOrFile}': the runbooks directory '{directory}' does not exist (set --runbooks or RUNBOOK_PATH)");
+        }
+
+        var (entries, _) = Load([directory]);
+        var match = entries.Where(e => e.Name == nameOrFile).ToList();
+        if (match.Count == 1)
+        {
+            return (match[0], null);
+        }
+
+        if (match.Count > 1)
+        {
+            return (null, $"runbook name '{nameOrFile}' is used by several files: {string.Join(", ", match.Select(m => m.File))}");
+        }
+
+        var suggestion = RunbookParser.DidYouMean(nameOrFile, entries.Select(e => e.Name)) is { } s ? $" (did you mean '{s}'?)" : string.Empty;
+        return (null, $"no runbook named '{nameOrFile}' in {directory}{suggestion}; `runbook list` shows them");
+    }
+}
