@@ -9,10 +9,12 @@ namespace RunbookEngine.Cli;
 /// <summary>The <c>runbook</c> command line.</summary>
 internal static class CliApp
 {
-    public static RootCommand Build(CliIo io)
+    public static Command Build(CliIo io)
     {
         var globals = new GlobalOptions();
-        var root = new RootCommand("""
+        // A plain command named "runbook" rather than RootCommand, whose name is the host process's
+        // (it would read "testhost" under a test runner and "dotnet" under `dotnet runbook.dll`).
+        var root = new Command("runbook", """
             runbook: write, check, dry-run, run, approve and inspect runbooks.
             Runs are durable: they live in the store (a SQLite file by default) and survive any process.
 
@@ -22,6 +24,8 @@ internal static class CliApp
               runbook runs --status waiting
               runbook approve <run-id> -m "checked the graphs"
             """);
+        root.Add(new HelpOption());
+        root.Add(new VersionOption());
         root.Add(globals.Store);
         root.Add(globals.Runbooks);
         root.Add(globals.Output);
@@ -43,11 +47,13 @@ internal static class CliApp
     public static async Task<int> InvokeAsync(string[] args, CliIo io, CancellationToken cancellationToken = default)
     {
         var root = Build(io);
-        var parse = root.Parse(args);
+        var parse = root.Parse(args.Length == 0 ? ["--help"] : args);
         if (parse.Errors.Count > 0 && parse.Action is not HelpAction)
         {
             var command = parse.CommandResult.Command;
-            await io.Error.WriteLineAsync($"runbook: {parse.Errors[0].Message}").ConfigureAwait(false);
+            // The word the user got wrong says more than "required command was not provided".
+            var error = parse.Errors.OrderBy(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal) ? 0 : 1).First();
+            await io.Error.WriteLineAsync($"runbook: {error.Message}").ConfigureAwait(false);
             await io.Error.WriteLineAsync($"usage: {Usage(command)}").ConfigureAwait(false);
             await io.Error.WriteLineAsync($"Run '{Path(command)} --help' for more.").ConfigureAwait(false);
             return ExitCodes.Invalid;
@@ -99,7 +105,7 @@ internal static class CliApp
         var names = new List<string>();
         for (Symbol? s = command; s is not null; s = s.Parents.FirstOrDefault())
         {
-            names.Add(s is RootCommand ? "runbook" : s.Name);
+            names.Add(s.Name);
         }
 
         names.Reverse();

@@ -7,7 +7,7 @@ namespace RunbookEngine.Runbooks;
 /// <param name="DryRun">Whether every action only plans.</param>
 /// <param name="RetryOf">The run this one retries, if any.</param>
 /// <param name="FromStep">With <paramref name="RetryOf"/>: the step to start at; earlier steps reuse that run's outputs.</param>
-/// <param name="Prior">Step id to <c>{ status, outputs }</c> of the retried run, for the reused steps.</param>
+/// <param name="Prior">Step id to <c>{ status, result }</c> of the retried run: reused steps recompute their outputs from the result.</param>
 public sealed record RunbookRunInput(JsonObject Inputs, bool DryRun = false, string? RetryOf = null, string? FromStep = null, JsonObject? Prior = null)
 {
     /// <summary>Serializes to the stored form.</summary>

@@ -49,10 +49,16 @@ public sealed class RunbookWorkflow
             index = Math.Max(0, runbook.Steps.ToList().FindIndex(s => s.Id == from));
             for (var i = 0; i < index; i++)
             {
-                var id = runbook.Steps[i].Id;
+                var reused = runbook.Steps[i];
+                var id = reused.Id;
                 var prior = input.Prior?[id];
                 state.Status[id] = prior?["status"]?.GetValue<string>() ?? "skipped";
-                state.Outputs[id] = RunbookValues.FromJson(prior?["outputs"]) as Dictionary<string, object?> ?? [];
+
+                // Outputs are recomputed from the recorded result, exactly as on replay.
+                if (prior?["result"] is JsonObject recorded)
+                {
+                    state.SetOutputs(reused, recorded);
+                }
                 await ctx.RecordAsync(id, "step.reused", new JsonObject { ["step"] = id, ["from_run"] = input.RetryOf, ["status"] = state.Status[id] }).ConfigureAwait(false);
             }
         }

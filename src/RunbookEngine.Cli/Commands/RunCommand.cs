@@ -23,7 +23,7 @@ internal static class RunCommand
 
             Examples:
               runbook run disk-full-cleanup -p path=/var/log -p threshold=80 --dry-run
-              runbook run runbooks/restart-unhealthy-service.yaml -p url=http://127.0.0.1:8080 --detach
+              runbook run runbooks/restart-unhealthy-service.yaml -p health_url=http://127.0.0.1:8080/health -p restart_url=http://127.0.0.1:8080/restart --detach
             """);
         command.Add(target);
         command.Add(inputs);

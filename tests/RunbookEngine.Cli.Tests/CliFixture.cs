@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+
+namespace RunbookEngine.Cli.Tests;
+
+/// <summary>A scratch directory with its own store and runbooks, and two ways to run the CLI in it.</summary>
+public sealed class CliFixture : IDisposable
+{
+    public CliFixture()
+    {
+        Directory = Path.Combine(Path.GetTempPath(), "runbook-cli-tests", Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(RunbooksDir);
+    }
+
+    public string Directory { get; }
+
+    public string RunbooksDir => Path.Combine(Directory, "runbooks");
+
+    public string StorePath => Path.Combine(Directory, "store", "runbook.db");
+
+    public static string ExamplesDir => Path.Combine(AppContext.BaseDirectory, "runbooks");
+
+    public string Write(string name, string yaml)
+    {
+        var path = Path.Combine(RunbooksDir, name);
+        File.WriteAllText(path, yaml);
+        return path;
+    }
+
+    public void UseExamples()
+    {
+        foreach (var f in System.IO.Directory.GetFiles(ExamplesDir, "*.yaml"))
+        {
+            File.Copy(f, Path.Combine(RunbooksDir, Path.GetFileName(f)), overwrite: true);
+        }
+    }
+
+    /// <summary>Runs the CLI in this process.</summary>
+    public async Task<(int Code, string Out, string Err)> InvokeAsync(string user, params string[] args) =>
+        await InvokeAsync(user, [], CancellationToken.None, args);
+
+    public async Task<(int Code, string Out, string Err)> InvokeAsync(string user, Dictionary<string, string> env, CancellationToken ct, params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var vars = new Dictionary<string, string>(env) { ["RUNBOOK_USER"] = user, ["RUNBOOK_STORE"] = StorePath, ["RUNBOOK_PATH"] = RunbooksDir };
+        var code = await CliApp.InvokeAsync(args, new CliIo(output, error, k => vars.GetValueOrDefault(k)), ct);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    /// <summary>Starts the CLI as a real process (the built runbook.dll).</summary>
+    public Process Start(string user, string groups, params string[] args)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory.Replace(Path.Combine("tests", "RunbookEngine.Cli.Tests"), Path.Combine("src", "RunbookEngine.Cli"), StringComparison.Ordinal), "runbook.dll");
+        if (!File.Exists(dll))
+        {
+            throw new FileNotFoundException("the CLI is not built next to the tests", dll);
+        }
+
+        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Directory,
+        };
+        info.ArgumentList.Add(dll);
+        foreach (var a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        info.Environment["RUNBOOK_USER"] = user;
+        info.Environment["RUNBOOK_GROUPS"] = groups;
+        info.Environment["RUNBOOK_STORE"] = StorePath;
+        info.Environment["RUNBOOK_PATH"] = RunbooksDir;
+        return Process.Start(info)!;
+    }
+
+    public async Task<(int Code, string Out, string Err)> RunProcessAsync(string user, string groups, params string[] args)
+    {
+        using var p = Start(user, groups, args);
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(120));
+        return (p.ExitCode, await stdout, await stderr);
+    }
+
+    public async Task<string> WaitingRunAsync()
+    {
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            var (_, json, _) = await InvokeAsync("observer", "runs", "--status", "waiting", "-o", "json");
+            if (JsonNode.Parse(json) is JsonArray { Count: > 0 } runs)
+            {
+                return runs[0]!["run_id"]!.GetValue<string>();
+            }
+
+            await Task.Yield();
+        }
+
+        throw new TimeoutException("no run reached 'waiting'");
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Left for the OS.
+        }
+    }
+}

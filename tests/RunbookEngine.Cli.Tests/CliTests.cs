@@ -1,0 +1,223 @@
+using System.Text.Json.Nodes;
+
+namespace RunbookEngine.Cli.Tests;
+
+public sealed class CliTests : IDisposable
+{
+    private const string Touch = """
+        name: touch
+        description: Create a marker file.
+        inputs:
+          file: { type: string, required: true }
+        steps:
+          - id: touch
+            action: shell
+            with: { command: [touch, "${{ inputs.file }}"] }
+            outputs:
+              code: "${{ result.exit_code }}"
+        outputs:
+          code: "${{ steps.touch.outputs.code }}"
+        """;
+
+    private readonly CliFixture cli = new();
+
+    public void Dispose() => cli.Dispose();
+
+    [Fact]
+    public async Task Validate_exits_0_for_valid_runbooks_and_2_with_file_line_col_for_broken_ones()
+    {
+        cli.Write("touch.yaml", Touch);
+        var (ok, okOut, _) = await cli.InvokeAsync("alice", "validate");
+        Assert.Equal(0, ok);
+        Assert.Contains("1 runbook(s) valid", okOut, StringComparison.Ordinal);
+
+        var broken = cli.Write("broken.yaml", "name: broken\nsteps:\n  - id: a\n    action: shel\n");
+        var (bad, _, err) = await cli.InvokeAsync("alice", "validate", broken);
+        Assert.Equal(2, bad);
+        Assert.Contains("broken.yaml:4:13: step 'a': unknown action 'shel' (did you mean 'shell'?)", err, StringComparison.Ordinal);
+
+        var (_, json, _) = await cli.InvokeAsync("alice", "validate", cli.RunbooksDir, "-o", "json");
+        var entries = JsonNode.Parse(json)!.AsArray();
+        Assert.Equal(2, entries.Count);
+        var problem = entries.Single(e => e!["valid"]!.GetValue<bool>() == false)!["problems"]![0]!;
+        Assert.Equal(4, problem["line"]!.GetValue<int>());
+        Assert.Equal(13, problem["column"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task A_wrong_flag_gets_a_one_line_error_the_usage_and_exit_2()
+    {
+        var (code, _, err) = await cli.InvokeAsync("alice", "run", "touch", "--no-such-flag");
+        Assert.Equal(2, code);
+        var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("runbook: Unrecognized command or argument '--no-such-flag'", lines[0], StringComparison.Ordinal);
+        Assert.Equal("usage: runbook run <runbook> [options]", lines[1].TrimEnd());
+    }
+
+    [Fact]
+    public async Task Run_executes_follows_and_returns_outputs_in_json()
+    {
+        cli.Write("touch.yaml", Touch);
+        var marker = Path.Combine(cli.Directory, "marker");
+        var (code, json, err) = await cli.InvokeAsync("alice", "run", "touch", "-p", $"file={marker}", "-o", "json");
+
+        Assert.True(code == 0, err);
+        var run = JsonNode.Parse(json)!;
+        Assert.Equal("completed", run["status"]!.GetValue<string>());
+        Assert.Equal(0, run["output"]!["code"]!.GetValue<int>());
+        Assert.Equal("user:alice", run["started_by"]!.GetValue<string>());
+        Assert.Contains(run["timeline"]!.AsArray(), e => e!["kind"]!.GetValue<string>() == "run.completed");
+        Assert.True(File.Exists(marker));
+    }
+
+    [Fact]
+    public async Task Run_with_a_missing_input_exits_2_naming_the_declaration()
+    {
+        var file = cli.Write("touch.yaml", Touch);
+        var (code, _, err) = await cli.InvokeAsync("alice", "run", file);
+        Assert.Equal(2, code);
+        Assert.Contains("touch.yaml:4:3: missing required input 'file'", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_failing_run_exits_1_and_status_and_timeline_explain_it()
+    {
+        cli.Write("fail.yaml", "name: fail\nsteps:\n  - id: boom\n    action: shell\n    with: { command: [bash, -c, 'echo disk gone >&2; exit 4'] }\n");
+        var (code, output, _) = await cli.InvokeAsync("alice", "run", "fail");
+        Assert.Equal(1, code);
+        Assert.Contains("failed: ExitCode", output, StringComparison.Ordinal);
+
+        var (_, runs, _) = await cli.InvokeAsync("alice", "runs", "--status", "failed", "-o", "json");
+        var id = JsonNode.Parse(runs)![0]!["run_id"]!.GetValue<string>();
+        var (_, status, _) = await cli.InvokeAsync("alice", "status", id);
+        Assert.Contains("ExitCode: `bash -c 'echo disk gone >&2; exit 4'` exited with code 4: disk gone", status, StringComparison.Ordinal);
+        var (chain, md, _) = await cli.InvokeAsync("alice", "timeline", id, "--format", "md");
+        Assert.Equal(0, chain);
+        Assert.Contains("| run.failed |", md, StringComparison.Ordinal);
+        Assert.Contains("hash chain intact", md, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_dry_run_prints_the_plan_and_changes_nothing()
+    {
+        cli.Write("touch.yaml", Touch);
+        var marker = Path.Combine(cli.Directory, "never");
+        var (code, output, _) = await cli.InvokeAsync("alice", "run", "touch", "-p", $"file={marker}", "--dry-run");
+        Assert.Equal(0, code);
+        Assert.Contains("Plan (dry-run; nothing was changed):", output, StringComparison.Ordinal);
+        Assert.Contains($"1. touch: would run: touch {marker}", output, StringComparison.Ordinal);
+        Assert.False(File.Exists(marker));
+        var (_, runs, _) = await cli.InvokeAsync("alice", "runs", "-o", "json");
+        Assert.True(JsonNode.Parse(runs)![0]!["dry_run"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task A_detached_run_is_executed_by_a_worker_and_the_idempotency_key_returns_the_same_run()
+    {
+        cli.Write("touch.yaml", Touch);
+        var marker = Path.Combine(cli.Directory, "by-worker");
+        var (_, first, _) = await cli.InvokeAsync("alice", "run", "touch", "-p", $"file={marker}", "--detach", "--idempotency-key", "alert-1", "-o", "json");
+        var (_, again, _) = await cli.InvokeAsync("alice", "run", "touch", "-p", $"file={marker}", "--detach", "--idempotency-key", "alert-1", "-o", "json");
+        var id = JsonNode.Parse(first)!["run_id"]!.GetValue<string>();
+        Assert.Equal(id, JsonNode.Parse(again)!["run_id"]!.GetValue<string>());
+        Assert.False(JsonNode.Parse(again)!["created"]!.GetValue<bool>());
+        Assert.False(File.Exists(marker));
+
+        using var stop = new CancellationTokenSource();
+        var worker = cli.InvokeAsync("worker-host", [], stop.Token, "worker", "--concurrency", "2");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (!File.Exists(marker) && watch.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            await Task.Yield();
+        }
+
+        await stop.CancelAsync();
+        var (code, output, _) = await worker.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(0, code);
+        Assert.Contains("stopped", output, StringComparison.Ordinal);
+        Assert.True(File.Exists(marker));
+    }
+
+    [Fact]
+    public async Task Cancel_records_who_and_why_and_a_cancelled_run_cannot_be_cancelled_again()
+    {
+        cli.Write("gate.yaml", "name: gate\nsteps:\n  - id: ok\n    approval: { approvers: [bob] }\n");
+        var (_, id, _) = await cli.InvokeAsync("alice", "run", "gate", "--detach");
+        id = id.Trim();
+        var (code, output, _) = await cli.InvokeAsync("carol", "cancel", id, "-m", "wrong host");
+        Assert.Equal(0, code);
+        Assert.Contains("requested by user:carol", output, StringComparison.Ordinal);
+        var (_, timeline, _) = await cli.InvokeAsync("carol", "timeline", id);
+        Assert.Contains("cancel requested by user:carol: wrong host", timeline, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Retry_from_a_step_reuses_the_earlier_results_and_runs_the_rest()
+    {
+        var counter = Path.Combine(cli.Directory, "prepared");
+        var flag = Path.Combine(cli.Directory, "ready");
+        cli.Write("two.yaml", $$$"""
+            name: two
+            steps:
+              - id: prepare
+                action: shell
+                with: { command: [bash, -c, "echo x >> {{{counter}}}; echo prepared-value"] }
+                outputs:
+                  value: "${{ result.stdout | trim }}"
+              - id: finish
+                action: shell
+                with: { command: [test, -f, "{{{flag}}}"] }
+            outputs:
+              value: "${{ steps.prepare.outputs.value }}"
+            """);
+        var (first, _, _) = await cli.InvokeAsync("alice", "run", "two");
+        Assert.Equal(1, first);
+        var (_, runs, _) = await cli.InvokeAsync("alice", "runs", "-o", "json");
+        var failedId = JsonNode.Parse(runs)![0]!["run_id"]!.GetValue<string>();
+
+        await File.WriteAllTextAsync(flag, "now it exists");
+        var (code, output, _) = await cli.InvokeAsync("bob", "retry", failedId, "--from-step", "finish");
+
+        Assert.Equal(0, code);
+        Assert.Contains($"prepare reused from run {failedId}", output, StringComparison.Ordinal);
+        Assert.Contains("\"value\":\"prepared-value\"", output, StringComparison.Ordinal);
+        Assert.Single(File.ReadAllLines(counter));
+    }
+
+    [Fact]
+    public async Task Unknown_runs_and_runbooks_exit_2_with_a_hint()
+    {
+        cli.Write("touch.yaml", Touch);
+        var (a, _, errA) = await cli.InvokeAsync("alice", "status", "run_nope");
+        Assert.Equal(2, a);
+        Assert.Contains("no run 'run_nope'", errA, StringComparison.Ordinal);
+        var (b, _, errB) = await cli.InvokeAsync("alice", "run", "tuch");
+        Assert.Equal(2, b);
+        Assert.Contains("did you mean 'touch'?", errB, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_corrupt_store_is_a_clear_error_not_a_stack_trace()
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(cli.StorePath)!);
+        await File.WriteAllTextAsync(cli.StorePath, new string('#', 4096));
+        var (code, _, err) = await cli.InvokeAsync("alice", "runs");
+        Assert.Equal(1, code);
+        Assert.Contains("is corrupt or is not a RunbookEngine SQLite database", err, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Help_matches_the_snapshot_and_every_command_shows_an_example()
+    {
+        var (_, help, _) = await cli.InvokeAsync("alice", "--help");
+        var snapshot = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "Snapshots", "help.txt"));
+        Assert.Equal(snapshot.ReplaceLineEndings("\n").TrimEnd(), help.ReplaceLineEndings("\n").TrimEnd());
+        foreach (var command in new[] { "validate", "list", "run", "runs", "status", "timeline", "approve", "reject", "cancel", "retry", "worker" })
+        {
+            var (code, text, _) = await cli.InvokeAsync("alice", command, "--help");
+            Assert.Equal(0, code);
+            Assert.Contains("Example", text, StringComparison.Ordinal);
+        }
+    }
+}
