@@ -31,12 +31,38 @@ internal static class With
     public static IReadOnlyList<int>? IntList(JsonObject with, string key) => with[key] switch
     {
         null => null,
-        JsonArray a => a.Select(n => (int)n!.GetValue<double>()).ToList(),
-        JsonValue v when v.TryGetValue<double>(out var d) => [(int)d],
-        JsonValue v when v.TryGetValue<int>(out var i) => [i],
-        JsonValue v when v.TryGetValue<long>(out var l) => [(int)l],
-        var other => [int.Parse(other.ToJsonString().Trim('"'), CultureInfo.InvariantCulture)],
+        JsonArray a => a.Select(n => (int)Number(n, key)).ToList(),
+        var one => [(int)Number(one, key)],
     };
+
+    /// <summary>Reads a number whatever backs the node (parsed JSON, or a double, long or int set in code).</summary>
+    public static double Number(JsonNode? node, string key)
+    {
+        if (node is JsonValue v)
+        {
+            if (v.TryGetValue<double>(out var d))
+            {
+                return d;
+            }
+
+            if (v.TryGetValue<long>(out var l))
+            {
+                return l;
+            }
+
+            if (v.TryGetValue<int>(out var i))
+            {
+                return i;
+            }
+
+            if (v.TryGetValue<string>(out var s) && double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed))
+            {
+                return parsed;
+            }
+        }
+
+        throw new Workflows.StepException("InvalidInput", $"'{key}' must be a number, got {node?.ToJsonString() ?? "nothing"}", nonRetryable: true);
+    }
 
     public static string Quote(IEnumerable<string> argv) =>
         string.Join(' ', argv.Select(a => a.Length > 0 && a.All(c => char.IsLetterOrDigit(c) || "-_./=:,%@+".Contains(c, StringComparison.Ordinal)) ? a : "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));

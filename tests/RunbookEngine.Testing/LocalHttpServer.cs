@@ -32,6 +32,11 @@ public sealed class LocalHttpServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (!listener.IsListening)
+        {
+            return;
+        }
+
         listener.Stop();
         listener.Close();
         try

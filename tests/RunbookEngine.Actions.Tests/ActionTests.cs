@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging.Abstractions;
+using RunbookEngine.Testing;
+using RunbookEngine.Workflows;
+
+namespace RunbookEngine.Actions.Tests;
+
+public sealed class ActionTests : IDisposable
+{
+    private readonly string dir = Path.Combine(Path.GetTempPath(), "runbook-actions", Guid.NewGuid().ToString("N"));
+
+    public ActionTests() => Directory.CreateDirectory(dir);
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    private static ActionRequest Request(JsonObject with) => new("run_1", "step", 2, "run_1/3/2", "run_1/3", with, NullLogger.Instance);
+
+    [Fact]
+    public void The_catalog_finds_every_built_in_action()
+    {
+        Assert.Equal(["http", "log", "shell"], ActionCatalog.CreateDefault().All.Select(a => a.Name));
+    }
+
+    [Fact]
+    public async Task Shell_runs_an_argument_list_without_a_shell_and_returns_its_output()
+    {
+        var result = await new ShellAction().ExecuteAsync(Request(new JsonObject { ["command"] = new JsonArray("printf", "%s|%s", "a b", "$HOME") }), CancellationToken.None);
+        Assert.Equal("a b|$HOME", result["stdout"]!.GetValue<string>());
+        Assert.Equal(0, result["exit_code"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Shell_runs_a_string_through_bash_with_env_working_directory_stdin_and_the_idempotency_key()
+    {
+        var with = new JsonObject
+        {
+            ["command"] = "cat; echo \" $GREETING $(pwd) $RUNBOOK_IDEMPOTENCY_KEY $RUNBOOK_STEP_KEY\"",
+            ["env"] = new JsonObject { ["GREETING"] = "hello" },
+            ["working_directory"] = dir,
+            ["stdin"] = "from-stdin",
+        };
+        var result = await new ShellAction().ExecuteAsync(Request(with), CancellationToken.None);
+        Assert.Equal($"from-stdin hello {dir} run_1/3/2 run_1/3\n", result["stdout"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Shell_fails_the_attempt_on_a_non_zero_exit_with_the_stderr_tail()
+    {
+        var ex = await Assert.ThrowsAsync<StepException>(() => new ShellAction().ExecuteAsync(Request(new JsonObject { ["command"] = "echo 'no space left' >&2; exit 28" }), CancellationToken.None));
+        Assert.Equal("ExitCode", ex.Kind);
+        Assert.Equal("`echo 'no space left' >&2; exit 28` exited with code 28: no space left", ex.Message);
+        Assert.False(ex.NonRetryable);
+    }
+
+    [Fact]
+    public async Task Shell_reports_a_missing_program_as_not_retryable()
+    {
+        var ex = await Assert.ThrowsAsync<StepException>(() => new ShellAction().ExecuteAsync(Request(new JsonObject { ["command"] = new JsonArray("no-such-program-4711") }), CancellationToken.None));
+        Assert.Equal("CommandNotFound", ex.Kind);
+        Assert.True(ex.NonRetryable);
+    }
+
+    [Fact]
+    public async Task Shell_kills_the_whole_process_tree_when_cancelled()
+    {
+        var pidFile = Path.Combine(dir, "child.pid");
+        using var cts = new CancellationTokenSource();
+        var running = new ShellAction().ExecuteAsync(Request(new JsonObject { ["command"] = $"sleep 300 & echo $! > {pidFile}; wait" }), cts.Token);
+        var watch = Stopwatch.StartNew();
+        while (!File.Exists(pidFile) || (await File.ReadAllTextAsync(pidFile)).Trim().Length == 0)
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), "the command did not start");
+            await Task.Yield();
+        }
+
+        var child = int.Parse((await File.ReadAllTextAsync(pidFile)).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
+        using var process = Process.GetProcessById(child);
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(process.HasExited);
+    }
+
+    [Fact]
+    public async Task Shell_plan_describes_the_command_and_runs_nothing()
+    {
+        var marker = Path.Combine(dir, "marker");
+        var plan = await new ShellAction().PlanAsync(Request(new JsonObject { ["command"] = new JsonArray("touch", marker), ["env"] = new JsonObject { ["A"] = "1" } }), CancellationToken.None);
+        Assert.Equal($"would run: touch {marker} with env A", plan.Summary);
+        Assert.Equal(SideEffect.Mutating, plan.SideEffect);
+        Assert.False(File.Exists(marker));
+    }
+
+    [Fact]
+    public async Task Http_sends_method_headers_and_json_body_and_parses_a_json_answer()
+    {
+        await using var server = new LocalHttpServer((_, _) => (201, "{\"id\":7}", "application/json"));
+        var with = new JsonObject
+        {
+            ["method"] = "post",
+            ["url"] = server.Url + "/items",
+            ["headers"] = new JsonObject { ["X-Team"] = "sre" },
+            ["body"] = new JsonObject { ["name"] = "web-1" },
+        };
+        var result = await new HttpAction().ExecuteAsync(Request(with), CancellationToken.None);
+
+        Assert.Equal(201, result["status"]!.GetValue<int>());
+        Assert.Equal(7, result["json"]!["id"]!.GetValue<int>());
+        var seen = Assert.Single(server.Requests);
+        Assert.Equal(("POST", "/items", "{\"name\":\"web-1\"}"), (seen.Method, seen.Path, seen.Body));
+        Assert.Equal("sre", seen.Headers["X-Team"]);
+        Assert.Equal("run_1/3/2", seen.Headers["Idempotency-Key"]);
+        Assert.StartsWith("application/json", seen.Headers["Content-Type"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Http_fails_on_an_unexpected_status_and_accepts_an_expected_one()
+    {
+        await using var server = new LocalHttpServer((_, _) => (503, "maintenance", "text/plain"));
+        var ex = await Assert.ThrowsAsync<StepException>(() => new HttpAction().ExecuteAsync(Request(new JsonObject { ["url"] = server.Url + "/h" }), CancellationToken.None));
+        Assert.Equal("HttpStatus", ex.Kind);
+        Assert.Equal($"GET {server.Url}/h returned 503 (expected 2xx): maintenance", ex.Message);
+
+        var ok = await new HttpAction().ExecuteAsync(Request(new JsonObject { ["url"] = server.Url + "/h", ["expect_status"] = new JsonArray(200, 503) }), CancellationToken.None);
+        Assert.Equal("maintenance", ok["body"]!.GetValue<string>());
+        Assert.Null(ok["json"]);
+    }
+
+    [Fact]
+    public async Task Http_reports_a_refused_connection_and_a_bad_url()
+    {
+        await using var gone = new LocalHttpServer((_, _) => (200, string.Empty, "text/plain"));
+        var url = gone.Url;
+        await gone.DisposeAsync();
+        var refused = await Assert.ThrowsAsync<StepException>(() => new HttpAction().ExecuteAsync(Request(new JsonObject { ["url"] = url }), CancellationToken.None));
+        Assert.Equal("HttpError", refused.Kind);
+        var bad = await Assert.ThrowsAsync<StepException>(() => new HttpAction().ExecuteAsync(Request(new JsonObject { ["url"] = "ftp://x" }), CancellationToken.None));
+        Assert.True(bad.NonRetryable);
+    }
+
+    [Fact]
+    public async Task Http_plan_sends_nothing_and_classifies_the_method()
+    {
+        await using var server = new LocalHttpServer((_, _) => (200, "{}", "application/json"));
+        var get = await new HttpAction().PlanAsync(Request(new JsonObject { ["url"] = server.Url }), CancellationToken.None);
+        var delete = await new HttpAction().PlanAsync(Request(new JsonObject { ["url"] = server.Url, ["method"] = "DELETE" }), CancellationToken.None);
+        Assert.Equal((SideEffect.ReadOnly, SideEffect.Destructive), (get.SideEffect, delete.SideEffect));
+        Assert.Equal($"would send GET {server.Url}", get.Summary);
+        Assert.Empty(server.Requests);
+    }
+
+    [Fact]
+    public async Task Log_returns_its_message()
+    {
+        var result = await new LogAction().ExecuteAsync(Request(new JsonObject { ["message"] = "disk at 91%", ["level"] = "warning" }), CancellationToken.None);
+        Assert.Equal(("disk at 91%", "warning"), (result["message"]!.GetValue<string>(), result["level"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public void Secrets_resolve_from_env_and_file_alone_or_embedded_and_are_redacted()
+    {
+        Environment.SetEnvironmentVariable("RB_ACTIONS_SECRET", "env-value");
+        var file = Path.Combine(dir, "token");
+        File.WriteAllText(file, "file-value\n");
+        var revealed = new List<string>();
+        var resolved = Secrets.Resolve(new JsonObject { ["a"] = "secret://env/RB_ACTIONS_SECRET", ["b"] = new JsonArray($"Bearer secret://file/{file}") }, revealed)!;
+
+        Assert.Equal("env-value", resolved["a"]!.GetValue<string>());
+        Assert.Equal("Bearer file-value", resolved["b"]![0]!.GetValue<string>());
+        Assert.Equal(["env-value", "file-value"], revealed.Order(StringComparer.Ordinal));
+        Assert.Equal("{\"out\":\"got *** and ***\"}", Secrets.Redact(new JsonObject { ["out"] = "got env-value and file-value" }, revealed)!.ToJsonString());
+    }
+
+    [Theory]
+    [InlineData("secret://env/RB_NOT_SET_ANYWHERE", "no environment variable RB_NOT_SET_ANYWHERE")]
+    [InlineData("secret://vault/x", "unknown secret source 'vault'")]
+    [InlineData("secret://file//no/such/file", "cannot read the file")]
+    public void An_unresolvable_secret_fails_without_retry_and_without_a_value(string reference, string message)
+    {
+        var ex = Assert.Throws<StepException>(() => Secrets.Resolve(new JsonObject { ["x"] = reference }, new List<string>()));
+        Assert.Equal("SecretUnavailable", ex.Kind);
+        Assert.True(ex.NonRetryable);
+        Assert.Contains(message, ex.Message, StringComparison.Ordinal);
+    }
+}
