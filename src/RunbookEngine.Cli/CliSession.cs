@@ -90,6 +90,14 @@ internal sealed class CliSession : IAsyncDisposable
         return runbook ?? throw new RunbookValidationException(problems);
     }
 
+    /// <summary>A worker that executes runbook runs and serves runbook actions on its queues.</summary>
+    public async Task<WorkflowWorker> WorkerAsync(WorkerOptions options, CancellationToken cancellationToken) => new(
+        await StoreAsync(cancellationToken).ConfigureAwait(false),
+        new RunbookResolver(Actions, Loggers),
+        options,
+        new ActivityRegistry().AddRunbookActions(Actions, Loggers.CreateLogger("runbook.actions")),
+        loggerFactory: Loggers);
+
     public void Line(string text = "") => Io.Out.WriteLine(text);
 
     public void Error(string text) => Io.Error.WriteLine(text);

@@ -1,4 +1,6 @@
 using RunbookEngine.Runbooks.Model;
+using RunbookEngine.Workflows;
+using RunbookEngine.Workflows.Storage;
 
 namespace RunbookEngine.Runbooks;
 
@@ -32,5 +34,22 @@ public static class ApprovalRules
         }
 
         return granted.Contains(who, StringComparer.Ordinal) ? $"{user} has already approved; {spec.Min} different approvers are needed" : null;
+    }
+
+    /// <summary>The approval step a run is waiting on now, from its history.</summary>
+    /// <param name="history">The run's history.</param>
+    /// <returns>The step id and the wait's deadline, or null when it waits for no approval.</returns>
+    public static (string StepId, DateTimeOffset? Until)? Pending(RunHistory history)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        foreach (var row in history.Steps.Where(r => r.Kind == StepKind.Signal && r.Status == StepStatus.Waiting))
+        {
+            if (WorkflowJson.Parse(row.Input)?["signal"]?.GetValue<string>() is { } signal && signal.StartsWith(RunbookWorkflow.ApprovalSignalPrefix, StringComparison.Ordinal))
+            {
+                return (signal[RunbookWorkflow.ApprovalSignalPrefix.Length..], row.AvailableAt);
+            }
+        }
+
+        return null;
     }
 }

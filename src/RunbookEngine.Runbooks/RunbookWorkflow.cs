@@ -153,7 +153,7 @@ public sealed class RunbookWorkflow
         var with = step.With is null ? new JsonObject() : (JsonObject)state.Render(step.With, result: null)!;
         if (state.DryRun)
         {
-            var plan = await ctx.StepAsync(
+            await ctx.StepAsync(
                 position,
                 sc => ActionRunner.PlanAsync(action, with, step.Id, sc, logger),
                 new StepOptions { Retry = RetryPolicy.None }).ConfigureAwait(false);

@@ -405,12 +405,7 @@ public sealed class WorkflowWorker : IAsyncDisposable
         }
         else
         {
-            var limit = stepOptions.AttemptTimeout;
-            if (deadline is { } d2)
-            {
-                var remaining = d2 - now;
-                limit = limit is { } a && a < remaining ? a : remaining;
-            }
+            var limit = StepAttempts.Limit(stepOptions, deadline, now);
 
             using var timeoutCts = limit is { } l ? new CancellationTokenSource(l, time) : null;
             using var linked = timeoutCts is null
@@ -436,7 +431,7 @@ public sealed class WorkflowWorker : IAsyncDisposable
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                (kind, message, nonRetryable) = ex is StepException se ? (se.Kind, se.Message, se.NonRetryable) : (ex.GetType().Name, ex.Message, false);
+                (kind, message, nonRetryable) = StepAttempts.Classify(ex);
             }
 
             Telemetry.StepDuration.Record(time.GetElapsedTime(started).TotalSeconds);

@@ -38,12 +38,7 @@ internal static class DecideCommand
             var runbook = await s.PinnedRunbookAsync(run, ct).ConfigureAwait(false);
             var store = await s.StoreAsync(ct).ConfigureAwait(false);
             var history = await store.LoadHistoryAsync(run.RunId, ct).ConfigureAwait(false);
-            var pending = history.Steps
-                .Where(st => st.Kind == StepKind.Signal && st.Status == StepStatus.Waiting)
-                .Select(st => WorkflowJson.Parse(st.Input)?["signal"]?.GetValue<string>())
-                .Where(sig => sig?.StartsWith(RunbookWorkflow.ApprovalSignalPrefix, StringComparison.Ordinal) == true)
-                .Select(sig => sig![RunbookWorkflow.ApprovalSignalPrefix.Length..])
-                .FirstOrDefault();
+            var pending = ApprovalRules.Pending(history)?.StepId;
             var stepId = parse.GetValue(step) ?? pending
                 ?? throw new CliException($"run {run.RunId} is not waiting for an approval (status {run.Status.ToStoredName()}); name the step with --step to decide ahead of time");
             var approval = runbook.Steps.FirstOrDefault(x => x.Id == stepId && x.Type == StepType.Approval)

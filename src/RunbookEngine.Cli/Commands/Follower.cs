@@ -14,12 +14,7 @@ internal static class Follower
     {
         var store = await s.StoreAsync(ct).ConfigureAwait(false);
         var client = new WorkflowClient(store);
-        var worker = new WorkflowWorker(
-            store,
-            new RunbookResolver(s.Actions, s.Loggers),
-            new WorkerOptions { PollInterval = TimeSpan.FromMilliseconds(200), ShutdownTimeout = TimeSpan.FromSeconds(10) },
-            new ActivityRegistry().AddRunbookActions(s.Actions, s.Loggers.CreateLogger("runbook.actions")),
-            loggerFactory: s.Loggers);
+        var worker = await s.WorkerAsync(new WorkerOptions { PollInterval = TimeSpan.FromMilliseconds(200), ShutdownTimeout = TimeSpan.FromSeconds(10) }, ct).ConfigureAwait(false);
         await using var workerScope = worker.ConfigureAwait(false);
         using var stop = new CancellationTokenSource();
         var serving = worker.RunAsync(stop.Token);

@@ -23,7 +23,7 @@ internal static class StatusCommand
             var run = await s.RunAsync(parse.GetValue(id)!, ct).ConfigureAwait(false);
             var store = await s.StoreAsync(ct).ConfigureAwait(false);
             var history = await store.LoadHistoryAsync(run.RunId, ct).ConfigureAwait(false);
-            var waitingFor = history.Steps.FirstOrDefault(st => st.Kind == StepKind.Signal && st.Status == StepStatus.Waiting);
+            var waitingFor = WaitingFor(history);
             if (s.Json)
             {
                 var json = CliSession.RunJson(run);
@@ -38,7 +38,7 @@ internal static class StatusCommand
                     ["error"] = st.ErrorMessage,
                     ["output"] = WorkflowJson.Parse(st.Output),
                 })]);
-                json["waiting_for"] = WaitingFor(waitingFor);
+                json["waiting_for"] = waitingFor;
                 s.WriteJson(json);
                 return ExitCodes.Ok;
             }
@@ -63,7 +63,7 @@ internal static class StatusCommand
                 s.Line($"error     {run.ErrorKind}: {run.ErrorMessage}");
             }
 
-            if (WaitingFor(waitingFor) is { } w)
+            if (waitingFor is { } w)
             {
                 s.Line($"waiting   {w}");
             }
@@ -77,16 +77,14 @@ internal static class StatusCommand
         return command;
     }
 
-    private static string? WaitingFor(StepRecord? step)
+    private static string? WaitingFor(RunHistory history)
     {
-        var signal = step is null ? null : WorkflowJson.Parse(step.Input)?["signal"]?.GetValue<string>();
-        if (signal is null)
+        if (Runbooks.ApprovalRules.Pending(history) is { } approval)
         {
-            return null;
+            return $"approval of step '{approval.StepId}'" + (approval.Until is { } until ? $" until {CliSession.Time(until)}" : string.Empty);
         }
 
-        return signal.StartsWith(Runbooks.RunbookWorkflow.ApprovalSignalPrefix, StringComparison.Ordinal)
-            ? $"approval of step '{signal[Runbooks.RunbookWorkflow.ApprovalSignalPrefix.Length..]}'" + (step!.AvailableAt is { } until ? $" until {CliSession.Time(until)}" : string.Empty)
-            : $"signal {signal}";
+        var signal = history.Steps.FirstOrDefault(st => st.Kind == StepKind.Signal && st.Status == StepStatus.Waiting);
+        return signal is null ? null : $"signal {WorkflowJson.Parse(signal.Input)?["signal"]}";
     }
 }

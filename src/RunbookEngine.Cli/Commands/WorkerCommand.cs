@@ -32,13 +32,7 @@ internal static class WorkerCommand
             }
 
             var served = parse.GetValue(queues) is { Length: > 0 } q ? q : ["default"];
-            var store = await s.StoreAsync(ct).ConfigureAwait(false);
-            var worker = new WorkflowWorker(
-                store,
-                new RunbookResolver(s.Actions, s.Loggers),
-                new WorkerOptions { Queues = served, MaxConcurrentRuns = n, MaxConcurrentActivities = n, PollInterval = TimeSpan.FromMilliseconds(250) },
-                new ActivityRegistry().AddRunbookActions(s.Actions, s.Loggers.CreateLogger("runbook.actions")),
-                loggerFactory: s.Loggers);
+            var worker = await s.WorkerAsync(new WorkerOptions { Queues = served, MaxConcurrentRuns = n, MaxConcurrentActivities = n, PollInterval = TimeSpan.FromMilliseconds(250) }, ct).ConfigureAwait(false);
             await using (worker.ConfigureAwait(false))
             {
                 s.Line($"worker {worker.WorkerId} serving {string.Join(", ", served)} on {s.StorePath}; Ctrl-C to stop");

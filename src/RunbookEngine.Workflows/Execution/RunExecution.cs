@@ -493,13 +493,6 @@ internal sealed class RunExecution
         static string Describe(StepKind k, string n) => k == StepKind.Inline ? n : $"{n} ({k.ToString().ToLowerInvariant()})";
     }
 
-    private static (string Kind, string Message, bool NonRetryable) Classify(Exception ex) => ex switch
-    {
-        StepException se => (se.Kind, se.Message, se.NonRetryable),
-        StepFailedException sf => (sf.ErrorKind, sf.Message, false),
-        _ => (ex.GetType().Name, ex.Message, false),
-    };
-
     private async Task<T> RunAttemptAsync<T>(int seq, string name, Func<StepContext, Task<T>> body, StepOptions stepOptions, int attempt, DateTimeOffset firstStart, bool isNew)
     {
         var now = Now;
@@ -526,12 +519,7 @@ internal sealed class RunExecution
             return await AbortAsync<T>(ex).ConfigureAwait(false);
         }
 
-        var attemptLimit = stepOptions.AttemptTimeout;
-        if (deadline is { } d1)
-        {
-            var remaining = d1 - now;
-            attemptLimit = attemptLimit is { } a && a < remaining ? a : remaining;
-        }
+        var attemptLimit = StepAttempts.Limit(stepOptions, deadline, now);
 
         using var timeoutCts = attemptLimit is { } limit ? new CancellationTokenSource(limit, time) : null;
         using var linked = timeoutCts is null
@@ -587,7 +575,7 @@ internal sealed class RunExecution
         }
 
         span?.SetStatus(ActivityStatusCode.Error, error.Message);
-        var (kind, message, nonRetryable) = Classify(error);
+        var (kind, message, nonRetryable) = StepAttempts.Classify(error);
         if (!nonRetryable && stepOptions.Retry.AllowsRetry(attempt, kind))
         {
             var next = end + stepOptions.Retry.DelayAfter(attempt);
