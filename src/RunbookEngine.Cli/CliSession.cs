@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using RunbookEngine.Actions;
 using RunbookEngine.Runbooks;
 using RunbookEngine.Runbooks.Model;
+using RunbookEngine.Storage.Postgres;
 using RunbookEngine.Storage.Sqlite;
 using RunbookEngine.Workflows;
 using RunbookEngine.Workflows.Storage;
@@ -17,7 +18,7 @@ namespace RunbookEngine.Cli;
 internal sealed class CliSession : IAsyncDisposable
 {
     private static readonly JsonSerializerOptions Indented = new(WorkflowJson.Options) { WriteIndented = true };
-    private SqliteWorkflowStore? store;
+    private IWorkflowStore? store;
 
     public CliSession(ParseResult parse, GlobalOptions globals, CliIo io)
     {
@@ -37,6 +38,12 @@ internal sealed class CliSession : IAsyncDisposable
 
     public string StorePath { get; }
 
+    /// <summary>Gets the store as shown to people: the SQLite path, or PostgreSQL's host, port and database (never a password).</summary>
+    public string StoreName { get; private set; } = string.Empty;
+
+    /// <summary>Gets or sets how long store calls retry while PostgreSQL is unreachable. Short for interactive commands; workers wait longer.</summary>
+    public TimeSpan ReconnectWindow { get; set; } = TimeSpan.FromSeconds(5);
+
     public string RunbooksDirectory { get; }
 
     public bool Json { get; }
@@ -51,19 +58,41 @@ internal sealed class CliSession : IAsyncDisposable
 
     public RunbookLibrary Library => new(Actions);
 
-    public async Task<SqliteWorkflowStore> StoreAsync(CancellationToken cancellationToken)
+    public async Task<IWorkflowStore> StoreAsync(CancellationToken cancellationToken)
     {
         if (store is not null)
         {
             return store;
         }
 
-        if (StorePath.Contains("Host=", StringComparison.OrdinalIgnoreCase) || StorePath.StartsWith("postgres", StringComparison.OrdinalIgnoreCase))
+        if (PostgresStoreOptions.IsPostgres(StorePath))
         {
-            throw new CliException("PostgreSQL stores are not supported by this build yet; use a SQLite file path for --store.", ExitCodes.Invalid);
+            string connectionString;
+            try
+            {
+                connectionString = PostgresStoreOptions.NormalizeConnectionString(StorePath);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new CliException($"--store: {ex.Message}", ExitCodes.Invalid);
+            }
+
+            var pg = await PostgresWorkflowStore.OpenAsync(
+                new PostgresStoreOptions
+                {
+                    ConnectionString = connectionString,
+                    Schema = Io.Environment("RUNBOOK_PG_SCHEMA") is { Length: > 0 } schema ? schema : "runbook",
+                    ReconnectWindow = ReconnectWindow,
+                },
+                cancellationToken).ConfigureAwait(false);
+            StoreName = "postgres " + pg.Location;
+            store = pg;
+            return store;
         }
 
-        store = await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = StorePath }, cancellationToken).ConfigureAwait(false);
+        var sqlite = await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = StorePath }, cancellationToken).ConfigureAwait(false);
+        StoreName = sqlite.DatabasePath;
+        store = sqlite;
         return store;
     }
 
@@ -73,7 +102,7 @@ internal sealed class CliSession : IAsyncDisposable
     {
         var s = await StoreAsync(cancellationToken).ConfigureAwait(false);
         return await s.GetRunAsync(runId, cancellationToken).ConfigureAwait(false)
-            ?? throw new CliException($"no run '{runId}' in {StorePath}; `runbook runs` lists them", ExitCodes.Invalid);
+            ?? throw new CliException($"no run '{runId}' in {StoreName}; `runbook runs` lists them", ExitCodes.Invalid);
     }
 
     /// <summary>The runbook a run is pinned to, parsed from the stored definition.</summary>

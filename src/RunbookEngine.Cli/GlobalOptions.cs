@@ -7,7 +7,7 @@ internal sealed class GlobalOptions
 {
     public Option<string?> Store { get; } = new("--store")
     {
-        Description = "The store: a SQLite file path (default .runbook/runbook.db, env RUNBOOK_STORE).",
+        Description = "The store: a SQLite file path (default .runbook/runbook.db), or a PostgreSQL connection string (Host=...;Database=...) or postgres:// URL shared by many machines. Env RUNBOOK_STORE.",
         Recursive = true,
     };
 

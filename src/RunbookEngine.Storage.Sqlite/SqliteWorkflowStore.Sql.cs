@@ -134,8 +134,8 @@ public sealed partial class SqliteWorkflowStore
     private static StepRecord MapStep(SqliteDataReader r) => new(
         r.GetInt32(0),
         r.GetString(1),
-        ParseKind(r.GetString(2)),
-        ParseStatus(r.GetString(3)),
+        StepStoredNames.ParseKind(r.GetString(2)),
+        StepStoredNames.ParseStatus(r.GetString(3)),
         r.GetInt32(4),
         Str(r, 5),
         Str(r, 6),
@@ -158,46 +158,6 @@ public sealed partial class SqliteWorkflowStore
         r.GetString(4),
         Str(r, 5),
         r.GetString(6));
-
-    internal static string KindName(StepKind kind) => kind switch
-    {
-        StepKind.Inline => "inline",
-        StepKind.Activity => "activity",
-        StepKind.Timer => "timer",
-        StepKind.Signal => "signal",
-        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
-    };
-
-    internal static string StatusName(StepStatus status) => status switch
-    {
-        StepStatus.Running => "running",
-        StepStatus.Retrying => "retrying",
-        StepStatus.Queued => "queued",
-        StepStatus.Waiting => "waiting",
-        StepStatus.Completed => "completed",
-        StepStatus.Failed => "failed",
-        _ => throw new ArgumentOutOfRangeException(nameof(status)),
-    };
-
-    private static StepKind ParseKind(string s) => s switch
-    {
-        "inline" => StepKind.Inline,
-        "activity" => StepKind.Activity,
-        "timer" => StepKind.Timer,
-        "signal" => StepKind.Signal,
-        _ => throw new FormatException($"Unknown step kind '{s}'."),
-    };
-
-    private static StepStatus ParseStatus(string s) => s switch
-    {
-        "running" => StepStatus.Running,
-        "retrying" => StepStatus.Retrying,
-        "queued" => StepStatus.Queued,
-        "waiting" => StepStatus.Waiting,
-        "completed" => StepStatus.Completed,
-        "failed" => StepStatus.Failed,
-        _ => throw new FormatException($"Unknown step status '{s}'."),
-    };
 
     private RunRecord? ReadRun(SqliteConnection c, SqliteTransaction? tx, string runId) =>
         Query(c, tx, $"SELECT {RunColumns} FROM runs WHERE run_id = $id", MapRun, ("$id", runId)).FirstOrDefault();

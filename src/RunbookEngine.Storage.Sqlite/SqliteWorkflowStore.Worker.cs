@@ -200,7 +200,7 @@ public sealed partial class SqliteWorkflowStore
             var s = write.Step;
             (string, object?)[] ps =
             [
-                ("$run", commit.RunId), ("$seq", s.Sequence), ("$name", s.Name), ("$kind", KindName(s.Kind)), ("$status", StatusName(s.Status)),
+                ("$run", commit.RunId), ("$seq", s.Sequence), ("$name", s.Name), ("$kind", s.Kind.ToStoredName()), ("$status", s.Status.ToStoredName()),
                 ("$attempt", s.Attempt), ("$queue", s.Queue), ("$activity", s.Activity), ("$input", s.Input), ("$output", s.Output),
                 ("$ek", s.ErrorKind), ("$em", s.ErrorMessage), ("$options", s.Options), ("$avail", SqliteTime.ToDb(s.AvailableAt)),
                 ("$started", SqliteTime.ToDb(s.StartedAt)), ("$completed", SqliteTime.ToDb(s.CompletedAt)), ("$lo", s.LeaseOwner), ("$le", SqliteTime.ToDb(s.LeaseExpiresAt)),

@@ -72,6 +72,10 @@ public sealed class WorkflowWorker : IAsyncDisposable
             {
                 // Someone else woke it first; one wake-up is enough.
             }
+            catch (ObjectDisposedException)
+            {
+                // A late notification for a worker that has stopped.
+            }
         }
     }
 
@@ -109,6 +113,13 @@ public sealed class WorkflowWorker : IAsyncDisposable
     public async Task RunAsync(CancellationToken stoppingToken)
     {
         using var heartbeatStop = new CancellationTokenSource();
+        using var wakeups = (store as IWorkAvailableSource)?.SubscribeWorkAvailable(queue =>
+        {
+            if (queue is null || options.Queues.Contains(queue, StringComparer.Ordinal))
+            {
+                Notify();
+            }
+        });
         var heartbeat = HeartbeatLoopAsync(heartbeatStop.Token);
         logger.LogInformation("Worker {WorkerId} serving queues {Queues}", WorkerId, string.Join(",", options.Queues));
         try

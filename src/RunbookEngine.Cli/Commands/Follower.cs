@@ -65,7 +65,7 @@ internal static class Follower
 
         if (interrupted)
         {
-            s.Error($"stopped following run {runId} ({run.Status.ToStoredName()}); it is kept in {s.StorePath}: `runbook worker` continues it, `runbook status {runId}` shows it");
+            s.Error($"stopped following run {runId} ({run.Status.ToStoredName()}); it is kept in {s.StoreName}: `runbook worker` continues it, `runbook status {runId}` shows it");
             return ExitCodes.Interrupted;
         }
 

@@ -1,0 +1,113 @@
+namespace RunbookEngine.Storage.Postgres;
+
+/// <summary>
+/// The schema, as ordered migrations. They run inside the engine's own PostgreSQL schema (the connection's
+/// search_path), under a transaction-scoped advisory lock so that processes starting at once apply each
+/// migration exactly once.
+/// </summary>
+internal static class PostgresSchema
+{
+    public static readonly IReadOnlyList<(int Version, string Sql)> Migrations =
+    [
+        (1, """
+            CREATE TABLE definitions (
+                hash        text PRIMARY KEY,
+                workflow    text NOT NULL,
+                content     text NOT NULL,
+                created_at  timestamptz NOT NULL
+            );
+            -- Inputs and outputs above the inline limit, by SHA-256 of their content.
+            CREATE TABLE payloads (
+                hash     text PRIMARY KEY,
+                content  text NOT NULL
+            );
+            CREATE TABLE runs (
+                run_id              text PRIMARY KEY,
+                workflow            text NOT NULL,
+                definition_hash     text NOT NULL REFERENCES definitions (hash),
+                queue               text NOT NULL,
+                status              text NOT NULL,
+                idempotency_key     text UNIQUE,
+                input               text,
+                input_ref           text REFERENCES payloads (hash),
+                output              text,
+                output_ref          text REFERENCES payloads (hash),
+                error_kind          text,
+                error_message       text,
+                created_by          text NOT NULL,
+                created_at          timestamptz NOT NULL,
+                updated_at          timestamptz NOT NULL,
+                completed_at        timestamptz,
+                available_at        timestamptz,
+                lease_owner         text,
+                lease_expires_at    timestamptz,
+                cancel_requested    boolean NOT NULL DEFAULT false,
+                cancel_requested_by text,
+                cancel_reason       text,
+                wake_count          bigint NOT NULL DEFAULT 0,
+                timeline_seq        bigint NOT NULL DEFAULT 0,
+                timeline_hash       text NOT NULL
+            );
+            CREATE INDEX runs_claimable ON runs (queue, available_at) WHERE status IN ('ready', 'waiting');
+            CREATE INDEX runs_leased ON runs (queue, lease_expires_at) WHERE status = 'running';
+            CREATE INDEX runs_created ON runs (created_at);
+            CREATE INDEX runs_workflow_created ON runs (workflow, created_at);
+            CREATE INDEX runs_status_created ON runs (status, created_at);
+            CREATE TABLE steps (
+                run_id           text NOT NULL REFERENCES runs (run_id),
+                seq              integer NOT NULL,
+                name             text NOT NULL,
+                kind             text NOT NULL,
+                status           text NOT NULL,
+                attempt          integer NOT NULL,
+                queue            text,
+                activity         text,
+                input            text,
+                input_ref        text REFERENCES payloads (hash),
+                output           text,
+                output_ref       text REFERENCES payloads (hash),
+                error_kind       text,
+                error_message    text,
+                options          text,
+                available_at     timestamptz,
+                started_at       timestamptz,
+                completed_at     timestamptz,
+                lease_owner      text,
+                lease_expires_at timestamptz,
+                PRIMARY KEY (run_id, seq)
+            );
+            CREATE INDEX steps_queued ON steps (queue, available_at) WHERE kind = 'activity' AND status = 'queued';
+            CREATE INDEX steps_leased ON steps (queue, lease_expires_at) WHERE kind = 'activity' AND status = 'running';
+            CREATE TABLE signals (
+                id           bigserial PRIMARY KEY,
+                run_id       text NOT NULL REFERENCES runs (run_id),
+                name         text NOT NULL,
+                payload      text,
+                sender       text NOT NULL,
+                received_at  timestamptz NOT NULL,
+                consumed_seq integer
+            );
+            CREATE INDEX signals_pending ON signals (run_id, id) WHERE consumed_seq IS NULL;
+            CREATE TABLE timeline (
+                run_id text NOT NULL REFERENCES runs (run_id),
+                seq    bigint NOT NULL,
+                at     timestamptz NOT NULL,
+                actor  text NOT NULL,
+                kind   text NOT NULL,
+                data   text,
+                hash   text NOT NULL,
+                PRIMARY KEY (run_id, seq)
+            );
+            CREATE FUNCTION timeline_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'the timeline is append-only' USING ERRCODE = 'RB001';
+            END $$;
+            CREATE TRIGGER timeline_append_only BEFORE UPDATE OR DELETE ON timeline
+                FOR EACH ROW EXECUTE FUNCTION timeline_append_only();
+            CREATE TRIGGER timeline_append_only_truncate BEFORE TRUNCATE ON timeline
+                FOR EACH STATEMENT EXECUTE FUNCTION timeline_append_only();
+            """),
+    ];
+
+    public static int LatestVersion => Migrations[^1].Version;
+}

@@ -1,0 +1,398 @@
+using Npgsql;
+using RunbookEngine.Workflows;
+using RunbookEngine.Workflows.Storage;
+
+namespace RunbookEngine.Storage.Postgres;
+
+/// <content>Claims, fenced commits and leases.</content>
+public sealed partial class PostgresWorkflowStore
+{
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<ClaimedRun>> ClaimRunsAsync(ClaimRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var queues = request.Queues.ToArray();
+        return WriteAsync<IReadOnlyList<ClaimedRun>>(
+            async db =>
+            {
+                // Rows another worker is claiming right now are skipped, not waited for.
+                var candidates = await db.QueryAsync(
+                    """
+                    SELECT run_id, status, lease_owner, timeline_seq, timeline_hash FROM runs
+                    WHERE status IN ('ready', 'waiting') AND queue = ANY(@q) AND available_at <= @now
+                    ORDER BY available_at LIMIT @n
+                    FOR UPDATE SKIP LOCKED
+                    """,
+                    ReadCandidate,
+                    Db.P("q", queues),
+                    Db.P("now", request.Now),
+                    Db.P("n", request.MaxCount)).ConfigureAwait(false);
+                if (candidates.Count < request.MaxCount)
+                {
+                    candidates.AddRange(await db.QueryAsync(
+                        """
+                        SELECT run_id, status, lease_owner, timeline_seq, timeline_hash FROM runs
+                        WHERE status = 'running' AND queue = ANY(@q) AND lease_expires_at <= @now
+                        ORDER BY lease_expires_at LIMIT @n
+                        FOR UPDATE SKIP LOCKED
+                        """,
+                        ReadCandidate,
+                        Db.P("q", queues),
+                        Db.P("now", request.Now),
+                        Db.P("n", request.MaxCount - candidates.Count)).ConfigureAwait(false));
+                }
+
+                if (candidates.Count == 0)
+                {
+                    return [];
+                }
+
+                var ids = candidates.Select(c => c.Id).ToArray();
+                await db.ExecAsync(
+                    "UPDATE runs SET status = 'running', lease_owner = @w, lease_expires_at = @exp, updated_at = @now WHERE run_id = ANY(@ids)",
+                    Db.P("w", request.WorkerId),
+                    Db.P("exp", request.Now + request.LeaseDuration),
+                    Db.P("now", request.Now),
+                    Db.P("ids", ids)).ConfigureAwait(false);
+                var actor = "worker:" + request.WorkerId;
+                await AppendEventsAsync(
+                    db,
+                    candidates.Select(c => (c.Id, c.Seq, c.Hash, (IReadOnlyList<NewTimelineEvent>)
+                    [
+                        c.Status == "running"
+                            ? new NewTimelineEvent(request.Now, actor, TimelineKinds.RunRecovered, TimelineData.Of(("previous_owner", c.Owner), ("reason", "lease expired")))
+                            : new NewTimelineEvent(request.Now, actor, TimelineKinds.RunClaimed, TimelineData.Of(("from", c.Status))),
+                    ])).ToList()).ConfigureAwait(false);
+                var runs = (await ReadRunsAsync(db, ids).ConfigureAwait(false)).ToDictionary(r => r.RunId, StringComparer.Ordinal);
+                return candidates.Select(c => new ClaimedRun(runs[c.Id], c.Status == "running" ? c.Owner : null)).ToList();
+            },
+            cancellationToken);
+
+        static (string Id, string Status, string? Owner, long Seq, string Hash) ReadCandidate(NpgsqlDataReader r) =>
+            (r.GetString(0), r.GetString(1), Str(r, 2), r.GetInt64(3), r.GetString(4));
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<ClaimedActivity>> ClaimActivitiesAsync(ClaimRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var queues = request.Queues.ToArray();
+        const string live = "EXISTS (SELECT 1 FROM runs r WHERE r.run_id = s.run_id AND r.status NOT IN ('completed', 'failed', 'cancelled'))";
+        return WriteAsync<IReadOnlyList<ClaimedActivity>>(
+            async db =>
+            {
+                var candidates = await db.QueryAsync(
+                    $"""
+                    SELECT s.run_id, s.seq, s.status, s.lease_owner FROM steps s
+                    WHERE s.kind = 'activity' AND s.status = 'queued' AND s.queue = ANY(@q) AND s.available_at <= @now AND {live}
+                    ORDER BY s.available_at LIMIT @n
+                    FOR UPDATE OF s SKIP LOCKED
+                    """,
+                    ReadCandidate,
+                    Db.P("q", queues),
+                    Db.P("now", request.Now),
+                    Db.P("n", request.MaxCount)).ConfigureAwait(false);
+                if (candidates.Count < request.MaxCount)
+                {
+                    candidates.AddRange(await db.QueryAsync(
+                        $"""
+                        SELECT s.run_id, s.seq, s.status, s.lease_owner FROM steps s
+                        WHERE s.kind = 'activity' AND s.status = 'running' AND s.queue = ANY(@q) AND s.lease_expires_at <= @now AND {live}
+                        ORDER BY s.lease_expires_at LIMIT @n
+                        FOR UPDATE OF s SKIP LOCKED
+                        """,
+                        ReadCandidate,
+                        Db.P("q", queues),
+                        Db.P("now", request.Now),
+                        Db.P("n", request.MaxCount - candidates.Count)).ConfigureAwait(false));
+                }
+
+                if (candidates.Count == 0)
+                {
+                    return [];
+                }
+
+                var claimed = new List<ClaimedActivity>(candidates.Count);
+                var events = new Dictionary<string, List<NewTimelineEvent>>(StringComparer.Ordinal);
+                var actor = "worker:" + request.WorkerId;
+                foreach (var (runId, seq, status, previous) in candidates)
+                {
+                    var step = (await db.QueryAsync(
+                        $"""
+                        WITH s AS (
+                            UPDATE steps SET status = 'running', attempt = attempt + 1, lease_owner = @w, lease_expires_at = @exp, started_at = COALESCE(started_at, @now)
+                            WHERE run_id = @run AND seq = @seq RETURNING *)
+                        SELECT {StepSelectList} FROM s {StepJoins}
+                        """,
+                        MapStep,
+                        Db.P("w", request.WorkerId),
+                        Db.P("exp", request.Now + request.LeaseDuration),
+                        Db.P("now", request.Now),
+                        Db.P("run", runId),
+                        Db.P("seq", seq)).ConfigureAwait(false))[0];
+                    var recovered = status == "running";
+                    if (!events.TryGetValue(runId, out var list))
+                    {
+                        events[runId] = list = [];
+                    }
+
+                    if (recovered)
+                    {
+                        list.Add(new(request.Now, actor, TimelineKinds.StepInterrupted, TimelineData.Of(("seq", seq), ("step", step.Name), ("attempt", step.Attempt - 1), ("previous_owner", previous))));
+                    }
+
+                    list.Add(new(request.Now, actor, TimelineKinds.StepStarted, TimelineData.Of(("seq", seq), ("step", step.Name), ("attempt", step.Attempt), ("activity", step.Activity), ("queue", step.Queue))));
+                    claimed.Add(new ClaimedActivity(runId, step, recovered ? previous : null));
+                }
+
+                // Lock the runs' rows in one order (the timeline heads live there) so concurrent claimers cannot deadlock on them.
+                var heads = await db.QueryAsync(
+                    "SELECT run_id, timeline_seq, timeline_hash FROM runs WHERE run_id = ANY(@ids) ORDER BY run_id FOR UPDATE",
+                    r => (Id: r.GetString(0), Seq: r.GetInt64(1), Hash: r.GetString(2)),
+                    Db.P("ids", events.Keys.ToArray())).ConfigureAwait(false);
+                await AppendEventsAsync(db, heads.Select(h => (h.Id, h.Seq, h.Hash, (IReadOnlyList<NewTimelineEvent>)events[h.Id])).ToList()).ConfigureAwait(false);
+                return claimed;
+            },
+            cancellationToken);
+
+        static (string RunId, int Seq, string Status, string? Owner) ReadCandidate(NpgsqlDataReader r) =>
+            (r.GetString(0), r.GetInt32(1), r.GetString(2), Str(r, 3));
+    }
+
+    /// <inheritdoc/>
+    public Task CommitAsync(RunCommit commit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(commit);
+        return WriteAsync(
+            async db =>
+            {
+                await ApplyCommitAsync(db, commit).ConfigureAwait(false);
+                return true;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task<LeaseRenewal> RenewLeasesAsync(string workerId, IReadOnlyCollection<string> runIds, IReadOnlyCollection<(string RunId, int Sequence)> activities, DateTimeOffset until, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(runIds);
+        ArgumentNullException.ThrowIfNull(activities);
+        return WriteAsync(
+            async db =>
+            {
+                var held = runIds.Count == 0 ? [] : await db.QueryAsync(
+                    "UPDATE runs SET lease_expires_at = @exp WHERE run_id = ANY(@ids) AND status = 'running' AND lease_owner = @w RETURNING run_id, cancel_requested",
+                    r => (Id: r.GetString(0), Cancel: r.GetBoolean(1)),
+                    Db.P("exp", until),
+                    Db.P("ids", runIds.ToArray()),
+                    Db.P("w", workerId)).ConfigureAwait(false);
+                var heldIds = held.Select(h => h.Id).ToHashSet(StringComparer.Ordinal);
+                var heldSteps = activities.Count == 0 ? [] : await db.QueryAsync(
+                    """
+                    UPDATE steps SET lease_expires_at = @exp
+                    FROM unnest(@runs, @seqs) AS a(run_id, seq)
+                    WHERE steps.run_id = a.run_id AND steps.seq = a.seq AND steps.status = 'running' AND steps.lease_owner = @w
+                    RETURNING steps.run_id, steps.seq
+                    """,
+                    r => (r.GetString(0), r.GetInt32(1)),
+                    Db.P("exp", until),
+                    Db.P("runs", activities.Select(a => a.RunId).ToArray()),
+                    Db.P("seqs", activities.Select(a => (long)a.Sequence).ToArray()),
+                    Db.P("w", workerId)).ConfigureAwait(false);
+                var heldStepSet = heldSteps.ToHashSet();
+                return new LeaseRenewal(
+                    runIds.Where(id => !heldIds.Contains(id)).ToList(),
+                    held.Where(h => h.Cancel).Select(h => h.Id).ToList(),
+                    activities.Where(a => !heldStepSet.Contains(a)).ToList());
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task ReleaseLeasesAsync(string workerId, IReadOnlyCollection<string> runIds, IReadOnlyCollection<(string RunId, int Sequence)> activities, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(runIds);
+        ArgumentNullException.ThrowIfNull(activities);
+        return WriteAsync(
+            async db =>
+            {
+                var released = runIds.Count == 0 ? [] : await db.QueryAsync(
+                    "UPDATE runs SET lease_expires_at = @now, updated_at = @now WHERE run_id = ANY(@ids) AND status = 'running' AND lease_owner = @w RETURNING run_id, queue, timeline_seq, timeline_hash",
+                    r => (Id: r.GetString(0), Queue: r.GetString(1), Seq: r.GetInt64(2), Hash: r.GetString(3)),
+                    Db.P("now", now),
+                    Db.P("ids", runIds.ToArray()),
+                    Db.P("w", workerId)).ConfigureAwait(false);
+                await AppendEventsAsync(db, released.Select(r => (r.Id, r.Seq, r.Hash, (IReadOnlyList<NewTimelineEvent>)[new NewTimelineEvent(now, "worker:" + workerId, TimelineKinds.RunReleased, TimelineData.Of(("reason", "worker shutting down")))])).ToList()).ConfigureAwait(false);
+                db.Wakes.UnionWith(released.Select(r => r.Queue));
+                if (activities.Count > 0)
+                {
+                    var queues = await db.QueryAsync(
+                        """
+                        UPDATE steps SET lease_expires_at = @now
+                        FROM unnest(@runs, @seqs) AS a(run_id, seq)
+                        WHERE steps.run_id = a.run_id AND steps.seq = a.seq AND steps.status = 'running' AND steps.lease_owner = @w
+                        RETURNING steps.queue
+                        """,
+                        r => Str(r, 0),
+                        Db.P("now", now),
+                        Db.P("runs", activities.Select(a => a.RunId).ToArray()),
+                        Db.P("seqs", activities.Select(a => (long)a.Sequence).ToArray()),
+                        Db.P("w", workerId)).ConfigureAwait(false);
+                    db.Wakes.UnionWith(queues.OfType<string>());
+                }
+
+                return true;
+            },
+            cancellationToken);
+    }
+
+    private async Task ApplyCommitAsync(Db db, RunCommit commit)
+    {
+        // Fencing: the writer must still hold the lease it writes under. The run's row is locked from here on.
+        (string Queue, long Seq, string Hash) head;
+        if (commit.FencedStep is { } fs)
+        {
+            if (await db.ExecAsync(
+                "UPDATE steps SET lease_expires_at = lease_expires_at WHERE run_id = @run AND seq = @seq AND status = 'running' AND lease_owner = @w AND attempt = @a",
+                Db.P("run", commit.RunId),
+                Db.P("seq", fs.Sequence),
+                Db.P("w", commit.Owner),
+                Db.P("a", fs.Attempt)).ConfigureAwait(false) != 1)
+            {
+                throw new LeaseLostException($"Worker {commit.Owner} no longer holds attempt {fs.Attempt} of step {fs.Sequence} of run {commit.RunId}: another worker took it over after the lease expired. Its outcome was not applied.");
+            }
+
+            var rows = await db.QueryAsync("SELECT queue, timeline_seq, timeline_hash FROM runs WHERE run_id = @id FOR UPDATE", r => (r.GetString(0), r.GetInt64(1), r.GetString(2)), Db.P("id", commit.RunId)).ConfigureAwait(false);
+            head = rows.Count == 1 ? rows[0] : throw new WorkflowStoreException($"Run {commit.RunId} does not exist.");
+        }
+        else
+        {
+            var rows = await db.QueryAsync(
+                "UPDATE runs SET updated_at = @now, lease_expires_at = COALESCE(@ext, lease_expires_at) WHERE run_id = @id AND status = 'running' AND lease_owner = @w RETURNING queue, timeline_seq, timeline_hash",
+                r => (r.GetString(0), r.GetInt64(1), r.GetString(2)),
+                Db.P("now", commit.Now),
+                Db.P("ext", commit.ExtendLeaseTo),
+                Db.P("id", commit.RunId),
+                Db.P("w", commit.Owner)).ConfigureAwait(false);
+            head = rows.Count == 1 ? rows[0] : throw new LeaseLostException($"Worker {commit.Owner} no longer holds the lease of run {commit.RunId}: another worker took it over after the lease expired, or the run ended. The write was not applied.");
+        }
+
+        foreach (var write in commit.Steps)
+        {
+            var s = write.Step;
+            var (input, inputRef) = await PayloadAsync(db, s.Input).ConfigureAwait(false);
+            var (output, outputRef) = await PayloadAsync(db, s.Output).ConfigureAwait(false);
+            NpgsqlParameter[] ps =
+            [
+                Db.P("run", commit.RunId), Db.P("seq", s.Sequence), Db.P("name", s.Name), Db.P("kind", s.Kind.ToStoredName()), Db.P("status", s.Status.ToStoredName()),
+                Db.P("attempt", s.Attempt), Db.P("queue", s.Queue), Db.P("activity", s.Activity), Db.P("input", input), Db.P("inref", inputRef), Db.P("output", output), Db.P("outref", outputRef),
+                Db.P("ek", s.ErrorKind), Db.P("em", s.ErrorMessage), Db.P("options", s.Options), Db.P("avail", s.AvailableAt),
+                Db.P("started", s.StartedAt), Db.P("completed", s.CompletedAt), Db.P("lo", s.LeaseOwner), Db.P("le", s.LeaseExpiresAt),
+            ];
+            if (write.IsNew)
+            {
+                var inserted = await db.ExecAsync(
+                    """
+                    INSERT INTO steps (run_id, seq, name, kind, status, attempt, queue, activity, input, input_ref, output, output_ref, error_kind, error_message, options, available_at, started_at, completed_at, lease_owner, lease_expires_at)
+                    VALUES (@run, @seq, @name, @kind, @status, @attempt, @queue, @activity, @input, @inref, @output, @outref, @ek, @em, @options, @avail, @started, @completed, @lo, @le)
+                    ON CONFLICT (run_id, seq) DO NOTHING
+                    """,
+                    ps).ConfigureAwait(false);
+                if (inserted == 0)
+                {
+                    throw new LeaseLostException($"Position {s.Sequence} of run {commit.RunId} was already recorded by another worker (primary-key conflict on the step insert): worker {commit.Owner} lost the run. The write was not applied.");
+                }
+            }
+            else
+            {
+                await db.ExecAsync(
+                    """
+                    UPDATE steps SET name = @name, kind = @kind, status = @status, attempt = @attempt, queue = @queue, activity = @activity,
+                        input = @input, input_ref = @inref, output = @output, output_ref = @outref, error_kind = @ek, error_message = @em, options = @options,
+                        available_at = @avail, started_at = @started, completed_at = @completed, lease_owner = @lo, lease_expires_at = @le
+                    WHERE run_id = @run AND seq = @seq
+                    """,
+                    ps).ConfigureAwait(false);
+            }
+
+            if (s.Kind == StepKind.Activity && s.Status == StepStatus.Queued && s.Queue is not null)
+            {
+                db.Wakes.Add(s.Queue);
+            }
+        }
+
+        foreach (var (signalId, seq) in commit.ConsumedSignals)
+        {
+            if (await db.ExecAsync(
+                "UPDATE signals SET consumed_seq = @seq WHERE id = @id AND run_id = @run AND consumed_seq IS NULL",
+                Db.P("seq", seq),
+                Db.P("id", signalId),
+                Db.P("run", commit.RunId)).ConfigureAwait(false) != 1)
+            {
+                throw new LeaseLostException($"Signal {signalId} of run {commit.RunId} was already consumed by another execution. The write was not applied.");
+            }
+        }
+
+        await AppendEventsAsync(db, [(commit.RunId, head.Seq, head.Hash, commit.Events)]).ConfigureAwait(false);
+
+        if (commit.WakeRun)
+        {
+            await WakeAsync(db, commit.RunId, commit.Now).ConfigureAwait(false);
+        }
+
+        if (commit.Transition is { } t)
+        {
+            await ApplyTransitionAsync(db, commit, t, head.Queue).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ApplyTransitionAsync(Db db, RunCommit commit, RunTransition t, string queue)
+    {
+        switch (t.Status)
+        {
+            case RunStatus.Waiting:
+                // If an event arrived since the worker loaded the history, the run goes back to ready so it is not lost.
+                var status = await db.ScalarAsync(
+                    """
+                    UPDATE runs SET
+                        status = CASE WHEN wake_count = @seen THEN 'waiting' ELSE 'ready' END,
+                        available_at = CASE WHEN wake_count = @seen THEN @avail ELSE @now END,
+                        lease_owner = NULL, lease_expires_at = NULL, updated_at = @now
+                    WHERE run_id = @id
+                    RETURNING status
+                    """,
+                    Db.P("seen", t.SeenWakeCount),
+                    Db.P("avail", t.AvailableAt),
+                    Db.P("now", commit.Now),
+                    Db.P("id", commit.RunId)).ConfigureAwait(false) as string;
+                if (status == "ready")
+                {
+                    db.Wakes.Add(queue);
+                }
+
+                break;
+            case RunStatus.Ready:
+                await db.ExecAsync(
+                    "UPDATE runs SET status = 'ready', available_at = @avail, lease_owner = NULL, lease_expires_at = NULL, updated_at = @now WHERE run_id = @id",
+                    Db.P("avail", t.AvailableAt ?? commit.Now),
+                    Db.P("now", commit.Now),
+                    Db.P("id", commit.RunId)).ConfigureAwait(false);
+                db.Wakes.Add(queue);
+                break;
+            case RunStatus.Completed or RunStatus.Failed or RunStatus.Cancelled:
+                var (output, outputRef) = await PayloadAsync(db, t.Output).ConfigureAwait(false);
+                await db.ExecAsync(
+                    "UPDATE runs SET status = @s, output = @out, output_ref = @outref, error_kind = @ek, error_message = @em, completed_at = @now, available_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = @now WHERE run_id = @id",
+                    Db.P("s", t.Status.ToStoredName()),
+                    Db.P("out", output),
+                    Db.P("outref", outputRef),
+                    Db.P("ek", t.ErrorKind),
+                    Db.P("em", t.ErrorMessage),
+                    Db.P("now", commit.Now),
+                    Db.P("id", commit.RunId)).ConfigureAwait(false);
+                break;
+            default:
+                throw new InvalidOperationException($"A worker cannot move run {commit.RunId} to {t.Status}.");
+        }
+    }
+}
