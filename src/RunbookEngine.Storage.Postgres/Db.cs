@@ -42,6 +42,9 @@ internal sealed class Db(NpgsqlConnection connection, NpgsqlTransaction? transac
     /// <summary>Gets the task queues whose workers the current write should wake (sent with pg_notify before commit).</summary>
     public HashSet<string> Wakes { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Gets the runs the current write ended (sent with pg_notify before commit).</summary>
+    public HashSet<string> Ended { get; } = new(StringComparer.Ordinal);
+
     public static NpgsqlParameter P(string name, string? value) => new(name, NpgsqlDbType.Text) { Value = (object?)value ?? DBNull.Value };
 
     public static NpgsqlParameter P(string name, long value) => new(name, NpgsqlDbType.Bigint) { Value = value };

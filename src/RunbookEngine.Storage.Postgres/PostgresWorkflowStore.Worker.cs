@@ -390,6 +390,7 @@ public sealed partial class PostgresWorkflowStore
                     Db.P("em", t.ErrorMessage),
                     Db.P("now", commit.Now),
                     Db.P("id", commit.RunId)).ConfigureAwait(false);
+                db.Ended.Add(commit.RunId);
                 break;
             default:
                 throw new InvalidOperationException($"A worker cannot move run {commit.RunId} to {t.Status}.");

@@ -23,10 +23,13 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
     private readonly NpgsqlDataSource dataSource;
     private readonly string where;
     private readonly string channel;
+    private readonly string endedChannel;
     private readonly Channel<WriteOperation> writes = Channel.CreateUnbounded<WriteOperation>();
     private readonly CancellationTokenSource stopping = new();
     private readonly Lock subscribersLock = new();
     private readonly List<Action<string?>> subscribers = [];
+    private readonly List<Action<string?>> endedSubscribers = [];
+    private readonly TaskCompletionSource listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task[] writerLoops = [];
     private Task? listenLoop;
     private int disposed;
@@ -45,6 +48,7 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
 
         where = $"{cs.Host}:{cs.Port}/{cs.Database ?? cs.Username} (schema {options.Schema})";
         channel = options.Schema + "_work";
+        endedChannel = options.Schema + "_ended";
         dataSource = builder.Build();
     }
 
@@ -127,6 +131,9 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
         async db => Convert.ToInt32(await db.ScalarAsync("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture),
         cancellationToken);
 
+    /// <summary>Gets a task that completes once the listener has connected and LISTENs (tests wait for it).</summary>
+    internal Task Listening => listening.Task;
+
     /// <inheritdoc/>
     public IDisposable SubscribeWorkAvailable(Action<string?> onWorkAvailable)
     {
@@ -137,6 +144,23 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
         }
 
         return new Subscription(this, onWorkAvailable);
+    }
+
+    /// <summary>
+    /// Calls <paramref name="onRunEnded"/> with a run id whenever a run completes, fails or is cancelled in any
+    /// process, and with null when runs may have ended unseen (after the listener reconnected).
+    /// </summary>
+    /// <param name="onRunEnded">The callback; it must be quick and must not throw.</param>
+    /// <returns>Disposing it ends the subscription.</returns>
+    public IDisposable SubscribeRunEnded(Action<string?> onRunEnded)
+    {
+        ArgumentNullException.ThrowIfNull(onRunEnded);
+        lock (subscribersLock)
+        {
+            endedSubscribers.Add(onRunEnded);
+        }
+
+        return new Subscription(this, onRunEnded);
     }
 
     /// <inheritdoc/>
@@ -281,6 +305,7 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
         var ok = new List<WriteOperation>(pending.Count);
         var again = new List<WriteOperation>();
         var wakes = new HashSet<string>(StringComparer.Ordinal);
+        var ended = new HashSet<string>(StringComparer.Ordinal);
         var session = await Db.OpenAsync(dataSource, IsolationLevel.ReadCommitted, stopping.Token).ConfigureAwait(false);
         await using (session.ConfigureAwait(false))
         {
@@ -303,6 +328,7 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
 
                     ok.Add(op);
                     wakes.UnionWith(db.Wakes);
+                    ended.UnionWith(db.Ended);
                 }
                 catch (Exception ex) when (useSavepoints && (ex is WorkflowStoreException or InvalidOperationException or FormatException || (ex is PostgresException pg && (PostgresErrors.IsStatementLevel(pg) || pg.SqlState is "40P01" or "40001"))))
                 {
@@ -322,6 +348,11 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
             if (wakes.Count > 0)
             {
                 await session.ExecAsync("SELECT pg_notify(@c, q) FROM unnest(@qs) AS q", Db.P("c", channel), Db.P("qs", wakes.ToArray())).ConfigureAwait(false);
+            }
+
+            if (ended.Count > 0)
+            {
+                await session.ExecAsync("SELECT pg_notify(@c, id) FROM unnest(@ids) AS id", Db.P("c", endedChannel), Db.P("ids", ended.ToArray())).ConfigureAwait(false);
             }
 
             committing.Value = true;
@@ -346,11 +377,13 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
                 var db = await Db.OpenAsync(dataSource, null, stopping.Token).ConfigureAwait(false);
                 await using (db.ConfigureAwait(false))
                 {
-                    db.Connection.Notification += (_, e) => Publish(e.Payload);
-                    await db.ExecAsync($"LISTEN {channel}").ConfigureAwait(false);
+                    db.Connection.Notification += (_, e) => Publish(e.Channel == endedChannel ? endedSubscribers : subscribers, e.Payload);
+                    await db.ExecAsync($"LISTEN {channel}; LISTEN {endedChannel}").ConfigureAwait(false);
 
-                    // Notifications sent while we were not listening are lost: let every worker poll once.
-                    Publish(null);
+                    // Notifications sent while we were not listening are lost: let every subscriber look once.
+                    Publish(subscribers, null);
+                    Publish(endedSubscribers, null);
+                    listening.TrySetResult();
                     delay = TimeSpan.FromMilliseconds(100);
                     while (true)
                     {
@@ -380,17 +413,17 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
         }
     }
 
-    private void Publish(string? queue)
+    private void Publish(List<Action<string?>> list, string? payload)
     {
         Action<string?>[] targets;
         lock (subscribersLock)
         {
-            targets = [.. subscribers];
+            targets = [.. list];
         }
 
         foreach (var t in targets)
         {
-            t(queue);
+            t(payload);
         }
     }
 
@@ -401,6 +434,7 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
             lock (store.subscribersLock)
             {
                 store.subscribers.Remove(callback);
+                store.endedSubscribers.Remove(callback);
             }
         }
     }

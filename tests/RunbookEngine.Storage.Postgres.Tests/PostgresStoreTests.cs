@@ -1,0 +1,163 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using Npgsql;
+using RunbookEngine.Testing;
+using RunbookEngine.Workflows;
+using RunbookEngine.Workflows.Storage;
+
+namespace RunbookEngine.Storage.Postgres.Tests;
+
+/// <summary>What only PostgreSQL has: concurrent migrations, payload table, notifications, SKIP LOCKED races, errors.</summary>
+public sealed class PostgresStoreTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+    private static readonly DateTimeOffset T0 = new(2026, 11, 21, 8, 0, 0, TimeSpan.Zero);
+
+    private static NewRun NewRun(string id, string queue = "default", string? input = null, string? key = null) =>
+        new(id, new WorkflowDefinition("wf", "content-of-wf"), queue, input, key, "user:test", T0);
+
+    [Fact]
+    public async Task Processes_starting_at_once_migrate_the_schema_exactly_once()
+    {
+        await using var pg = await PgTest.CreateAsync();
+
+        var opened = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => pg.OpenAsync()));
+
+        Assert.Equal(8, opened.Length);
+        Assert.Equal(1L, await pg.ScalarAsync<long>("SELECT count(*) FROM schema_migrations"));
+        Assert.Equal(1, await opened[0].SchemaVersionAsync(CancellationToken.None));
+        Assert.Equal(pg.Schema, await pg.ScalarAsync<string>("SELECT table_schema::text FROM information_schema.tables WHERE table_name = 'runs' AND table_schema = @s", new NpgsqlParameter("s", pg.Schema)));
+    }
+
+    [Fact]
+    public async Task Large_inputs_and_outputs_live_in_the_payload_table_once_and_read_back_intact()
+    {
+        await using var pg = await PgTest.CreateAsync();
+        var store = await pg.OpenAsync(o => o with { InlinePayloadLimit = 100 });
+        var big = new JsonObject { ["blob"] = new string('x', 5000) }.ToJsonString();
+
+        await store.StartRunAsync(NewRun("r1", input: big), CancellationToken.None);
+        await store.StartRunAsync(NewRun("r2", input: big), CancellationToken.None);
+        await store.StartRunAsync(NewRun("r3", input: "{\"small\":1}"), CancellationToken.None);
+
+        Assert.Equal(big, (await store.GetRunAsync("r1", CancellationToken.None))!.Input);
+        Assert.Equal(big, (await store.GetRunAsync("r2", CancellationToken.None))!.Input);
+        Assert.Equal("{\"small\":1}", (await store.GetRunAsync("r3", CancellationToken.None))!.Input);
+        Assert.Equal(1L, await pg.ScalarAsync<long>("SELECT count(*) FROM payloads"));
+        Assert.Equal(2L, await pg.ScalarAsync<long>("SELECT count(*) FROM runs WHERE input IS NULL AND input_ref IS NOT NULL"));
+        var listed = await store.ListRunsAsync(new RunQuery(), CancellationToken.None);
+        Assert.Equal(2, listed.Count(r => r.Input == big));
+    }
+
+    [Fact]
+    public async Task Another_process_starting_a_run_wakes_this_one_through_notify()
+    {
+        await using var pg = await PgTest.CreateAsync();
+        var listener = await pg.OpenAsync();
+        var starter = await pg.OpenAsync(o => o with { Listen = false });
+        var woken = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var sub = listener.SubscribeWorkAvailable(q =>
+        {
+            if (q is not null)
+            {
+                woken.TrySetResult(q);
+            }
+        });
+        await listener.Listening.WaitAsync(Patience);
+
+        await starter.StartRunAsync(NewRun("r1", queue: "ops"), CancellationToken.None);
+
+        Assert.Equal("ops", await woken.Task.WaitAsync(Patience));
+    }
+
+    [Fact]
+    public async Task Ten_processes_racing_for_one_run_exactly_one_wins_and_a_loser_write_is_refused_unapplied()
+    {
+        await using var pg = await PgTest.CreateAsync();
+        var stores = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => pg.OpenAsync(o => o with { Listen = false })));
+        await stores[0].StartRunAsync(NewRun("r1"), CancellationToken.None);
+
+        var claims = await Task.WhenAll(stores.Select((s, i) =>
+            s.ClaimRunsAsync(new ClaimRequest($"w{i}", ["default"], 4, T0.AddSeconds(1), TimeSpan.FromSeconds(30)), CancellationToken.None)));
+
+        var winners = claims.SelectMany((c, i) => c.Select(_ => $"w{i}")).ToList();
+        var winner = Assert.Single(winners);
+        var loser = winner == "w0" ? "w1" : "w0";
+        var before = await stores[0].GetTimelineAsync("r1", 0, 100, CancellationToken.None);
+        var late = new RunCommit(
+            "r1",
+            loser,
+            T0.AddSeconds(2),
+            null,
+            [new StepWrite(new StepRecord(1, "s1", StepKind.Inline, StepStatus.Completed, 1, null, null, null, "1", null, null, null, null, T0, T0, null, null), IsNew: true)],
+            [],
+            new RunTransition(RunStatus.Completed, Output: "\"stolen\""),
+            false,
+            [new NewTimelineEvent(T0.AddSeconds(2), "worker:" + loser, "step.completed", null)]);
+
+        await Assert.ThrowsAsync<LeaseLostException>(() => stores[1].CommitAsync(late, CancellationToken.None));
+
+        var run = await stores[0].GetRunAsync("r1", CancellationToken.None);
+        Assert.Equal(RunStatus.Running, run!.Status);
+        Assert.Equal(winner, run.LeaseOwner);
+        Assert.Null(run.Output);
+        Assert.Equal(0L, await pg.ScalarAsync<long>("SELECT count(*) FROM steps"));
+        Assert.Equal(before.Count, (await stores[0].GetTimelineAsync("r1", 0, 100, CancellationToken.None)).Count);
+    }
+
+    [Fact]
+    public async Task The_timeline_cannot_be_changed_or_deleted_even_with_direct_sql()
+    {
+        await using var pg = await PgTest.CreateAsync();
+        var store = await pg.OpenAsync();
+        await store.StartRunAsync(NewRun("r1"), CancellationToken.None);
+
+        var update = await Assert.ThrowsAsync<PostgresException>(() => pg.ScalarAsync<object>("UPDATE timeline SET actor = 'user:mallory'"));
+        var delete = await Assert.ThrowsAsync<PostgresException>(() => pg.ScalarAsync<object>("DELETE FROM timeline"));
+
+        Assert.Contains("append-only", update.MessageText, StringComparison.Ordinal);
+        Assert.Contains("append-only", delete.MessageText, StringComparison.Ordinal);
+        Assert.Equal("user:test", (await store.GetTimelineAsync("r1", 0, 10, CancellationToken.None))[0].Actor);
+    }
+
+    [Fact]
+    public async Task An_unreachable_server_and_a_missing_database_get_clear_errors_without_the_password()
+    {
+        var cluster = await PostgresCluster.SharedAsync();
+        var closedPort = new NpgsqlConnectionStringBuilder(cluster.ConnectionString) { Port = FreePort(), Password = "s3cret-pw" }.ConnectionString;
+        var missingDb = new NpgsqlConnectionStringBuilder(cluster.ConnectionString) { Database = "no_such_db", Password = "s3cret-pw" }.ConnectionString;
+
+        var unreachable = await Assert.ThrowsAsync<WorkflowStoreException>(() => PostgresWorkflowStore.OpenAsync(new PostgresStoreOptions { ConnectionString = closedPort, ReconnectWindow = TimeSpan.Zero }));
+        var missing = await Assert.ThrowsAsync<WorkflowStoreException>(() => PostgresWorkflowStore.OpenAsync(new PostgresStoreOptions { ConnectionString = missingDb, ReconnectWindow = TimeSpan.Zero }));
+        var badSchema = await Assert.ThrowsAsync<WorkflowStoreException>(() => PostgresWorkflowStore.OpenAsync(new PostgresStoreOptions { ConnectionString = cluster.ConnectionString, Schema = "Robert'); DROP" }));
+
+        Assert.StartsWith("Cannot reach PostgreSQL at 127.0.0.1:", unreachable.Message, StringComparison.Ordinal);
+        Assert.Contains("Is the server running", unreachable.Message, StringComparison.Ordinal);
+        Assert.Contains("no_such_db", missing.Message, StringComparison.Ordinal);
+        Assert.Contains("Create it first", missing.Message, StringComparison.Ordinal);
+        Assert.Contains("not a plain PostgreSQL identifier", badSchema.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret-pw", unreachable.Message + missing.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Store_strings_are_recognised_and_urls_become_connection_strings()
+    {
+        Assert.True(PostgresStoreOptions.IsPostgres("Host=db;Database=runbook"));
+        Assert.True(PostgresStoreOptions.IsPostgres("Database=runbook; host=db"));
+        Assert.True(PostgresStoreOptions.IsPostgres("postgres://u:p@db/runbook"));
+        Assert.False(PostgresStoreOptions.IsPostgres(".runbook/runbook.db"));
+        Assert.False(PostgresStoreOptions.IsPostgres("/var/lib/hosts=1/runbook.db"));
+
+        var cs = new NpgsqlConnectionStringBuilder(PostgresStoreOptions.NormalizeConnectionString("postgresql://ops%40corp:p%3Aw@db.internal:6432/runbook"));
+        Assert.Equal(("db.internal", 6432, "runbook", "ops@corp", "p:w"), (cs.Host, cs.Port, cs.Database, cs.Username, cs.Password));
+        var bad = Assert.Throws<ArgumentException>(() => PostgresStoreOptions.NormalizeConnectionString("Host=db;Nonsense=1;Password=hunter2"));
+        Assert.DoesNotContain("hunter2", bad.Message, StringComparison.Ordinal);
+    }
+
+    private static int FreePort()
+    {
+        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+    }
+}
