@@ -15,12 +15,13 @@ public sealed partial class PostgresWorkflowStore
         return WriteAsync<IReadOnlyList<ClaimedRun>>(
             async db =>
             {
-                // Rows another worker is claiming right now are skipped, not waited for.
+                // Runs of a dead worker first (they have waited longest), then ready ones. Rows another worker is
+                // claiming right now are skipped, not waited for.
                 var candidates = await db.QueryAsync(
                     """
                     SELECT run_id, status, lease_owner, timeline_seq, timeline_hash FROM runs
-                    WHERE status IN ('ready', 'waiting') AND queue = ANY(@q) AND available_at <= @now
-                    ORDER BY available_at LIMIT @n
+                    WHERE status = 'running' AND queue = ANY(@q) AND lease_expires_at <= @now
+                    ORDER BY lease_expires_at LIMIT @n
                     FOR UPDATE SKIP LOCKED
                     """,
                     ReadCandidate,
@@ -32,8 +33,8 @@ public sealed partial class PostgresWorkflowStore
                     candidates.AddRange(await db.QueryAsync(
                         """
                         SELECT run_id, status, lease_owner, timeline_seq, timeline_hash FROM runs
-                        WHERE status = 'running' AND queue = ANY(@q) AND lease_expires_at <= @now
-                        ORDER BY lease_expires_at LIMIT @n
+                        WHERE status IN ('ready', 'waiting') AND queue = ANY(@q) AND available_at <= @now
+                        ORDER BY available_at LIMIT @n
                         FOR UPDATE SKIP LOCKED
                         """,
                         ReadCandidate,
@@ -84,8 +85,8 @@ public sealed partial class PostgresWorkflowStore
                 var candidates = await db.QueryAsync(
                     $"""
                     SELECT s.run_id, s.seq, s.status, s.lease_owner FROM steps s
-                    WHERE s.kind = 'activity' AND s.status = 'queued' AND s.queue = ANY(@q) AND s.available_at <= @now AND {live}
-                    ORDER BY s.available_at LIMIT @n
+                    WHERE s.kind = 'activity' AND s.status = 'running' AND s.queue = ANY(@q) AND s.lease_expires_at <= @now AND {live}
+                    ORDER BY s.lease_expires_at LIMIT @n
                     FOR UPDATE OF s SKIP LOCKED
                     """,
                     ReadCandidate,
@@ -97,8 +98,8 @@ public sealed partial class PostgresWorkflowStore
                     candidates.AddRange(await db.QueryAsync(
                         $"""
                         SELECT s.run_id, s.seq, s.status, s.lease_owner FROM steps s
-                        WHERE s.kind = 'activity' AND s.status = 'running' AND s.queue = ANY(@q) AND s.lease_expires_at <= @now AND {live}
-                        ORDER BY s.lease_expires_at LIMIT @n
+                        WHERE s.kind = 'activity' AND s.status = 'queued' AND s.queue = ANY(@q) AND s.available_at <= @now AND {live}
+                        ORDER BY s.available_at LIMIT @n
                         FOR UPDATE OF s SKIP LOCKED
                         """,
                         ReadCandidate,

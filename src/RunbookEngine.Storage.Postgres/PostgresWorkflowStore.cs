@@ -33,6 +33,7 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
     private Task[] writerLoops = [];
     private Task? listenLoop;
     private int disposed;
+    private long transientFailures;
 
     private PostgresWorkflowStore(PostgresStoreOptions options)
     {
@@ -131,6 +132,9 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
         async db => Convert.ToInt32(await db.ScalarAsync("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture),
         cancellationToken);
 
+    /// <summary>Gets how many times a read or a batch of writes met an unreachable or restarting database and was retried (a health figure).</summary>
+    public long TransientFailures => Interlocked.Read(ref transientFailures);
+
     /// <summary>Gets a task that completes once the listener has connected and LISTENs (tests wait for it).</summary>
     internal Task Listening => listening.Task;
 
@@ -219,6 +223,7 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
             }
             catch (Exception ex) when (PostgresErrors.IsTransient(ex) && !cancellationToken.IsCancellationRequested && Stopwatch.GetElapsedTime(started) + delay < options.ReconnectWindow)
             {
+                Interlocked.Increment(ref transientFailures);
                 dataSource.Clear();
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
@@ -269,6 +274,7 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
                 if (!committing.Value && PostgresErrors.IsTransient(ex) && !stopping.IsCancellationRequested && Stopwatch.GetElapsedTime(started) + delay < options.ReconnectWindow)
                 {
                     // Nothing of this transaction was applied: try the undecided writes again once the database answers.
+                    Interlocked.Increment(ref transientFailures);
                     dataSource.Clear();
                     try
                     {

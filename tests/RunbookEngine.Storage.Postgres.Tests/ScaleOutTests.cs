@@ -1,0 +1,205 @@
+using System.Diagnostics;
+using System.Globalization;
+using Npgsql;
+using RunbookEngine.Actions;
+using RunbookEngine.Runbooks;
+using RunbookEngine.Workflows;
+using RunbookEngine.Workflows.Storage;
+using Xunit.Abstractions;
+
+namespace RunbookEngine.Storage.Postgres.Tests;
+
+/// <summary>
+/// Scale-out with real processes: three `runbook worker` processes share one PostgreSQL database; one is
+/// SIGKILLed while its steps are in flight. The runs are started through the library the way the CLI and the
+/// server start them.
+/// </summary>
+public sealed class ScaleOutTests(ITestOutputHelper output) : IDisposable
+{
+    private const int Runs = 200;
+    private const int StepsPerRun = 5;
+    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(3);
+    private readonly string dir = Directory.CreateTempSubdirectory("rb-scale-").FullName;
+    private readonly List<Process> processes = [];
+
+    [Fact]
+    public async Task Three_workers_200_runs_one_killed_mid_step_every_run_completes_and_no_completed_step_runs_twice()
+    {
+        await using var pg = await PgTest.CreateAsync();
+        var log = Path.Combine(dir, "executions.log");
+        var file = Path.Combine(dir, "drill.yaml");
+        await File.WriteAllTextAsync(file, Runbook(log));
+        var observer = await pg.OpenAsync();
+        var (runbook, problems) = new RunbookParser(ActionCatalog.CreateDefault()).Parse(file, await File.ReadAllTextAsync(file));
+        Assert.True(runbook is not null, string.Join("\n", problems));
+
+        var workers = new List<(Process Process, string Id)>();
+        for (var i = 0; i < 3; i++)
+        {
+            workers.Add(await StartWorkerAsync(pg, $"w{i}"));
+        }
+
+        var client = new WorkflowClient(observer);
+        var runIds = new List<string>();
+        for (var i = 0; i < Runs; i++)
+        {
+            var started = await client.StartAsync(RunbookDefinitions.ToDefinition(runbook!), new StartRunOptions { Actor = "user:drill", IdempotencyKey = $"drill-{i}", Input = new RunbookRunInput([]).ToJson() });
+            runIds.Add(started.Run.RunId);
+        }
+
+        // Kill the first worker once it has several steps in flight, re-checked whenever a step writes its line (no clock).
+        var victim = workers[0];
+        await WaitUntilAsync(log, async () => await InFlightAsync(pg, victim.Id) >= 3, TimeSpan.FromSeconds(120));
+        victim.Process.Kill(entireProcessTree: true);
+        await victim.Process.WaitForExitAsync();
+        var killedAt = TimeProvider.System.GetUtcNow();
+        var completedAtKill = await StepsAsync(pg, "s.status = 'completed'");
+        var interrupted = await StepsAsync(pg, "s.status = 'running' AND r.status = 'running' AND r.lease_owner = @w", new NpgsqlParameter("w", victim.Id));
+        output.WriteLine($"killed {victim.Id} with {interrupted.Count} action(s) in flight; {completedAtKill.Count} actions were completed");
+        Assert.NotEmpty(interrupted);
+
+        await pg.WaitForEndedAsync(observer, runIds, TimeSpan.FromSeconds(240));
+        foreach (var (p, _) in workers.Skip(1))
+        {
+            using var sigint = Process.Start("kill", ["-INT", p.Id.ToString(CultureInfo.InvariantCulture)]);
+            await sigint.WaitForExitAsync();
+            await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(0, p.ExitCode);
+        }
+
+        // Every run completed with a verifiable timeline.
+        foreach (var id in runIds)
+        {
+            Assert.Equal(RunStatus.Completed, (await observer.GetRunAsync(id, CancellationToken.None))!.Status);
+            Assert.Null(TimelineChain.Verify(await observer.GetTimelineAsync(id, 0, 10_000, CancellationToken.None)));
+        }
+
+        // Executions as the shell steps themselves recorded them: "<run>/<seq>/<attempt> <worker>".
+        var executions = (await File.ReadAllLinesAsync(log))
+            .Select(l => l.Split(' '))
+            .Select(p => (Key: p[0][..p[0].LastIndexOf('/')], Attempt: int.Parse(p[0][(p[0].LastIndexOf('/') + 1)..], CultureInfo.InvariantCulture), Worker: p[1]))
+            .GroupBy(e => e.Key)
+            .ToDictionary(g => g.Key, g => g.ToList());
+        Assert.Equal(Runs * StepsPerRun, executions.Count);
+
+        // No step that was completed when the worker died ran again.
+        Assert.All(completedAtKill, k => Assert.Single(executions[k]));
+
+        // Every interrupted step was retried by a surviving worker with the next attempt.
+        foreach (var k in interrupted)
+        {
+            Assert.Contains(executions[k], e => e.Worker != "w0" && e.Attempt >= 2);
+        }
+
+        // Steps the victim never touched ran exactly once.
+        Assert.All(executions.Where(e => !interrupted.Contains(e.Key)), e => Assert.Single(e.Value));
+
+        var recoveries = new List<DateTimeOffset>();
+        foreach (var id in runIds)
+        {
+            recoveries.AddRange((await observer.GetTimelineAsync(id, 0, 10_000, CancellationToken.None))
+                .Where(e => e.Kind is "step.interrupted" or "run.recovered" && e.Data!.Contains(victim.Id, StringComparison.Ordinal))
+                .Select(e => e.At));
+        }
+
+        var firstRetry = recoveries.Min() - killedAt;
+        output.WriteLine($"kill to first retried step: {firstRetry.TotalMilliseconds:0} ms (lease {Lease.TotalSeconds:0} s)");
+        Assert.True(firstRetry < Lease + TimeSpan.FromSeconds(20), $"recovery took {firstRetry}, far beyond the {Lease} lease");
+    }
+
+    public void Dispose()
+    {
+        foreach (var p in processes)
+        {
+            if (!p.HasExited)
+            {
+                p.Kill(entireProcessTree: true);
+            }
+
+            p.Dispose();
+        }
+
+        Directory.Delete(dir, recursive: true);
+    }
+
+    private static string Runbook(string log)
+    {
+        var steps = string.Concat(Enumerable.Range(1, StepsPerRun).Select(i => $"""
+              - id: step{i}
+                action: shell
+                with:
+                  command: 'echo "$RUNBOOK_IDEMPOTENCY_KEY $WORKER_NAME" >> "{log}"; sleep 0.1'
+
+            """));
+        return $"""
+            name: scale-out-drill
+            description: Five steps that each record their execution, for the scale-out test.
+            steps:
+            {steps}
+            """;
+    }
+
+    private async Task<(Process Process, string Id)> StartWorkerAsync(PgTest pg, string name)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory.Replace(Path.Combine("tests", "RunbookEngine.Storage.Postgres.Tests"), Path.Combine("src", "RunbookEngine.Cli"), StringComparison.Ordinal), "runbook.dll");
+        Assert.True(File.Exists(dll), $"the CLI is not built next to the tests: {dll}");
+        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir };
+        foreach (var a in new[] { dll, "worker", "--lease", $"{Lease.TotalSeconds:0}s", "--concurrency", "8" })
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        info.Environment["RUNBOOK_STORE"] = pg.ConnectionString;
+        info.Environment["RUNBOOK_PG_SCHEMA"] = pg.Schema;
+        info.Environment["WORKER_NAME"] = name;
+        var p = Process.Start(info)!;
+        processes.Add(p);
+        p.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                output.WriteLine($"[{name}] {e.Data}");
+            }
+        };
+        p.BeginErrorReadLine();
+        var first = await p.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(first?.StartsWith("worker ", StringComparison.Ordinal), $"unexpected first line from {name}: {first}");
+        return (p, first!.Split(' ')[1]);
+    }
+
+    private static async Task<long> InFlightAsync(PgTest pg, string workerId) =>
+        await pg.ScalarAsync<long>("SELECT count(*) FROM steps s JOIN runs r ON r.run_id = s.run_id WHERE s.status = 'running' AND r.status = 'running' AND r.lease_owner = @w", new NpgsqlParameter("w", workerId));
+
+    private static async Task<HashSet<string>> StepsAsync(PgTest pg, string where, params NpgsqlParameter[] ps)
+    {
+        await using var cmd = pg.Sql.CreateCommand($"SELECT s.run_id || '/' || s.seq FROM steps s JOIN runs r ON r.run_id = s.run_id WHERE {where}");
+        cmd.Parameters.AddRange(ps);
+        await using var r = await cmd.ExecuteReaderAsync();
+        var set = new HashSet<string>(StringComparer.Ordinal);
+        while (await r.ReadAsync())
+        {
+            set.Add(r.GetString(0));
+        }
+
+        return set;
+    }
+
+    /// <summary>Re-checks a condition each time a file changes (inotify).</summary>
+    private static async Task WaitUntilAsync(string file, Func<Task<bool>> condition, TimeSpan limit)
+    {
+        using var signal = new SemaphoreSlim(0);
+        using var watcher = new FileSystemWatcher(Path.GetDirectoryName(file)!, Path.GetFileName(file)) { NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.FileName };
+        watcher.Changed += (_, _) => signal.Release();
+        watcher.Created += (_, _) => signal.Release();
+        watcher.EnableRaisingEvents = true;
+        var watch = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            var left = limit - watch.Elapsed;
+            if (left <= TimeSpan.Zero || !await signal.WaitAsync(left))
+            {
+                throw new TimeoutException($"condition not met within {limit}");
+            }
+        }
+    }
+}
