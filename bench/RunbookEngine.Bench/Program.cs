@@ -1,5 +1,6 @@
-// Load driver for the SQLite kernel benchmark (issue: per-step overhead and steps/s next to the raw commit limit).
+// Load driver for the kernel benchmarks (per-step overhead and steps/s next to the raw commit limit).
 //   dotnet run -c Release --project bench/RunbookEngine.Bench -- [--dir DIR] [--runs-c1 N] [--runs N] [--sync full|normal]
+//   dotnet run -c Release --project bench/RunbookEngine.Bench -- --postgres "Host=127.0.0.1;Port=55433;Username=runbook;Database=postgres" [--runs-c1 N] [--runs N]
 // Everything runs against files in DIR (default: a new folder under the system temp directory), so the raw
 // limit and the engine are measured on the same file system in the same run.
 using System.Diagnostics;
@@ -14,10 +15,17 @@ var dir = Path.Combine(Path.GetTempPath(), "runbook-bench-" + Environment.Proces
 var runsAtOne = 100;
 var runsConcurrent = 400;
 var sync = SqliteSynchronous.Full;
+string? postgres = null;
+if (args.Length == 4 && args[0] == "--postgres-child")
+{
+    return await RunbookEngine.Bench.PostgresBench.ChildAsync(args[1], args[2], int.Parse(args[3], CultureInfo.InvariantCulture));
+}
+
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
     {
+        case "--postgres": postgres = args[++i]; break;
         case "--dir": dir = args[++i]; break;
         case "--runs-c1": runsAtOne = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--runs": runsConcurrent = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
@@ -26,6 +34,11 @@ for (var i = 0; i < args.Length; i++)
             Console.Error.WriteLine($"unknown argument {args[i]}");
             return 2;
     }
+}
+
+if (postgres is not null)
+{
+    return await RunbookEngine.Bench.PostgresBench.RunAsync(postgres, runsAtOne, runsConcurrent);
 }
 
 Directory.CreateDirectory(dir);

@@ -42,6 +42,12 @@ internal sealed class Db(NpgsqlConnection connection, NpgsqlTransaction? transac
     /// <summary>Gets the task queues whose workers the current write should wake (sent with pg_notify before commit).</summary>
     public HashSet<string> Wakes { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Gets or sets a statement sent in the same round trip before the next one (the savepoint of a grouped write).</summary>
+    public string? Prefix { get; set; }
+
+    /// <summary>Gets a value indicating whether <see cref="Prefix"/> has been sent.</summary>
+    public bool PrefixSent { get; private set; }
+
     /// <summary>Gets the runs the current write ended (sent with pg_notify before commit).</summary>
     public HashSet<string> Ended { get; } = new(StringComparer.Ordinal);
 
@@ -65,31 +71,42 @@ internal sealed class Db(NpgsqlConnection connection, NpgsqlTransaction? transac
 
     public async Task<int> ExecAsync(string sql, params NpgsqlParameter[] parameters)
     {
-        var cmd = Command(sql, parameters);
+        if (Prefix is not null && !PrefixSent)
+        {
+            return (await BatchAsync([(sql, parameters)]).ConfigureAwait(false))[0];
+        }
+
+        // A plain command: its text may hold several statements (migrations, LISTEN).
+#pragma warning disable CA2100 // Every SQL text is a constant of this assembly; values are always parameters.
+        var cmd = new NpgsqlCommand(sql, Connection, Transaction);
+#pragma warning restore CA2100
         await using (cmd.ConfigureAwait(false))
         {
+            cmd.Parameters.AddRange(parameters);
             return await cmd.ExecuteNonQueryAsync().ConfigureAwait(false);
         }
     }
 
     public async Task<object?> ScalarAsync(string sql, params NpgsqlParameter[] parameters)
     {
-        var cmd = Command(sql, parameters);
-        await using (cmd.ConfigureAwait(false))
-        {
-            var v = await cmd.ExecuteScalarAsync().ConfigureAwait(false);
-            return v is DBNull ? null : v;
-        }
+        var rows = await QueryAsync(sql, r => r.IsDBNull(0) ? null : r.GetValue(0), parameters).ConfigureAwait(false);
+        return rows.Count == 0 ? null : rows[0];
     }
 
     public async Task<List<T>> QueryAsync<T>(string sql, Func<NpgsqlDataReader, T> map, params NpgsqlParameter[] parameters)
     {
-        var cmd = Command(sql, parameters);
-        await using (cmd.ConfigureAwait(false))
+        var batch = NewBatch([(sql, parameters)]);
+        await using (batch.ConfigureAwait(false))
         {
-            var r = await cmd.ExecuteReaderAsync().ConfigureAwait(false);
+            var r = await batch.ExecuteReaderAsync().ConfigureAwait(false);
             await using (r.ConfigureAwait(false))
             {
+                PrefixSent |= Prefix is not null;
+                while (r.FieldCount == 0 && await r.NextResultAsync().ConfigureAwait(false))
+                {
+                    // Skip the prefix's empty result.
+                }
+
                 var list = new List<T>();
                 while (await r.ReadAsync().ConfigureAwait(false))
                 {
@@ -101,12 +118,36 @@ internal sealed class Db(NpgsqlConnection connection, NpgsqlTransaction? transac
         }
     }
 
-    private NpgsqlCommand Command(string sql, NpgsqlParameter[] parameters)
+    /// <summary>Sends statements in one round trip (with the prefix, if any) and returns the rows each affected.</summary>
+    public async Task<int[]> BatchAsync(IReadOnlyList<(string Sql, NpgsqlParameter[] Parameters)> commands)
     {
+        var batch = NewBatch(commands);
+        await using (batch.ConfigureAwait(false))
+        {
+            var prefixed = Prefix is not null && !PrefixSent ? 1 : 0;
+            await batch.ExecuteNonQueryAsync().ConfigureAwait(false);
+            PrefixSent |= prefixed == 1;
+            return Enumerable.Range(prefixed, batch.BatchCommands.Count - prefixed).Select(i => batch.BatchCommands[i].RecordsAffected).ToArray();
+        }
+    }
+
+    private NpgsqlBatch NewBatch(IReadOnlyList<(string Sql, NpgsqlParameter[] Parameters)> commands)
+    {
+        var batch = new NpgsqlBatch(Connection, Transaction);
+        if (Prefix is not null && !PrefixSent)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(Prefix));
+        }
+
+        foreach (var (sql, parameters) in commands)
+        {
 #pragma warning disable CA2100 // Every SQL text is a constant of this assembly; values are always parameters.
-        var cmd = new NpgsqlCommand(sql, Connection, Transaction);
+            var c = new NpgsqlBatchCommand(sql);
 #pragma warning restore CA2100
-        cmd.Parameters.AddRange(parameters);
-        return cmd;
+            c.Parameters.AddRange(parameters);
+            batch.BatchCommands.Add(c);
+        }
+
+        return batch;
     }
 }

@@ -12,11 +12,11 @@ public sealed partial record PostgresStoreOptions
     /// <summary>Gets the PostgreSQL schema holding the engine's tables; created if missing. Default <c>runbook</c>.</summary>
     public string Schema { get; init; } = "runbook";
 
-    /// <summary>Gets the most writes grouped into one transaction by one writer. Default 128.</summary>
-    public int MaxBatchSize { get; init; } = 128;
+    /// <summary>Gets the most writes grouped into one transaction by one writer. Default 32: each write is a subtransaction, and PostgreSQL tracks at most 64 per transaction cheaply.</summary>
+    public int MaxBatchSize { get; init; } = 32;
 
-    /// <summary>Gets the number of writer connections that group-commit concurrently. Default 2.</summary>
-    public int Writers { get; init; } = 2;
+    /// <summary>Gets the number of writer connections that group-commit concurrently. Default 4.</summary>
+    public int Writers { get; init; } = 4;
 
     /// <summary>Gets how long a write keeps retrying while the database is unreachable or restarting, with backoff, before it fails. Default 60 s.</summary>
     public TimeSpan ReconnectWindow { get; init; } = TimeSpan.FromSeconds(60);

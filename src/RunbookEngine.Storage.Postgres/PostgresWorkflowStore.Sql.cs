@@ -96,21 +96,32 @@ public sealed partial class PostgresWorkflowStore
     /// <summary>Keeps small values inline; stores a large one once in the payloads table and returns its hash.</summary>
     private async Task<(string? Inline, string? Ref)> PayloadAsync(Db db, string? content)
     {
+        var (inline, reference, command) = Payload(content);
+        if (command is { } c)
+        {
+            await db.ExecAsync(c.Sql, c.Parameters).ConfigureAwait(false);
+        }
+
+        return (inline, reference);
+    }
+
+    /// <summary>Keeps small values inline; for a large one, returns its hash and the statement that stores it once.</summary>
+    private (string? Inline, string? Ref, (string Sql, NpgsqlParameter[] Parameters)? Command) Payload(string? content)
+    {
         if (content is null || content.Length <= options.InlinePayloadLimit)
         {
-            return (content, null);
+            return (content, null, null);
         }
 
         var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(content)));
-        await db.ExecAsync("INSERT INTO payloads (hash, content) VALUES (@h, @c) ON CONFLICT (hash) DO NOTHING", Db.P("h", hash), Db.P("c", content)).ConfigureAwait(false);
-        return (null, hash);
+        return (null, hash, ("INSERT INTO payloads (hash, content) VALUES (@h, @c) ON CONFLICT (hash) DO NOTHING", [Db.P("h", hash), Db.P("c", content)]));
     }
 
     /// <summary>
-    /// Appends events to runs' hash-chained timelines in two statements, given each run's current head
-    /// (read or locked by the caller in this transaction), and moves the heads.
+    /// The two statements that append events to runs' hash-chained timelines, given each run's current head
+    /// (read or locked by the caller in this transaction), and move the heads.
     /// </summary>
-    private static async Task AppendEventsAsync(Db db, IReadOnlyList<(string RunId, long Seq, string Hash, IReadOnlyList<NewTimelineEvent> Events)> chains)
+    private static List<(string Sql, NpgsqlParameter[] Parameters)> TimelineCommands(IReadOnlyList<(string RunId, long Seq, string Hash, IReadOnlyList<NewTimelineEvent> Events)> chains)
     {
         var runIds = new List<string>();
         var seqs = new List<long>();
@@ -146,23 +157,40 @@ public sealed partial class PostgresWorkflowStore
 
         if (heads.Count == 0)
         {
-            return;
+            return [];
         }
 
-        await db.ExecAsync(
-            "INSERT INTO timeline (run_id, seq, at, actor, kind, data, hash) SELECT * FROM unnest(@runs, @seqs, @ats, @actors, @kinds, @datas, @hashes)",
-            Db.P("runs", runIds.ToArray()),
-            Db.P("seqs", seqs.ToArray()),
-            Db.P("ats", ats.ToArray()),
-            Db.P("actors", actors.ToArray()),
-            Db.P("kinds", kinds.ToArray()),
-            Db.P("datas", datas.ToArray()!),
-            Db.P("hashes", hashes.ToArray())).ConfigureAwait(false);
-        await db.ExecAsync(
-            "UPDATE runs SET timeline_seq = h.seq, timeline_hash = h.hash FROM unnest(@ids, @seqs, @hashes) AS h(id, seq, hash) WHERE runs.run_id = h.id",
-            Db.P("ids", heads.Select(h => h.RunId).ToArray()),
-            Db.P("seqs", heads.Select(h => h.Seq).ToArray()),
-            Db.P("hashes", heads.Select(h => h.Hash).ToArray())).ConfigureAwait(false);
+        return
+        [
+            (
+                "INSERT INTO timeline (run_id, seq, at, actor, kind, data, hash) SELECT * FROM unnest(@runs, @seqs, @ats, @actors, @kinds, @datas, @hashes)",
+                [
+                    Db.P("runs", runIds.ToArray()),
+                    Db.P("seqs", seqs.ToArray()),
+                    Db.P("ats", ats.ToArray()),
+                    Db.P("actors", actors.ToArray()),
+                    Db.P("kinds", kinds.ToArray()),
+                    Db.P("datas", datas.ToArray()!),
+                    Db.P("hashes", hashes.ToArray()),
+                ]),
+            (
+                "UPDATE runs SET timeline_seq = h.seq, timeline_hash = h.hash FROM unnest(@ids, @seqs, @hashes) AS h(id, seq, hash) WHERE runs.run_id = h.id",
+                [
+                    Db.P("ids", heads.Select(h => h.RunId).ToArray()),
+                    Db.P("seqs", heads.Select(h => h.Seq).ToArray()),
+                    Db.P("hashes", heads.Select(h => h.Hash).ToArray()),
+                ]),
+        ];
+    }
+
+    /// <summary>Appends events to runs' timelines in one round trip, given each run's current head (locked by the caller).</summary>
+    private static async Task AppendEventsAsync(Db db, IReadOnlyList<(string RunId, long Seq, string Hash, IReadOnlyList<NewTimelineEvent> Events)> chains)
+    {
+        var commands = TimelineCommands(chains);
+        if (commands.Count > 0)
+        {
+            await db.BatchAsync(commands).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Locks a run's row and appends events to its timeline.</summary>

@@ -247,42 +247,67 @@ public sealed partial class PostgresWorkflowStore
             cancellationToken);
     }
 
+    /// <summary>
+    /// A worker's commit in two round trips: the fencing check, which also locks the run and reads its timeline
+    /// head; then every write at once. Checks on the second (a step position taken, a signal consumed) throw,
+    /// and the caller's savepoint or transaction undoes all of it.
+    /// </summary>
     private async Task ApplyCommitAsync(Db db, RunCommit commit)
     {
-        // Fencing: the writer must still hold the lease it writes under. The run's row is locked from here on.
-        (string Queue, long Seq, string Hash) head;
+        List<(string Queue, long Seq, string Hash, bool Fenced)> rows;
         if (commit.FencedStep is { } fs)
         {
-            if (await db.ExecAsync(
-                "UPDATE steps SET lease_expires_at = lease_expires_at WHERE run_id = @run AND seq = @seq AND status = 'running' AND lease_owner = @w AND attempt = @a",
+            rows = await db.QueryAsync(
+                """
+                WITH f AS (
+                    UPDATE steps SET lease_expires_at = lease_expires_at
+                    WHERE run_id = @run AND seq = @seq AND status = 'running' AND lease_owner = @w AND attempt = @a
+                    RETURNING 1)
+                SELECT queue, timeline_seq, timeline_hash, EXISTS (SELECT 1 FROM f) FROM runs WHERE run_id = @run FOR UPDATE
+                """,
+                r => (r.GetString(0), r.GetInt64(1), r.GetString(2), r.GetBoolean(3)),
                 Db.P("run", commit.RunId),
                 Db.P("seq", fs.Sequence),
                 Db.P("w", commit.Owner),
-                Db.P("a", fs.Attempt)).ConfigureAwait(false) != 1)
+                Db.P("a", fs.Attempt)).ConfigureAwait(false);
+            if (rows.Count == 0 || !rows[0].Fenced)
             {
                 throw new LeaseLostException($"Worker {commit.Owner} no longer holds attempt {fs.Attempt} of step {fs.Sequence} of run {commit.RunId}: another worker took it over after the lease expired. Its outcome was not applied.");
             }
-
-            var rows = await db.QueryAsync("SELECT queue, timeline_seq, timeline_hash FROM runs WHERE run_id = @id FOR UPDATE", r => (r.GetString(0), r.GetInt64(1), r.GetString(2)), Db.P("id", commit.RunId)).ConfigureAwait(false);
-            head = rows.Count == 1 ? rows[0] : throw new WorkflowStoreException($"Run {commit.RunId} does not exist.");
         }
         else
         {
-            var rows = await db.QueryAsync(
-                "UPDATE runs SET updated_at = @now, lease_expires_at = COALESCE(@ext, lease_expires_at) WHERE run_id = @id AND status = 'running' AND lease_owner = @w RETURNING queue, timeline_seq, timeline_hash",
-                r => (r.GetString(0), r.GetInt64(1), r.GetString(2)),
+            rows = await db.QueryAsync(
+                "UPDATE runs SET updated_at = @now, lease_expires_at = COALESCE(@ext, lease_expires_at) WHERE run_id = @id AND status = 'running' AND lease_owner = @w RETURNING queue, timeline_seq, timeline_hash, true",
+                r => (r.GetString(0), r.GetInt64(1), r.GetString(2), r.GetBoolean(3)),
                 Db.P("now", commit.Now),
                 Db.P("ext", commit.ExtendLeaseTo),
                 Db.P("id", commit.RunId),
                 Db.P("w", commit.Owner)).ConfigureAwait(false);
-            head = rows.Count == 1 ? rows[0] : throw new LeaseLostException($"Worker {commit.Owner} no longer holds the lease of run {commit.RunId}: another worker took it over after the lease expired, or the run ended. The write was not applied.");
+            if (rows.Count != 1)
+            {
+                throw new LeaseLostException($"Worker {commit.Owner} no longer holds the lease of run {commit.RunId}: another worker took it over after the lease expired, or the run ended. The write was not applied.");
+            }
         }
 
+        var head = rows[0];
+        var commands = new List<(string Sql, NpgsqlParameter[] Parameters)>();
+        var mustTouchOne = new List<(int Index, string Problem)>();
         foreach (var write in commit.Steps)
         {
             var s = write.Step;
-            var (input, inputRef) = await PayloadAsync(db, s.Input).ConfigureAwait(false);
-            var (output, outputRef) = await PayloadAsync(db, s.Output).ConfigureAwait(false);
+            var (input, inputRef, storeInput) = Payload(s.Input);
+            var (output, outputRef, storeOutput) = Payload(s.Output);
+            if (storeInput is { } si)
+            {
+                commands.Add(si);
+            }
+
+            if (storeOutput is { } so)
+            {
+                commands.Add(so);
+            }
+
             NpgsqlParameter[] ps =
             [
                 Db.P("run", commit.RunId), Db.P("seq", s.Sequence), Db.P("name", s.Name), Db.P("kind", s.Kind.ToStoredName()), Db.P("status", s.Status.ToStoredName()),
@@ -292,28 +317,25 @@ public sealed partial class PostgresWorkflowStore
             ];
             if (write.IsNew)
             {
-                var inserted = await db.ExecAsync(
+                mustTouchOne.Add((commands.Count, $"Position {s.Sequence} of run {commit.RunId} was already recorded by another worker (primary-key conflict on the step insert): worker {commit.Owner} lost the run. The write was not applied."));
+                commands.Add((
                     """
                     INSERT INTO steps (run_id, seq, name, kind, status, attempt, queue, activity, input, input_ref, output, output_ref, error_kind, error_message, options, available_at, started_at, completed_at, lease_owner, lease_expires_at)
                     VALUES (@run, @seq, @name, @kind, @status, @attempt, @queue, @activity, @input, @inref, @output, @outref, @ek, @em, @options, @avail, @started, @completed, @lo, @le)
                     ON CONFLICT (run_id, seq) DO NOTHING
                     """,
-                    ps).ConfigureAwait(false);
-                if (inserted == 0)
-                {
-                    throw new LeaseLostException($"Position {s.Sequence} of run {commit.RunId} was already recorded by another worker (primary-key conflict on the step insert): worker {commit.Owner} lost the run. The write was not applied.");
-                }
+                    ps));
             }
             else
             {
-                await db.ExecAsync(
+                commands.Add((
                     """
                     UPDATE steps SET name = @name, kind = @kind, status = @status, attempt = @attempt, queue = @queue, activity = @activity,
                         input = @input, input_ref = @inref, output = @output, output_ref = @outref, error_kind = @ek, error_message = @em, options = @options,
                         available_at = @avail, started_at = @started, completed_at = @completed, lease_owner = @lo, lease_expires_at = @le
                     WHERE run_id = @run AND seq = @seq
                     """,
-                    ps).ConfigureAwait(false);
+                    ps));
             }
 
             if (s.Kind == StepKind.Activity && s.Status == StepStatus.Queued && s.Queue is not null)
@@ -324,77 +346,81 @@ public sealed partial class PostgresWorkflowStore
 
         foreach (var (signalId, seq) in commit.ConsumedSignals)
         {
-            if (await db.ExecAsync(
-                "UPDATE signals SET consumed_seq = @seq WHERE id = @id AND run_id = @run AND consumed_seq IS NULL",
-                Db.P("seq", seq),
-                Db.P("id", signalId),
-                Db.P("run", commit.RunId)).ConfigureAwait(false) != 1)
-            {
-                throw new LeaseLostException($"Signal {signalId} of run {commit.RunId} was already consumed by another execution. The write was not applied.");
-            }
+            mustTouchOne.Add((commands.Count, $"Signal {signalId} of run {commit.RunId} was already consumed by another execution. The write was not applied."));
+            commands.Add(("UPDATE signals SET consumed_seq = @seq WHERE id = @id AND run_id = @run AND consumed_seq IS NULL", [Db.P("seq", seq), Db.P("id", signalId), Db.P("run", commit.RunId)]));
         }
 
-        await AppendEventsAsync(db, [(commit.RunId, head.Seq, head.Hash, commit.Events)]).ConfigureAwait(false);
+        commands.AddRange(TimelineCommands([(commit.RunId, head.Seq, head.Hash, commit.Events)]));
 
         if (commit.WakeRun)
         {
-            await WakeAsync(db, commit.RunId, commit.Now).ConfigureAwait(false);
+            commands.Add((
+                """
+                UPDATE runs SET wake_count = wake_count + 1,
+                    available_at = CASE WHEN status = 'waiting' THEN @now ELSE available_at END,
+                    status = CASE WHEN status = 'waiting' THEN 'ready' ELSE status END,
+                    updated_at = @now
+                WHERE run_id = @id
+                """,
+                [Db.P("now", commit.Now), Db.P("id", commit.RunId)]));
+            db.Wakes.Add(head.Queue);
         }
 
+        var becameReady = -1;
         if (commit.Transition is { } t)
         {
-            await ApplyTransitionAsync(db, commit, t, head.Queue).ConfigureAwait(false);
+            switch (t.Status)
+            {
+                case RunStatus.Waiting:
+                    // If an event arrived since the worker loaded the history, the run goes back to ready so it is not lost.
+                    commands.Add((
+                        "UPDATE runs SET status = 'waiting', available_at = @avail, lease_owner = NULL, lease_expires_at = NULL, updated_at = @now WHERE run_id = @id AND wake_count = @seen",
+                        [Db.P("seen", t.SeenWakeCount), Db.P("avail", t.AvailableAt), Db.P("now", commit.Now), Db.P("id", commit.RunId)]));
+                    becameReady = commands.Count;
+                    commands.Add((
+                        "UPDATE runs SET status = 'ready', available_at = @now, lease_owner = NULL, lease_expires_at = NULL, updated_at = @now WHERE run_id = @id AND wake_count <> @seen",
+                        [Db.P("seen", t.SeenWakeCount), Db.P("now", commit.Now), Db.P("id", commit.RunId)]));
+                    break;
+                case RunStatus.Ready:
+                    commands.Add((
+                        "UPDATE runs SET status = 'ready', available_at = @avail, lease_owner = NULL, lease_expires_at = NULL, updated_at = @now WHERE run_id = @id",
+                        [Db.P("avail", t.AvailableAt ?? commit.Now), Db.P("now", commit.Now), Db.P("id", commit.RunId)]));
+                    db.Wakes.Add(head.Queue);
+                    break;
+                case RunStatus.Completed or RunStatus.Failed or RunStatus.Cancelled:
+                    var (output, outputRef, storeOutput) = Payload(t.Output);
+                    if (storeOutput is { } so)
+                    {
+                        commands.Add(so);
+                    }
+
+                    commands.Add((
+                        "UPDATE runs SET status = @s, output = @out, output_ref = @outref, error_kind = @ek, error_message = @em, completed_at = @now, available_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = @now WHERE run_id = @id",
+                        [Db.P("s", t.Status.ToStoredName()), Db.P("out", output), Db.P("outref", outputRef), Db.P("ek", t.ErrorKind), Db.P("em", t.ErrorMessage), Db.P("now", commit.Now), Db.P("id", commit.RunId)]));
+                    db.Ended.Add(commit.RunId);
+                    break;
+                default:
+                    throw new InvalidOperationException($"A worker cannot move run {commit.RunId} to {t.Status}.");
+            }
         }
-    }
 
-    private async Task ApplyTransitionAsync(Db db, RunCommit commit, RunTransition t, string queue)
-    {
-        switch (t.Status)
+        if (commands.Count == 0)
         {
-            case RunStatus.Waiting:
-                // If an event arrived since the worker loaded the history, the run goes back to ready so it is not lost.
-                var status = await db.ScalarAsync(
-                    """
-                    UPDATE runs SET
-                        status = CASE WHEN wake_count = @seen THEN 'waiting' ELSE 'ready' END,
-                        available_at = CASE WHEN wake_count = @seen THEN @avail ELSE @now END,
-                        lease_owner = NULL, lease_expires_at = NULL, updated_at = @now
-                    WHERE run_id = @id
-                    RETURNING status
-                    """,
-                    Db.P("seen", t.SeenWakeCount),
-                    Db.P("avail", t.AvailableAt),
-                    Db.P("now", commit.Now),
-                    Db.P("id", commit.RunId)).ConfigureAwait(false) as string;
-                if (status == "ready")
-                {
-                    db.Wakes.Add(queue);
-                }
+            return;
+        }
 
-                break;
-            case RunStatus.Ready:
-                await db.ExecAsync(
-                    "UPDATE runs SET status = 'ready', available_at = @avail, lease_owner = NULL, lease_expires_at = NULL, updated_at = @now WHERE run_id = @id",
-                    Db.P("avail", t.AvailableAt ?? commit.Now),
-                    Db.P("now", commit.Now),
-                    Db.P("id", commit.RunId)).ConfigureAwait(false);
-                db.Wakes.Add(queue);
-                break;
-            case RunStatus.Completed or RunStatus.Failed or RunStatus.Cancelled:
-                var (output, outputRef) = await PayloadAsync(db, t.Output).ConfigureAwait(false);
-                await db.ExecAsync(
-                    "UPDATE runs SET status = @s, output = @out, output_ref = @outref, error_kind = @ek, error_message = @em, completed_at = @now, available_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = @now WHERE run_id = @id",
-                    Db.P("s", t.Status.ToStoredName()),
-                    Db.P("out", output),
-                    Db.P("outref", outputRef),
-                    Db.P("ek", t.ErrorKind),
-                    Db.P("em", t.ErrorMessage),
-                    Db.P("now", commit.Now),
-                    Db.P("id", commit.RunId)).ConfigureAwait(false);
-                db.Ended.Add(commit.RunId);
-                break;
-            default:
-                throw new InvalidOperationException($"A worker cannot move run {commit.RunId} to {t.Status}.");
+        var affected = await db.BatchAsync(commands).ConfigureAwait(false);
+        foreach (var (index, problem) in mustTouchOne)
+        {
+            if (affected[index] != 1)
+            {
+                throw new LeaseLostException(problem);
+            }
+        }
+
+        if (becameReady >= 0 && affected[becameReady] == 1)
+        {
+            db.Wakes.Add(head.Queue);
         }
     }
 }

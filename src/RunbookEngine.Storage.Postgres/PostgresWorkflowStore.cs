@@ -318,28 +318,23 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
             var useSavepoints = pending.Count > 1;
             foreach (var op in pending)
             {
-                var db = new Db(session.Connection, session.Transaction);
-                if (useSavepoints)
-                {
-                    await db.ExecAsync("SAVEPOINT op").ConfigureAwait(false);
-                }
-
+                // Each write of a group runs in its own savepoint, sent with its first statement (no extra round
+                // trip) and never released: COMMIT releases them all, and ROLLBACK TO undoes only the newest.
+                var db = new Db(session.Connection, session.Transaction) { Prefix = useSavepoints ? "SAVEPOINT op" : null };
                 try
                 {
                     await op.ExecuteAsync(db).ConfigureAwait(false);
-                    if (useSavepoints)
-                    {
-                        await db.ExecAsync("RELEASE SAVEPOINT op").ConfigureAwait(false);
-                    }
-
                     ok.Add(op);
                     wakes.UnionWith(db.Wakes);
                     ended.UnionWith(db.Ended);
                 }
                 catch (Exception ex) when (useSavepoints && (ex is WorkflowStoreException or InvalidOperationException or FormatException || (ex is PostgresException pg && (PostgresErrors.IsStatementLevel(pg) || pg.SqlState is "40P01" or "40001"))))
                 {
-                    await db.ExecAsync("ROLLBACK TO SAVEPOINT op").ConfigureAwait(false);
-                    await db.ExecAsync("RELEASE SAVEPOINT op").ConfigureAwait(false);
+                    if (db.PrefixSent)
+                    {
+                        await session.ExecAsync("ROLLBACK TO SAVEPOINT op").ConfigureAwait(false);
+                    }
+
                     if (ex is PostgresException { SqlState: "40P01" or "40001" })
                     {
                         again.Add(op); // lost a deadlock against another process: run it again in a fresh transaction
