@@ -1,10 +1,8 @@
 // The PostgreSQL half of the load driver (issue 7): the same 10-step no-op workload as the SQLite benchmark,
 // next to the raw single-row commit rate of the same server measured in the same run.
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using System.Text.Json.Nodes;
 using Npgsql;
 using RunbookEngine.Storage.Postgres;
 using RunbookEngine.Workflows;
@@ -13,7 +11,7 @@ namespace RunbookEngine.Bench;
 
 internal static class PostgresBench
 {
-    private const int Steps = 10;
+    private const int Steps = TenStepWorkload.Steps;
 
     public static async Task<int> RunAsync(string connectionString, int runsAtOne, int runsConcurrent)
     {
@@ -30,33 +28,17 @@ internal static class PostgresBench
         Line($"raw single-row INSERT+COMMIT: {raw1:F0} commits/s with 1 connection ({rawLatencyMs:F3} ms per commit), {raw8:F0} commits/s with 8 connections");
 
         // Per-step overhead at concurrency 1.
-        var gaps = new List<double>();
+        List<double> gaps;
         double c1Rate;
+        var c1Schema = Schema("c1");
+        await using (var store = await PostgresWorkflowStore.OpenAsync(new PostgresStoreOptions { ConnectionString = connectionString, Schema = c1Schema }))
         {
-            var schema = Schema("c1");
-            var (registry, def, marks) = Workload();
-            await using var store = await PostgresWorkflowStore.OpenAsync(new PostgresStoreOptions { ConnectionString = connectionString, Schema = schema });
-            var client = new WorkflowClient(store);
-            var worker = new WorkflowWorker(store, registry, new WorkerOptions { MaxConcurrentRuns = 1 });
-            var sw = Stopwatch.StartNew();
-            for (var r = 0; r < runsAtOne; r++)
-            {
-                var run = (await client.StartAsync(def)).Run.RunId;
-                await worker.RunUntilIdleAsync(CancellationToken.None);
-                var ticks = marks[run];
-                for (var s = 1; s < ticks.Count; s++)
-                {
-                    gaps.Add((ticks[s] - ticks[s - 1]) * 1000.0 / Stopwatch.Frequency);
-                }
-            }
-
-            c1Rate = runsAtOne * Steps / sw.Elapsed.TotalSeconds;
-            await DropAsync(connectionString, schema);
+            (gaps, c1Rate) = await new TenStepWorkload().MeasureOneAtATimeAsync(store, runsAtOne);
         }
 
-        gaps.Sort();
-        var p50 = Percentile(gaps, 0.50);
-        var p99 = Percentile(gaps, 0.99);
+        await DropAsync(connectionString, c1Schema);
+        var p50 = TenStepWorkload.Percentile(gaps, 0.50);
+        var p99 = TenStepWorkload.Percentile(gaps, 0.99);
         Line($"concurrency 1: per-step overhead p50 {p50:F3} ms, p99 {p99:F3} ms ({p50 / rawLatencyMs:F2} and {p99 / rawLatencyMs:F2} raw commits); {c1Rate:F0} steps/s end to end");
 
         var at64 = new List<double>();
@@ -81,9 +63,9 @@ internal static class PostgresBench
     /// <summary>A worker process of the throughput measurement: serves the schema until nothing is left, after the parent says go.</summary>
     public static async Task<int> ChildAsync(string connectionString, string schema, int concurrency)
     {
-        var (registry, _, _) = Workload();
+        var workload = new TenStepWorkload();
         await using var store = await PostgresWorkflowStore.OpenAsync(new PostgresStoreOptions { ConnectionString = connectionString, Schema = schema });
-        var worker = new WorkflowWorker(store, registry, new WorkerOptions { MaxConcurrentRuns = concurrency });
+        var worker = new WorkflowWorker(store, workload.Registry, new WorkerOptions { MaxConcurrentRuns = concurrency });
         Console.WriteLine("ready");
         _ = await Console.In.ReadLineAsync();
         await worker.RunUntilIdleAsync(CancellationToken.None);
@@ -93,7 +75,7 @@ internal static class PostgresBench
     private static async Task<double> DrainAsync(string connectionString, int concurrency, int processes, int runs)
     {
         var schema = Schema($"c{concurrency}p{processes}");
-        var (_, def, _) = Workload();
+        var def = new TenStepWorkload().Definition;
         await using (var store = await PostgresWorkflowStore.OpenAsync(new PostgresStoreOptions { ConnectionString = connectionString, Schema = schema }))
         {
             var client = new WorkflowClient(store);
@@ -154,26 +136,6 @@ internal static class PostgresBench
         return rate;
     }
 
-    private static (WorkflowRegistry Registry, WorkflowDefinition Def, ConcurrentDictionary<string, List<long>> Marks) Workload()
-    {
-        var registry = new WorkflowRegistry();
-        var marks = new ConcurrentDictionary<string, List<long>>();
-        var def = registry.Add("ten-noops", async ctx =>
-        {
-            for (var s = 1; s <= Steps; s++)
-            {
-                await ctx.StepAsync("noop-" + s.ToString(CultureInfo.InvariantCulture), sc =>
-                {
-                    marks.GetOrAdd(sc.RunId, _ => []).Add(Stopwatch.GetTimestamp());
-                    return Task.FromResult(true);
-                });
-            }
-
-            return (JsonNode?)null;
-        });
-        return (registry, def, marks);
-    }
-
     private static string Schema(string what) => $"bench_{what}_{Environment.ProcessId}";
 
     private static async Task DropAsync(string connectionString, string schema)
@@ -223,5 +185,4 @@ internal static class PostgresBench
         return rate;
     }
 
-    private static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
 }

@@ -8,6 +8,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
+using RunbookEngine.Bench;
 using RunbookEngine.Storage.Sqlite;
 using RunbookEngine.Workflows;
 
@@ -42,7 +43,7 @@ if (postgres is not null)
 }
 
 Directory.CreateDirectory(dir);
-const int Steps = 10;
+const int Steps = TenStepWorkload.Steps;
 var report = new StringBuilder();
 void Line(string s)
 {
@@ -56,46 +57,30 @@ var rawLatencyMs = 1000.0 / raw;
 Line($"raw single-row INSERT+COMMIT: {raw:F0} commits/s ({rawLatencyMs:F3} ms per commit), synchronous={sync}");
 
 // 2. Per-step overhead at concurrency 1: time between consecutive step entries of one run.
-var gaps = new List<double>();
+List<double> gaps;
 double c1Rate;
+await using (var c1 = await OpenAsync(Path.Combine(dir, "c1.db")))
 {
-    var (store, registry, def, marks) = await SetUpAsync(Path.Combine(dir, "c1.db"));
-    await using var _ = store;
-    var client = new WorkflowClient(store);
-    var worker = new WorkflowWorker(store, registry, new WorkerOptions { MaxConcurrentRuns = 1 });
-    var sw = Stopwatch.StartNew();
-    for (var r = 0; r < runsAtOne; r++)
-    {
-        var run = (await client.StartAsync(def)).Run.RunId;
-        await worker.RunUntilIdleAsync(CancellationToken.None);
-        var ticks = marks[run];
-        for (var s = 1; s < ticks.Count; s++)
-        {
-            gaps.Add((ticks[s] - ticks[s - 1]) * 1000.0 / Stopwatch.Frequency);
-        }
-    }
-
-    c1Rate = runsAtOne * Steps / sw.Elapsed.TotalSeconds;
+    (gaps, c1Rate) = await new TenStepWorkload().MeasureOneAtATimeAsync(c1, runsAtOne);
 }
 
-gaps.Sort();
-var p50 = Percentile(gaps, 0.50);
-var p99 = Percentile(gaps, 0.99);
+var p50 = TenStepWorkload.Percentile(gaps, 0.50);
+var p99 = TenStepWorkload.Percentile(gaps, 0.99);
 Line($"concurrency 1: per-step overhead p50 {p50:F3} ms, p99 {p99:F3} ms ({p50 / rawLatencyMs:F2} and {p99 / rawLatencyMs:F2} raw commits); {c1Rate:F0} steps/s end to end (incl. start and claim of each run)");
 
 // 3. Throughput at concurrency 8 and 64: a backlog of runs drained by one worker process.
 var rates = new Dictionary<int, double>();
 foreach (var concurrency in new[] { 8, 64 })
 {
-    var (store, registry, def, _) = await SetUpAsync(Path.Combine(dir, $"c{concurrency}.db"));
-    await using var _ = store;
+    var workload = new TenStepWorkload();
+    await using var store = await OpenAsync(Path.Combine(dir, $"c{concurrency}.db"));
     var client = new WorkflowClient(store);
     for (var r = 0; r < runsConcurrent; r++)
     {
-        await client.StartAsync(def);
+        await client.StartAsync(workload.Definition);
     }
 
-    var worker = new WorkflowWorker(store, registry, new WorkerOptions { MaxConcurrentRuns = concurrency });
+    var worker = new WorkflowWorker(store, workload.Registry, new WorkerOptions { MaxConcurrentRuns = concurrency });
     var sw = Stopwatch.StartNew();
     await worker.RunUntilIdleAsync(CancellationToken.None);
     rates[concurrency] = runsConcurrent * Steps / sw.Elapsed.TotalSeconds;
@@ -105,8 +90,6 @@ foreach (var concurrency in new[] { 8, 64 })
 Line($"targets: c1 step <= 2 raw commits: {(p50 <= 2 * rawLatencyMs ? "met" : "NOT met")} (p50); c64 steps/s >= raw commits/s: {(rates[64] >= raw ? "met" : "NOT met")}");
 Directory.Delete(dir, recursive: true);
 return 0;
-
-static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
 
 static double RawCommits(string path, int count, SqliteSynchronous sync)
 {
@@ -147,23 +130,5 @@ static double RawCommits(string path, int count, SqliteSynchronous sync)
     }
 }
 
-async Task<(SqliteWorkflowStore Store, WorkflowRegistry Registry, WorkflowDefinition Def, System.Collections.Concurrent.ConcurrentDictionary<string, List<long>> Marks)> SetUpAsync(string path)
-{
-    var store = await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = path, Synchronous = sync });
-    var registry = new WorkflowRegistry();
-    var marks = new System.Collections.Concurrent.ConcurrentDictionary<string, List<long>>();
-    var def = registry.Add("ten-noops", async ctx =>
-    {
-        for (var s = 1; s <= Steps; s++)
-        {
-            await ctx.StepAsync("noop-" + s.ToString(CultureInfo.InvariantCulture), sc =>
-            {
-                marks.GetOrAdd(sc.RunId, _ => []).Add(Stopwatch.GetTimestamp());
-                return Task.FromResult(true);
-            });
-        }
-
-        return (JsonNode?)null;
-    });
-    return (store, registry, def, marks);
-}
+async Task<SqliteWorkflowStore> OpenAsync(string path) =>
+    await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = path, Synchronous = sync });

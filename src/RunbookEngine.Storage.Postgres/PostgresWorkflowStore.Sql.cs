@@ -30,6 +30,15 @@ public sealed partial class PostgresWorkflowStore
         LEFT JOIN payloads po ON po.hash = s.output_ref
         """;
 
+    /// <summary>Counts an external event on a run and makes it ready if it waits (parameters @now, @id).</summary>
+    private const string WakeSql = """
+        UPDATE runs SET wake_count = wake_count + 1,
+            available_at = CASE WHEN status = 'waiting' THEN @now ELSE available_at END,
+            status = CASE WHEN status = 'waiting' THEN 'ready' ELSE status END,
+            updated_at = @now
+        WHERE run_id = @id
+        """;
+
     private static string? Str(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
 
     private static DateTimeOffset Time(NpgsqlDataReader r, int i) => r.GetFieldValue<DateTimeOffset>(i);
@@ -214,14 +223,7 @@ public sealed partial class PostgresWorkflowStore
     private static async Task WakeAsync(Db db, string runId, DateTimeOffset now)
     {
         var queue = await db.ScalarAsync(
-            """
-            UPDATE runs SET wake_count = wake_count + 1,
-                available_at = CASE WHEN status = 'waiting' THEN @now ELSE available_at END,
-                status = CASE WHEN status = 'waiting' THEN 'ready' ELSE status END,
-                updated_at = @now
-            WHERE run_id = @id
-            RETURNING queue
-            """,
+            WakeSql + " RETURNING queue",
             Db.P("now", now),
             Db.P("id", runId)).ConfigureAwait(false) as string;
         if (queue is not null)

@@ -11,38 +11,25 @@ public sealed partial class PostgresWorkflowStore
     public Task<IReadOnlyList<ClaimedRun>> ClaimRunsAsync(ClaimRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var queues = request.Queues.ToArray();
         return WriteAsync<IReadOnlyList<ClaimedRun>>(
             async db =>
             {
-                // Runs of a dead worker first (they have waited longest), then ready ones. Rows another worker is
-                // claiming right now are skipped, not waited for.
-                var candidates = await db.QueryAsync(
+                var candidates = await ExpiredThenReadyAsync(
+                    db,
                     """
                     SELECT run_id, status, lease_owner, timeline_seq, timeline_hash FROM runs
                     WHERE status = 'running' AND queue = ANY(@q) AND lease_expires_at <= @now
                     ORDER BY lease_expires_at LIMIT @n
                     FOR UPDATE SKIP LOCKED
                     """,
+                    """
+                    SELECT run_id, status, lease_owner, timeline_seq, timeline_hash FROM runs
+                    WHERE status IN ('ready', 'waiting') AND queue = ANY(@q) AND available_at <= @now
+                    ORDER BY available_at LIMIT @n
+                    FOR UPDATE SKIP LOCKED
+                    """,
                     ReadCandidate,
-                    Db.P("q", queues),
-                    Db.P("now", request.Now),
-                    Db.P("n", request.MaxCount)).ConfigureAwait(false);
-                if (candidates.Count < request.MaxCount)
-                {
-                    candidates.AddRange(await db.QueryAsync(
-                        """
-                        SELECT run_id, status, lease_owner, timeline_seq, timeline_hash FROM runs
-                        WHERE status IN ('ready', 'waiting') AND queue = ANY(@q) AND available_at <= @now
-                        ORDER BY available_at LIMIT @n
-                        FOR UPDATE SKIP LOCKED
-                        """,
-                        ReadCandidate,
-                        Db.P("q", queues),
-                        Db.P("now", request.Now),
-                        Db.P("n", request.MaxCount - candidates.Count)).ConfigureAwait(false));
-                }
-
+                    request).ConfigureAwait(false);
                 if (candidates.Count == 0)
                 {
                     return [];
@@ -77,37 +64,26 @@ public sealed partial class PostgresWorkflowStore
     public Task<IReadOnlyList<ClaimedActivity>> ClaimActivitiesAsync(ClaimRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var queues = request.Queues.ToArray();
         const string live = "EXISTS (SELECT 1 FROM runs r WHERE r.run_id = s.run_id AND r.status NOT IN ('completed', 'failed', 'cancelled'))";
         return WriteAsync<IReadOnlyList<ClaimedActivity>>(
             async db =>
             {
-                var candidates = await db.QueryAsync(
+                var candidates = await ExpiredThenReadyAsync(
+                    db,
                     $"""
                     SELECT s.run_id, s.seq, s.status, s.lease_owner FROM steps s
                     WHERE s.kind = 'activity' AND s.status = 'running' AND s.queue = ANY(@q) AND s.lease_expires_at <= @now AND {live}
                     ORDER BY s.lease_expires_at LIMIT @n
                     FOR UPDATE OF s SKIP LOCKED
                     """,
+                    $"""
+                    SELECT s.run_id, s.seq, s.status, s.lease_owner FROM steps s
+                    WHERE s.kind = 'activity' AND s.status = 'queued' AND s.queue = ANY(@q) AND s.available_at <= @now AND {live}
+                    ORDER BY s.available_at LIMIT @n
+                    FOR UPDATE OF s SKIP LOCKED
+                    """,
                     ReadCandidate,
-                    Db.P("q", queues),
-                    Db.P("now", request.Now),
-                    Db.P("n", request.MaxCount)).ConfigureAwait(false);
-                if (candidates.Count < request.MaxCount)
-                {
-                    candidates.AddRange(await db.QueryAsync(
-                        $"""
-                        SELECT s.run_id, s.seq, s.status, s.lease_owner FROM steps s
-                        WHERE s.kind = 'activity' AND s.status = 'queued' AND s.queue = ANY(@q) AND s.available_at <= @now AND {live}
-                        ORDER BY s.available_at LIMIT @n
-                        FOR UPDATE OF s SKIP LOCKED
-                        """,
-                        ReadCandidate,
-                        Db.P("q", queues),
-                        Db.P("now", request.Now),
-                        Db.P("n", request.MaxCount - candidates.Count)).ConfigureAwait(false));
-                }
-
+                    request).ConfigureAwait(false);
                 if (candidates.Count == 0)
                 {
                     return [];
@@ -248,6 +224,23 @@ public sealed partial class PostgresWorkflowStore
     }
 
     /// <summary>
+    /// Candidates for a claim: those whose lease expired first (a dead worker's work has waited longest, and under
+    /// a backlog would otherwise wait behind every new item), then ready ones. Rows another worker is claiming
+    /// right now are skipped, not waited for (both queries end in SKIP LOCKED).
+    /// </summary>
+    private static async Task<List<T>> ExpiredThenReadyAsync<T>(Db db, string expiredSql, string readySql, Func<NpgsqlDataReader, T> map, ClaimRequest request)
+    {
+        var queues = request.Queues.ToArray();
+        var candidates = await db.QueryAsync(expiredSql, map, Db.P("q", queues), Db.P("now", request.Now), Db.P("n", request.MaxCount)).ConfigureAwait(false);
+        if (candidates.Count < request.MaxCount)
+        {
+            candidates.AddRange(await db.QueryAsync(readySql, map, Db.P("q", queues), Db.P("now", request.Now), Db.P("n", request.MaxCount - candidates.Count)).ConfigureAwait(false));
+        }
+
+        return candidates;
+    }
+
+    /// <summary>
     /// A worker's commit in two round trips: the fencing check, which also locks the run and reads its timeline
     /// head; then every write at once. Checks on the second (a step position taken, a signal consumed) throw,
     /// and the caller's savepoint or transaction undoes all of it.
@@ -354,15 +347,7 @@ public sealed partial class PostgresWorkflowStore
 
         if (commit.WakeRun)
         {
-            commands.Add((
-                """
-                UPDATE runs SET wake_count = wake_count + 1,
-                    available_at = CASE WHEN status = 'waiting' THEN @now ELSE available_at END,
-                    status = CASE WHEN status = 'waiting' THEN 'ready' ELSE status END,
-                    updated_at = @now
-                WHERE run_id = @id
-                """,
-                [Db.P("now", commit.Now), Db.P("id", commit.RunId)]));
+            commands.Add((WakeSql, [Db.P("now", commit.Now), Db.P("id", commit.RunId)]));
             db.Wakes.Add(head.Queue);
         }
 
