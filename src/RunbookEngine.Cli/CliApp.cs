@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Help;
 using RunbookEngine.Cli.Commands;
 using RunbookEngine.Runbooks.Model;
+using RunbookEngine.Runbooks.Service;
 using RunbookEngine.Workflows;
 
 namespace RunbookEngine.Cli;
@@ -29,6 +30,8 @@ internal static class CliApp
         root.Add(globals.Store);
         root.Add(globals.Runbooks);
         root.Add(globals.Output);
+        root.Add(globals.Server);
+        root.Add(globals.Token);
         Func<ParseResult, CliSession> session = parse => new CliSession(parse, globals, io);
         root.Add(ValidateCommand.Create(session));
         root.Add(ListCommand.Create(session));
@@ -41,6 +44,8 @@ internal static class CliApp
         root.Add(CancelCommand.Create(session));
         root.Add(RetryCommand.Create(session));
         root.Add(WorkerCommand.Create(session));
+        root.Add(ServeCommand.Create(session));
+        root.Add(TokenCommand.Create(session));
         return root;
     }
 
@@ -67,6 +72,11 @@ internal static class CliApp
         {
             await io.Error.WriteLineAsync($"runbook: {ex.Message}").ConfigureAwait(false);
             return ex.ExitCode;
+        }
+        catch (RunbookServiceException ex)
+        {
+            await io.Error.WriteLineAsync($"runbook: {ex.Message}").ConfigureAwait(false);
+            return ex.Kind is ServiceErrorKind.Invalid or ServiceErrorKind.NotFound ? ExitCodes.Invalid : ExitCodes.Failed;
         }
         catch (RunbookValidationException ex)
         {

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using RunbookEngine.Actions;
 using RunbookEngine.Runbooks;
 using RunbookEngine.Runbooks.Model;
+using RunbookEngine.Runbooks.Service;
 using RunbookEngine.Storage.Postgres;
 using RunbookEngine.Storage.Sqlite;
 using RunbookEngine.Workflows;
@@ -19,6 +20,8 @@ internal sealed class CliSession : IAsyncDisposable
 {
     private static readonly JsonSerializerOptions Indented = new(WorkflowJson.Options) { WriteIndented = true };
     private IWorkflowStore? store;
+    private IRunbookService? service;
+    private RemoteRunbookService? remote;
 
     public CliSession(ParseResult parse, GlobalOptions globals, CliIo io)
     {
@@ -26,6 +29,8 @@ internal sealed class CliSession : IAsyncDisposable
         StorePath = parse.GetValue(globals.Store) ?? io.Environment("RUNBOOK_STORE") ?? SqliteStoreOptions.DefaultPath;
         RunbooksDirectory = parse.GetValue(globals.Runbooks) ?? io.Environment("RUNBOOK_PATH") ?? "runbooks";
         Json = parse.GetValue(globals.Output) == "json";
+        ServerUrl = parse.GetValue(globals.Server) ?? (io.Environment("RUNBOOK_SERVER") is { Length: > 0 } server ? server : null);
+        Token = parse.GetValue(globals.Token) ?? io.Environment("RUNBOOK_TOKEN");
         var user = io.Environment("RUNBOOK_USER") is { Length: > 0 } u ? u : Environment.UserName;
         Actor = "user:" + user;
         Groups = (io.Environment("RUNBOOK_GROUPS") ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -47,6 +52,8 @@ internal sealed class CliSession : IAsyncDisposable
     public string RunbooksDirectory { get; }
 
     public bool Json { get; }
+
+    public string? Token { get; }
 
     public string Actor { get; }
 
@@ -96,36 +103,35 @@ internal sealed class CliSession : IAsyncDisposable
         return store;
     }
 
-    public async Task<WorkflowClient> ClientAsync(CancellationToken cancellationToken) => new(await StoreAsync(cancellationToken).ConfigureAwait(false));
+    /// <summary>Gets a value indicating whether commands go to a server (<c>--server</c>, env RUNBOOK_SERVER) instead of a store.</summary>
+    public bool IsRemote => ServerUrl is not null;
 
-    public async Task<RunRecord> RunAsync(string runId, CancellationToken cancellationToken)
-    {
-        var s = await StoreAsync(cancellationToken).ConfigureAwait(false);
-        return await s.GetRunAsync(runId, cancellationToken).ConfigureAwait(false)
-            ?? throw new CliException($"no run '{runId}' in {StoreName}; `runbook runs` lists them", ExitCodes.Invalid);
-    }
+    public string? ServerUrl { get; }
 
-    /// <summary>The runbook a run is pinned to, parsed from the stored definition.</summary>
-    public async Task<Runbook> PinnedRunbookAsync(RunRecord run, CancellationToken cancellationToken)
+    public Caller Caller => new(Actor, Groups);
+
+    /// <summary>The runbook operations: the server's API in remote mode, else this process on the store.</summary>
+    public async Task<IRunbookService> ServiceAsync(CancellationToken cancellationToken)
     {
-        var s = await StoreAsync(cancellationToken).ConfigureAwait(false);
-        var definition = await s.GetDefinitionAsync(run.DefinitionHash, cancellationToken).ConfigureAwait(false);
-        if (definition is null || RunbookDefinitions.Read(definition) is not { } envelope)
+        if (service is not null)
         {
-            throw new CliException($"run {run.RunId} is not a runbook run (workflow '{run.WorkflowName}')", ExitCodes.Invalid);
+            return service;
         }
 
-        var (runbook, problems) = new RunbookParser(Actions).Parse(envelope.File, envelope.Source);
-        return runbook ?? throw new RunbookValidationException(problems);
+        if (ServerUrl is not null)
+        {
+            service = remote = new RemoteRunbookService(ServerUrl, Token);
+            return service;
+        }
+
+        var s = await StoreAsync(cancellationToken).ConfigureAwait(false);
+        service = new LocalRunbookService(s, Actions, [RunbooksDirectory], StoreName);
+        return service;
     }
 
     /// <summary>A worker that executes runbook runs and serves runbook actions on its queues.</summary>
-    public async Task<WorkflowWorker> WorkerAsync(WorkerOptions options, CancellationToken cancellationToken) => new(
-        await StoreAsync(cancellationToken).ConfigureAwait(false),
-        new RunbookResolver(Actions, Loggers),
-        options,
-        new ActivityRegistry().AddRunbookActions(Actions, Loggers.CreateLogger("runbook.actions")),
-        loggerFactory: Loggers);
+    public async Task<WorkflowWorker> WorkerAsync(WorkerOptions options, CancellationToken cancellationToken) =>
+        RunbookWorkers.Create(await StoreAsync(cancellationToken).ConfigureAwait(false), Actions, options, Loggers);
 
     public void Line(string text = "") => Io.Out.WriteLine(text);
 
@@ -144,35 +150,13 @@ internal sealed class CliSession : IAsyncDisposable
         }
     }
 
-    public static JsonObject RunJson(RunRecord r) => new()
-    {
-        ["run_id"] = r.RunId,
-        ["runbook"] = r.WorkflowName,
-        ["status"] = r.Status.ToStoredName(),
-        ["started_by"] = r.CreatedBy,
-        ["created_at"] = r.CreatedAt,
-        ["completed_at"] = r.CompletedAt,
-        ["dry_run"] = WorkflowJson.Parse(r.Input)?["dry_run"]?.GetValue<bool>() ?? false,
-        ["inputs"] = WorkflowJson.Parse(r.Input)?["inputs"]?.DeepClone(),
-        ["output"] = WorkflowJson.Parse(r.Output),
-        ["error_kind"] = r.ErrorKind,
-        ["error"] = r.ErrorMessage,
-        ["definition_hash"] = r.DefinitionHash,
-    };
-
-    public static JsonObject EventJson(TimelineEvent e) => new()
-    {
-        ["seq"] = e.Sequence,
-        ["at"] = e.At,
-        ["actor"] = e.Actor,
-        ["kind"] = e.Kind,
-        ["data"] = WorkflowJson.Parse(e.Data),
-        ["hash"] = e.Hash,
-    };
-
     public static string Time(DateTimeOffset t) => t.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 
-    public static bool IsDryRun(RunRecord r) => WorkflowJson.Parse(r.Input)?["dry_run"]?.GetValue<bool>() ?? false;
+    /// <summary>Writes a view as JSON (the same shape the API returns).</summary>
+    public void WriteJson<T>(T value) => WriteJson(JsonSerializer.SerializeToNode(value, Indented));
+
+    /// <summary>A view as a JSON object, to add fields to.</summary>
+    public static JsonObject ToObject<T>(T value) => JsonSerializer.SerializeToNode(value, Indented)!.AsObject();
 
     public void PrintDiagnostics(IEnumerable<RunbookDiagnostic> diagnostics)
     {
@@ -188,6 +172,8 @@ internal sealed class CliSession : IAsyncDisposable
         {
             await store.DisposeAsync().ConfigureAwait(false);
         }
+
+        remote?.Dispose();
 
         Loggers.Dispose();
     }

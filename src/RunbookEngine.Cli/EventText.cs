@@ -1,15 +1,14 @@
 using System.Text.Json.Nodes;
-using RunbookEngine.Workflows;
-using RunbookEngine.Workflows.Storage;
+using RunbookEngine.Runbooks.Service;
 
 namespace RunbookEngine.Cli;
 
 /// <summary>One readable line per timeline event.</summary>
 internal static class EventText
 {
-    public static string Describe(TimelineEvent e)
+    public static string Describe(EventView e)
     {
-        var d = WorkflowJson.Parse(e.Data) as JsonObject ?? [];
+        var d = e.Data as JsonObject ?? [];
         string S(string key) => d[key] switch
         {
             null => string.Empty,
@@ -51,7 +50,7 @@ internal static class EventText
             "approval.timed_out" => $"{step} approval timed out; outcome: {S("outcome")}",
             "approval.planned" or "sleep.planned" or "wait.planned" => $"{step}: {S("summary")}",
             "lease.fenced" => $"a late write by {e.Actor} was refused: {S("error")}",
-            _ => e.Data ?? string.Empty,
+            _ => e.Data?.ToJsonString() ?? string.Empty,
         };
     }
 }

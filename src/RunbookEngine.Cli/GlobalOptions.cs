@@ -23,4 +23,16 @@ internal sealed class GlobalOptions
         Recursive = true,
         DefaultValueFactory = _ => "table",
     }.AcceptOnlyFromAmong("table", "json");
+
+    public Option<string?> Server { get; } = new("--server")
+    {
+        Description = "Do everything through a `runbook serve` server's API instead of a local store, e.g. http://127.0.0.1:8080. Env RUNBOOK_SERVER.",
+        Recursive = true,
+    };
+
+    public Option<string?> Token { get; } = new("--token")
+    {
+        Description = "The API token for --server (env RUNBOOK_TOKEN); its identity is the actor recorded in the timeline.",
+        Recursive = true,
+    };
 }

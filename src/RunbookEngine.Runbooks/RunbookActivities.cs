@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using RunbookEngine.Actions;
 using RunbookEngine.Workflows;
+using RunbookEngine.Workflows.Storage;
 
 namespace RunbookEngine.Runbooks;
 
@@ -33,5 +34,26 @@ public static class RunbookActivities
         }
 
         return registry;
+    }
+}
+
+/// <summary>Builds the worker that executes runbook runs and serves runbook actions (CLI, server, worker processes).</summary>
+public static class RunbookWorkers
+{
+    /// <summary>Creates a worker for runbook runs.</summary>
+    /// <param name="store">The store.</param>
+    /// <param name="actions">The actions.</param>
+    /// <param name="options">The worker's options.</param>
+    /// <param name="loggers">Loggers.</param>
+    /// <returns>The worker.</returns>
+    public static WorkflowWorker Create(IWorkflowStore store, ActionCatalog actions, WorkerOptions options, ILoggerFactory loggers)
+    {
+        ArgumentNullException.ThrowIfNull(loggers);
+        return new WorkflowWorker(
+            store,
+            new RunbookResolver(actions, loggers),
+            options,
+            new ActivityRegistry().AddRunbookActions(actions, loggers.CreateLogger("runbook.actions")),
+            loggerFactory: loggers);
     }
 }

@@ -31,26 +31,23 @@ public sealed class RunbookLibrary
     public static bool IsRunbookFile(string path) =>
         path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>Loads every runbook file under the given files and directories (recursively), in path order.</summary>
+    /// <summary>Lists the runbook files under the given files and directories (recursively), in path order.</summary>
     /// <param name="paths">Files or directories.</param>
-    /// <returns>The entries, and the paths that do not exist.</returns>
-    public (IReadOnlyList<RunbookEntry> Entries, IReadOnlyList<string> Missing) Load(IEnumerable<string> paths)
+    /// <returns>The files, and the paths that do not exist.</returns>
+    public static (IReadOnlyList<string> Files, IReadOnlyList<string> Missing) Files(IEnumerable<string> paths)
     {
         ArgumentNullException.ThrowIfNull(paths);
-        var entries = new List<RunbookEntry>();
+        var files = new List<string>();
         var missing = new List<string>();
         foreach (var path in paths)
         {
             if (Directory.Exists(path))
             {
-                foreach (var file in Directory.EnumerateFiles(path, "*.*", SearchOption.AllDirectories).Where(IsRunbookFile).Order(StringComparer.Ordinal))
-                {
-                    entries.Add(LoadFile(file));
-                }
+                files.AddRange(Directory.EnumerateFiles(path, "*.*", SearchOption.AllDirectories).Where(IsRunbookFile).Order(StringComparer.Ordinal));
             }
             else if (File.Exists(path))
             {
-                entries.Add(LoadFile(path));
+                files.Add(path);
             }
             else
             {
@@ -58,7 +55,26 @@ public sealed class RunbookLibrary
             }
         }
 
-        return (entries, missing);
+        return (files, missing);
+    }
+
+    /// <summary>Loads every runbook file under the given files and directories (recursively), in path order.</summary>
+    /// <param name="paths">Files or directories.</param>
+    /// <returns>The entries, and the paths that do not exist.</returns>
+    public (IReadOnlyList<RunbookEntry> Entries, IReadOnlyList<string> Missing) Load(IEnumerable<string> paths)
+    {
+        var (files, missing) = Files(paths);
+        return ([.. files.Select(LoadFile)], missing);
+    }
+
+    /// <summary>A file's path as shown to people: relative to the working directory when under it.</summary>
+    /// <param name="file">The file.</param>
+    /// <returns>The path to show.</returns>
+    public static string DisplayPath(string file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var shown = Path.IsPathRooted(file) ? Path.GetRelativePath(Directory.GetCurrentDirectory(), file) : file;
+        return shown.StartsWith("..", StringComparison.Ordinal) ? file : shown;
     }
 
     /// <summary>Loads one file.</summary>
@@ -67,12 +83,7 @@ public sealed class RunbookLibrary
     public RunbookEntry LoadFile(string file)
     {
         ArgumentNullException.ThrowIfNull(file);
-        var shown = Path.IsPathRooted(file) ? Path.GetRelativePath(Directory.GetCurrentDirectory(), file) : file;
-        if (shown.StartsWith("..", StringComparison.Ordinal))
-        {
-            shown = file;
-        }
-
+        var shown = DisplayPath(file);
         string source;
         try
         {

@@ -1,7 +1,4 @@
 using System.CommandLine;
-using System.Text.Json.Nodes;
-using RunbookEngine.Workflows;
-using RunbookEngine.Workflows.Storage;
 
 namespace RunbookEngine.Cli.Commands;
 
@@ -23,19 +20,18 @@ internal static class CancelCommand
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
-            var run = await s.RunAsync(parse.GetValue(id)!, ct).ConfigureAwait(false);
-            var client = await s.ClientAsync(ct).ConfigureAwait(false);
-            var outcome = await client.CancelAsync(run.RunId, s.Actor, parse.GetValue(reason), ct).ConfigureAwait(false);
-            var (text, code) = outcome switch
+            var service = await s.ServiceAsync(ct).ConfigureAwait(false);
+            var result = await service.CancelAsync(parse.GetValue(id)!, parse.GetValue(reason), s.Caller, ct).ConfigureAwait(false);
+            var (text, code) = result.Outcome switch
             {
-                CancelOutcome.Requested => ($"cancellation of run {run.RunId} requested by {s.Actor}", ExitCodes.Ok),
-                CancelOutcome.AlreadyRequested => ($"cancellation of run {run.RunId} was already requested", ExitCodes.Ok),
-                CancelOutcome.RunFinished => ($"run {run.RunId} has already ended ({run.Status.ToStoredName()})", ExitCodes.Failed),
-                _ => ($"no run {run.RunId}", ExitCodes.Invalid),
+                "Requested" => ($"cancellation of run {result.RunId} requested by {s.Caller.Actor}", ExitCodes.Ok),
+                "AlreadyRequested" => ($"cancellation of run {result.RunId} was already requested", ExitCodes.Ok),
+                "RunFinished" => ($"run {result.RunId} has already ended ({result.Status})", ExitCodes.Failed),
+                _ => ($"no run {result.RunId}", ExitCodes.Invalid),
             };
             if (s.Json)
             {
-                s.WriteJson(new JsonObject { ["run_id"] = run.RunId, ["outcome"] = outcome.ToString() });
+                s.WriteJson(new System.Text.Json.Nodes.JsonObject { ["run_id"] = result.RunId, ["outcome"] = result.Outcome });
             }
             else if (code == ExitCodes.Ok)
             {

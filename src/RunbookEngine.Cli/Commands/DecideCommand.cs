@@ -1,9 +1,4 @@
 using System.CommandLine;
-using System.Text.Json.Nodes;
-using RunbookEngine.Runbooks;
-using RunbookEngine.Runbooks.Model;
-using RunbookEngine.Workflows;
-using RunbookEngine.Workflows.Storage;
 
 namespace RunbookEngine.Cli.Commands;
 
@@ -29,54 +24,22 @@ internal static class DecideCommand
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
-            var run = await s.RunAsync(parse.GetValue(id)!, ct).ConfigureAwait(false);
-            if (run.Status.IsTerminal())
-            {
-                throw new CliException($"run {run.RunId} has already ended ({run.Status.ToStoredName()}); nothing to {verb}");
-            }
-
-            var runbook = await s.PinnedRunbookAsync(run, ct).ConfigureAwait(false);
-            var store = await s.StoreAsync(ct).ConfigureAwait(false);
-            var history = await store.LoadHistoryAsync(run.RunId, ct).ConfigureAwait(false);
-            var pending = ApprovalRules.Pending(history)?.StepId;
-            var stepId = parse.GetValue(step) ?? pending
-                ?? throw new CliException($"run {run.RunId} is not waiting for an approval (status {run.Status.ToStoredName()}); name the step with --step to decide ahead of time");
-            var approval = runbook.Steps.FirstOrDefault(x => x.Id == stepId && x.Type == StepType.Approval)
-                ?? throw new CliException($"runbook '{runbook.Name}' has no approval step '{stepId}'; its approval steps: {string.Join(", ", runbook.Steps.Where(x => x.Type == StepType.Approval).Select(x => x.Id))}", ExitCodes.Invalid);
-
-            var events = await store.GetTimelineAsync(run.RunId, 0, int.MaxValue, ct).ConfigureAwait(false);
-            var granted = events.Where(e => e.Kind == "approval.granted" && WorkflowJson.Parse(e.Data)?["step"]?.GetValue<string>() == stepId)
-                .Select(e => WorkflowJson.Parse(e.Data)?["by"]?.GetValue<string>() ?? string.Empty).ToList();
-            var refusal = ApprovalRules.Refusal(approval.Approval!, run.CreatedBy, s.Actor, s.Groups, granted);
-
-            // Sent even when refused: the workflow records the refused attempt, so the timeline shows who tried.
-            var client = new WorkflowClient(store);
-            var payload = new JsonObject
-            {
-                ["decision"] = verb,
-                ["comment"] = parse.GetValue(comment),
-                ["groups"] = new JsonArray([.. s.Groups.Select(g => JsonValue.Create(g))]),
-            };
-            var outcome = await client.SignalAsync(run.RunId, RunbookWorkflow.ApprovalSignalPrefix + stepId, payload, s.Actor, ct).ConfigureAwait(false);
-            if (outcome != SignalOutcome.Delivered)
-            {
-                throw new CliException($"run {run.RunId} could not receive the decision ({outcome})");
-            }
-
+            var service = await s.ServiceAsync(ct).ConfigureAwait(false);
+            var result = await service.DecideAsync(parse.GetValue(id)!, approve, parse.GetValue(step), parse.GetValue(comment), s.Caller, ct).ConfigureAwait(false);
             if (s.Json)
             {
-                s.WriteJson(new JsonObject { ["run_id"] = run.RunId, ["step"] = stepId, ["decision"] = verb, ["by"] = s.Actor, ["accepted"] = refusal is null, ["reason"] = refusal });
+                s.WriteJson(result);
             }
-            else if (refusal is null)
+            else if (result.Accepted)
             {
-                s.Line($"{(approve ? "approved" : "rejected")} step '{stepId}' of run {run.RunId} as {s.Actor}; the run continues when its worker picks it up");
+                s.Line($"{(approve ? "approved" : "rejected")} step '{result.Step}' of run {result.RunId} as {result.By}; the run continues when its worker picks it up");
             }
             else
             {
-                s.Error($"runbook: refused: {refusal}");
+                s.Error($"runbook: refused: {result.Reason}");
             }
 
-            return refusal is null ? ExitCodes.Ok : ExitCodes.Failed;
+            return result.Accepted ? ExitCodes.Ok : ExitCodes.Failed;
         });
         return command;
     }

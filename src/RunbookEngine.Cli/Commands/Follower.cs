@@ -1,47 +1,49 @@
-using System.Text.Json.Nodes;
-using RunbookEngine.Runbooks;
+using RunbookEngine.Runbooks.Service;
 using RunbookEngine.Workflows;
-using RunbookEngine.Workflows.Storage;
 
 namespace RunbookEngine.Cli.Commands;
 
-/// <summary>Executes a run in this process and prints its timeline as it happens.</summary>
+/// <summary>Follows a run and prints its timeline as it happens; embedded, it also executes the run in this process.</summary>
 internal static class Follower
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(150);
 
     public static async Task<int> FollowAsync(CliSession s, string runId, CancellationToken ct)
     {
-        var store = await s.StoreAsync(ct).ConfigureAwait(false);
-        var client = new WorkflowClient(store);
-        var worker = await s.WorkerAsync(new WorkerOptions { PollInterval = TimeSpan.FromMilliseconds(200), ShutdownTimeout = TimeSpan.FromSeconds(10) }, ct).ConfigureAwait(false);
-        await using var workerScope = worker.ConfigureAwait(false);
+        var service = await s.ServiceAsync(ct).ConfigureAwait(false);
+        WorkflowWorker? worker = null;
+        Task serving = Task.CompletedTask;
         using var stop = new CancellationTokenSource();
-        var serving = worker.RunAsync(stop.Token);
+        if (!s.IsRemote)
+        {
+            worker = await s.WorkerAsync(new WorkerOptions { PollInterval = TimeSpan.FromMilliseconds(200), ShutdownTimeout = TimeSpan.FromSeconds(10) }, ct).ConfigureAwait(false);
+            serving = worker.RunAsync(stop.Token);
+        }
+
         long seen = 0;
-        var events = new List<TimelineEvent>();
-        RunRecord run;
+        var events = new List<EventView>();
+        RunView run;
         var interrupted = false;
         try
         {
             while (true)
             {
-                foreach (var e in await client.GetTimelineAsync(runId, seen, cancellationToken: CancellationToken.None).ConfigureAwait(false))
+                foreach (var e in (await service.GetTimelineAsync(runId, seen, CancellationToken.None).ConfigureAwait(false)).Events)
                 {
                     events.Add(e);
-                    seen = e.Sequence;
+                    seen = e.Seq;
                     if (!s.Json)
                     {
                         s.Line($"  {e.At:HH:mm:ss}  {e.Kind,-22} {EventText.Describe(e)}");
-                        if (e.Kind == "step.scheduled" && WorkflowJson.Parse(e.Data)?["queue"]?.GetValue<string>() is { } q && q != "default")
+                        if (!s.IsRemote && e.Kind == "step.scheduled" && e.Data?["queue"]?.GetValue<string>() is { } q && q != "default")
                         {
                             s.Line($"            (this process serves queue 'default'; start a worker for '{q}': runbook worker --queue {q})");
                         }
                     }
                 }
 
-                run = (await client.GetRunAsync(runId, CancellationToken.None).ConfigureAwait(false))!;
-                if (run.Status.IsTerminal())
+                run = await service.GetRunAsync(runId, CancellationToken.None).ConfigureAwait(false);
+                if (run.IsTerminal)
                 {
                     break;
                 }
@@ -61,74 +63,54 @@ internal static class Follower
         {
             await stop.CancelAsync().ConfigureAwait(false);
             await serving.ConfigureAwait(false);
+            if (worker is not null)
+            {
+                await worker.DisposeAsync().ConfigureAwait(false);
+            }
         }
 
         if (interrupted)
         {
-            s.Error($"stopped following run {runId} ({run.Status.ToStoredName()}); it is kept in {s.StoreName}: `runbook worker` continues it, `runbook status {runId}` shows it");
+            s.Error(s.IsRemote
+                ? $"stopped following run {runId} ({run.Status}); it goes on on the server: `runbook status {runId}` shows it"
+                : $"stopped following run {runId} ({run.Status}); it is kept in {s.StoreName}: `runbook worker` continues it, `runbook status {runId}` shows it");
             return ExitCodes.Interrupted;
         }
 
-        var history = await store.LoadHistoryAsync(runId, CancellationToken.None).ConfigureAwait(false);
+        var plan = run.DryRun ? (await service.GetRunDetailAsync(runId, CancellationToken.None).ConfigureAwait(false)).Plan : [];
         if (s.Json)
         {
-            var json = CliSession.RunJson(run);
-            json["timeline"] = new JsonArray([.. events.Select(e => (JsonNode)CliSession.EventJson(e))]);
-            if (CliSession.IsDryRun(run))
+            var json = CliSession.ToObject(run);
+            json["timeline"] = System.Text.Json.JsonSerializer.SerializeToNode(events);
+            if (run.DryRun)
             {
-                json["plan"] = new JsonArray([.. Plan(history).Select(p => (JsonNode)new JsonObject { ["step"] = p.Step, ["plan"] = p.Text })]);
+                json["plan"] = System.Text.Json.JsonSerializer.SerializeToNode(plan);
             }
 
             s.WriteJson(json);
         }
         else
         {
-            if (CliSession.IsDryRun(run))
+            if (run.DryRun)
             {
                 s.Line();
                 s.Line("Plan (dry-run; nothing was changed):");
                 var n = 0;
-                foreach (var (step, text) in Plan(history))
+                foreach (var line in plan)
                 {
-                    s.Line($"  {++n}. {step}: {text}");
+                    s.Line($"  {++n}. {line.Step}: {line.Plan}");
                 }
             }
 
             s.Line();
             s.Line(run.Status switch
             {
-                RunStatus.Completed => $"run {runId} completed" + (run.Output is { } o && o != "{}" ? $"; outputs: {o}" : string.Empty),
-                RunStatus.Cancelled => $"run {runId} cancelled: {run.ErrorMessage}",
-                _ => $"run {runId} failed: {run.ErrorKind}: {run.ErrorMessage}",
+                "completed" => $"run {runId} completed" + (run.Output is { } o && o.ToJsonString() != "{}" ? $"; outputs: {o.ToJsonString()}" : string.Empty),
+                "cancelled" => $"run {runId} cancelled: {run.Error}",
+                _ => $"run {runId} failed: {run.ErrorKind}: {run.Error}",
             });
         }
 
-        return run.Status == RunStatus.Completed ? ExitCodes.Ok : ExitCodes.Failed;
-    }
-
-    /// <summary>The readable plan of a dry-run, in step order, from what its steps recorded.</summary>
-    public static IEnumerable<(string Step, string Text)> Plan(RunHistory history)
-    {
-        foreach (var row in history.Steps)
-        {
-            if (WorkflowJson.Parse(row.Output) is not JsonObject o)
-            {
-                continue;
-            }
-
-            var step = o["step"]?.GetValue<string>() ?? row.Name;
-            if (o["summary"]?.GetValue<string>() is { } summary)
-            {
-                yield return (step, summary);
-            }
-            else if (row.Name.EndsWith("/skipped", StringComparison.Ordinal))
-            {
-                yield return (step, $"skipped ({o["condition"]} is false)");
-            }
-            else if (row.Name.EndsWith("/when", StringComparison.Ordinal))
-            {
-                yield return (step, $"runs only if {o["condition"]} (depends on a planned step)");
-            }
-        }
+        return run.Status == "completed" ? ExitCodes.Ok : ExitCodes.Failed;
     }
 }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json.Nodes;
 
 namespace RunbookEngine.Cli.Commands;
 
@@ -16,29 +15,17 @@ internal static class ListCommand
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
-            if (!Directory.Exists(s.RunbooksDirectory))
-            {
-                throw new CliException($"the runbooks directory '{s.RunbooksDirectory}' does not exist (set --runbooks or RUNBOOK_PATH)", ExitCodes.Invalid);
-            }
-
-            var (entries, _) = s.Library.Load([s.RunbooksDirectory]);
+            var service = await s.ServiceAsync(ct).ConfigureAwait(false);
+            var entries = await service.ListRunbooksAsync(ct).ConfigureAwait(false);
             if (s.Json)
             {
-                s.WriteJson(new JsonArray([.. entries.Select(e => (JsonNode)new JsonObject
-                {
-                    ["name"] = e.Name,
-                    ["description"] = e.Runbook?.Description,
-                    ["file"] = e.File,
-                    ["valid"] = e.Runbook is not null,
-                    ["problems"] = e.Diagnostics.Count,
-                    ["inputs"] = new JsonArray([.. (e.Runbook?.Inputs ?? []).Select(i => JsonValue.Create(i.Name))]),
-                })]));
+                s.WriteJson(entries);
             }
             else
             {
                 s.Table(
                     ["NAME", "VALID", "FILE", "DESCRIPTION"],
-                    entries.Select(e => (IReadOnlyList<string?>)[e.Name, e.Runbook is null ? $"no ({e.Diagnostics.Count} problems)" : "yes", e.File, FirstLine(e.Runbook?.Description)]));
+                    entries.Select(e => (IReadOnlyList<string?>)[e.Name, e.Valid ? "yes" : $"no ({e.Problems} problems)", e.File, FirstLine(e.Description)]));
             }
 
             return ExitCodes.Ok;

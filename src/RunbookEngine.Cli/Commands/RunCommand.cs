@@ -1,8 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
-using RunbookEngine.Runbooks;
-using RunbookEngine.Workflows;
-using RunbookEngine.Workflows.Storage;
+using RunbookEngine.Runbooks.Service;
 
 namespace RunbookEngine.Cli.Commands;
 
@@ -11,7 +9,7 @@ internal static class RunCommand
 {
     public static Command Create(Func<ParseResult, CliSession> session)
     {
-        var target = new Argument<string>("runbook") { Description = "A runbook name (from the runbooks directory) or a file path." };
+        var target = new Argument<string>("runbook") { Description = "A runbook name (from the runbooks directory) or a file path (not with --server)." };
         var inputs = new Option<string[]>("--param", "-p") { Description = "An input as key=value; repeat for each input.", AllowMultipleArgumentsPerToken = false };
         var dryRun = new Option<bool>("--dry-run") { Description = "Plan every action without doing anything: no side effect anywhere; approvals show who would be asked." };
         var detach = new Option<bool>("--detach") { Description = "Only start the run and print its id; a `runbook worker` executes it." };
@@ -19,7 +17,8 @@ internal static class RunCommand
         var command = new Command("run", """
             Start a run of a runbook and follow it until it ends. A run waiting for approval says which command
             approves it; it continues as soon as someone approves from any terminal. Exit 0 when it completes,
-            1 when it fails, is rejected or cancelled, 2 for invalid input.
+            1 when it fails, is rejected or cancelled, 2 for invalid input. With --server, the server's workers
+            execute it and this command follows it through the API.
 
             Examples:
               runbook run disk-full-cleanup -p path=/var/log -p threshold=80 --dry-run
@@ -33,18 +32,6 @@ internal static class RunCommand
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
-            var (entry, problem) = s.Library.Find(parse.GetValue(target)!, s.RunbooksDirectory);
-            if (entry is null)
-            {
-                throw new CliException(problem!, ExitCodes.Invalid);
-            }
-
-            if (entry.Runbook is not { } runbook)
-            {
-                s.PrintDiagnostics(entry.Diagnostics);
-                return ExitCodes.Invalid;
-            }
-
             var given = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var p in parse.GetValue(inputs) ?? [])
             {
@@ -57,31 +44,18 @@ internal static class RunCommand
                 given[p[..eq]] = p[(eq + 1)..];
             }
 
-            var (bound, problems) = InputBinder.BindText(runbook, given);
-            if (problems.Count > 0)
-            {
-                s.PrintDiagnostics(problems);
-                return ExitCodes.Invalid;
-            }
-
-            var client = await s.ClientAsync(ct).ConfigureAwait(false);
+            var service = await s.ServiceAsync(ct).ConfigureAwait(false);
             var isDry = parse.GetValue(dryRun);
-            var started = await client.StartAsync(
-                RunbookDefinitions.ToDefinition(runbook),
-                new StartRunOptions
-                {
-                    Actor = s.Actor,
-                    IdempotencyKey = parse.GetValue(key),
-                    Input = new RunbookRunInput(bound, isDry).ToJson(),
-                    CreatedEventData = new JsonObject { ["dry_run"] = isDry, ["file"] = entry.File },
-                },
+            var started = await service.StartAsync(
+                new StartRequest { Runbook = parse.GetValue(target)!, Inputs = given, DryRun = isDry, IdempotencyKey = parse.GetValue(key) },
+                s.Caller,
                 ct).ConfigureAwait(false);
             var run = started.Run;
             if (parse.GetValue(detach))
             {
                 if (s.Json)
                 {
-                    s.WriteJson(new JsonObject { ["run_id"] = run.RunId, ["created"] = started.Created, ["status"] = run.Status.ToStoredName() });
+                    s.WriteJson(new JsonObject { ["run_id"] = run.RunId, ["created"] = started.Created, ["status"] = run.Status });
                 }
                 else
                 {
@@ -94,8 +68,8 @@ internal static class RunCommand
             if (!s.Json)
             {
                 s.Line(started.Created
-                    ? $"run {run.RunId}: {runbook.Name}{(isDry ? " (dry-run: nothing will be changed)" : string.Empty)}"
-                    : $"run {run.RunId} already exists for this idempotency key ({run.Status.ToStoredName()}); following it");
+                    ? $"run {run.RunId}: {run.Runbook}{(isDry ? " (dry-run: nothing will be changed)" : string.Empty)}"
+                    : $"run {run.RunId} already exists for this idempotency key ({run.Status}); following it");
             }
 
             return await Follower.FollowAsync(s, run.RunId, ct).ConfigureAwait(false);

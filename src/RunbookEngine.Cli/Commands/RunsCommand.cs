@@ -1,7 +1,4 @@
 using System.CommandLine;
-using System.Text.Json.Nodes;
-using RunbookEngine.Workflows;
-using RunbookEngine.Workflows.Storage;
 
 namespace RunbookEngine.Cli.Commands;
 
@@ -25,23 +22,11 @@ internal static class RunsCommand
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
-            if (parse.GetValue(limit) is < 1 or > 10_000)
-            {
-                throw new CliException("--limit must be from 1 to 10000", ExitCodes.Invalid);
-            }
-
-            var client = await s.ClientAsync(ct).ConfigureAwait(false);
-            var runs = await client.ListRunsAsync(
-                new RunQuery
-                {
-                    Status = parse.GetValue(status) is { } st ? RunStatusExtensions.ParseStoredName(st) : null,
-                    WorkflowName = parse.GetValue(runbook),
-                    Limit = parse.GetValue(limit),
-                },
-                ct).ConfigureAwait(false);
+            var service = await s.ServiceAsync(ct).ConfigureAwait(false);
+            var runs = await service.ListRunsAsync(parse.GetValue(status), parse.GetValue(runbook), parse.GetValue(limit), ct).ConfigureAwait(false);
             if (s.Json)
             {
-                s.WriteJson(new JsonArray([.. runs.Select(r => (JsonNode)CliSession.RunJson(r))]));
+                s.WriteJson(runs);
             }
             else if (runs.Count == 0)
             {
@@ -51,7 +36,7 @@ internal static class RunsCommand
             {
                 s.Table(
                     ["RUN", "RUNBOOK", "STATUS", "STARTED", "BY", "NOTE"],
-                    runs.Select(r => (IReadOnlyList<string?>)[r.RunId, r.WorkflowName, r.Status.ToStoredName(), CliSession.Time(r.CreatedAt), r.CreatedBy, CliSession.IsDryRun(r) ? "dry-run" : r.ErrorKind]));
+                    runs.Select(r => (IReadOnlyList<string?>)[r.RunId, r.Runbook, r.Status, CliSession.Time(r.CreatedAt), r.StartedBy, r.DryRun ? "dry-run" : r.ErrorKind]));
             }
 
             return ExitCodes.Ok;

@@ -1,7 +1,5 @@
 using System.CommandLine;
-using System.Text.Json.Nodes;
-using RunbookEngine.Workflows;
-using RunbookEngine.Workflows.Storage;
+using System.Text.Json;
 
 namespace RunbookEngine.Cli.Commands;
 
@@ -20,47 +18,37 @@ internal static class StatusCommand
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
-            var run = await s.RunAsync(parse.GetValue(id)!, ct).ConfigureAwait(false);
-            var store = await s.StoreAsync(ct).ConfigureAwait(false);
-            var history = await store.LoadHistoryAsync(run.RunId, ct).ConfigureAwait(false);
-            var waitingFor = WaitingFor(history);
+            var service = await s.ServiceAsync(ct).ConfigureAwait(false);
+            var detail = await service.GetRunDetailAsync(parse.GetValue(id)!, ct).ConfigureAwait(false);
+            var run = detail.Run;
+            var waitingFor = detail.WaitingFor;
             if (s.Json)
             {
-                var json = CliSession.RunJson(run);
-                json["steps"] = new JsonArray([.. history.Steps.Select(st => (JsonNode)new JsonObject
-                {
-                    ["seq"] = st.Sequence,
-                    ["name"] = st.Name,
-                    ["kind"] = st.Kind.ToString().ToLowerInvariant(),
-                    ["status"] = st.Status.ToString().ToLowerInvariant(),
-                    ["attempt"] = st.Attempt,
-                    ["error_kind"] = st.ErrorKind,
-                    ["error"] = st.ErrorMessage,
-                    ["output"] = WorkflowJson.Parse(st.Output),
-                })]);
+                var json = CliSession.ToObject(run);
+                json["steps"] = JsonSerializer.SerializeToNode(detail.Steps);
                 json["waiting_for"] = waitingFor;
                 s.WriteJson(json);
                 return ExitCodes.Ok;
             }
 
             s.Line($"run       {run.RunId}");
-            s.Line($"runbook   {run.WorkflowName} (definition {run.DefinitionHash[..12]})");
-            s.Line($"status    {run.Status.ToStoredName()}{(CliSession.IsDryRun(run) ? " (dry-run)" : string.Empty)}");
-            s.Line($"started   {CliSession.Time(run.CreatedAt)} by {run.CreatedBy}");
+            s.Line($"runbook   {run.Runbook} (definition {run.DefinitionHash[..12]})");
+            s.Line($"status    {run.Status}{(run.DryRun ? " (dry-run)" : string.Empty)}");
+            s.Line($"started   {CliSession.Time(run.CreatedAt)} by {run.StartedBy}");
             if (run.CompletedAt is { } done)
             {
                 s.Line($"ended     {CliSession.Time(done)}");
             }
 
-            s.Line($"inputs    {WorkflowJson.Parse(run.Input)?["inputs"]?.ToJsonString()}");
+            s.Line($"inputs    {run.Inputs?.ToJsonString()}");
             if (run.Output is not null)
             {
-                s.Line($"outputs   {run.Output}");
+                s.Line($"outputs   {run.Output.ToJsonString()}");
             }
 
             if (run.ErrorKind is not null)
             {
-                s.Line($"error     {run.ErrorKind}: {run.ErrorMessage}");
+                s.Line($"error     {run.ErrorKind}: {run.Error}");
             }
 
             if (waitingFor is { } w)
@@ -71,20 +59,9 @@ internal static class StatusCommand
             s.Line();
             s.Table(
                 ["#", "STEP", "KIND", "STATUS", "ATTEMPT", "ERROR"],
-                history.Steps.Select(st => (IReadOnlyList<string?>)[st.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture), st.Name, st.Kind.ToString().ToLowerInvariant(), st.Status.ToString().ToLowerInvariant(), st.Attempt.ToString(System.Globalization.CultureInfo.InvariantCulture), st.ErrorKind is null ? null : $"{st.ErrorKind}: {st.ErrorMessage}"]));
+                detail.Steps.Select(st => (IReadOnlyList<string?>)[st.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture), st.Name, st.Kind, st.Status, st.Attempt.ToString(System.Globalization.CultureInfo.InvariantCulture), st.ErrorKind is null ? null : $"{st.ErrorKind}: {st.Error}"]));
             return ExitCodes.Ok;
         });
         return command;
-    }
-
-    private static string? WaitingFor(RunHistory history)
-    {
-        if (Runbooks.ApprovalRules.Pending(history) is { } approval)
-        {
-            return $"approval of step '{approval.StepId}'" + (approval.Until is { } until ? $" until {CliSession.Time(until)}" : string.Empty);
-        }
-
-        var signal = history.Steps.FirstOrDefault(st => st.Kind == StepKind.Signal && st.Status == StepStatus.Waiting);
-        return signal is null ? null : $"signal {WorkflowJson.Parse(signal.Input)?["signal"]}";
     }
 }

@@ -1,6 +1,4 @@
 using System.CommandLine;
-using System.Text.Json.Nodes;
-using RunbookEngine.Workflows.Storage;
 
 namespace RunbookEngine.Cli.Commands;
 
@@ -23,30 +21,25 @@ internal static class TimelineCommand
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
-            var run = await s.RunAsync(parse.GetValue(id)!, ct).ConfigureAwait(false);
-            var store = await s.StoreAsync(ct).ConfigureAwait(false);
-            var events = await store.GetTimelineAsync(run.RunId, 0, int.MaxValue, ct).ConfigureAwait(false);
-            var broken = TimelineChain.Verify(events);
-            var chain = broken is null ? $"hash chain intact ({events.Count} events)" : $"hash chain BROKEN at event {broken.Value.Sequence}: {broken.Value.Problem}";
+            var service = await s.ServiceAsync(ct).ConfigureAwait(false);
+            var runId = parse.GetValue(id)!;
+            var timeline = await service.GetTimelineAsync(runId, 0, ct).ConfigureAwait(false);
+            var events = timeline.Events;
+            var chain = timeline.ChainIntact ? $"hash chain intact ({events.Count} events)" : $"hash chain BROKEN {timeline.ChainProblem}";
             switch (parse.GetValue(format) ?? (s.Json ? "json" : "table"))
             {
                 case "json":
-                    s.WriteJson(new JsonObject
-                    {
-                        ["run_id"] = run.RunId,
-                        ["chain_intact"] = broken is null,
-                        ["chain_problem"] = broken?.Problem,
-                        ["events"] = new JsonArray([.. events.Select(e => (JsonNode)CliSession.EventJson(e))]),
-                    });
+                    s.WriteJson(timeline);
                     break;
                 case "md":
-                    s.Line($"# Run {run.RunId}: {run.WorkflowName} ({run.Status.ToString().ToLowerInvariant()})");
+                    var run = await service.GetRunAsync(runId, ct).ConfigureAwait(false);
+                    s.Line($"# Run {run.RunId}: {run.Runbook} ({run.Status})");
                     s.Line();
                     s.Line("| # | time (UTC) | actor | event | details |");
                     s.Line("|---|---|---|---|---|");
                     foreach (var e in events)
                     {
-                        s.Line($"| {e.Sequence} | {CliSession.Time(e.At)} | {e.Actor} | {e.Kind} | {EventText.Describe(e).Replace("|", "\\|", StringComparison.Ordinal)} |");
+                        s.Line($"| {e.Seq} | {CliSession.Time(e.At)} | {e.Actor} | {e.Kind} | {EventText.Describe(e).Replace("|", "\\|", StringComparison.Ordinal)} |");
                     }
 
                     s.Line();
@@ -55,12 +48,12 @@ internal static class TimelineCommand
                 default:
                     s.Table(
                         ["#", "TIME", "ACTOR", "EVENT", "DETAILS"],
-                        events.Select(e => (IReadOnlyList<string?>)[e.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture), CliSession.Time(e.At), e.Actor, e.Kind, EventText.Describe(e)]));
+                        events.Select(e => (IReadOnlyList<string?>)[e.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture), CliSession.Time(e.At), e.Actor, e.Kind, EventText.Describe(e)]));
                     s.Line(chain);
                     break;
             }
 
-            return broken is null ? ExitCodes.Ok : ExitCodes.Failed;
+            return timeline.ChainIntact ? ExitCodes.Ok : ExitCodes.Failed;
         });
         return command;
     }

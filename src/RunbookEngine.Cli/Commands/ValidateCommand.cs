@@ -1,5 +1,6 @@
 using System.CommandLine;
-using System.Text.Json.Nodes;
+using RunbookEngine.Runbooks;
+using RunbookEngine.Runbooks.Service;
 
 namespace RunbookEngine.Cli.Commands;
 
@@ -20,41 +21,52 @@ internal static class ValidateCommand
         {
             await using var s = session(parse);
             var given = parse.GetValue(paths) is { Length: > 0 } p ? p : [s.RunbooksDirectory];
-            var (entries, missing) = s.Library.Load(given);
+            var (files, missing) = RunbookLibrary.Files(given);
             foreach (var m in missing)
             {
                 s.Error($"{m}: no such file or directory");
             }
 
+            var sources = new List<RunbookSource>();
+            var unreadable = new List<ValidationReport>();
+            foreach (var file in files)
+            {
+                var shown = RunbookLibrary.DisplayPath(file);
+                try
+                {
+                    sources.Add(new RunbookSource(shown, await File.ReadAllTextAsync(file, ct).ConfigureAwait(false)));
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    unreadable.Add(new ValidationReport(shown, null, false, [new ProblemView(shown, 1, 1, $"cannot read the file: {ex.Message}")]));
+                }
+            }
+
+            var service = await s.ServiceAsync(ct).ConfigureAwait(false);
+            var entries = (sources.Count == 0 ? [] : await service.ValidateAsync(sources, ct).ConfigureAwait(false)).Concat(unreadable).OrderBy(e => e.File, StringComparer.Ordinal).ToList();
             if (s.Json)
             {
-                s.WriteJson(new JsonArray([.. entries.Select(e => (JsonNode)new JsonObject
-                {
-                    ["file"] = e.File,
-                    ["name"] = e.Runbook?.Name,
-                    ["valid"] = e.Runbook is not null,
-                    ["problems"] = new JsonArray([.. e.Diagnostics.Select(d => (JsonNode)new JsonObject { ["file"] = d.Location.File, ["line"] = d.Location.Line, ["column"] = d.Location.Column, ["message"] = d.Message })]),
-                })]));
+                s.WriteJson(entries);
             }
             else
             {
-                foreach (var e in entries)
+                foreach (var problem in entries.SelectMany(e => e.Problems))
                 {
-                    s.PrintDiagnostics(e.Diagnostics);
+                    s.Error(problem.ToString());
                 }
 
-                var invalid = entries.Count(e => e.Runbook is null);
+                var invalid = entries.Count(e => !e.Valid);
                 if (entries.Count == 0 && missing.Count == 0)
                 {
                     s.Error($"no runbook files (*.yaml, *.yml) in {string.Join(", ", given)}");
                 }
                 else
                 {
-                    s.Line(invalid == 0 ? $"{entries.Count} runbook(s) valid" : $"{invalid} of {entries.Count} runbook(s) invalid, {entries.Sum(e => e.Diagnostics.Count)} problem(s)");
+                    s.Line(invalid == 0 ? $"{entries.Count} runbook(s) valid" : $"{invalid} of {entries.Count} runbook(s) invalid, {entries.Sum(e => e.Problems.Count)} problem(s)");
                 }
             }
 
-            return entries.Count > 0 && missing.Count == 0 && entries.All(e => e.Runbook is not null) ? ExitCodes.Ok : ExitCodes.Invalid;
+            return entries.Count > 0 && missing.Count == 0 && entries.All(e => e.Valid) ? ExitCodes.Ok : ExitCodes.Invalid;
         });
         return command;
     }

@@ -30,6 +30,11 @@ internal static class WorkerCommand
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
+            if (s.IsRemote)
+            {
+                throw new CliException("a worker works on the store itself: give it --store (the server's database), not --server", ExitCodes.Invalid);
+            }
+
             s.ReconnectWindow = TimeSpan.FromMinutes(2);
             var n = parse.GetValue(concurrency);
             if (!Durations.TryParse(parse.GetValue(lease), out var leaseDuration) || leaseDuration < TimeSpan.FromSeconds(1) || leaseDuration > TimeSpan.FromHours(1))

@@ -1,0 +1,105 @@
+using System.CommandLine;
+using Microsoft.Extensions.Hosting;
+using RunbookEngine.Server;
+
+namespace RunbookEngine.Cli.Commands;
+
+/// <summary><c>runbook serve</c>: the API and webhook server with an embedded worker.</summary>
+internal static class ServeCommand
+{
+    public static Command Create(Func<ParseResult, CliSession> session)
+    {
+        var urls = new Option<string[]>("--urls") { Description = "Where to listen (default http://127.0.0.1:8080, loopback only); repeat for several. Use http://0.0.0.0:8080 to accept other machines." };
+        var tokens = new Option<string?>("--tokens") { Description = "The API tokens file (default .runbook/tokens.yaml; env RUNBOOK_TOKENS). `runbook token create` writes it." };
+        var noWorker = new Option<bool>("--no-worker") { Description = "Do not execute runs here; separate `runbook worker` processes on the same store do." };
+        var concurrency = new Option<int>("--concurrency") { Description = "How many runs and actions the embedded worker executes at once (default 16).", DefaultValueFactory = _ => 16 };
+        var queues = new Option<string[]>("--queue", "-q") { Description = "A task queue the embedded worker serves; repeat for several (default: default)." };
+        var command = new Command("serve", """
+            Run the server: the REST API under /api (what `--server` commands use), alert webhooks, /healthz and
+            /readyz, and a worker that executes runs. Every API call needs a token (`runbook token create`).
+            Listens on loopback only unless --urls says otherwise. Ctrl-C (SIGTERM) drains: no new requests,
+            in-flight steps finish (up to 30 s), then the rest is handed back to other workers.
+
+            Examples:
+              runbook token create alice --role operator
+              runbook serve
+              runbook serve --store "Host=db;Database=runbook;Username=runbook" --urls http://0.0.0.0:8080 --no-worker
+            """);
+        command.Add(urls);
+        command.Add(tokens);
+        command.Add(noWorker);
+        command.Add(concurrency);
+        command.Add(queues);
+        command.SetAction(async (parse, ct) =>
+        {
+            await using var s = session(parse);
+            if (s.IsRemote)
+            {
+                throw new CliException("a server works on the store itself: give it --store, not --server", ExitCodes.Invalid);
+            }
+
+            s.ReconnectWindow = TimeSpan.FromMinutes(2);
+            var listen = parse.GetValue(urls) is { Length: > 0 } u ? u : ["http://127.0.0.1:8080"];
+            foreach (var url in listen)
+            {
+                if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+                {
+                    throw new CliException($"--urls '{url}' is not an http:// URL like http://127.0.0.1:8080", ExitCodes.Invalid);
+                }
+            }
+
+            var n = parse.GetValue(concurrency);
+            if (n is < 1 or > 1024)
+            {
+                throw new CliException("--concurrency must be from 1 to 1024", ExitCodes.Invalid);
+            }
+
+            var tokensFile = parse.GetValue(tokens) ?? (s.Io.Environment("RUNBOOK_TOKENS") is { Length: > 0 } t ? t : ".runbook/tokens.yaml");
+            int tokenCount;
+            try
+            {
+                tokenCount = new ApiTokenFile(tokensFile).Load().Count;
+            }
+            catch (FormatException ex)
+            {
+                throw new CliException(ex.Message, ExitCodes.Invalid);
+            }
+
+            var store = await s.StoreAsync(ct).ConfigureAwait(false);
+            var options = new RunbookServerOptions
+            {
+                Urls = listen,
+                RunbookDirectories = [s.RunbooksDirectory],
+                TokensFile = tokensFile,
+                EmbeddedWorker = !parse.GetValue(noWorker),
+                Concurrency = n,
+                Queues = parse.GetValue(queues) is { Length: > 0 } q ? q : ["default"],
+            };
+            var app = RunbookServer.Build(options, store, s.StoreName, s.Actions, s.Loggers);
+            await using (app.ConfigureAwait(false))
+            {
+                try
+                {
+                    await app.StartAsync(ct).ConfigureAwait(false);
+                }
+                catch (IOException ex)
+                {
+                    throw new CliException($"cannot listen on {string.Join(", ", listen)}: {ex.Message}");
+                }
+
+                var addresses = app.Urls.Count > 0 ? string.Join(", ", app.Urls) : string.Join(", ", listen);
+                s.Line($"serving on {addresses} with {s.StoreName}; runbooks from {s.RunbooksDirectory}; {(options.EmbeddedWorker ? "embedded worker on " + string.Join(", ", options.Queues) : "no embedded worker")}; Ctrl-C to stop");
+                if (tokenCount == 0)
+                {
+                    s.Error($"runbook: no API tokens in {tokensFile}: every API call will be refused until you run `runbook token create NAME --role admin`");
+                }
+
+                await app.WaitForShutdownAsync(ct).ConfigureAwait(false);
+                s.Line("server stopped");
+            }
+
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+}

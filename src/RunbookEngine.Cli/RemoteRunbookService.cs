@@ -1,0 +1,148 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using RunbookEngine.Runbooks.Model;
+using RunbookEngine.Runbooks.Service;
+
+namespace RunbookEngine.Cli;
+
+/// <summary>The runbook operations through a <c>runbook serve</c> server's REST API (<c>--server</c>).</summary>
+internal sealed class RemoteRunbookService : IRunbookService, IDisposable
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private readonly HttpClient http;
+
+    public RemoteRunbookService(string serverUrl, string? token)
+    {
+        if (!Uri.TryCreate(serverUrl.TrimEnd('/') + "/", UriKind.Absolute, out var baseUri) || (baseUri.Scheme != Uri.UriSchemeHttp && baseUri.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"--server '{serverUrl}' is not an http:// or https:// URL (e.g. http://127.0.0.1:8080)");
+        }
+
+        if (string.IsNullOrWhiteSpace(token))
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"--server {serverUrl} needs an API token: pass --token or set RUNBOOK_TOKEN (an admin creates one with `runbook token create`)");
+        }
+
+        http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(100) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("runbook-cli", typeof(RemoteRunbookService).Assembly.GetName().Version?.ToString(3) ?? "0"));
+        Location = baseUri.GetLeftPart(UriPartial.Authority);
+    }
+
+    public string Location { get; }
+
+    public Task<IReadOnlyList<RunbookInfo>> ListRunbooksAsync(CancellationToken cancellationToken) =>
+        SendAsync<IReadOnlyList<RunbookInfo>>(HttpMethod.Get, "api/runbooks", null, cancellationToken);
+
+    public Task<IReadOnlyList<ValidationReport>> ValidateAsync(IReadOnlyList<RunbookSource> sources, CancellationToken cancellationToken) =>
+        SendAsync<IReadOnlyList<ValidationReport>>(HttpMethod.Post, "api/runbooks/validate", new { sources }, cancellationToken);
+
+    public Task<StartedRun> StartAsync(StartRequest request, Caller caller, CancellationToken cancellationToken) =>
+        SendAsync<StartedRun>(HttpMethod.Post, "api/runs", request, cancellationToken);
+
+    public Task<IReadOnlyList<RunView>> ListRunsAsync(string? status, string? runbook, int limit, CancellationToken cancellationToken)
+    {
+        var query = $"api/runs?limit={limit}" + (status is null ? string.Empty : "&status=" + Uri.EscapeDataString(status)) + (runbook is null ? string.Empty : "&runbook=" + Uri.EscapeDataString(runbook));
+        return SendAsync<IReadOnlyList<RunView>>(HttpMethod.Get, query, null, cancellationToken);
+    }
+
+    public async Task<RunView> GetRunAsync(string runId, CancellationToken cancellationToken) =>
+        (await GetRunDetailAsync(runId, cancellationToken).ConfigureAwait(false)).Run;
+
+    public Task<RunDetail> GetRunDetailAsync(string runId, CancellationToken cancellationToken) =>
+        SendAsync<RunDetail>(HttpMethod.Get, $"api/runs/{Uri.EscapeDataString(runId)}", null, cancellationToken);
+
+    public Task<TimelineView> GetTimelineAsync(string runId, long afterSequence, CancellationToken cancellationToken) =>
+        SendAsync<TimelineView>(HttpMethod.Get, $"api/runs/{Uri.EscapeDataString(runId)}/timeline?after={afterSequence}", null, cancellationToken);
+
+    public Task<DecisionResult> DecideAsync(string runId, bool approve, string? step, string? comment, Caller caller, CancellationToken cancellationToken) =>
+        SendAsync<DecisionResult>(HttpMethod.Post, $"api/runs/{Uri.EscapeDataString(runId)}/{(approve ? "approve" : "reject")}", new { step, comment }, cancellationToken);
+
+    public Task<CancelResult> CancelAsync(string runId, string? reason, Caller caller, CancellationToken cancellationToken) =>
+        SendAsync<CancelResult>(HttpMethod.Post, $"api/runs/{Uri.EscapeDataString(runId)}/cancel", new { reason }, cancellationToken);
+
+    public Task<StartedRun> RetryAsync(string runId, string? fromStep, Caller caller, CancellationToken cancellationToken) =>
+        SendAsync<StartedRun>(HttpMethod.Post, $"api/runs/{Uri.EscapeDataString(runId)}/retry", new { from_step = fromStep }, cancellationToken);
+
+    public void Dispose() => http.Dispose();
+
+    private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body, body.GetType(), options: Json);
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Unavailable, $"cannot reach the server at {Location}: {ex.Message} (is `runbook serve` running there?)");
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Unavailable, $"the server at {Location} did not answer within {http.Timeout.TotalSeconds:0} s");
+        }
+
+        using (response)
+        {
+            var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            if (response.IsSuccessStatusCode)
+            {
+                try
+                {
+                    return JsonSerializer.Deserialize<T>(text, Json) ?? throw new JsonException("empty body");
+                }
+                catch (JsonException ex)
+                {
+                    throw new RunbookServiceException(ServiceErrorKind.Unavailable, $"the server at {Location} answered {path} with something that is not a runbook API response ({ex.Message}); is --server the right address?");
+                }
+            }
+
+            throw Problem(response.StatusCode, text);
+        }
+    }
+
+    private Exception Problem(HttpStatusCode status, string text)
+    {
+        JsonObject? error = null;
+        try
+        {
+            error = JsonNode.Parse(text)?["error"] as JsonObject;
+        }
+        catch (JsonException)
+        {
+        }
+
+        var message = error?["message"]?.GetValue<string>() ?? $"HTTP {(int)status} {status}";
+        if (error?["problems"] is JsonArray { Count: > 0 } problems)
+        {
+            return new RunbookValidationException([.. problems.Select(p => new RunbookDiagnostic(
+                new SourceLocation(p?["file"]?.GetValue<string>() ?? "?", p?["line"]?.GetValue<int>() ?? 1, p?["column"]?.GetValue<int>() ?? 1),
+                p?["message"]?.GetValue<string>() ?? string.Empty))]);
+        }
+
+        var kind = status switch
+        {
+            HttpStatusCode.BadRequest => ServiceErrorKind.Invalid,
+            HttpStatusCode.NotFound => ServiceErrorKind.NotFound,
+            HttpStatusCode.Unauthorized => ServiceErrorKind.Unauthorized,
+            HttpStatusCode.Forbidden => ServiceErrorKind.Forbidden,
+            HttpStatusCode.Conflict => ServiceErrorKind.Conflict,
+            _ => ServiceErrorKind.Unavailable,
+        };
+        return new RunbookServiceException(kind, kind switch
+        {
+            ServiceErrorKind.Unauthorized => $"the server at {Location} refused the token: {message}",
+            ServiceErrorKind.Unavailable when error is null => $"the server at {Location} answered HTTP {(int)status}",
+            _ => message,
+        });
+    }
+}

@@ -1,0 +1,83 @@
+namespace RunbookEngine.Runbooks.Service;
+
+/// <summary>
+/// What people and scripts do with runbooks and runs: the operations behind every CLI command and every
+/// <c>/api</c> endpoint. Embedded, it works on the store directly; remote, the CLI calls the server's API.
+/// </summary>
+/// <remarks>Errors are <see cref="RunbookServiceException"/>, or <see cref="Model.RunbookValidationException"/> for invalid runbooks and inputs.</remarks>
+public interface IRunbookService
+{
+    /// <summary>Gets where runs are kept, as shown to people (a file, a database, a server URL).</summary>
+    string Location { get; }
+
+    /// <summary>Lists the runbooks.</summary>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The runbooks.</returns>
+    Task<IReadOnlyList<RunbookInfo>> ListRunbooksAsync(CancellationToken cancellationToken);
+
+    /// <summary>Validates runbook sources.</summary>
+    /// <param name="sources">The sources.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>One report per source.</returns>
+    Task<IReadOnlyList<ValidationReport>> ValidateAsync(IReadOnlyList<RunbookSource> sources, CancellationToken cancellationToken);
+
+    /// <summary>Starts a run.</summary>
+    /// <param name="request">What to start.</param>
+    /// <param name="caller">Who starts it.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The run.</returns>
+    Task<StartedRun> StartAsync(StartRequest request, Caller caller, CancellationToken cancellationToken);
+
+    /// <summary>Lists runs, newest first.</summary>
+    /// <param name="status">Only this status.</param>
+    /// <param name="runbook">Only this runbook.</param>
+    /// <param name="limit">At most this many (1 to 10 000).</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The runs.</returns>
+    Task<IReadOnlyList<RunView>> ListRunsAsync(string? status, string? runbook, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Reads a run.</summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The run.</returns>
+    Task<RunView> GetRunAsync(string runId, CancellationToken cancellationToken);
+
+    /// <summary>Reads a run with its steps, what it waits for and its plan.</summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The detail.</returns>
+    Task<RunDetail> GetRunDetailAsync(string runId, CancellationToken cancellationToken);
+
+    /// <summary>Reads a run's timeline, checking the hash chain when read from the start.</summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="afterSequence">Only events after this one.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The timeline.</returns>
+    Task<TimelineView> GetTimelineAsync(string runId, long afterSequence, CancellationToken cancellationToken);
+
+    /// <summary>Approves or rejects the approval a run waits for (or a named one).</summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="approve">Approve, else reject.</param>
+    /// <param name="step">The approval step, or null for the pending one.</param>
+    /// <param name="comment">A comment.</param>
+    /// <param name="caller">Who decides.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The outcome.</returns>
+    Task<DecisionResult> DecideAsync(string runId, bool approve, string? step, string? comment, Caller caller, CancellationToken cancellationToken);
+
+    /// <summary>Asks a run to cancel.</summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="reason">Why.</param>
+    /// <param name="caller">Who asks.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The outcome.</returns>
+    Task<CancelResult> CancelAsync(string runId, string? reason, Caller caller, CancellationToken cancellationToken);
+
+    /// <summary>Starts a new run of an ended run's pinned definition and inputs.</summary>
+    /// <param name="runId">The ended run.</param>
+    /// <param name="fromStep">Reuse the results of the steps before this one.</param>
+    /// <param name="caller">Who asks.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The new run.</returns>
+    Task<StartedRun> RetryAsync(string runId, string? fromStep, Caller caller, CancellationToken cancellationToken);
+}

@@ -1,0 +1,406 @@
+using System.Text.Json.Nodes;
+using RunbookEngine.Actions;
+using RunbookEngine.Runbooks.Model;
+using RunbookEngine.Workflows;
+using RunbookEngine.Workflows.Storage;
+
+namespace RunbookEngine.Runbooks.Service;
+
+/// <summary>The runbook operations on a store and runbook directories in this process (embedded CLI, the server).</summary>
+public sealed class LocalRunbookService : IRunbookService
+{
+    private readonly IWorkflowStore store;
+    private readonly ActionCatalog actions;
+    private readonly RunbookLibrary library;
+    private readonly WorkflowClient client;
+
+    /// <summary>Initializes a new instance of the <see cref="LocalRunbookService"/> class.</summary>
+    /// <param name="store">The store.</param>
+    /// <param name="actions">The actions runbooks may use.</param>
+    /// <param name="runbookDirectories">Where runbooks are found by name.</param>
+    /// <param name="location">The store as shown to people.</param>
+    /// <param name="timeProvider">The clock.</param>
+    public LocalRunbookService(IWorkflowStore store, ActionCatalog actions, IReadOnlyList<string> runbookDirectories, string location, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(actions);
+        ArgumentNullException.ThrowIfNull(runbookDirectories);
+        this.store = store;
+        this.actions = actions;
+        library = new RunbookLibrary(actions);
+        client = new WorkflowClient(store, timeProvider);
+        RunbookDirectories = runbookDirectories;
+        Location = location;
+    }
+
+    /// <inheritdoc/>
+    public string Location { get; }
+
+    /// <summary>Gets the directories runbooks are found in by name.</summary>
+    public IReadOnlyList<string> RunbookDirectories { get; }
+
+    /// <summary>Gets or sets a value indicating whether <see cref="StartRequest.Runbook"/> may be a file path (embedded CLI) or only a name (server).</summary>
+    public bool AllowFiles { get; set; } = true;
+
+    /// <summary>Gets or sets a callback for when this service made work available (wakes an in-process worker).</summary>
+    public Action? WorkAvailable
+    {
+        get => client.WorkAvailable;
+        set => client.WorkAvailable = value;
+    }
+
+    /// <summary>Gets the underlying client.</summary>
+    public WorkflowClient Client => client;
+
+    /// <summary>Loads every runbook of the directories.</summary>
+    /// <returns>The entries.</returns>
+    public IReadOnlyList<RunbookEntry> LoadRunbooks()
+    {
+        var missing = RunbookDirectories.Where(d => !Directory.Exists(d)).ToList();
+        if (missing.Count > 0)
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"the runbooks directory '{missing[0]}' does not exist (set --runbooks or RUNBOOK_PATH)");
+        }
+
+        return library.Load(RunbookDirectories).Entries;
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<RunbookInfo>> ListRunbooksAsync(CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<RunbookInfo>>([.. LoadRunbooks().Select(e => new RunbookInfo(
+            e.Name, e.Runbook?.Description, e.File, e.Runbook is not null, e.Diagnostics.Count, [.. (e.Runbook?.Inputs ?? []).Select(i => i.Name)]))]);
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<ValidationReport>> ValidateAsync(IReadOnlyList<RunbookSource> sources, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        var parser = new RunbookParser(actions);
+        return Task.FromResult<IReadOnlyList<ValidationReport>>([.. sources.Select(s =>
+        {
+            var (runbook, problems) = parser.Parse(s.File, s.Source);
+            return Report(s.File, runbook, problems);
+        })]);
+    }
+
+    /// <summary>A validation report for a parsed runbook.</summary>
+    /// <param name="file">The file.</param>
+    /// <param name="runbook">The runbook, when valid.</param>
+    /// <param name="problems">Its problems.</param>
+    /// <returns>The report.</returns>
+    public static ValidationReport Report(string file, Runbook? runbook, IReadOnlyList<RunbookDiagnostic> problems)
+    {
+        ArgumentNullException.ThrowIfNull(problems);
+        return new ValidationReport(file, runbook?.Name, runbook is not null, [.. problems.Select(Problem)]);
+    }
+
+    /// <summary>A diagnostic as a view.</summary>
+    /// <param name="d">The diagnostic.</param>
+    /// <returns>The view.</returns>
+    public static ProblemView Problem(RunbookDiagnostic d)
+    {
+        ArgumentNullException.ThrowIfNull(d);
+        return new ProblemView(d.Location.File, d.Location.Line, d.Location.Column, d.Message);
+    }
+
+    /// <summary>Finds a runbook by name (or file, when allowed).</summary>
+    /// <param name="nameOrFile">The name or path.</param>
+    /// <returns>The runbook entry, valid.</returns>
+    public RunbookEntry Find(string nameOrFile)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(nameOrFile);
+        if (!AllowFiles && (RunbookLibrary.IsRunbookFile(nameOrFile) || nameOrFile.Contains('/', StringComparison.Ordinal) || nameOrFile.Contains('\\', StringComparison.Ordinal)))
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"'{nameOrFile}' is a file path; the server runs runbooks by name from its runbook directories (`runbook list` shows them)");
+        }
+
+        RunbookEntry? entry = null;
+        string? problem = null;
+        foreach (var directory in RunbookDirectories.DefaultIfEmpty("runbooks"))
+        {
+            (entry, problem) = library.Find(nameOrFile, directory);
+            if (entry is not null)
+            {
+                break;
+            }
+        }
+
+        if (entry is null)
+        {
+            throw new RunbookServiceException(ServiceErrorKind.NotFound, problem!);
+        }
+
+        return entry.Runbook is null ? throw new RunbookValidationException(entry.Diagnostics) : entry;
+    }
+
+    /// <inheritdoc/>
+    public async Task<StartedRun> StartAsync(StartRequest request, Caller caller, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(caller);
+        var entry = Find(request.Runbook);
+        var (bound, problems) = InputBinder.BindText(entry.Runbook!, request.Inputs);
+        if (problems.Count > 0)
+        {
+            throw new RunbookValidationException(problems);
+        }
+
+        return await StartRunbookAsync(entry, bound, request.DryRun, request.IdempotencyKey, caller.Actor, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Starts a run of a valid runbook with bound inputs.</summary>
+    /// <param name="entry">The runbook.</param>
+    /// <param name="inputs">The inputs, already bound.</param>
+    /// <param name="dryRun">Plans only.</param>
+    /// <param name="idempotencyKey">The idempotency key.</param>
+    /// <param name="actor">Who starts it.</param>
+    /// <param name="createdData">More data for the <c>run.created</c> event (e.g. the alert that triggered it).</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The run.</returns>
+    public async Task<StartedRun> StartRunbookAsync(RunbookEntry entry, JsonObject inputs, bool dryRun, string? idempotencyKey, string actor, JsonObject? createdData, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        ArgumentNullException.ThrowIfNull(inputs);
+        var created = new JsonObject { ["dry_run"] = dryRun, ["file"] = entry.File };
+        foreach (var (key, value) in createdData ?? [])
+        {
+            created[key] = value?.DeepClone();
+        }
+
+        var started = await client.StartAsync(
+            RunbookDefinitions.ToDefinition(entry.Runbook!),
+            new StartRunOptions { Actor = actor, IdempotencyKey = idempotencyKey, Input = new RunbookRunInput(inputs, dryRun).ToJson(), CreatedEventData = created },
+            cancellationToken).ConfigureAwait(false);
+        return new StartedRun(View(started.Run), started.Created);
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<RunView>> ListRunsAsync(string? status, string? runbook, int limit, CancellationToken cancellationToken)
+    {
+        if (limit is < 1 or > 10_000)
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, "--limit must be from 1 to 10000");
+        }
+
+        RunStatus? parsed = null;
+        if (status is not null)
+        {
+            try
+            {
+                parsed = RunStatusExtensions.ParseStoredName(status);
+            }
+            catch (ArgumentException)
+            {
+                throw new RunbookServiceException(ServiceErrorKind.Invalid, $"status '{status}' is not one of ready, running, waiting, completed, failed, cancelled");
+            }
+        }
+
+        var runs = await client.ListRunsAsync(new RunQuery { Status = parsed, WorkflowName = runbook, Limit = limit }, cancellationToken).ConfigureAwait(false);
+        return [.. runs.Select(View)];
+    }
+
+    /// <inheritdoc/>
+    public async Task<RunView> GetRunAsync(string runId, CancellationToken cancellationToken) => View(await RecordAsync(runId, cancellationToken).ConfigureAwait(false));
+
+    /// <inheritdoc/>
+    public async Task<RunDetail> GetRunDetailAsync(string runId, CancellationToken cancellationToken)
+    {
+        var run = await RecordAsync(runId, cancellationToken).ConfigureAwait(false);
+        var history = await store.LoadHistoryAsync(run.RunId, cancellationToken).ConfigureAwait(false);
+        var steps = history.Steps.Select(st => new StepView(
+            st.Sequence, st.Name, st.Kind.ToString().ToLowerInvariant(), st.Status.ToString().ToLowerInvariant(), st.Attempt, st.ErrorKind, st.ErrorMessage, WorkflowJson.Parse(st.Output))).ToList();
+        var view = View(run);
+        return new RunDetail(view, steps, WaitingFor(history), view.DryRun ? [.. Plan(history)] : []);
+    }
+
+    /// <inheritdoc/>
+    public async Task<TimelineView> GetTimelineAsync(string runId, long afterSequence, CancellationToken cancellationToken)
+    {
+        var run = await RecordAsync(runId, cancellationToken).ConfigureAwait(false);
+        var events = await store.GetTimelineAsync(run.RunId, afterSequence, int.MaxValue, cancellationToken).ConfigureAwait(false);
+        var broken = afterSequence == 0 ? TimelineChain.Verify(events) : null;
+        return new TimelineView(
+            run.RunId,
+            broken is null,
+            broken is { } b ? $"at event {b.Sequence}: {b.Problem}" : null,
+            [.. events.Select(e => new EventView(e.Sequence, e.At, e.Actor, e.Kind, WorkflowJson.Parse(e.Data), e.Hash))]);
+    }
+
+    /// <inheritdoc/>
+    public async Task<DecisionResult> DecideAsync(string runId, bool approve, string? step, string? comment, Caller caller, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var verb = approve ? "approve" : "reject";
+        var run = await RecordAsync(runId, cancellationToken).ConfigureAwait(false);
+        if (run.Status.IsTerminal())
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Conflict, $"run {run.RunId} has already ended ({run.Status.ToStoredName()}); nothing to {verb}");
+        }
+
+        var runbook = await PinnedRunbookAsync(run, cancellationToken).ConfigureAwait(false);
+        var history = await store.LoadHistoryAsync(run.RunId, cancellationToken).ConfigureAwait(false);
+        var stepId = step ?? ApprovalRules.Pending(history)?.StepId
+            ?? throw new RunbookServiceException(ServiceErrorKind.Conflict, $"run {run.RunId} is not waiting for an approval (status {run.Status.ToStoredName()}); name the step with --step to decide ahead of time");
+        var approval = runbook.Steps.FirstOrDefault(x => x.Id == stepId && x.Type == StepType.Approval)
+            ?? throw new RunbookServiceException(ServiceErrorKind.Invalid, $"runbook '{runbook.Name}' has no approval step '{stepId}'; its approval steps: {string.Join(", ", runbook.Steps.Where(x => x.Type == StepType.Approval).Select(x => x.Id))}");
+
+        var events = await store.GetTimelineAsync(run.RunId, 0, int.MaxValue, cancellationToken).ConfigureAwait(false);
+        var granted = events.Where(e => e.Kind == "approval.granted" && WorkflowJson.Parse(e.Data)?["step"]?.GetValue<string>() == stepId)
+            .Select(e => WorkflowJson.Parse(e.Data)?["by"]?.GetValue<string>() ?? string.Empty).ToList();
+        var refusal = ApprovalRules.Refusal(approval.Approval!, run.CreatedBy, caller.Actor, [.. caller.Groups], granted);
+
+        // Sent even when refused: the workflow records the refused attempt, so the timeline shows who tried.
+        var payload = new JsonObject
+        {
+            ["decision"] = verb,
+            ["comment"] = comment,
+            ["groups"] = new JsonArray([.. caller.Groups.Select(g => JsonValue.Create(g))]),
+        };
+        var outcome = await client.SignalAsync(run.RunId, RunbookWorkflow.ApprovalSignalPrefix + stepId, payload, caller.Actor, cancellationToken).ConfigureAwait(false);
+        if (outcome != SignalOutcome.Delivered)
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Conflict, $"run {run.RunId} could not receive the decision ({outcome})");
+        }
+
+        return new DecisionResult(run.RunId, stepId, verb, caller.Actor, refusal is null, refusal);
+    }
+
+    /// <inheritdoc/>
+    public async Task<CancelResult> CancelAsync(string runId, string? reason, Caller caller, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var run = await RecordAsync(runId, cancellationToken).ConfigureAwait(false);
+        var outcome = await client.CancelAsync(run.RunId, caller.Actor, reason, cancellationToken).ConfigureAwait(false);
+        return new CancelResult(run.RunId, outcome.ToString(), run.Status.ToStoredName());
+    }
+
+    /// <inheritdoc/>
+    public async Task<StartedRun> RetryAsync(string runId, string? fromStep, Caller caller, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var old = await RecordAsync(runId, cancellationToken).ConfigureAwait(false);
+        if (!old.Status.IsTerminal())
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Conflict, $"run {old.RunId} is still {old.Status.ToStoredName()}; cancel it first or wait for it to end");
+        }
+
+        var runbook = await PinnedRunbookAsync(old, cancellationToken).ConfigureAwait(false);
+        var oldInput = RunbookRunInput.FromJson(WorkflowJson.Parse(old.Input));
+        JsonObject? prior = null;
+        if (fromStep is not null)
+        {
+            if (runbook.Steps.All(x => x.Id != fromStep))
+            {
+                throw new RunbookServiceException(ServiceErrorKind.Invalid, $"runbook '{runbook.Name}' has no step '{fromStep}'; its steps: {string.Join(", ", runbook.Steps.Select(x => x.Id))}");
+            }
+
+            var history = await store.LoadHistoryAsync(old.RunId, cancellationToken).ConfigureAwait(false);
+            prior = [];
+            foreach (var step in runbook.Steps.TakeWhile(x => x.Id != fromStep))
+            {
+                var executed = history.Steps.LastOrDefault(r => r.Name == step.Id || r.Name.StartsWith(step.Id + "#", StringComparison.Ordinal));
+                var skipped = history.Steps.Any(r => r.Name == step.Id + "/skipped");
+                prior[step.Id] = new JsonObject
+                {
+                    ["status"] = skipped ? "skipped" : executed?.Status == StepStatus.Failed ? "failed" : "succeeded",
+                    ["result"] = executed?.Status == StepStatus.Completed ? WorkflowJson.Parse(executed.Output) : null,
+                };
+            }
+        }
+
+        var definition = await store.GetDefinitionAsync(old.DefinitionHash, cancellationToken).ConfigureAwait(false);
+        var started = await client.StartAsync(
+            definition!,
+            new StartRunOptions
+            {
+                Actor = caller.Actor,
+                Input = new RunbookRunInput(oldInput.Inputs, oldInput.DryRun, old.RunId, fromStep, prior).ToJson(),
+                CreatedEventData = new JsonObject { ["retry_of"] = old.RunId, ["from_step"] = fromStep, ["dry_run"] = oldInput.DryRun },
+            },
+            cancellationToken).ConfigureAwait(false);
+        return new StartedRun(View(started.Run), started.Created);
+    }
+
+    /// <summary>A run record as a view.</summary>
+    /// <param name="r">The record.</param>
+    /// <returns>The view.</returns>
+    public static RunView View(RunRecord r)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        var input = WorkflowJson.Parse(r.Input);
+        return new RunView
+        {
+            RunId = r.RunId,
+            Runbook = r.WorkflowName,
+            Status = r.Status.ToStoredName(),
+            StartedBy = r.CreatedBy,
+            CreatedAt = r.CreatedAt,
+            CompletedAt = r.CompletedAt,
+            DryRun = input?["dry_run"]?.GetValue<bool>() ?? false,
+            Inputs = input?["inputs"]?.DeepClone(),
+            Output = WorkflowJson.Parse(r.Output),
+            ErrorKind = r.ErrorKind,
+            Error = r.ErrorMessage,
+            DefinitionHash = r.DefinitionHash,
+        };
+    }
+
+    /// <summary>The readable plan of a dry-run, in step order, from what its steps recorded.</summary>
+    /// <param name="history">The run's history.</param>
+    /// <returns>The plan.</returns>
+    public static IEnumerable<PlanLine> Plan(RunHistory history)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        foreach (var row in history.Steps)
+        {
+            if (WorkflowJson.Parse(row.Output) is not JsonObject o)
+            {
+                continue;
+            }
+
+            var step = o["step"]?.GetValue<string>() ?? row.Name;
+            if (o["summary"]?.GetValue<string>() is { } summary)
+            {
+                yield return new PlanLine(step, summary);
+            }
+            else if (row.Name.EndsWith("/skipped", StringComparison.Ordinal))
+            {
+                yield return new PlanLine(step, $"skipped ({o["condition"]} is false)");
+            }
+            else if (row.Name.EndsWith("/when", StringComparison.Ordinal))
+            {
+                yield return new PlanLine(step, $"runs only if {o["condition"]} (depends on a planned step)");
+            }
+        }
+    }
+
+    private static string? WaitingFor(RunHistory history)
+    {
+        if (ApprovalRules.Pending(history) is { } approval)
+        {
+            return $"approval of step '{approval.StepId}'" + (approval.Until is { } until ? $" until {until:yyyy-MM-dd HH:mm:ss}" : string.Empty);
+        }
+
+        var signal = history.Steps.FirstOrDefault(st => st.Kind == StepKind.Signal && st.Status == StepStatus.Waiting);
+        return signal is null ? null : $"signal {WorkflowJson.Parse(signal.Input)?["signal"]}";
+    }
+
+    private async Task<RunRecord> RecordAsync(string runId, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(runId);
+        return await store.GetRunAsync(runId, cancellationToken).ConfigureAwait(false)
+            ?? throw new RunbookServiceException(ServiceErrorKind.NotFound, $"no run '{runId}' in {Location}; `runbook runs` lists them");
+    }
+
+    /// <summary>The runbook a run is pinned to, parsed from the stored definition.</summary>
+    private async Task<Runbook> PinnedRunbookAsync(RunRecord run, CancellationToken cancellationToken)
+    {
+        var definition = await store.GetDefinitionAsync(run.DefinitionHash, cancellationToken).ConfigureAwait(false);
+        if (definition is null || RunbookDefinitions.Read(definition) is not { } envelope)
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"run {run.RunId} is not a runbook run (workflow '{run.WorkflowName}')");
+        }
+
+        var (runbook, problems) = new RunbookParser(actions).Parse(envelope.File, envelope.Source);
+        return runbook ?? throw new RunbookValidationException(problems);
+    }
+}

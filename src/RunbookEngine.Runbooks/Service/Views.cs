@@ -1,0 +1,221 @@
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace RunbookEngine.Runbooks.Service;
+
+/// <summary>A run as the CLI prints it with <c>--output json</c> and the API returns it.</summary>
+public sealed record RunView
+{
+    /// <summary>Gets the run id.</summary>
+    [JsonPropertyName("run_id")]
+    public required string RunId { get; init; }
+
+    /// <summary>Gets the runbook (workflow) name.</summary>
+    [JsonPropertyName("runbook")]
+    public required string Runbook { get; init; }
+
+    /// <summary>Gets the status: ready, running, waiting, completed, failed or cancelled.</summary>
+    [JsonPropertyName("status")]
+    public required string Status { get; init; }
+
+    /// <summary>Gets who started it (<c>user:alice</c>, <c>alert:alertmanager/DiskFull</c>).</summary>
+    [JsonPropertyName("started_by")]
+    public required string StartedBy { get; init; }
+
+    /// <summary>Gets when it was created.</summary>
+    [JsonPropertyName("created_at")]
+    public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>Gets when it ended.</summary>
+    [JsonPropertyName("completed_at")]
+    public DateTimeOffset? CompletedAt { get; init; }
+
+    /// <summary>Gets a value indicating whether it is a dry-run.</summary>
+    [JsonPropertyName("dry_run")]
+    public bool DryRun { get; init; }
+
+    /// <summary>Gets its inputs (secret references, never secret values).</summary>
+    [JsonPropertyName("inputs")]
+    public JsonNode? Inputs { get; init; }
+
+    /// <summary>Gets its outputs once completed.</summary>
+    [JsonPropertyName("output")]
+    public JsonNode? Output { get; init; }
+
+    /// <summary>Gets the kind of error it failed with.</summary>
+    [JsonPropertyName("error_kind")]
+    public string? ErrorKind { get; init; }
+
+    /// <summary>Gets the error it failed with.</summary>
+    [JsonPropertyName("error")]
+    public string? Error { get; init; }
+
+    /// <summary>Gets the hash of the pinned definition.</summary>
+    [JsonPropertyName("definition_hash")]
+    public required string DefinitionHash { get; init; }
+
+    /// <summary>Gets a value indicating whether the run has ended.</summary>
+    [JsonIgnore]
+    public bool IsTerminal => Status is "completed" or "failed" or "cancelled";
+}
+
+/// <summary>One checkpointed step of a run.</summary>
+/// <param name="Seq">Its position.</param>
+/// <param name="Name">Its name.</param>
+/// <param name="Kind">activity, sleep, signal, ...</param>
+/// <param name="Status">Its status.</param>
+/// <param name="Attempt">Its attempt.</param>
+/// <param name="ErrorKind">The error kind.</param>
+/// <param name="Error">The error.</param>
+/// <param name="Output">The output.</param>
+public sealed record StepView(
+    [property: JsonPropertyName("seq")] int Seq,
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("kind")] string Kind,
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("attempt")] int Attempt,
+    [property: JsonPropertyName("error_kind")] string? ErrorKind,
+    [property: JsonPropertyName("error")] string? Error,
+    [property: JsonPropertyName("output")] JsonNode? Output);
+
+/// <summary>One line of a dry-run's plan.</summary>
+/// <param name="Step">The step id.</param>
+/// <param name="Plan">What it would do.</param>
+public sealed record PlanLine([property: JsonPropertyName("step")] string Step, [property: JsonPropertyName("plan")] string Plan);
+
+/// <summary>A run with its steps, what it waits for and, for a dry-run, its plan.</summary>
+/// <param name="Run">The run.</param>
+/// <param name="Steps">Its steps.</param>
+/// <param name="WaitingFor">What it waits for, readable.</param>
+/// <param name="Plan">The plan of a dry-run, else empty.</param>
+public sealed record RunDetail(
+    [property: JsonPropertyName("run")] RunView Run,
+    [property: JsonPropertyName("steps")] IReadOnlyList<StepView> Steps,
+    [property: JsonPropertyName("waiting_for")] string? WaitingFor,
+    [property: JsonPropertyName("plan")] IReadOnlyList<PlanLine> Plan);
+
+/// <summary>One timeline event.</summary>
+/// <param name="Seq">Its sequence number in the run.</param>
+/// <param name="At">When.</param>
+/// <param name="Actor">Who.</param>
+/// <param name="Kind">What kind of event.</param>
+/// <param name="Data">Its data.</param>
+/// <param name="Hash">Its hash in the chain.</param>
+public sealed record EventView(
+    [property: JsonPropertyName("seq")] long Seq,
+    [property: JsonPropertyName("at")] DateTimeOffset At,
+    [property: JsonPropertyName("actor")] string Actor,
+    [property: JsonPropertyName("kind")] string Kind,
+    [property: JsonPropertyName("data")] JsonNode? Data,
+    [property: JsonPropertyName("hash")] string Hash);
+
+/// <summary>A run's timeline and whether its hash chain is intact.</summary>
+/// <param name="RunId">The run.</param>
+/// <param name="ChainIntact">Whether the chain verifies (only meaningful when read from the start).</param>
+/// <param name="ChainProblem">Where and how it is broken.</param>
+/// <param name="Events">The events.</param>
+public sealed record TimelineView(
+    [property: JsonPropertyName("run_id")] string RunId,
+    [property: JsonPropertyName("chain_intact")] bool ChainIntact,
+    [property: JsonPropertyName("chain_problem")] string? ChainProblem,
+    [property: JsonPropertyName("events")] IReadOnlyList<EventView> Events);
+
+/// <summary>A run that was started, or found by its idempotency key.</summary>
+/// <param name="Run">The run.</param>
+/// <param name="Created">False when an existing run was returned.</param>
+public sealed record StartedRun([property: JsonPropertyName("run")] RunView Run, [property: JsonPropertyName("created")] bool Created);
+
+/// <summary>The outcome of an approve or reject.</summary>
+/// <param name="RunId">The run.</param>
+/// <param name="Step">The approval step.</param>
+/// <param name="Decision">approve or reject.</param>
+/// <param name="By">Who decided.</param>
+/// <param name="Accepted">Whether the decision counts (the workflow records refused ones too).</param>
+/// <param name="Reason">Why it was refused.</param>
+public sealed record DecisionResult(
+    [property: JsonPropertyName("run_id")] string RunId,
+    [property: JsonPropertyName("step")] string Step,
+    [property: JsonPropertyName("decision")] string Decision,
+    [property: JsonPropertyName("by")] string By,
+    [property: JsonPropertyName("accepted")] bool Accepted,
+    [property: JsonPropertyName("reason")] string? Reason);
+
+/// <summary>The outcome of a cancel request.</summary>
+/// <param name="RunId">The run.</param>
+/// <param name="Outcome">Requested, AlreadyRequested, RunFinished or NotFound.</param>
+/// <param name="Status">The run's status when asked.</param>
+public sealed record CancelResult(
+    [property: JsonPropertyName("run_id")] string RunId,
+    [property: JsonPropertyName("outcome")] string Outcome,
+    [property: JsonPropertyName("status")] string Status);
+
+/// <summary>A runbook found in the runbook directories.</summary>
+/// <param name="Name">Its name.</param>
+/// <param name="Description">Its description.</param>
+/// <param name="File">Its file.</param>
+/// <param name="Valid">Whether it is valid.</param>
+/// <param name="Problems">How many problems it has.</param>
+/// <param name="Inputs">Its input names.</param>
+public sealed record RunbookInfo(
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("description")] string? Description,
+    [property: JsonPropertyName("file")] string File,
+    [property: JsonPropertyName("valid")] bool Valid,
+    [property: JsonPropertyName("problems")] int Problems,
+    [property: JsonPropertyName("inputs")] IReadOnlyList<string> Inputs);
+
+/// <summary>One problem, located.</summary>
+/// <param name="File">The file.</param>
+/// <param name="Line">The line (1-based).</param>
+/// <param name="Column">The column (1-based).</param>
+/// <param name="Message">What is wrong.</param>
+public sealed record ProblemView(
+    [property: JsonPropertyName("file")] string File,
+    [property: JsonPropertyName("line")] int Line,
+    [property: JsonPropertyName("column")] int Column,
+    [property: JsonPropertyName("message")] string Message)
+{
+    /// <inheritdoc/>
+    public override string ToString() => $"{File}:{Line}:{Column}: {Message}";
+}
+
+/// <summary>The validation of one runbook source.</summary>
+/// <param name="File">The file.</param>
+/// <param name="Name">The runbook's name, when valid.</param>
+/// <param name="Valid">Whether it is valid.</param>
+/// <param name="Problems">Its problems.</param>
+public sealed record ValidationReport(
+    [property: JsonPropertyName("file")] string File,
+    [property: JsonPropertyName("name")] string? Name,
+    [property: JsonPropertyName("valid")] bool Valid,
+    [property: JsonPropertyName("problems")] IReadOnlyList<ProblemView> Problems);
+
+/// <summary>A runbook's text, to validate.</summary>
+/// <param name="File">The file name it is reported under.</param>
+/// <param name="Source">Its content.</param>
+public sealed record RunbookSource([property: JsonPropertyName("file")] string File, [property: JsonPropertyName("source")] string Source);
+
+/// <summary>A request to start a run.</summary>
+public sealed record StartRequest
+{
+    /// <summary>Gets the runbook name (or, only in embedded mode, a file path).</summary>
+    [JsonPropertyName("runbook")]
+    public required string Runbook { get; init; }
+
+    /// <summary>Gets the inputs as text, converted to their declared types.</summary>
+    [JsonPropertyName("inputs")]
+    public IReadOnlyDictionary<string, string> Inputs { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Gets a value indicating whether only plans are made.</summary>
+    [JsonPropertyName("dry_run")]
+    public bool DryRun { get; init; }
+
+    /// <summary>Gets a key that makes starting idempotent.</summary>
+    [JsonPropertyName("idempotency_key")]
+    public string? IdempotencyKey { get; init; }
+}
+
+/// <summary>Who calls: the actor recorded in the timeline, and their groups (for approval rules).</summary>
+/// <param name="Actor">The actor, e.g. <c>user:alice</c>.</param>
+/// <param name="Groups">The groups.</param>
+public sealed record Caller(string Actor, IReadOnlyList<string> Groups);

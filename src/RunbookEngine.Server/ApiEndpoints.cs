@@ -1,0 +1,236 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using RunbookEngine.Runbooks.Service;
+using RunbookEngine.Workflows;
+using RunbookEngine.Workflows.Storage;
+
+namespace RunbookEngine.Server;
+
+/// <summary>The REST API under <c>/api</c>, and <c>/healthz</c> and <c>/readyz</c>.</summary>
+internal static class ApiEndpoints
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.Never, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private const string CallerKey = "runbook.caller";
+
+    public static void Map(WebApplication app, ServerContext context)
+    {
+        app.MapGet("/healthz", () => Results.Json(new { status = "ok" }, Json));
+        app.MapGet("/readyz", async (CancellationToken ct) =>
+        {
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                timeout.CancelAfter(TimeSpan.FromSeconds(5));
+                await context.Store.ListRunsAsync(new RunQuery { Limit = 1 }, timeout.Token).ConfigureAwait(false);
+                return Results.Json(new { status = "ready", store = context.Service.Location, worker = context.Worker is not null }, Json);
+            }
+            catch (Exception ex) when (ex is WorkflowStoreException or OperationCanceledException)
+            {
+                return Results.Json(new { status = "unavailable", store = context.Service.Location, reason = ex.Message }, Json, statusCode: 503);
+            }
+        });
+
+        var api = app.MapGroup("/api");
+        var service = context.Service;
+
+        Get(api, "/runbooks", ApiRole.Viewer, async (http, caller, ct) => await service.ListRunbooksAsync(ct).ConfigureAwait(false));
+        Post(api, "/runbooks/validate", ApiRole.Viewer, async (http, caller, ct) =>
+        {
+            var body = await BodyAsync<ValidateBody>(http, ct).ConfigureAwait(false);
+            if (body.Sources is not { Count: > 0 })
+            {
+                throw new RunbookServiceException(ServiceErrorKind.Invalid, "the body needs 'sources': [{\"file\": ..., \"source\": ...}]");
+            }
+
+            return await service.ValidateAsync(body.Sources, ct).ConfigureAwait(false);
+        });
+
+        Get(api, "/runs", ApiRole.Viewer, async (http, caller, ct) =>
+        {
+            var q = http.Request.Query;
+            var limit = 20;
+            if (q["limit"].ToString() is { Length: > 0 } l && !int.TryParse(l, out limit))
+            {
+                throw new RunbookServiceException(ServiceErrorKind.Invalid, $"limit '{l}' is not a number");
+            }
+
+            return await service.ListRunsAsync(Text(q["status"]), Text(q["runbook"]), limit, ct).ConfigureAwait(false);
+        });
+        Post(api, "/runs", ApiRole.Operator, async (http, caller, ct) =>
+        {
+            var body = await BodyAsync<StartBody>(http, ct).ConfigureAwait(false);
+            if (string.IsNullOrWhiteSpace(body.Runbook))
+            {
+                throw new RunbookServiceException(ServiceErrorKind.Invalid, "the body needs 'runbook': the name of a runbook (`runbook list` shows them)");
+            }
+
+            // Inputs may be JSON numbers and booleans; they are bound by the runbook's declared types like CLI text.
+            var inputs = (body.Inputs ?? []).ToDictionary(
+                p => p.Key,
+                p => p.Value is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<string>(out var text) ? text : p.Value?.ToJsonString() ?? string.Empty,
+                StringComparer.Ordinal);
+            var request = new StartRequest { Runbook = body.Runbook, Inputs = inputs, DryRun = body.DryRun, IdempotencyKey = body.IdempotencyKey };
+
+            var started = await service.StartAsync(request, caller, ct).ConfigureAwait(false);
+            http.Response.StatusCode = started.Created ? StatusCodes.Status201Created : StatusCodes.Status200OK;
+            http.Response.Headers.Location = $"/api/runs/{started.Run.RunId}";
+            return started;
+        });
+        Get(api, "/runs/{id}", ApiRole.Viewer, async (http, caller, ct) => await service.GetRunDetailAsync(Id(http), ct).ConfigureAwait(false));
+        Get(api, "/runs/{id}/timeline", ApiRole.Viewer, async (http, caller, ct) =>
+        {
+            long after = 0;
+            if (http.Request.Query["after"].ToString() is { Length: > 0 } a && (!long.TryParse(a, out after) || after < 0))
+            {
+                throw new RunbookServiceException(ServiceErrorKind.Invalid, $"after '{a}' is not a sequence number");
+            }
+
+            return await service.GetTimelineAsync(Id(http), after, ct).ConfigureAwait(false);
+        });
+        foreach (var approve in new[] { true, false })
+        {
+            Post(api, approve ? "/runs/{id}/approve" : "/runs/{id}/reject", ApiRole.Approver, async (http, caller, ct) =>
+            {
+                var body = await BodyAsync<DecideBody>(http, ct, allowEmpty: true).ConfigureAwait(false);
+                return await service.DecideAsync(Id(http), approve, body.Step, body.Comment, caller, ct).ConfigureAwait(false);
+            });
+        }
+
+        Post(api, "/runs/{id}/cancel", ApiRole.Operator, async (http, caller, ct) =>
+        {
+            var body = await BodyAsync<CancelBody>(http, ct, allowEmpty: true).ConfigureAwait(false);
+            return await service.CancelAsync(Id(http), body.Reason, caller, ct).ConfigureAwait(false);
+        });
+        Post(api, "/runs/{id}/retry", ApiRole.Operator, async (http, caller, ct) =>
+        {
+            var body = await BodyAsync<RetryBody>(http, ct, allowEmpty: true).ConfigureAwait(false);
+            var started = await service.RetryAsync(Id(http), body.FromStep, caller, ct).ConfigureAwait(false);
+            http.Response.StatusCode = StatusCodes.Status201Created;
+            return started;
+        });
+
+        api.MapFallback((HttpContext http) => ServerErrors.WriteAsync(http, 404, "not_found", $"no API endpoint {http.Request.Method} {http.Request.Path}; see docs/api.md"));
+    }
+
+    /// <summary>The caller behind a request's bearer token, checked against the role an endpoint needs.</summary>
+    public static Caller Authorize(HttpContext http, ServerContext context, ApiRole needed)
+    {
+        var header = http.Request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || header.Length <= 7)
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Unauthorized, "an API token is needed: send 'Authorization: Bearer <token>' (the CLI: --token or RUNBOOK_TOKEN)");
+        }
+
+        ApiToken? token;
+        try
+        {
+            token = context.Tokens.Find(header[7..].Trim());
+        }
+        catch (FormatException ex)
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Unavailable, $"the server's tokens file is broken: {ex.Message}");
+        }
+
+        if (token is null)
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Unauthorized, "the token is not valid (unknown or revoked)");
+        }
+
+        if (!token.Allows(needed))
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Forbidden, $"token '{token.Name}' has role {token.Role.ToString().ToLowerInvariant()}; this needs {needed.ToString().ToLowerInvariant()} or admin");
+        }
+
+        var caller = new Caller(token.Actor, token.Groups);
+        http.Items[CallerKey] = caller;
+        return caller;
+    }
+
+    private static void Get<T>(RouteGroupBuilder api, string pattern, ApiRole role, Func<HttpContext, Caller, CancellationToken, Task<T>> handler) =>
+        api.MapGet(pattern, (HttpContext http, ServerContext context) => HandleAsync(http, context, role, handler));
+
+    private static void Post<T>(RouteGroupBuilder api, string pattern, ApiRole role, Func<HttpContext, Caller, CancellationToken, Task<T>> handler) =>
+        api.MapPost(pattern, (HttpContext http, ServerContext context) => HandleAsync(http, context, role, handler));
+
+    private static async Task HandleAsync<T>(HttpContext http, ServerContext context, ApiRole role, Func<HttpContext, Caller, CancellationToken, Task<T>> handler)
+    {
+        var caller = Authorize(http, context, role);
+        var result = await handler(http, caller, http.RequestAborted).ConfigureAwait(false);
+        await http.Response.WriteAsJsonAsync(result, Json, http.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static string Id(HttpContext http) => http.Request.RouteValues["id"]?.ToString() ?? string.Empty;
+
+    private static string? Text(Microsoft.Extensions.Primitives.StringValues value) => value.Count == 0 || string.IsNullOrEmpty(value[0]) ? null : value[0];
+
+    /// <summary>Reads a JSON body; a malformed or wrong-typed one is a 400 naming the problem.</summary>
+    public static async Task<T> BodyAsync<T>(HttpContext http, CancellationToken ct, bool allowEmpty = false)
+        where T : new()
+    {
+        if (allowEmpty && http.Request.ContentLength is 0 or null && !http.Request.Headers.TransferEncoding.Any())
+        {
+            return new T();
+        }
+
+        if (http.Request.ContentType is { } type && !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"the body must be JSON (Content-Type: application/json), not {type}");
+        }
+
+        try
+        {
+            return await JsonSerializer.DeserializeAsync<T>(http.Request.Body, Json, ct).ConfigureAwait(false)
+                ?? throw new RunbookServiceException(ServiceErrorKind.Invalid, "the body is JSON null; an object is expected");
+        }
+        catch (JsonException ex)
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"the body is not valid JSON for this request: {ex.Message}");
+        }
+    }
+
+    private sealed class StartBody
+    {
+        [JsonPropertyName("runbook")]
+        public string? Runbook { get; set; }
+
+        [JsonPropertyName("inputs")]
+        public System.Text.Json.Nodes.JsonObject? Inputs { get; set; }
+
+        [JsonPropertyName("dry_run")]
+        public bool DryRun { get; set; }
+
+        [JsonPropertyName("idempotency_key")]
+        public string? IdempotencyKey { get; set; }
+    }
+
+    private sealed class ValidateBody
+    {
+        [JsonPropertyName("sources")]
+        public List<RunbookSource>? Sources { get; set; }
+    }
+
+    private sealed class DecideBody
+    {
+        [JsonPropertyName("step")]
+        public string? Step { get; set; }
+
+        [JsonPropertyName("comment")]
+        public string? Comment { get; set; }
+    }
+
+    private sealed class CancelBody
+    {
+        [JsonPropertyName("reason")]
+        public string? Reason { get; set; }
+    }
+
+    private sealed class RetryBody
+    {
+        [JsonPropertyName("from_step")]
+        public string? FromStep { get; set; }
+    }
+}

@@ -1,0 +1,158 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using RunbookEngine.Actions;
+using RunbookEngine.Runbooks;
+using RunbookEngine.Runbooks.Service;
+using RunbookEngine.Workflows;
+using RunbookEngine.Workflows.Storage;
+
+namespace RunbookEngine.Server;
+
+/// <summary>
+/// <c>runbook serve</c>: the REST API under <c>/api</c>, alert webhooks under <c>/hooks</c>, health and readiness,
+/// and an embedded worker, all on one store.
+/// </summary>
+public static class RunbookServer
+{
+    /// <summary>Builds the server (not started).</summary>
+    /// <param name="options">The options.</param>
+    /// <param name="store">The store, owned by the caller.</param>
+    /// <param name="storeName">The store as shown to people.</param>
+    /// <param name="actions">The actions.</param>
+    /// <param name="loggers">Loggers; the host's own go to them too.</param>
+    /// <param name="timeProvider">The clock.</param>
+    /// <returns>The web application.</returns>
+    public static WebApplication Build(RunbookServerOptions options, IWorkflowStore store, string storeName, ActionCatalog actions, ILoggerFactory loggers, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(actions);
+        ArgumentNullException.ThrowIfNull(loggers);
+        var time = timeProvider ?? TimeProvider.System;
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = Directory.GetCurrentDirectory() });
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(loggers);
+        builder.WebHost.UseUrls([.. options.Urls]);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            k.AddServerHeader = false;
+        });
+        builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout + TimeSpan.FromSeconds(5));
+        builder.Services.Configure<Microsoft.Extensions.Hosting.ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+
+        var service = new LocalRunbookService(store, actions, options.RunbookDirectories, storeName, time) { AllowFiles = false };
+        var context = new ServerContext(options, store, service, new ApiTokenFile(options.TokensFile), actions, loggers, time);
+        builder.Services.AddSingleton(context);
+        if (options.EmbeddedWorker)
+        {
+            builder.Services.AddHostedService<EmbeddedWorker>();
+        }
+
+        var app = builder.Build();
+        app.Use(ErrorsAsync);
+        ApiEndpoints.Map(app, context);
+        return app;
+    }
+
+    /// <summary>Every failure as <c>{"error": {"kind", "message"}}</c> with the matching status; never a stack trace.</summary>
+    private static async Task ErrorsAsync(HttpContext http, Func<Task> next)
+    {
+        try
+        {
+            await next().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!http.Response.HasStarted && ex is not OperationCanceledException)
+        {
+            (int Status, string Kind, string Message, List<ProblemView>? Problems) error = ex switch
+            {
+                RunbookServiceException s => (ServerErrors.Status(s.Kind), s.Kind.ToString().ToLowerInvariant(), s.Message, null),
+                RunbookEngine.Runbooks.Model.RunbookValidationException v => (400, "invalid", v.Message, v.Diagnostics.Select(LocalRunbookService.Problem).ToList()),
+                BadHttpRequestException b => (b.StatusCode, b.StatusCode == 413 ? "too_large" : "invalid", b.StatusCode == 413 ? $"the request body is larger than {http.RequestServices.GetRequiredService<ServerContext>().Options.MaxRequestBodyBytes} bytes" : b.Message, null),
+                WorkflowStoreException w => (503, "unavailable", w.Message, null),
+                _ => (500, "internal", "internal error; the server log has the details", null),
+            };
+            if (error.Status == 500)
+            {
+                http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("runbook.server").LogError(ex, "unhandled error on {Method} {Path}", http.Request.Method, http.Request.Path);
+            }
+
+            await ServerErrors.WriteAsync(http, error.Status, error.Kind, error.Message, error.Problems).ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>What every endpoint needs.</summary>
+internal sealed record ServerContext(
+    RunbookServerOptions Options,
+    IWorkflowStore Store,
+    LocalRunbookService Service,
+    ApiTokenFile Tokens,
+    ActionCatalog Actions,
+    ILoggerFactory Loggers,
+    TimeProvider Time)
+{
+    /// <summary>Gets or sets the embedded worker, when there is one (to wake it when work arrives).</summary>
+    public WorkflowWorker? Worker { get; set; }
+}
+
+/// <summary>Error bodies and statuses.</summary>
+internal static class ServerErrors
+{
+    public static int Status(ServiceErrorKind kind) => kind switch
+    {
+        ServiceErrorKind.Invalid => 400,
+        ServiceErrorKind.NotFound => 404,
+        ServiceErrorKind.Conflict => 409,
+        ServiceErrorKind.Unauthorized => 401,
+        ServiceErrorKind.Forbidden => 403,
+        _ => 503,
+    };
+
+    public static Task WriteAsync(HttpContext http, int status, string kind, string message, IReadOnlyList<ProblemView>? problems = null)
+    {
+        http.Response.StatusCode = status;
+        if (status == 401)
+        {
+            http.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+
+        var error = new Dictionary<string, object?> { ["kind"] = kind, ["message"] = message };
+        if (problems is not null)
+        {
+            error["problems"] = problems;
+        }
+
+        return http.Response.WriteAsJsonAsync(new Dictionary<string, object?> { ["error"] = error }, ApiEndpoints.Json);
+    }
+}
+
+/// <summary>The server's own worker: executes runs on the server's queues; drains on shutdown.</summary>
+internal sealed class EmbeddedWorker(ServerContext context) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var worker = RunbookWorkers.Create(
+            context.Store,
+            context.Actions,
+            new WorkerOptions
+            {
+                Queues = context.Options.Queues,
+                MaxConcurrentRuns = context.Options.Concurrency,
+                MaxConcurrentActivities = context.Options.Concurrency,
+                PollInterval = TimeSpan.FromMilliseconds(250),
+                ShutdownTimeout = context.Options.ShutdownTimeout,
+            },
+            context.Loggers);
+        await using (worker.ConfigureAwait(false))
+        {
+            context.Worker = worker;
+            context.Service.WorkAvailable = worker.Notify;
+            await worker.RunAsync(stoppingToken).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,38 @@
+namespace RunbookEngine.Server;
+
+/// <summary>How <c>runbook serve</c> runs.</summary>
+public sealed record RunbookServerOptions
+{
+    /// <summary>Gets the addresses to listen on. Default loopback only: <c>http://127.0.0.1:8080</c>.</summary>
+    public IReadOnlyList<string> Urls { get; init; } = ["http://127.0.0.1:8080"];
+
+    /// <summary>Gets the directories runbooks are loaded from (by name; alert triggers are read from them).</summary>
+    public IReadOnlyList<string> RunbookDirectories { get; init; } = ["runbooks"];
+
+    /// <summary>Gets the API tokens file (see <see cref="ApiTokenFile"/>).</summary>
+    public string TokensFile { get; init; } = ".runbook/tokens.yaml";
+
+    /// <summary>Gets the server configuration file (webhook sources and their credentials), or null for none.</summary>
+    public string? ConfigFile { get; init; }
+
+    /// <summary>Gets the largest request body accepted; larger ones get 413. Default 1 MiB.</summary>
+    public long MaxRequestBodyBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>Gets how many webhook requests are processed at once; more are queued up to <see cref="WebhookQueueLimit"/>, then answered 429.</summary>
+    public int MaxConcurrentWebhooks { get; init; } = 32;
+
+    /// <summary>Gets how many webhook requests may wait for a slot before the server sheds load with 429.</summary>
+    public int WebhookQueueLimit { get; init; } = 256;
+
+    /// <summary>Gets a value indicating whether an embedded worker executes runs (default true; false when separate workers do).</summary>
+    public bool EmbeddedWorker { get; init; } = true;
+
+    /// <summary>Gets the queues the embedded worker serves.</summary>
+    public IReadOnlyList<string> Queues { get; init; } = ["default"];
+
+    /// <summary>Gets how many runs and actions the embedded worker executes at once.</summary>
+    public int Concurrency { get; init; } = 16;
+
+    /// <summary>Gets how long a graceful shutdown lets in-flight steps finish.</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
+}
