@@ -146,6 +146,7 @@ internal sealed class EmbeddedWorker(ServerContext context) : BackgroundService
                 MaxConcurrentActivities = context.Options.Concurrency,
                 PollInterval = TimeSpan.FromMilliseconds(250),
                 ShutdownTimeout = context.Options.ShutdownTimeout,
+                AfterCommit = context.Options.AfterCommit is { } after ? (runId, _) => after(runId) : null,
             },
             context.Loggers);
         await using (worker.ConfigureAwait(false))
