@@ -16,13 +16,14 @@ public sealed record RunbookEntry(string File, Runbook? Runbook, IReadOnlyList<R
 /// <summary>Finds runbooks: the <c>*.yaml</c> and <c>*.yml</c> files of directories, or single files.</summary>
 public sealed class RunbookLibrary
 {
-    private readonly RunbookParser parser;
+    private readonly ActionCatalog actions;
 
     /// <summary>Initializes a new instance of the <see cref="RunbookLibrary"/> class.</summary>
     /// <param name="actions">The actions runbooks may use.</param>
     public RunbookLibrary(ActionCatalog actions)
     {
-        parser = new RunbookParser(actions);
+        ArgumentNullException.ThrowIfNull(actions);
+        this.actions = actions;
     }
 
     /// <summary>Whether a path names a runbook file by its extension.</summary>
@@ -94,7 +95,8 @@ public sealed class RunbookLibrary
             return new RunbookEntry(shown, null, [new RunbookDiagnostic(new SourceLocation(shown, 1, 1), $"cannot read the file: {ex.Message}")]);
         }
 
-        var (runbook, diagnostics) = parser.Parse(shown, source);
+        // A parser per file: it keeps state while parsing, and the server loads runbooks from many requests at once.
+        var (runbook, diagnostics) = new RunbookParser(actions).Parse(shown, source);
         return new RunbookEntry(shown, runbook, diagnostics);
     }
 

@@ -15,7 +15,10 @@ namespace RunbookEngine.Runbooks;
 /// </summary>
 public sealed partial class RunbookParser
 {
-    private static readonly string[] RootKeys = ["name", "description", "inputs", "steps", "outputs", "max_loops"];
+    private static readonly string[] RootKeys = ["name", "description", "inputs", "steps", "outputs", "max_loops", "triggers"];
+    private static readonly string[] TriggerKeys = ["source", "match", "inputs", "mode", "on_resolved"];
+    private static readonly string[] AlertSources = ["alertmanager", "grafana", "pagerduty", "azure-monitor"];
+    private static readonly string[] AlertFields = ["labels", "annotations", "status", "fingerprint", "source", "starts_at", "ends_at", "generator_url"];
     private static readonly string[] InputKeys = ["type", "required", "default", "pattern", "values", "secret", "description"];
     private static readonly string[] StepKeys = ["id", "description", "action", "with", "outputs", "when", "approval", "sleep", "wait_until", "retry", "timeout", "total_timeout", "on_failure", "queue"];
     private static readonly string[] ApprovalKeys = ["approvers", "min", "timeout", "on_timeout", "four_eyes", "message"];
@@ -26,6 +29,7 @@ public sealed partial class RunbookParser
     private readonly ActionCatalog actions;
     private readonly List<RunbookDiagnostic> diagnostics = [];
     private readonly List<(Expr Expr, SourceLocation Start, string? Step, bool AllowResult)> sites = [];
+    private readonly List<(Expr Expr, SourceLocation Start)> triggerSites = [];
     private string file = string.Empty;
 
     /// <summary>Initializes a new instance of the <see cref="RunbookParser"/> class.</summary>
@@ -47,6 +51,7 @@ public sealed partial class RunbookParser
         file = path;
         diagnostics.Clear();
         sites.Clear();
+        triggerSites.Clear();
         var runbook = ParseDocument(source);
         var ordered = diagnostics.OrderBy(d => d.Location.Line).ThenBy(d => d.Location.Column).ToList();
         return (ordered.Count == 0 ? runbook : null, ordered);
@@ -180,14 +185,198 @@ public sealed partial class RunbookParser
             }
         }
 
+        var triggers = map.TryGetValue("triggers", out var trNode) ? ParseTriggers(trNode, inputs) : [];
         CheckSteps(steps);
         CheckReferences(steps, inputs);
+        CheckTriggerReferences();
         if (name is null)
         {
             return null;
         }
 
-        return new Runbook(name, description, inputs, steps, outputs, maxLoops, file, source);
+        return new Runbook(name, description, inputs, steps, outputs, maxLoops, file, source) { Triggers = triggers };
+    }
+
+    private List<TriggerSpec> ParseTriggers(YamlNode node, List<RunbookInput> inputs)
+    {
+        var list = new List<TriggerSpec>();
+        if (node is not YamlSequenceNode seq || seq.Children.Count == 0)
+        {
+            Error(node, "'triggers' must be a list of triggers (- source: alertmanager, match: [...], inputs: {...})");
+            return list;
+        }
+
+        foreach (var item in seq.Children)
+        {
+            if (item is not YamlMappingNode m)
+            {
+                Error(item, "a trigger is a mapping with 'match' and optionally 'source', 'inputs', 'mode', 'on_resolved'");
+                continue;
+            }
+
+            var map = Keys(m, TriggerKeys, "a trigger");
+            string? source = null;
+            if (map.TryGetValue("source", out var sn) && RequireString(sn, "source") is { } sv)
+            {
+                if (!AlertSources.Contains(sv, StringComparer.Ordinal) && (DidYouMean(sv, AlertSources) is not null || !NamePattern().IsMatch(sv)))
+                {
+                    Error(sn, $"unknown alert source '{sv}'{Hint(DidYouMean(sv, AlertSources))}; sources: {string.Join(", ", AlertSources)}, or a generic webhook's name (lower-case letters, digits, '-')");
+                }
+
+                source = sv;
+            }
+
+            var matchers = new List<AlertMatcher>();
+            if (!map.TryGetValue("match", out var matchNode))
+            {
+                Error(m, "a trigger needs 'match': label matchers like [\"alertname = DiskFull\", \"severity =~ critical|page\"]");
+            }
+            else if (matchNode is YamlMappingNode equal)
+            {
+                foreach (var (k, v) in equal.Children)
+                {
+                    if (k is YamlScalarNode { Value: { } label } && v is YamlScalarNode { Value: { } value })
+                    {
+                        matchers.Add(new AlertMatcher(label, "=", value));
+                    }
+                    else
+                    {
+                        Error(k, "'match' as a mapping is label: value (equality); use a list for !=, =~ and !~");
+                    }
+                }
+            }
+            else if (matchNode is YamlSequenceNode { Children.Count: > 0 } ms)
+            {
+                foreach (var mn in ms.Children)
+                {
+                    if (RequireString(mn, "a matcher") is { } text && ParseMatcher(mn, text) is { } matcher)
+                    {
+                        matchers.Add(matcher);
+                    }
+                }
+            }
+            else
+            {
+                Error(matchNode, "'match' must be a non-empty list of matchers (\"label = value\", \"label != value\", \"label =~ regex\", \"label !~ regex\") or a mapping of label: value");
+            }
+
+            var mapped = new List<(string, Template)>();
+            if (map.TryGetValue("inputs", out var inNode))
+            {
+                var before = sites.Count;
+                foreach (var (key, value, keyNode) in Entries(inNode, "inputs"))
+                {
+                    if (inputs.All(i => i.Name != key))
+                    {
+                        Error(keyNode, $"the runbook has no input '{key}'{Hint(DidYouMean(key, inputs.Select(i => i.Name)))}" + (inputs.Count == 0 ? string.Empty : $"; its inputs: {string.Join(", ", inputs.Select(i => i.Name))}"));
+                    }
+
+                    mapped.Add((key, ParseTemplate(value, null, allowResult: false)));
+                }
+
+                // Trigger templates are evaluated against the alert, not the run: checked apart.
+                triggerSites.AddRange(sites.Skip(before).Select(x => (x.Expr, x.Start)));
+                sites.RemoveRange(before, sites.Count - before);
+            }
+
+            foreach (var missing in inputs.Where(i => i.Required && i.Default is null && mapped.All(x => x.Item1 != i.Name)))
+            {
+                Error(m, $"the trigger does not set the required input '{missing.Name}'; map it from the alert under 'inputs', e.g. {missing.Name}: \"${{{{ alert.labels.{missing.Name} }}}}\"");
+            }
+
+            var mode = TriggerMode.Live;
+            if (map.TryGetValue("mode", out var modeNode) && RequireString(modeNode, "mode") is { } mv)
+            {
+                switch (mv)
+                {
+                    case "live":
+                        break;
+                    case "dry-run":
+                        mode = TriggerMode.DryRun;
+                        break;
+                    case "approval":
+                        Error(modeNode, "mode 'approval' is not available yet; use mode: live with an approval step before the first change, or mode: dry-run");
+                        break;
+                    default:
+                        Error(modeNode, $"mode '{mv}' must be live or dry-run{Hint(DidYouMean(mv, ["live", "dry-run"]))}");
+                        break;
+                }
+            }
+
+            var cancel = false;
+            if (map.TryGetValue("on_resolved", out var orNode) && RequireString(orNode, "on_resolved") is { } ov)
+            {
+                if (ov is not ("record" or "cancel"))
+                {
+                    Error(orNode, $"on_resolved '{ov}' must be record (note it in the timeline) or cancel (also cancel a run still waiting for approval)");
+                }
+
+                cancel = ov == "cancel";
+            }
+
+            list.Add(new TriggerSpec(source, matchers, mapped, mode, cancel, Loc(m)));
+        }
+
+        return list;
+    }
+
+    private AlertMatcher? ParseMatcher(YamlNode node, string text)
+    {
+        var match = MatcherPattern().Match(text);
+        if (!match.Success)
+        {
+            Error(node, $"matcher '{text}' must be label = value, label != value, label =~ regex or label !~ regex (Alertmanager syntax)");
+            return null;
+        }
+
+        var value = match.Groups["value"].Value.Trim();
+        if (value.Length >= 2 && value[0] == '"' && value[^1] == '"')
+        {
+            value = value[1..^1].Replace("\\\"", "\"", StringComparison.Ordinal);
+        }
+
+        try
+        {
+            if (match.Groups["op"].Value is "=~" or "!~")
+            {
+                _ = new Regex(value, RegexOptions.None, TimeSpan.FromMilliseconds(100));
+            }
+
+            return new AlertMatcher(match.Groups["label"].Value, match.Groups["op"].Value, value);
+        }
+        catch (ArgumentException ex)
+        {
+            Error(node, $"matcher '{text}': invalid regular expression: {ex.Message}");
+            return null;
+        }
+    }
+
+    private void CheckTriggerReferences()
+    {
+        foreach (var (expr, start) in triggerSites)
+        {
+            foreach (var r in Walk(expr).OfType<RefExpr>())
+            {
+                var at = start with { Column = start.Column + r.Offset };
+                if (r.Path[0] != "alert")
+                {
+                    Error(at, $"a trigger's inputs come from the alert: use alert.labels.NAME, alert.annotations.NAME or alert.{string.Join(", alert.", AlertFields.Skip(2))}, not '{r.Path[0]}'");
+                }
+                else if (r.Path.Count < 2 || !AlertFields.Contains(r.Path[1], StringComparer.Ordinal))
+                {
+                    Error(at, $"'alert' has the fields {string.Join(", ", AlertFields)}" + (r.Path.Count >= 2 ? Hint(DidYouMean(r.Path[1], AlertFields)) : string.Empty));
+                }
+                else if (r.Path[1] is "labels" or "annotations" && r.Path.Count != 3)
+                {
+                    Error(at, $"alert.{r.Path[1]} needs a name: alert.{r.Path[1]}.NAME");
+                }
+            }
+
+            foreach (var call in Walk(expr).OfType<CallExpr>().Where(c => !ExpressionEvaluator.Functions.ContainsKey(c.Name)))
+            {
+                Error(start with { Column = start.Column + call.Offset }, $"unknown function '{call.Name}'{Hint(DidYouMean(call.Name, ExpressionEvaluator.Functions.Keys))}");
+            }
+        }
     }
 
     private Dictionary<string, YamlNode> Keys(YamlMappingNode node, string[] known, string what)
@@ -1004,6 +1193,9 @@ public sealed partial class RunbookParser
             }
         }
     }
+
+    [GeneratedRegex(@"^\s*(?<label>[A-Za-z_][A-Za-z0-9_]*)\s*(?<op>=~|!~|!=|=)\s*(?<value>.*?)\s*$")]
+    private static partial Regex MatcherPattern();
 
     [GeneratedRegex("^[a-z0-9][a-z0-9-]*$")]
     private static partial Regex NamePattern();

@@ -56,6 +56,14 @@ public static class RunbookServer
         var app = builder.Build();
         app.Use(ErrorsAsync);
         ApiEndpoints.Map(app, context);
+        WebhookEndpoints.Map(app, context);
+        app.Lifetime.ApplicationStopped.Register(() =>
+        {
+            foreach (var d in context.Disposables)
+            {
+                d.Dispose();
+            }
+        });
         return app;
     }
 
@@ -96,6 +104,9 @@ internal sealed record ServerContext(
     ILoggerFactory Loggers,
     TimeProvider Time)
 {
+    /// <summary>Gets what the server disposes when it stops.</summary>
+    public List<IDisposable> Disposables { get; } = [];
+
     /// <summary>Gets or sets the embedded worker, when there is one (to wake it when work arrives).</summary>
     public WorkflowWorker? Worker { get; set; }
 }
@@ -146,7 +157,7 @@ internal sealed class EmbeddedWorker(ServerContext context) : BackgroundService
                 MaxConcurrentActivities = context.Options.Concurrency,
                 PollInterval = TimeSpan.FromMilliseconds(250),
                 ShutdownTimeout = context.Options.ShutdownTimeout,
-                AfterCommit = context.Options.AfterCommit is { } after ? (runId, _) => after(runId) : null,
+                AfterCommit = context.Options.Progress is { } progress ? (_, _) => progress() : null,
             },
             context.Loggers);
         await using (worker.ConfigureAwait(false))

@@ -36,6 +36,6 @@ public sealed record RunbookServerOptions
     /// <summary>Gets how long a graceful shutdown lets in-flight steps finish.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Gets a callback after each commit of the embedded worker (run id, steps written): for diagnostics and tests that wait for progress without polling.</summary>
-    public Action<string>? AfterCommit { get; init; }
+    /// <summary>Gets a callback after each commit of the embedded worker and each routed alert notification: for diagnostics and tests that wait for progress without polling.</summary>
+    public Action? Progress { get; init; }
 }

@@ -163,6 +163,12 @@ public sealed partial class PostgresWorkflowStore
             ps.Add(Db.P("status", s.ToStoredName()));
         }
 
+        if (query.IdempotencyKey is { } key)
+        {
+            sql.Append(" AND r.idempotency_key = @key");
+            ps.Add(Db.P("key", key));
+        }
+
         if (query.WorkflowName is { } w)
         {
             sql.Append(" AND r.workflow = @workflow");

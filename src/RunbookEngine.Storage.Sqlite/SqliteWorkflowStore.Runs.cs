@@ -144,6 +144,12 @@ public sealed partial class SqliteWorkflowStore
             ps.Add(("$status", s.ToStoredName()));
         }
 
+        if (query.IdempotencyKey is { } key)
+        {
+            sql.Append(" AND idempotency_key = $key");
+            ps.Add(("$key", key));
+        }
+
         if (query.WorkflowName is { } w)
         {
             sql.Append(" AND workflow = $workflow");

@@ -34,7 +34,7 @@ public sealed class CorpusTests
     public void The_corpus_covers_the_problem_kinds_the_reference_promises()
     {
         var all = string.Join('\n', Directory.GetFiles(Broken, "*.expected").Select(File.ReadAllText));
-        foreach (var kind in new[] { "unknown key", "did you mean", "must be a whole number", "duplicate step id", "unknown step", "unknown input", "cycle with no exit", "invalid expression", "YAML syntax error", "unknown action" })
+        foreach (var kind in new[] { "unknown key", "did you mean", "must be a whole number", "duplicate step id", "unknown step", "unknown input", "cycle with no exit", "invalid expression", "YAML syntax error", "unknown action", "unknown alert source", "invalid regular expression", "does not set the required input" })
         {
             Assert.Contains(kind, all, StringComparison.Ordinal);
         }

@@ -70,7 +70,7 @@ public sealed class ServerFixture : IAsyncDisposable
                 RunbookDirectories = [RunbooksDir],
                 TokensFile = TokensPath,
                 MaxRequestBodyBytes = maxBody,
-                AfterCommit = _ => progress.Release(),
+                Progress = () => progress.Release(),
                 ShutdownTimeout = TimeSpan.FromSeconds(5),
             },
             store,

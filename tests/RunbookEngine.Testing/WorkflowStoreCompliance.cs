@@ -51,6 +51,12 @@ public abstract class WorkflowStoreCompliance : IAsyncLifetime
         Assert.Equal("user:alice", second.Run.CreatedBy);
         Assert.Single(await H.Client.ListRunsAsync());
         Assert.Equal(["run.created"], await H.KindsAsync(first.Run.RunId));
+
+        // Found again by its key (how a resolved alert finds the run its firing started), and only it.
+        await H.Client.StartAsync(def, new StartRunOptions { IdempotencyKey = "alert-456" });
+        var found = await H.Client.ListRunsAsync(new RunQuery { IdempotencyKey = "alert-123" });
+        Assert.Equal(first.Run.RunId, Assert.Single(found).RunId);
+        Assert.Empty(await H.Client.ListRunsAsync(new RunQuery { IdempotencyKey = "alert-789" }));
     }
 
     [Fact]

@@ -146,4 +146,8 @@ public sealed record Runbook(
     IReadOnlyList<(string Name, Template Value)> Outputs,
     int MaxLoops,
     string File,
-    string Source);
+    string Source)
+{
+    /// <summary>Gets the alerts that start this runbook.</summary>
+    public IReadOnlyList<TriggerSpec> Triggers { get; init; } = [];
+}

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using RunbookEngine.Actions;
 using RunbookEngine.Runbooks.Model;
@@ -13,6 +14,7 @@ public sealed class LocalRunbookService : IRunbookService
     private readonly ActionCatalog actions;
     private readonly RunbookLibrary library;
     private readonly WorkflowClient client;
+    private volatile StrongBox<(string Stamp, IReadOnlyList<RunbookEntry> Entries)>? cacheBox;
 
     /// <summary>Initializes a new instance of the <see cref="LocalRunbookService"/> class.</summary>
     /// <param name="store">The store.</param>
@@ -62,7 +64,17 @@ public sealed class LocalRunbookService : IRunbookService
             throw new RunbookServiceException(ServiceErrorKind.Invalid, $"the runbooks directory '{missing[0]}' does not exist (set --runbooks or RUNBOOK_PATH)");
         }
 
-        return library.Load(RunbookDirectories).Entries;
+        // Parsed again only when a file was added, removed or changed: alert routing loads them per notification.
+        var files = RunbookLibrary.Files(RunbookDirectories).Files;
+        var stamp = string.Join('\n', files.Select(f => $"{f}|{File.GetLastWriteTimeUtc(f).Ticks}|{new FileInfo(f).Length}"));
+        if (cacheBox is { } cached && cached.Value.Stamp == stamp)
+        {
+            return cached.Value.Entries;
+        }
+
+        var entries = files.Select(library.LoadFile).ToList();
+        cacheBox = new StrongBox<(string, IReadOnlyList<RunbookEntry>)>((stamp, entries));
+        return entries;
     }
 
     /// <inheritdoc/>

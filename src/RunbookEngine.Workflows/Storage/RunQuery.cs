@@ -6,6 +6,9 @@ public sealed record RunQuery
     /// <summary>Gets the status to match, or null for any.</summary>
     public RunStatus? Status { get; init; }
 
+    /// <summary>Gets the idempotency key to match (at most one run has it), or null for any.</summary>
+    public string? IdempotencyKey { get; init; }
+
     /// <summary>Gets the workflow name to match, or null for any.</summary>
     public string? WorkflowName { get; init; }
 

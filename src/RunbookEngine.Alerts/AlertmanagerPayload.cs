@@ -1,0 +1,94 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+
+namespace RunbookEngine.Alerts;
+
+/// <summary>
+/// The Prometheus Alertmanager webhook, payload version 4: a notification for one alert group, with
+/// <c>alerts[]</c> of <c>status</c>, <c>labels</c>, <c>annotations</c>, <c>startsAt</c>, <c>endsAt</c>,
+/// <c>generatorURL</c> and <c>fingerprint</c>.
+/// </summary>
+public static class AlertmanagerPayload
+{
+    /// <summary>The source name.</summary>
+    public const string Source = "alertmanager";
+
+    /// <summary>Reads the alerts of a notification.</summary>
+    /// <param name="payload">The parsed body.</param>
+    /// <returns>The alerts.</returns>
+    /// <exception cref="AlertPayloadException">Not an Alertmanager v4 notification; the message names the field.</exception>
+    public static IReadOnlyList<Alert> Parse(JsonNode? payload)
+    {
+        if (payload is not JsonObject root)
+        {
+            throw new AlertPayloadException("an Alertmanager notification is a JSON object with 'version' and 'alerts'");
+        }
+
+        if (root["version"] is { } version && Text(version) != "4")
+        {
+            throw new AlertPayloadException($"Alertmanager webhook version '{Text(version)}' is not supported; version 4 is");
+        }
+
+        if (root["alerts"] is not JsonArray alerts)
+        {
+            throw new AlertPayloadException("'alerts' must be a list of alerts");
+        }
+
+        var result = new List<Alert>();
+        for (var i = 0; i < alerts.Count; i++)
+        {
+            var at = $"alerts[{i}]";
+            if (alerts[i] is not JsonObject a)
+            {
+                throw new AlertPayloadException($"{at} must be an object");
+            }
+
+            var labels = Strings(a["labels"], $"{at}.labels", required: true);
+            var annotations = Strings(a["annotations"], $"{at}.annotations", required: false);
+            var status = Text(a["status"]) ?? Text(root["status"]);
+            if (status is not ("firing" or "resolved"))
+            {
+                throw new AlertPayloadException($"{at}.status must be firing or resolved, not '{status}'");
+            }
+
+            var fingerprint = Text(a["fingerprint"]) is { Length: > 0 } f ? f : Alert.FingerprintOf(labels);
+            result.Add(new Alert(Source, status, fingerprint, labels, annotations, Time(a["startsAt"], $"{at}.startsAt"), Time(a["endsAt"], $"{at}.endsAt"), Text(a["generatorURL"])));
+        }
+
+        return result;
+    }
+
+    internal static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : node?.ToJsonString();
+
+    internal static Dictionary<string, string> Strings(JsonNode? node, string at, bool required)
+    {
+        if (node is null && !required)
+        {
+            return new Dictionary<string, string>(StringComparer.Ordinal);
+        }
+
+        if (node is not JsonObject o)
+        {
+            throw new AlertPayloadException($"{at} must be an object of names to strings");
+        }
+
+        return o.ToDictionary(p => p.Key, p => Text(p.Value) ?? string.Empty, StringComparer.Ordinal);
+    }
+
+    internal static DateTimeOffset? Time(JsonNode? node, string at)
+    {
+        var text = Text(node);
+        if (string.IsNullOrEmpty(text))
+        {
+            return null;
+        }
+
+        if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t))
+        {
+            throw new AlertPayloadException($"{at} '{text}' is not an RFC 3339 time");
+        }
+
+        // Alertmanager sends endsAt 0001-01-01T00:00:00Z for an alert with no end yet.
+        return t.Year <= 1 ? null : t;
+    }
+}

@@ -1,0 +1,77 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using RunbookEngine.Alerts;
+using RunbookEngine.Runbooks.Service;
+
+namespace RunbookEngine.Server;
+
+/// <summary>
+/// Alert webhooks under <c>/hooks</c>. A notification is answered 202 only after every run it starts is
+/// stored; when too many arrive at once the server sheds them with 429 and Retry-After (the sender retries),
+/// so nothing accepted is lost.
+/// </summary>
+internal static class WebhookEndpoints
+{
+    public static void Map(WebApplication app, ServerContext context)
+    {
+        var router = new AlertRouter(context.Service, context.Store, context.Loggers.CreateLogger("runbook.alerts"), context.Time);
+        var limiter = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
+        {
+            PermitLimit = context.Options.MaxConcurrentWebhooks,
+            QueueLimit = context.Options.WebhookQueueLimit,
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+        });
+        context.Disposables.Add(limiter);
+
+        app.MapPost("/hooks/alertmanager", (HttpContext http) => ReceiveAsync(http, context, limiter, router, AlertmanagerPayload.Parse));
+        app.MapFallback("/hooks/{**rest}", (HttpContext http) => ServerErrors.WriteAsync(http, 404, "not_found", $"no webhook at {http.Request.Path}; sources: /hooks/alertmanager"));
+    }
+
+    private static async Task ReceiveAsync(HttpContext http, ServerContext context, ConcurrencyLimiter limiter, AlertRouter router, Func<JsonNode?, IReadOnlyList<Alert>> parse)
+    {
+        // Credentials first: an unauthenticated request is refused before it can take a slot or be read.
+        ApiEndpoints.Authorize(http, context, ApiRole.Operator);
+        using var lease = await limiter.AcquireAsync(1, http.RequestAborted).ConfigureAwait(false);
+        if (!lease.IsAcquired)
+        {
+            http.Response.Headers.RetryAfter = "1";
+            await ServerErrors.WriteAsync(http, 429, "overloaded", "too many alert notifications at once; retry after 1 s (nothing from this request was stored)").ConfigureAwait(false);
+            return;
+        }
+
+        if (http.Request.ContentType is { } type && !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"the body must be JSON (Content-Type: application/json), not {type}");
+        }
+
+        JsonNode? payload;
+        try
+        {
+            payload = await JsonNode.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted).ConfigureAwait(false);
+        }
+        catch (JsonException ex)
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"the body is not valid JSON: {ex.Message}");
+        }
+
+        IReadOnlyList<Alert> alerts;
+        try
+        {
+            alerts = parse(payload);
+        }
+        catch (AlertPayloadException ex)
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, ex.Message);
+        }
+
+        // Routing awaits every start: when the 202 goes out, the runs are in the store.
+        var outcomes = await router.RouteAsync(alerts, payload, http.RequestAborted).ConfigureAwait(false);
+        context.Options.Progress?.Invoke();
+        http.Response.StatusCode = StatusCodes.Status202Accepted;
+        await http.Response.WriteAsJsonAsync(new { alerts = alerts.Count, outcomes }, ApiEndpoints.Json, http.RequestAborted).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,158 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using RunbookEngine.Workflows.Storage;
+
+namespace RunbookEngine.Server.Tests;
+
+public sealed class AlertTests : IAsyncLifetime
+{
+    private const string DiskAlert = """
+        name: disk-alert
+        description: Clean a disk that an alert says is full, after an on-call approval.
+        inputs:
+          host: { type: string, required: true, pattern: '^[a-z0-9.-]+$' }
+          mount: { type: string, default: "/" }
+        triggers:
+          - source: alertmanager
+            match: ["alertname = DiskFull", "severity =~ critical|page"]
+            inputs:
+              host: "${{ alert.labels.instance }}"
+              mount: "${{ alert.labels.mountpoint }}"
+            on_resolved: cancel
+        steps:
+          - id: approve
+            approval: { approvers: ["group:sre-oncall"] }
+          - id: clean
+            action: log
+            with: { message: "cleaning ${{ inputs.mount }} on ${{ inputs.host }}" }
+        """;
+
+    private readonly ServerFixture server = new();
+
+    public async Task InitializeAsync()
+    {
+        server.Write("disk-alert.yaml", DiskAlert);
+        await server.StartAsync();
+    }
+
+    public async Task DisposeAsync() => await server.DisposeAsync();
+
+    private static string Notification(string status, string instance, string severity = "critical") => $$"""
+        {
+          "version": "4", "groupKey": "{}:{alertname=\"DiskFull\"}", "truncatedAlerts": 0, "status": "{{status}}",
+          "receiver": "runbook", "groupLabels": {"alertname": "DiskFull"},
+          "commonLabels": {"alertname": "DiskFull"}, "commonAnnotations": {}, "externalURL": "http://127.0.0.1:9093",
+          "alerts": [
+            {"status": "{{status}}", "labels": {"alertname": "DiskFull", "instance": "{{instance}}", "mountpoint": "/var", "severity": "{{severity}}"},
+             "annotations": {"summary": "disk /var on {{instance}} is 97% full"},
+             "startsAt": "2026-11-21T03:00:00Z", "endsAt": "{{(status == "resolved" ? "2026-11-21T03:20:00Z" : "0001-01-01T00:00:00Z")}}",
+             "generatorURL": "http://prometheus/graph", "fingerprint": "fp-{{instance}}"},
+            {"status": "{{status}}", "labels": {"alertname": "Watchdog"}, "annotations": {},
+             "startsAt": "2026-11-21T03:00:00Z", "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": "fp-watchdog"}
+          ]
+        }
+        """;
+
+    private async Task<JsonNode> PostAsync(string body, HttpStatusCode expected = HttpStatusCode.Accepted, string? token = null)
+    {
+        using var http = server.Http(token ?? server.Operator);
+        using var response = await http.PostAsync("/hooks/alertmanager", ServerFixture.JsonBody(body));
+        var json = await ServerFixture.ReadAsync(response);
+        Assert.True(expected == response.StatusCode, $"{(int)response.StatusCode}: {json}");
+        return json!;
+    }
+
+    [Fact]
+    public async Task A_firing_alert_starts_one_run_its_repeats_attach_and_its_resolution_cancels_the_waiting_run()
+    {
+        var first = await PostAsync(Notification("firing", "web-1"));
+        var outcomes = first["outcomes"]!.AsArray();
+        Assert.Equal(["started", "unmatched"], outcomes.Select(o => (string)o!["outcome"]!));
+        var runId = (string)outcomes[0]!["run_id"]!;
+
+        // Accepted means stored: the run is there the moment the 202 is.
+        var run = (await server.Store.GetRunAsync(runId, CancellationToken.None))!;
+        Assert.Equal("alert:alertmanager/DiskFull", run.CreatedBy);
+        Assert.Equal("""{"host":"web-1","mount":"/var"}""", JsonNode.Parse(run.Input!)!["inputs"]!.ToJsonString());
+
+        var repeat = await PostAsync(Notification("firing", "web-1"));
+        Assert.Equal("attached", (string)repeat["outcomes"]![0]!["outcome"]!);
+        Assert.Equal(runId, (string)repeat["outcomes"]![0]!["run_id"]!);
+        var other = await PostAsync(Notification("firing", "web-2"));
+        Assert.NotEqual(runId, (string)other["outcomes"]![0]!["run_id"]!);
+        Assert.Equal(2, (await server.Store.ListRunsAsync(new RunQuery { WorkflowName = "disk-alert" }, CancellationToken.None)).Count);
+
+        await server.WaitUntilAsync(async () => await server.RunStatusAsync(runId) == "waiting", "the run to wait for approval");
+        var resolved = await PostAsync(Notification("resolved", "web-1"));
+        Assert.Equal("cancelled", (string)resolved["outcomes"]![0]!["outcome"]!);
+        await server.WaitUntilAsync(async () => await server.RunStatusAsync(runId) == "cancelled", "the run to be cancelled");
+
+        var events = await server.Store.GetTimelineAsync(runId, 0, 1000, CancellationToken.None);
+        var created = JsonNode.Parse(events[0].Data!)!;
+        Assert.Equal("fp-web-1", (string)created["trigger"]!["alert"]!["fingerprint"]!);
+        Assert.Equal("runbook", (string)created["trigger"]!["payload"]!["receiver"]!);
+        Assert.Equal(2, created["trigger"]!["payload"]!["alerts"]!.AsArray().Count);
+        Assert.Contains(events, e => e.Kind == "alert.repeated");
+        Assert.Contains(events, e => e.Kind == "alert.resolved" && JsonNode.Parse(e.Data!)!["action"]!.ToString() == "cancel");
+        Assert.Equal("run.cancelled", events[^1].Kind);
+        Assert.Null(TimelineChain.Verify(events));
+    }
+
+    [Fact]
+    public async Task Bad_notifications_are_refused_with_the_reason_and_start_nothing()
+    {
+        var unauthenticated = await PostAsync(Notification("firing", "web-1"), HttpStatusCode.Unauthorized, token: "rbk_nope");
+        Assert.Equal("unauthorized", (string)unauthenticated["error"]!["kind"]!);
+        var viewer = await PostAsync(Notification("firing", "web-1"), HttpStatusCode.Forbidden, token: server.Viewer);
+        Assert.Equal("forbidden", (string)viewer["error"]!["kind"]!);
+
+        Assert.Contains("not valid JSON", (string)(await PostAsync("{\"alerts\": [", HttpStatusCode.BadRequest))["error"]!["message"]!, StringComparison.Ordinal);
+        Assert.Equal("Alertmanager webhook version '3' is not supported; version 4 is", (string)(await PostAsync("""{"version":"3","alerts":[]}""", HttpStatusCode.BadRequest))["error"]!["message"]!);
+        Assert.Equal("alerts[0].labels must be an object of names to strings", (string)(await PostAsync("""{"version":"4","alerts":[{"status":"firing"}]}""", HttpStatusCode.BadRequest))["error"]!["message"]!);
+        Assert.Equal("alerts[0].status must be firing or resolved, not 'burning'", (string)(await PostAsync("""{"version":"4","alerts":[{"status":"burning","labels":{}}]}""", HttpStatusCode.BadRequest))["error"]!["message"]!);
+        Assert.Equal("alerts[0].startsAt 'yesterday' is not an RFC 3339 time", (string)(await PostAsync("""{"version":"4","alerts":[{"status":"firing","labels":{},"startsAt":"yesterday"}]}""", HttpStatusCode.BadRequest))["error"]!["message"]!);
+
+        // A matching alert whose labels give an input the runbook refuses is reported, not started.
+        var missing = await PostAsync(Notification("firing", string.Empty));
+        Assert.Equal("invalid", (string)missing["outcomes"]![0]!["outcome"]!);
+        Assert.Contains("disk-alert.yaml:", (string)missing["outcomes"]![0]!["reason"]!, StringComparison.Ordinal);
+        Assert.Empty(await server.Store.ListRunsAsync(new RunQuery(), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_real_alertmanager_triggers_the_runbook_once_repeats_attach_and_the_resolution_is_recorded()
+    {
+        await using var am = await Alertmanager.StartAsync(server.Url, server.Operator);
+        const string alert = """[{"labels": {"alertname": "DiskFull", "instance": "db-7", "mountpoint": "/data", "severity": "page"}, "annotations": {"summary": "disk full"}, "generatorURL": "http://prometheus/graph"}]""";
+        await am.PostAsync(alert);
+
+        string? runId = null;
+        await server.WaitUntilAsync(
+            async () => (runId = (await server.Store.ListRunsAsync(new RunQuery { WorkflowName = "disk-alert" }, CancellationToken.None)).SingleOrDefault()?.RunId) is not null,
+            "Alertmanager's notification to start the runbook");
+        var run = (await server.Store.GetRunAsync(runId!, CancellationToken.None))!;
+        Assert.Equal("alert:alertmanager/DiskFull", run.CreatedBy);
+        Assert.Equal("""{"host":"db-7","mount":"/data"}""", JsonNode.Parse(run.Input!)!["inputs"]!.ToJsonString());
+
+        // Prometheus re-sends a firing alert; Alertmanager re-notifies it every repeat_interval (1 s here).
+        await am.PostAsync(alert);
+        await server.WaitUntilAsync(async () => (await KindsAsync(runId!)).Contains("alert.repeated"), "a repeated notification", TimeSpan.FromSeconds(60));
+        await server.WaitUntilAsync(async () => await server.RunStatusAsync(runId!) == "waiting", "the run to wait for approval");
+
+        // The approval completes the run; the resolution that follows is recorded in its timeline.
+        var approved = await server.RemoteAsync(server.Approver, "approve", runId!);
+        Assert.True(approved.Code == 0, approved.Err);
+        await server.WaitUntilAsync(async () => await server.RunStatusAsync(runId!) == "completed", "the run to complete");
+        var now = TimeProvider.System.GetUtcNow().AddSeconds(-1).ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+        await am.PostAsync(alert.Replace("\"generatorURL\"", $"\"endsAt\": \"{now}\", \"generatorURL\"", StringComparison.Ordinal));
+        await server.WaitUntilAsync(async () => (await KindsAsync(runId!)).Contains("alert.resolved"), "Alertmanager's resolved notification", TimeSpan.FromSeconds(60));
+
+        Assert.Single(await server.Store.ListRunsAsync(new RunQuery { WorkflowName = "disk-alert" }, CancellationToken.None));
+        var resolved = (await server.Store.GetTimelineAsync(runId!, 0, 1000, CancellationToken.None)).Last(e => e.Kind == "alert.resolved");
+        Assert.Equal("record", JsonNode.Parse(resolved.Data!)!["action"]!.ToString());
+        Assert.Equal("completed", await server.RunStatusAsync(runId!));
+    }
+
+    private async Task<IReadOnlyList<string>> KindsAsync(string runId) =>
+        [.. (await server.Store.GetTimelineAsync(runId, 0, 1000, CancellationToken.None)).Select(e => e.Kind)];
+}
