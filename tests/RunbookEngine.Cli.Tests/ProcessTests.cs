@@ -40,4 +40,31 @@ public sealed class ProcessTests : IDisposable
         Assert.Equal(0, worker.ExitCode);
         Assert.Contains("stopped", rest, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Serve_answers_on_loopback_and_sigterm_stops_it_cleanly()
+    {
+        cli.Write("hello.yaml", "name: hello\nsteps:\n  - id: say\n    action: log\n    with: { message: hi }\n");
+        var (created, token, createErr) = await cli.RunProcessAsync("ops", string.Empty, "token", "create", "ops", "--role", "operator", "--tokens", Path.Combine(cli.Directory, "tokens.yaml"));
+        Assert.True(created == 0, createErr);
+        using var server = cli.Start("ops", string.Empty, "serve", "--urls", "http://127.0.0.1:0", "--tokens", Path.Combine(cli.Directory, "tokens.yaml"));
+        var banner = await server.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        var url = System.Text.RegularExpressions.Regex.Match(banner ?? string.Empty, @"http://127\.0\.0\.1:\d+").Value;
+        Assert.True(url.Length > 0, banner);
+
+        // A run started and followed through the real server process, as a remote user would.
+        var (code, output, err) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token.Trim(), "run", "hello", "-o", "json");
+        Assert.True(code == 0, err);
+        Assert.Equal("user:ops", JsonNode.Parse(output)!["started_by"]!.GetValue<string>());
+
+        using (var kill = Process.Start("kill", ["-TERM", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        var rest = await server.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        await server.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(0, server.ExitCode);
+        Assert.Contains("server stopped", rest, StringComparison.Ordinal);
+    }
 }
