@@ -110,6 +110,9 @@ internal sealed class CliSession : IAsyncDisposable
 
     public Caller Caller => new(Actor, Groups);
 
+    /// <summary>The API tokens file: the option's value, else env RUNBOOK_TOKENS, else .runbook/tokens.yaml.</summary>
+    public string TokensPath(string? given) => given ?? (Io.Environment("RUNBOOK_TOKENS") is { Length: > 0 } t ? t : ".runbook/tokens.yaml");
+
     /// <summary>The runbook operations: the server's API in remote mode, else this process on the store.</summary>
     public async Task<IRunbookService> ServiceAsync(CancellationToken cancellationToken)
     {

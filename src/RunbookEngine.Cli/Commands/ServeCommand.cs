@@ -54,7 +54,7 @@ internal static class ServeCommand
                 throw new CliException("--concurrency must be from 1 to 1024", ExitCodes.Invalid);
             }
 
-            var tokensFile = parse.GetValue(tokens) ?? (s.Io.Environment("RUNBOOK_TOKENS") is { Length: > 0 } t ? t : ".runbook/tokens.yaml");
+            var tokensFile = s.TokensPath(parse.GetValue(tokens));
             int tokenCount;
             try
             {

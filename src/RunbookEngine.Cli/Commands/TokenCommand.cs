@@ -119,5 +119,5 @@ internal static class TokenCommand
     }
 
     private static ApiTokenFile File(ParseResult parse, CliSession s, Option<string?> file) =>
-        new(parse.GetValue(file) ?? (s.Io.Environment("RUNBOOK_TOKENS") is { Length: > 0 } t ? t : ".runbook/tokens.yaml"));
+        new(s.TokensPath(parse.GetValue(file)));
 }
