@@ -29,6 +29,15 @@ public static class AlertmanagerPayload
             throw new AlertPayloadException($"Alertmanager webhook version '{Text(version)}' is not supported; version 4 is");
         }
 
+        return Alerts(root, Source);
+    }
+
+    /// <summary>Reads Alertmanager-shaped <c>alerts[]</c> (also what Grafana's webhook sends).</summary>
+    /// <param name="root">The notification.</param>
+    /// <param name="source">The source the alerts are attributed to.</param>
+    /// <returns>The alerts.</returns>
+    internal static IReadOnlyList<Alert> Alerts(JsonObject root, string source)
+    {
         if (root["alerts"] is not JsonArray alerts)
         {
             throw new AlertPayloadException("'alerts' must be a list of alerts");
@@ -52,7 +61,7 @@ public static class AlertmanagerPayload
             }
 
             var fingerprint = Text(a["fingerprint"]) is { Length: > 0 } f ? f : Alert.FingerprintOf(labels);
-            result.Add(new Alert(Source, status, fingerprint, labels, annotations, Time(a["startsAt"], $"{at}.startsAt"), Time(a["endsAt"], $"{at}.endsAt"), Text(a["generatorURL"])));
+            result.Add(new Alert(source, status, fingerprint, labels, annotations, Time(a["startsAt"], $"{at}.startsAt"), Time(a["endsAt"], $"{at}.endsAt"), Text(a["generatorURL"])));
         }
 
         return result;

@@ -28,7 +28,8 @@ internal static class WebhookEndpoints
         context.Disposables.Add(limiter);
 
         app.MapPost("/hooks/alertmanager", (HttpContext http) => ReceiveAsync(http, context, limiter, router, AlertmanagerPayload.Parse));
-        app.MapFallback("/hooks/{**rest}", (HttpContext http) => ServerErrors.WriteAsync(http, 404, "not_found", $"no webhook at {http.Request.Path}; sources: /hooks/alertmanager"));
+        app.MapPost("/hooks/grafana", (HttpContext http) => ReceiveAsync(http, context, limiter, router, GrafanaPayload.Parse));
+        app.MapFallback("/hooks/{**rest}", (HttpContext http) => ServerErrors.WriteAsync(http, 404, "not_found", $"no webhook at {http.Request.Path}; sources: /hooks/alertmanager, /hooks/grafana"));
     }
 
     private static async Task ReceiveAsync(HttpContext http, ServerContext context, ConcurrencyLimiter limiter, AlertRouter router, Func<JsonNode?, IReadOnlyList<Alert>> parse)

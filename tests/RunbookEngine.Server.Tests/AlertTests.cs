@@ -53,10 +53,10 @@ public sealed class AlertTests : IAsyncLifetime
         }
         """;
 
-    private async Task<JsonNode> PostAsync(string body, HttpStatusCode expected = HttpStatusCode.Accepted, string? token = null)
+    private async Task<JsonNode> PostAsync(string body, HttpStatusCode expected = HttpStatusCode.Accepted, string? token = null, string hook = "alertmanager")
     {
         using var http = server.Http(token ?? server.Operator);
-        using var response = await http.PostAsync("/hooks/alertmanager", ServerFixture.JsonBody(body));
+        using var response = await http.PostAsync("/hooks/" + hook, ServerFixture.JsonBody(body));
         var json = await ServerFixture.ReadAsync(response);
         Assert.True(expected == response.StatusCode, $"{(int)response.StatusCode}: {json}");
         return json!;
@@ -151,6 +151,46 @@ public sealed class AlertTests : IAsyncLifetime
         var resolved = (await server.Store.GetTimelineAsync(runId!, 0, 1000, CancellationToken.None)).Last(e => e.Kind == "alert.resolved");
         Assert.Equal("record", JsonNode.Parse(resolved.Data!)!["action"]!.ToString());
         Assert.Equal("completed", await server.RunStatusAsync(runId!));
+    }
+
+    [Fact]
+    public async Task A_grafana_notification_starts_runbooks_whose_triggers_name_grafana_or_no_source()
+    {
+        server.Write("grafana-memory.yaml", """
+            name: grafana-memory
+            inputs:
+              zone: { type: string, required: true }
+            triggers:
+              - source: grafana
+                match: { alertname: High memory usage }
+                inputs: { zone: "${{ alert.labels.zone }}" }
+            steps:
+              - id: note
+                action: log
+                with: { message: "memory high in ${{ inputs.zone }}" }
+            """);
+
+        // The shape of Grafana's documented example: Alertmanager's alerts plus orgId, values and links.
+        const string grafana = """
+            {"receiver": "runbook", "status": "firing", "orgId": 1, "version": "1", "groupKey": "{}:{}", "truncatedAlerts": 0,
+             "title": "[FIRING:1] High memory usage", "state": "alerting", "message": "...", "externalURL": "http://grafana:3000/",
+             "groupLabels": {}, "commonLabels": {"alertname": "High memory usage"}, "commonAnnotations": {},
+             "alerts": [{"status": "firing", "labels": {"alertname": "High memory usage", "team": "blue", "zone": "us-1"},
+               "annotations": {"summary": "high memory in us-1"}, "startsAt": "2026-11-21T09:51:03.157076+02:00", "endsAt": "0001-01-01T00:00:00Z",
+               "generatorURL": "http://grafana:3000/alerting/1afz29v7z/edit", "fingerprint": "c6eadffa33fcdf37",
+               "silenceURL": "http://grafana:3000/alerting/silence/new", "dashboardURL": "", "panelURL": "", "values": {"B": 44.2, "C": 1}}]}
+            """;
+        var accepted = await PostAsync(grafana, hook: "grafana");
+        var outcome = accepted["outcomes"]!.AsArray().Single()!;
+        Assert.Equal("started", (string)outcome["outcome"]!);
+        Assert.Equal("grafana-memory", (string)outcome["runbook"]!);
+        var run = (await server.Store.GetRunAsync((string)outcome["run_id"]!, CancellationToken.None))!;
+        Assert.Equal("alert:grafana/High memory usage", run.CreatedBy);
+
+        // The same alert through the Alertmanager hook does not match a trigger restricted to grafana.
+        var viaAlertmanager = await PostAsync(grafana.Replace("\"version\": \"1\"", "\"version\": \"4\"", StringComparison.Ordinal));
+        Assert.Equal("unmatched", (string)viaAlertmanager["outcomes"]![0]!["outcome"]!);
+        Assert.Equal("Grafana webhook version '4' is not supported; version 1 is", (string)(await PostAsync(grafana.Replace("\"version\": \"1\"", "\"version\": \"4\"", StringComparison.Ordinal), HttpStatusCode.BadRequest, hook: "grafana"))["error"]!["message"]!);
     }
 
     private async Task<IReadOnlyList<string>> KindsAsync(string runId) =>
