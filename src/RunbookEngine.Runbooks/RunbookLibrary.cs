@@ -122,7 +122,17 @@ public sealed class RunbookLibrary
             return (null, $"no runbook '{nameOrFile}': the runbooks directory '{directory}' does not exist (set --runbooks or RUNBOOK_PATH)");
         }
 
-        var (entries, _) = Load([directory]);
+        return Match(Load([directory]).Entries, nameOrFile, directory);
+    }
+
+    /// <summary>Finds a runbook by name among loaded entries.</summary>
+    /// <param name="entries">The runbooks of <paramref name="where"/>.</param>
+    /// <param name="nameOrFile">The name.</param>
+    /// <param name="where">Where they were loaded from, for the message.</param>
+    /// <returns>The entry, or null with a message saying what exists.</returns>
+    public static (RunbookEntry? Entry, string? Problem) Match(IReadOnlyList<RunbookEntry> entries, string nameOrFile, string where)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
         var match = entries.Where(e => e.Name == nameOrFile).ToList();
         if (match.Count == 1)
         {
@@ -135,6 +145,6 @@ public sealed class RunbookLibrary
         }
 
         var suggestion = RunbookParser.DidYouMean(nameOrFile, entries.Select(e => e.Name)) is { } s ? $" (did you mean '{s}'?)" : string.Empty;
-        return (null, $"no runbook named '{nameOrFile}' in {directory}{suggestion}; `runbook list` shows them");
+        return (null, $"no runbook named '{nameOrFile}' in {where}{suggestion}; `runbook list` shows them");
     }
 }

@@ -176,11 +176,7 @@ internal static class ApiEndpoints
             return new T();
         }
 
-        if (http.Request.ContentType is { } type && !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"the body must be JSON (Content-Type: application/json), not {type}");
-        }
-
+        RequireJson(http);
         try
         {
             return await JsonSerializer.DeserializeAsync<T>(http.Request.Body, Json, ct).ConfigureAwait(false)
@@ -189,6 +185,28 @@ internal static class ApiEndpoints
         catch (JsonException ex)
         {
             throw new RunbookServiceException(ServiceErrorKind.Invalid, $"the body is not valid JSON for this request: {ex.Message}");
+        }
+    }
+
+    /// <summary>Reads any JSON body (webhooks); malformed JSON is a 400 naming the problem.</summary>
+    public static async Task<System.Text.Json.Nodes.JsonNode?> JsonAsync(HttpContext http, CancellationToken ct)
+    {
+        RequireJson(http);
+        try
+        {
+            return await System.Text.Json.Nodes.JsonNode.ParseAsync(http.Request.Body, cancellationToken: ct).ConfigureAwait(false);
+        }
+        catch (JsonException ex)
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"the body is not valid JSON: {ex.Message}");
+        }
+    }
+
+    private static void RequireJson(HttpContext http)
+    {
+        if (http.Request.ContentType is { } type && !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"the body must be JSON (Content-Type: application/json), not {type}");
         }
     }
 

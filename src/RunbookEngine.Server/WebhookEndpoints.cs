@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Builder;
@@ -44,21 +43,7 @@ internal static class WebhookEndpoints
             return;
         }
 
-        if (http.Request.ContentType is { } type && !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"the body must be JSON (Content-Type: application/json), not {type}");
-        }
-
-        JsonNode? payload;
-        try
-        {
-            payload = await JsonNode.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted).ConfigureAwait(false);
-        }
-        catch (JsonException ex)
-        {
-            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"the body is not valid JSON: {ex.Message}");
-        }
-
+        var payload = await ApiEndpoints.JsonAsync(http, http.RequestAborted).ConfigureAwait(false);
         IReadOnlyList<Alert> alerts;
         try
         {

@@ -127,12 +127,21 @@ public sealed class LocalRunbookService : IRunbookService
 
         RunbookEntry? entry = null;
         string? problem = null;
-        foreach (var directory in RunbookDirectories.DefaultIfEmpty("runbooks"))
+        if (!AllowFiles)
         {
-            (entry, problem) = library.Find(nameOrFile, directory);
-            if (entry is not null)
+            // The server looks only at its directories' runbooks (parsed once, cached), never at a file by that name
+            // in its working directory.
+            (entry, problem) = RunbookLibrary.Match(LoadRunbooks(), nameOrFile, string.Join(", ", RunbookDirectories));
+        }
+        else
+        {
+            foreach (var directory in RunbookDirectories.DefaultIfEmpty("runbooks"))
             {
-                break;
+                (entry, problem) = library.Find(nameOrFile, directory);
+                if (entry is not null)
+                {
+                    break;
+                }
             }
         }
 
