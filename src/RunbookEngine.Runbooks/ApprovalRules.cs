@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using RunbookEngine.Runbooks.Model;
 using RunbookEngine.Workflows;
 using RunbookEngine.Workflows.Storage;
@@ -34,6 +35,25 @@ public static class ApprovalRules
         }
 
         return granted.Contains(who, StringComparer.Ordinal) ? $"{user} has already approved; {spec.Min} different approvers are needed" : null;
+    }
+
+    /// <summary>The approval a run asked for, from its <c>approval.requested</c> event.</summary>
+    /// <param name="request">The event's data.</param>
+    /// <returns>The approval's rules.</returns>
+    public static ApprovalSpec? FromRequest(JsonNode? request)
+    {
+        if (request?["approvers"] is not JsonArray approvers)
+        {
+            return null;
+        }
+
+        return new ApprovalSpec(
+            [.. approvers.Select(a => a?.GetValue<string>() ?? string.Empty)],
+            request["min"]?.GetValue<int>() ?? 1,
+            null,
+            request["on_timeout"]?.GetValue<string>() ?? "reject",
+            request["four_eyes"]?.GetValue<bool>() ?? true,
+            null);
     }
 
     /// <summary>The approval step a run is waiting on now, from its history.</summary>

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using RunbookEngine.Actions;
 using RunbookEngine.Runbooks.Model;
+using RunbookEngine.Runbooks.Scripting;
 using RunbookEngine.Workflows;
 
 namespace RunbookEngine.Runbooks;
@@ -20,9 +22,22 @@ public static class RunbookDefinitions
     public static WorkflowDefinition ToDefinition(Runbook runbook)
     {
         ArgumentNullException.ThrowIfNull(runbook);
-        var envelope = new JsonObject { ["format"] = YamlFormat, ["file"] = runbook.File, ["source"] = runbook.Source };
+        var format = runbook.Language == RunbookLanguage.Script ? ScriptRunbooks.Format : YamlFormat;
+        var envelope = new JsonObject { ["format"] = format, ["file"] = runbook.File, ["source"] = runbook.Source };
         return new WorkflowDefinition(runbook.Name, envelope.ToJsonString());
     }
+
+    /// <summary>Parses the runbook a definition pins (without compiling a script: its metadata is enough to describe it).</summary>
+    /// <param name="actions">The actions.</param>
+    /// <param name="definition">The stored definition.</param>
+    /// <returns>The runbook and its problems, or null when the definition is not a runbook.</returns>
+    public static (Runbook? Runbook, IReadOnlyList<RunbookDiagnostic> Problems)? Parse(ActionCatalog actions, WorkflowDefinition definition) =>
+        Read(definition) switch
+        {
+            { Format: YamlFormat } e => new RunbookParser(actions).Parse(e.File, e.Source),
+            { Format: ScriptRunbooks.Format } e => ScriptRunbooks.Parse(actions, e.File, e.Source, compile: false),
+            _ => null,
+        };
 
     /// <summary>Reads a definition's envelope.</summary>
     /// <param name="definition">The stored definition.</param>

@@ -1,5 +1,6 @@
 using RunbookEngine.Actions;
 using RunbookEngine.Runbooks.Model;
+using RunbookEngine.Runbooks.Scripting;
 
 namespace RunbookEngine.Runbooks;
 
@@ -13,7 +14,7 @@ public sealed record RunbookEntry(string File, Runbook? Runbook, IReadOnlyList<R
     public string Name => Runbook?.Name ?? Path.GetFileNameWithoutExtension(File);
 }
 
-/// <summary>Finds runbooks: the <c>*.yaml</c> and <c>*.yml</c> files of directories, or single files.</summary>
+/// <summary>Finds runbooks: the <c>*.yaml</c>, <c>*.yml</c> and <c>*.csx</c> files of directories, or single files.</summary>
 public sealed class RunbookLibrary
 {
     private readonly ActionCatalog actions;
@@ -28,9 +29,9 @@ public sealed class RunbookLibrary
 
     /// <summary>Whether a path names a runbook file by its extension.</summary>
     /// <param name="path">The path.</param>
-    /// <returns>Whether it ends in .yaml or .yml.</returns>
+    /// <returns>Whether it ends in .yaml, .yml or .csx.</returns>
     public static bool IsRunbookFile(string path) =>
-        path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase);
+        path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase) || ScriptRunbooks.IsScript(path);
 
     /// <summary>Lists the runbook files under the given files and directories (recursively), in path order.</summary>
     /// <param name="paths">Files or directories.</param>
@@ -95,10 +96,21 @@ public sealed class RunbookLibrary
             return new RunbookEntry(shown, null, [new RunbookDiagnostic(new SourceLocation(shown, 1, 1), $"cannot read the file: {ex.Message}")]);
         }
 
-        // A parser per file: it keeps state while parsing, and the server loads runbooks from many requests at once.
-        var (runbook, diagnostics) = new RunbookParser(actions).Parse(shown, source);
+        var (runbook, diagnostics) = Parse(actions, shown, source);
         return new RunbookEntry(shown, runbook, diagnostics);
     }
+
+    /// <summary>Parses and validates a runbook of either language, by the file's extension (a script is compiled, or found in the cache).</summary>
+    /// <param name="actions">The actions.</param>
+    /// <param name="file">The path as shown in messages.</param>
+    /// <param name="source">The text.</param>
+    /// <returns>The runbook (null when there are problems) and every problem.</returns>
+    public static (Runbook? Runbook, IReadOnlyList<RunbookDiagnostic> Diagnostics) Parse(ActionCatalog actions, string file, string source) =>
+        ScriptRunbooks.IsScript(file)
+            ? ScriptRunbooks.Parse(actions, file, source)
+
+            // A parser per file: it keeps state while parsing, and the server loads runbooks from many requests at once.
+            : new RunbookParser(actions).Parse(file, source);
 
     /// <summary>Finds a runbook by file path, or by name in a directory.</summary>
     /// <param name="nameOrFile">A runbook name or a file path.</param>

@@ -16,6 +16,7 @@ namespace RunbookEngine.Runbooks;
 public sealed partial class RunbookParser
 {
     private static readonly string[] RootKeys = ["name", "description", "inputs", "steps", "outputs", "max_loops", "triggers"];
+    private static readonly string[] ScriptRootKeys = ["name", "description", "inputs", "outputs", "triggers"];
     private static readonly string[] TriggerKeys = ["source", "match", "inputs", "mode", "on_resolved"];
     private static readonly string[] AlertSources = ["alertmanager", "grafana", "pagerduty", "azure-monitor"];
     private static readonly string[] AlertFields = ["labels", "annotations", "status", "fingerprint", "source", "starts_at", "ends_at", "generator_url"];
@@ -31,6 +32,7 @@ public sealed partial class RunbookParser
     private readonly List<(Expr Expr, SourceLocation Start, string? Step, bool AllowResult)> sites = [];
     private readonly List<(Expr Expr, SourceLocation Start)> triggerSites = [];
     private string file = string.Empty;
+    private bool script;
 
     /// <summary>Initializes a new instance of the <see cref="RunbookParser"/> class.</summary>
     /// <param name="actions">The actions steps may name.</param>
@@ -49,12 +51,36 @@ public sealed partial class RunbookParser
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(source);
         file = path;
+        script = false;
         diagnostics.Clear();
         sites.Clear();
         triggerSites.Clear();
         var runbook = ParseDocument(source);
         var ordered = diagnostics.OrderBy(d => d.Location.Line).ThenBy(d => d.Location.Column).ToList();
         return (ordered.Count == 0 ? runbook : null, ordered);
+    }
+
+    /// <summary>
+    /// Parses the metadata block of a C# script runbook: the same keys as a YAML runbook except <c>steps</c> and
+    /// <c>max_loops</c> (the script's code is its steps), with outputs declared as <c>name: description</c>.
+    /// </summary>
+    /// <param name="path">The script's path, as it should appear in messages.</param>
+    /// <param name="yaml">The block's YAML, padded so that its lines and columns are those of the script file.</param>
+    /// <param name="source">The whole script, the content of its pinned definition.</param>
+    /// <returns>The runbook without steps (null when there are problems) and every problem.</returns>
+    public (Runbook? Runbook, IReadOnlyList<RunbookDiagnostic> Diagnostics) ParseScriptMetadata(string path, string yaml, string source)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(yaml);
+        ArgumentNullException.ThrowIfNull(source);
+        file = path;
+        script = true;
+        diagnostics.Clear();
+        sites.Clear();
+        triggerSites.Clear();
+        var runbook = ParseDocument(yaml);
+        var ordered = diagnostics.OrderBy(d => d.Location.Line).ThenBy(d => d.Location.Column).ToList();
+        return (ordered.Count == 0 && runbook is not null ? runbook with { Source = source } : null, ordered);
     }
 
     /// <summary>Suggests the closest known word, if one is close enough to be a typo.</summary>
@@ -137,7 +163,13 @@ public sealed partial class RunbookParser
             return null;
         }
 
-        var map = Keys(root, RootKeys, "runbook");
+        if (script && root.Children.Keys.OfType<YamlScalarNode>().FirstOrDefault(k => k.Value is "steps" or "max_loops") is { } code)
+        {
+            Error(code, $"'{code.Value}' is not part of a script runbook's metadata: the script's code is its steps");
+            root.Children.Remove(code);
+        }
+
+        var map = Keys(root, script ? ScriptRootKeys : RootKeys, script ? "the script's metadata" : "runbook");
         var name = map.TryGetValue("name", out var n) ? RequireString(n, "name") : null;
         if (name is null && !map.ContainsKey("name"))
         {
@@ -157,27 +189,49 @@ public sealed partial class RunbookParser
 
         var inputs = map.TryGetValue("inputs", out var inNode) ? ParseInputs(inNode) : [];
         var steps = new List<RunbookStep>();
-        if (!map.TryGetValue("steps", out var stepsNode))
+        if (!script)
         {
-            Error(root, "missing 'steps': a runbook has at least one step");
-        }
-        else if (stepsNode is not YamlSequenceNode seq || seq.Children.Count == 0)
-        {
-            Error(stepsNode, "'steps' must be a non-empty list of steps");
-        }
-        else
-        {
-            foreach (var s in seq.Children)
+            if (!map.TryGetValue("steps", out var stepsNode))
             {
-                if (ParseStep(s) is { } step)
+                Error(root, "missing 'steps': a runbook has at least one step");
+            }
+            else if (stepsNode is not YamlSequenceNode seq || seq.Children.Count == 0)
+            {
+                Error(stepsNode, "'steps' must be a non-empty list of steps");
+            }
+            else
+            {
+                foreach (var s in seq.Children)
                 {
-                    steps.Add(step);
+                    if (ParseStep(s) is { } step)
+                    {
+                        steps.Add(step);
+                    }
                 }
             }
         }
 
         var outputs = new List<(string, Template)>();
-        if (map.TryGetValue("outputs", out var outNode))
+        var declared = new List<ScriptOutput>();
+        if (script && map.TryGetValue("outputs", out var declaredNode))
+        {
+            foreach (var (key, value, keyNode) in Entries(declaredNode, "outputs"))
+            {
+                var text = value is YamlScalarNode { Value: { Length: > 0 } v } ? v : null;
+                if (text is null)
+                {
+                    Error(value, $"output '{key}': a script declares an output as 'name: description' and sets it with Output(\"{key}\", value)");
+                }
+
+                if (!IdPattern().IsMatch(key))
+                {
+                    Error(keyNode, $"output name '{key}' must be letters, digits, '_' or '-'");
+                }
+
+                declared.Add(new ScriptOutput(key, text, Loc(keyNode)));
+            }
+        }
+        else if (map.TryGetValue("outputs", out var outNode))
         {
             foreach (var (key, value, _) in Entries(outNode, "outputs"))
             {
@@ -194,7 +248,12 @@ public sealed partial class RunbookParser
             return null;
         }
 
-        return new Runbook(name, description, inputs, steps, outputs, maxLoops, file, source) { Triggers = triggers };
+        return new Runbook(name, description, inputs, steps, outputs, maxLoops, file, source)
+        {
+            Triggers = triggers,
+            Language = script ? RunbookLanguage.Script : RunbookLanguage.Yaml,
+            ScriptOutputs = declared,
+        };
     }
 
     private List<TriggerSpec> ParseTriggers(YamlNode node, List<RunbookInput> inputs)

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using RunbookEngine.Actions;
 using RunbookEngine.Runbooks.Model;
+using RunbookEngine.Runbooks.Scripting;
 using RunbookEngine.Workflows;
 
 namespace RunbookEngine.Runbooks;
@@ -33,20 +34,17 @@ public sealed class RunbookResolver : IWorkflowResolver
             return ValueTask.FromResult<WorkflowFunction?>(cached);
         }
 
-        if (RunbookDefinitions.Read(definition) is not { Format: RunbookDefinitions.YamlFormat } envelope)
+        if (RunbookDefinitions.Parse(actions, definition) is not { } parsed)
         {
             return ValueTask.FromResult<WorkflowFunction?>(null);
         }
 
-        var (runbook, problems) = new RunbookParser(actions).Parse(envelope.File, envelope.Source);
-        if (runbook is null)
-        {
-            // The text was valid when the run started; it no longer is only if the engine changed under it.
-            throw new RunbookValidationException(problems);
-        }
-
-        var workflow = new RunbookWorkflow(runbook, actions, loggers.CreateLogger("RunbookEngine.Runbooks." + runbook.Name));
-        WorkflowFunction function = workflow.RunAsync;
+        // The text was valid when the run started; it no longer is only if the engine changed under it.
+        var runbook = parsed.Runbook ?? throw new RunbookValidationException(parsed.Problems);
+        var logger = loggers.CreateLogger("RunbookEngine.Runbooks." + runbook.Name);
+        var function = runbook.Language == RunbookLanguage.Script
+            ? ScriptRunbooks.Workflow(runbook, actions, logger)
+            : new RunbookWorkflow(runbook, actions, logger).RunAsync;
         cache[definition.Hash] = function;
         return ValueTask.FromResult<WorkflowFunction?>(function);
     }

@@ -130,11 +130,8 @@ public sealed class RunbookWorkflow
                 var result = await ActionAsync(ctx, state, step, position).ConfigureAwait(false);
                 state.SetOutputs(step, result);
                 break;
-            case StepType.Sleep when state.DryRun:
-                await ctx.RecordAsync(position, "sleep.planned", new JsonObject { ["step"] = step.Id, ["duration"] = Durations.Format(step.Sleep!.Value), ["summary"] = $"would sleep {Durations.Format(step.Sleep.Value)}" }).ConfigureAwait(false);
-                break;
             case StepType.Sleep:
-                await ctx.DelayAsync(step.Sleep!.Value, position).ConfigureAwait(false);
+                await StepOperations.SleepAsync(ctx, step.Sleep!.Value, step.Id, position, state.DryRun).ConfigureAwait(false);
                 break;
             case StepType.Approval:
                 await ApproveAsync(ctx, state, step, position).ConfigureAwait(false);
@@ -151,94 +148,14 @@ public sealed class RunbookWorkflow
     {
         var action = actions.TryGet(step.Action!, out var a) ? a : throw new StepFailedException(step.Id, 0, "UnknownAction", $"{step.Location}: action '{step.Action}' is not available in this worker", 0);
         var with = step.With is null ? new JsonObject() : (JsonObject)state.Render(step.With, result: null)!;
-        if (state.DryRun)
-        {
-            await ctx.StepAsync(
-                position,
-                sc => ActionRunner.PlanAsync(action, with, step.Id, sc, logger),
-                new StepOptions { Retry = RetryPolicy.None }).ConfigureAwait(false);
-            return null;
-        }
-
-        var options = OptionsOf(step);
-        if (step.Queue is { } queue)
-        {
-            var input = new JsonObject { ["step"] = step.Id, ["with"] = with };
-            return await ctx.ActivityAsync(position, RunbookActivities.ActivityName(action.Name), queue, input, options).ConfigureAwait(false);
-        }
-
-        return await ctx.StepAsync<JsonNode?>(
-            position,
-            async sc => await ActionRunner.ExecuteAsync(action, with, step.Id, sc, logger).ConfigureAwait(false),
-            options).ConfigureAwait(false);
+        return await StepOperations.ActionAsync(ctx, action, with, step.Id, position, state.DryRun, StepOperations.OptionsOf(step.Retry, step.Timeout, step.TotalTimeout), step.Queue, logger).ConfigureAwait(false);
     }
 
-    private async Task ApproveAsync(WorkflowContext ctx, RunState state, RunbookStep step, string position)
+    private static async Task ApproveAsync(WorkflowContext ctx, RunState state, RunbookStep step, string position)
     {
         var spec = step.Approval!;
         var message = spec.Message is null ? null : ExpressionEvaluator.Stringify(RunbookValues.FromJson(state.Render(spec.Message, null)));
-        var request = new JsonObject
-        {
-            ["step"] = step.Id,
-            ["approvers"] = new JsonArray([.. spec.Approvers.Select(x => JsonValue.Create(x))]),
-            ["min"] = spec.Min,
-            ["four_eyes"] = spec.FourEyes,
-            ["timeout"] = spec.Timeout is { } t ? Durations.Format(t) : null,
-            ["on_timeout"] = spec.OnTimeout,
-            ["message"] = message,
-            ["approve_with"] = $"runbook approve {ctx.RunId} --step {step.Id}",
-        };
-        if (state.DryRun)
-        {
-            request["summary"] = $"would wait for {spec.Min} approval(s) from {string.Join(", ", spec.Approvers)}";
-            await ctx.RecordAsync(position, "approval.planned", request).ConfigureAwait(false);
-            return;
-        }
-
-        await ctx.RecordAsync(position, "approval.requested", request).ConfigureAwait(false);
-        DateTimeOffset? deadline = spec.Timeout is { } timeout ? ctx.UtcNow + timeout : null;
-        var granted = new List<string>();
-        for (var k = 1; ; k++)
-        {
-            var remaining = deadline is { } d ? d - ctx.UtcNow : (TimeSpan?)null;
-            var decision = remaining is { } r && r <= TimeSpan.Zero
-                ? null
-                : await ctx.WaitForSignalAsync(ApprovalSignalPrefix + step.Id, remaining, $"{position}/decision#{k}").ConfigureAwait(false);
-            if (decision is null)
-            {
-                await ctx.RecordAsync($"{position}/timed_out", "approval.timed_out", new JsonObject { ["step"] = step.Id, ["outcome"] = spec.OnTimeout, ["approvals"] = granted.Count }).ConfigureAwait(false);
-                if (spec.OnTimeout == "approve")
-                {
-                    return;
-                }
-
-                throw new StepFailedException(step.Id, 0, "ApprovalTimedOut", $"no decision on '{step.Id}' within {Durations.Format(spec.Timeout!.Value)}; on_timeout is reject", 0);
-            }
-
-            var who = decision.Sender;
-            var verdict = decision.Payload?["decision"]?.GetValue<string>();
-            var comment = decision.Payload?["comment"]?.GetValue<string>();
-            var groups = (decision.Payload?["groups"] as JsonArray)?.Select(g => g?.GetValue<string>() ?? string.Empty).ToList() ?? [];
-            var refusal = ApprovalRules.Refusal(spec, ctx.StartedBy, who, groups, granted);
-            if (refusal is not null)
-            {
-                await ctx.RecordAsync($"{position}/refused#{k}", "approval.refused", new JsonObject { ["step"] = step.Id, ["by"] = who, ["decision"] = verdict, ["reason"] = refusal }).ConfigureAwait(false);
-                continue;
-            }
-
-            if (verdict == "reject")
-            {
-                await ctx.RecordAsync($"{position}/rejected", "approval.rejected", new JsonObject { ["step"] = step.Id, ["by"] = who, ["comment"] = comment }).ConfigureAwait(false);
-                throw new StepFailedException(step.Id, 0, "Rejected", $"'{step.Id}' was rejected by {who}" + (comment is null ? string.Empty : $": {comment}"), 0);
-            }
-
-            granted.Add(who);
-            await ctx.RecordAsync($"{position}/granted#{k}", "approval.granted", new JsonObject { ["step"] = step.Id, ["by"] = who, ["comment"] = comment, ["approvals"] = granted.Count, ["needed"] = spec.Min }).ConfigureAwait(false);
-            if (granted.Count >= spec.Min)
-            {
-                return;
-            }
-        }
+        await StepOperations.ApproveAsync(ctx, spec, message, step.Id, position, state.DryRun).ConfigureAwait(false);
     }
 
     private async Task WaitUntilAsync(WorkflowContext ctx, RunState state, RunbookStep step, string position)
@@ -271,14 +188,4 @@ public sealed class RunbookWorkflow
             await ctx.DelayAsync(spec.Interval, $"{position}/interval#{poll}").ConfigureAwait(false);
         }
     }
-
-    private static StepOptions OptionsOf(RunbookStep step) => new()
-    {
-        // Remediation is not retried unless the runbook says so: a second restart is not always harmless.
-        Retry = step.Retry is { } r
-            ? new RetryPolicy { MaximumAttempts = r.MaxAttempts, InitialInterval = r.InitialInterval, BackoffCoefficient = r.Backoff, MaximumInterval = r.MaxInterval, NonRetryableErrorKinds = r.NonRetryable }
-            : RetryPolicy.None,
-        AttemptTimeout = step.Timeout,
-        StepTimeout = step.TotalTimeout,
-    };
 }

@@ -150,4 +150,26 @@ public sealed record Runbook(
 {
     /// <summary>Gets the alerts that start this runbook.</summary>
     public IReadOnlyList<TriggerSpec> Triggers { get; init; } = [];
+
+    /// <summary>Gets the language it is written in.</summary>
+    public RunbookLanguage Language { get; init; } = RunbookLanguage.Yaml;
+
+    /// <summary>Gets the outputs a C# script runbook declares (name and description); it sets them with <c>Output(name, value)</c>.</summary>
+    public IReadOnlyList<ScriptOutput> ScriptOutputs { get; init; } = [];
 }
+
+/// <summary>The language of a runbook.</summary>
+public enum RunbookLanguage
+{
+    /// <summary>YAML steps (<c>.yaml</c>, <c>.yml</c>), interpreted.</summary>
+    Yaml,
+
+    /// <summary>A C# script (<c>.csx</c>), compiled with Roslyn.</summary>
+    Script,
+}
+
+/// <summary>An output a script runbook declares.</summary>
+/// <param name="Name">Its name.</param>
+/// <param name="Description">What it is.</param>
+/// <param name="Location">Where it is declared.</param>
+public sealed record ScriptOutput(string Name, string? Description, SourceLocation Location);

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using RunbookEngine.Actions;
 using RunbookEngine.Runbooks.Model;
+using RunbookEngine.Runbooks.Scripting;
 using RunbookEngine.Workflows;
 using RunbookEngine.Workflows.Storage;
 
@@ -86,10 +87,9 @@ public sealed class LocalRunbookService : IRunbookService
     public Task<IReadOnlyList<ValidationReport>> ValidateAsync(IReadOnlyList<RunbookSource> sources, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(sources);
-        var parser = new RunbookParser(actions);
         return Task.FromResult<IReadOnlyList<ValidationReport>>([.. sources.Select(s =>
         {
-            var (runbook, problems) = parser.Parse(s.File, s.Source);
+            var (runbook, problems) = RunbookLibrary.Parse(actions, s.File, s.Source);
             return Report(s.File, runbook, problems);
         })]);
     }
@@ -150,7 +150,20 @@ public sealed class LocalRunbookService : IRunbookService
             throw new RunbookServiceException(ServiceErrorKind.NotFound, problem!);
         }
 
+        if (ScriptRunbooks.IsScript(entry.File) && !InRunbookDirectories(entry.File))
+        {
+            // A script is code that runs in the worker: only what the operator put in the runbook directories runs.
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"'{entry.File}' is not in the runbook directories ({string.Join(", ", RunbookDirectories.DefaultIfEmpty("runbooks"))}); script runbooks run only from there (set --runbooks or RUNBOOK_PATH, or move the file)");
+        }
+
         return entry.Runbook is null ? throw new RunbookValidationException(entry.Diagnostics) : entry;
+    }
+
+    private bool InRunbookDirectories(string file)
+    {
+        var full = Path.GetFullPath(file);
+        return RunbookDirectories.DefaultIfEmpty("runbooks").Any(d =>
+            full.StartsWith(Path.TrimEndingDirectorySeparator(Path.GetFullPath(d)) + Path.DirectorySeparatorChar, StringComparison.Ordinal));
     }
 
     /// <inheritdoc/>
@@ -261,13 +274,24 @@ public sealed class LocalRunbookService : IRunbookService
         var history = await store.LoadHistoryAsync(run.RunId, cancellationToken).ConfigureAwait(false);
         var stepId = step ?? ApprovalRules.Pending(history)?.StepId
             ?? throw new RunbookServiceException(ServiceErrorKind.Conflict, $"run {run.RunId} is not waiting for an approval (status {run.Status.ToStoredName()}); name the step with --step to decide ahead of time");
-        var approval = runbook.Steps.FirstOrDefault(x => x.Id == stepId && x.Type == StepType.Approval)
-            ?? throw new RunbookServiceException(ServiceErrorKind.Invalid, $"runbook '{runbook.Name}' has no approval step '{stepId}'; its approval steps: {string.Join(", ", runbook.Steps.Where(x => x.Type == StepType.Approval).Select(x => x.Id))}");
-
         var events = await store.GetTimelineAsync(run.RunId, 0, int.MaxValue, cancellationToken).ConfigureAwait(false);
+        ApprovalSpec? spec;
+        if (runbook.Language == RunbookLanguage.Script)
+        {
+            // A script's approvals are code: what the run asked for is in its timeline. A decision sent before the
+            // request is checked by the run itself when it gets there.
+            spec = events.Where(e => e.Kind == "approval.requested" && WorkflowJson.Parse(e.Data)?["step"]?.GetValue<string>() == stepId)
+                .Select(e => ApprovalRules.FromRequest(WorkflowJson.Parse(e.Data))).LastOrDefault();
+        }
+        else
+        {
+            spec = runbook.Steps.FirstOrDefault(x => x.Id == stepId && x.Type == StepType.Approval)?.Approval
+                ?? throw new RunbookServiceException(ServiceErrorKind.Invalid, $"runbook '{runbook.Name}' has no approval step '{stepId}'; its approval steps: {string.Join(", ", runbook.Steps.Where(x => x.Type == StepType.Approval).Select(x => x.Id))}");
+        }
+
         var granted = events.Where(e => e.Kind == "approval.granted" && WorkflowJson.Parse(e.Data)?["step"]?.GetValue<string>() == stepId)
             .Select(e => WorkflowJson.Parse(e.Data)?["by"]?.GetValue<string>() ?? string.Empty).ToList();
-        var refusal = ApprovalRules.Refusal(approval.Approval!, run.CreatedBy, caller.Actor, [.. caller.Groups], granted);
+        var refusal = spec is null ? null : ApprovalRules.Refusal(spec, run.CreatedBy, caller.Actor, [.. caller.Groups], granted);
 
         // Sent even when refused: the workflow records the refused attempt, so the timeline shows who tried.
         var payload = new JsonObject
@@ -307,7 +331,11 @@ public sealed class LocalRunbookService : IRunbookService
         var runbook = await PinnedRunbookAsync(old, cancellationToken).ConfigureAwait(false);
         var oldInput = RunbookRunInput.FromJson(WorkflowJson.Parse(old.Input));
         JsonObject? prior = null;
-        if (fromStep is not null)
+        if (fromStep is not null && runbook.Language == RunbookLanguage.Script)
+        {
+            prior = await ScriptPriorAsync(old, runbook, fromStep, cancellationToken).ConfigureAwait(false);
+        }
+        else if (fromStep is not null)
         {
             if (runbook.Steps.All(x => x.Id != fromStep))
             {
@@ -339,6 +367,33 @@ public sealed class LocalRunbookService : IRunbookService
             },
             cancellationToken).ConfigureAwait(false);
         return new StartedRun(View(started.Run), started.Created);
+    }
+
+    /// <summary>
+    /// What a retried script run reuses: its steps are code, so they are the top-level steps the old run recorded,
+    /// in order, up to the named one.
+    /// </summary>
+    private async Task<JsonObject> ScriptPriorAsync(RunRecord old, Runbook runbook, string fromStep, CancellationToken cancellationToken)
+    {
+        var history = await store.LoadHistoryAsync(old.RunId, cancellationToken).ConfigureAwait(false);
+        var order = history.Steps.Where(r => !r.Name.Contains('/', StringComparison.Ordinal)).Select(r => r.Name).Distinct(StringComparer.Ordinal).ToList();
+        if (!order.Contains(fromStep, StringComparer.Ordinal))
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"run {old.RunId} of '{runbook.Name}' never reached a step '{fromStep}'; its steps: {string.Join(", ", order)}");
+        }
+
+        var prior = new JsonObject();
+        foreach (var name in order.TakeWhile(n => n != fromStep))
+        {
+            var row = history.Steps.Last(r => r.Name == name);
+            prior[name] = new JsonObject
+            {
+                ["status"] = row.Status == StepStatus.Failed ? "failed" : "succeeded",
+                ["result"] = row.Status == StepStatus.Completed ? WorkflowJson.Parse(row.Output) : null,
+            };
+        }
+
+        return prior;
     }
 
     /// <summary>A run record as a view.</summary>
@@ -416,12 +471,11 @@ public sealed class LocalRunbookService : IRunbookService
     private async Task<Runbook> PinnedRunbookAsync(RunRecord run, CancellationToken cancellationToken)
     {
         var definition = await store.GetDefinitionAsync(run.DefinitionHash, cancellationToken).ConfigureAwait(false);
-        if (definition is null || RunbookDefinitions.Read(definition) is not { } envelope)
+        if (definition is null || RunbookDefinitions.Parse(actions, definition) is not { } parsed)
         {
             throw new RunbookServiceException(ServiceErrorKind.Invalid, $"run {run.RunId} is not a runbook run (workflow '{run.WorkflowName}')");
         }
 
-        var (runbook, problems) = new RunbookParser(actions).Parse(envelope.File, envelope.Source);
-        return runbook ?? throw new RunbookValidationException(problems);
+        return parsed.Runbook ?? throw new RunbookValidationException(parsed.Problems);
     }
 }

@@ -1,0 +1,129 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using RunbookEngine.Actions;
+using RunbookEngine.Runbooks.Model;
+using RunbookEngine.Workflows;
+
+namespace RunbookEngine.Runbooks;
+
+/// <summary>
+/// What a step of any runbook does on the kernel, shared by YAML runbooks and C# script runbooks so that an
+/// action, an approval or a sleep behaves and is recorded the same way whichever language asked for it.
+/// </summary>
+internal static class StepOperations
+{
+    /// <summary>Runs an action as a durable step: a plan in a dry-run, else inline or as an activity on a queue.</summary>
+    public static async Task<JsonNode?> ActionAsync(WorkflowContext ctx, IRunbookAction action, JsonObject with, string stepId, string position, bool dryRun, StepOptions options, string? queue, ILogger logger)
+    {
+        if (dryRun)
+        {
+            await ctx.StepAsync(
+                position,
+                sc => ActionRunner.PlanAsync(action, with, stepId, sc, logger),
+                new StepOptions { Retry = RetryPolicy.None }).ConfigureAwait(false);
+            return null;
+        }
+
+        if (queue is not null)
+        {
+            var input = new JsonObject { ["step"] = stepId, ["with"] = with };
+            return await ctx.ActivityAsync(position, RunbookActivities.ActivityName(action.Name), queue, input, options).ConfigureAwait(false);
+        }
+
+        return await ctx.StepAsync<JsonNode?>(
+            position,
+            async sc => await ActionRunner.ExecuteAsync(action, with, stepId, sc, logger).ConfigureAwait(false),
+            options).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits for the approvals a gate needs; records every request, refusal, decision and timeout.</summary>
+    /// <exception cref="StepFailedException">Rejected, or timed out with <c>on_timeout: reject</c>.</exception>
+    public static async Task ApproveAsync(WorkflowContext ctx, ApprovalSpec spec, string? message, string stepId, string position, bool dryRun)
+    {
+        var request = new JsonObject
+        {
+            ["step"] = stepId,
+            ["approvers"] = new JsonArray([.. spec.Approvers.Select(x => JsonValue.Create(x))]),
+            ["min"] = spec.Min,
+            ["four_eyes"] = spec.FourEyes,
+            ["timeout"] = spec.Timeout is { } t ? Durations.Format(t) : null,
+            ["on_timeout"] = spec.OnTimeout,
+            ["message"] = message,
+            ["approve_with"] = $"runbook approve {ctx.RunId} --step {stepId}",
+        };
+        if (dryRun)
+        {
+            request["summary"] = $"would wait for {spec.Min} approval(s) from {string.Join(", ", spec.Approvers)}";
+            await ctx.RecordAsync(position, "approval.planned", request).ConfigureAwait(false);
+            return;
+        }
+
+        await ctx.RecordAsync(position, "approval.requested", request).ConfigureAwait(false);
+        DateTimeOffset? deadline = spec.Timeout is { } timeout ? ctx.UtcNow + timeout : null;
+        var granted = new List<string>();
+        for (var k = 1; ; k++)
+        {
+            var remaining = deadline is { } d ? d - ctx.UtcNow : (TimeSpan?)null;
+            var decision = remaining is { } r && r <= TimeSpan.Zero
+                ? null
+                : await ctx.WaitForSignalAsync(RunbookWorkflow.ApprovalSignalPrefix + stepId, remaining, $"{position}/decision#{k}").ConfigureAwait(false);
+            if (decision is null)
+            {
+                await ctx.RecordAsync($"{position}/timed_out", "approval.timed_out", new JsonObject { ["step"] = stepId, ["outcome"] = spec.OnTimeout, ["approvals"] = granted.Count }).ConfigureAwait(false);
+                if (spec.OnTimeout == "approve")
+                {
+                    return;
+                }
+
+                throw new StepFailedException(stepId, 0, "ApprovalTimedOut", $"no decision on '{stepId}' within {Durations.Format(spec.Timeout!.Value)}; on_timeout is reject", 0);
+            }
+
+            var who = decision.Sender;
+            var verdict = decision.Payload?["decision"]?.GetValue<string>();
+            var comment = decision.Payload?["comment"]?.GetValue<string>();
+            var groups = (decision.Payload?["groups"] as JsonArray)?.Select(g => g?.GetValue<string>() ?? string.Empty).ToList() ?? [];
+            var refusal = ApprovalRules.Refusal(spec, ctx.StartedBy, who, groups, granted);
+            if (refusal is not null)
+            {
+                await ctx.RecordAsync($"{position}/refused#{k}", "approval.refused", new JsonObject { ["step"] = stepId, ["by"] = who, ["decision"] = verdict, ["reason"] = refusal }).ConfigureAwait(false);
+                continue;
+            }
+
+            if (verdict == "reject")
+            {
+                await ctx.RecordAsync($"{position}/rejected", "approval.rejected", new JsonObject { ["step"] = stepId, ["by"] = who, ["comment"] = comment }).ConfigureAwait(false);
+                throw new StepFailedException(stepId, 0, "Rejected", $"'{stepId}' was rejected by {who}" + (comment is null ? string.Empty : $": {comment}"), 0);
+            }
+
+            granted.Add(who);
+            await ctx.RecordAsync($"{position}/granted#{k}", "approval.granted", new JsonObject { ["step"] = stepId, ["by"] = who, ["comment"] = comment, ["approvals"] = granted.Count, ["needed"] = spec.Min }).ConfigureAwait(false);
+            if (granted.Count >= spec.Min)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>A durable timer, or its plan in a dry-run.</summary>
+    public static async Task SleepAsync(WorkflowContext ctx, TimeSpan duration, string stepId, string position, bool dryRun)
+    {
+        if (dryRun)
+        {
+            await ctx.RecordAsync(position, "sleep.planned", new JsonObject { ["step"] = stepId, ["duration"] = Durations.Format(duration), ["summary"] = $"would sleep {Durations.Format(duration)}" }).ConfigureAwait(false);
+            return;
+        }
+
+        await ctx.DelayAsync(duration, position).ConfigureAwait(false);
+    }
+
+    /// <summary>The kernel options of a step's retry policy and timeouts.</summary>
+    public static StepOptions OptionsOf(RetrySpec? retry, TimeSpan? timeout, TimeSpan? totalTimeout) => new()
+    {
+        // Remediation is not retried unless the runbook says so: a second restart is not always harmless.
+        Retry = retry is { } r
+            ? new RetryPolicy { MaximumAttempts = r.MaxAttempts, InitialInterval = r.InitialInterval, BackoffCoefficient = r.Backoff, MaximumInterval = r.MaxInterval, NonRetryableErrorKinds = r.NonRetryable }
+            : RetryPolicy.None,
+        AttemptTimeout = timeout,
+        StepTimeout = totalTimeout,
+    };
+}
