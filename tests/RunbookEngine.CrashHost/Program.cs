@@ -1,8 +1,14 @@
 // A host process for crash tests: the tests start it, wait for it to announce a crash point, and SIGKILL it.
 //   start <db> <count> <key-prefix>                     start runs of the 'crashy' workflow
+//   start-script <db> <count> <key-prefix>              start runs of the same five steps as a C# script runbook
 //   work  <db> <side-file> [<crash>] [<lease-ms>]       serve until every run has ended; crash = before:N | during:N | after:N
+// Script runbooks are compiled into (or loaded from) <db>.scripts/; the worker prints how often it compiled.
 using System.Globalization;
 using System.Text.Json.Nodes;
+using RunbookEngine.Actions;
+using RunbookEngine.CrashHost;
+using RunbookEngine.Runbooks;
+using RunbookEngine.Runbooks.Scripting;
 using RunbookEngine.Storage.Sqlite;
 using RunbookEngine.Workflows;
 using RunbookEngine.Workflows.Storage;
@@ -14,6 +20,7 @@ if (args.Length < 3)
 }
 
 await using var store = await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = args[1] });
+ScriptCache.Directory = args[1] + ".scripts";
 var registry = new WorkflowRegistry();
 var crash = args.Length > 3 && args[0] == "work" ? args[3] : "none";
 // One side file per process, appended under a lock: .NET's append mode seeks rather than using O_APPEND,
@@ -64,6 +71,50 @@ var definition = registry.Add("crashy", async ctx =>
     return JsonValue.Create(total);
 });
 
+// The same five steps as a script runbook: each step is the 'crashpoint' action, which writes the side file.
+var actions = ActionCatalog.CreateDefault().Add(new CrashPointAction(
+    async (request, token) =>
+    {
+        if (crashKind == "before" && request.StepId == crashStep)
+        {
+            AnnounceAndHang();
+        }
+
+        await sideLock.WaitAsync(token);
+        try
+        {
+            await File.AppendAllTextAsync(sideFile, $"{request.RunId} {request.StepId} {request.Attempt}\n", token);
+        }
+        finally
+        {
+            sideLock.Release();
+        }
+
+        if (crashKind == "during" && request.StepId == crashStep)
+        {
+            AnnounceAndHang();
+        }
+    }));
+
+if (args[0] == "start-script")
+{
+    var (runbook, problems) = ScriptRunbooks.Parse(actions, "crashy.csx", CrashPointAction.Script);
+    if (runbook is null)
+    {
+        await Console.Error.WriteLineAsync(string.Join('\n', problems));
+        return 1;
+    }
+
+    var client = new WorkflowClient(store);
+    for (var i = 0; i < int.Parse(args[2], CultureInfo.InvariantCulture); i++)
+    {
+        var run = await client.StartAsync(RunbookDefinitions.ToDefinition(runbook), new StartRunOptions { IdempotencyKey = $"{args[3]}-{i}", Actor = "user:crash-test", Input = new RunbookRunInput([]).ToJson() });
+        Console.WriteLine(run.Run.RunId);
+    }
+
+    return 0;
+}
+
 if (args[0] == "start")
 {
     var client = new WorkflowClient(store);
@@ -92,7 +143,8 @@ var options = new WorkerOptions
         }
     },
 };
-await using var worker = new WorkflowWorker(store, registry, options);
+var compiledBefore = ScriptCache.Compilations;
+await using var worker = new WorkflowWorker(store, new EitherResolver(registry, new RunbookResolver(actions)), options);
 using var stop = new CancellationTokenSource();
 var serving = worker.RunAsync(stop.Token);
 while (true)
@@ -108,5 +160,6 @@ while (true)
 
 await stop.CancelAsync();
 await serving;
+Console.WriteLine($"COMPILED {ScriptCache.Compilations - compiledBefore}");
 Console.WriteLine("DONE");
 return 0;

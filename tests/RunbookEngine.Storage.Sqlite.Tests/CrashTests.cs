@@ -63,6 +63,42 @@ public sealed class CrashTests : IDisposable
         Assert.Equal(Enumerable.Range(1, 5).Select(i => $"s{i}"), completedOrder.Select(d => d.Split("\"step\":\"")[1].Split('"')[0]));
     }
 
+    [Theory]
+    [InlineData("before:3", new[] { 1, 1, 1, 1, 1 })]
+    [InlineData("during:3", new[] { 1, 1, 2, 1, 1 })]
+    [InlineData("after:3", new[] { 1, 1, 1, 1, 1 })]
+    public async Task A_killed_worker_running_a_csharp_script_runbook_loses_nothing_and_reruns_only_the_interrupted_step(string crash, int[] expectedExecutions)
+    {
+        var runId = (await HostProcess.RunToEndAsync(Limit, "start-script", db.Path, "1", "crash")).Trim().Split('\n')[0].Trim();
+
+        using (var doomed = HostProcess.Start("work", db.Path, Side, crash, "1000"))
+        {
+            await doomed.WaitForCrashPointAsync(Limit);
+            await doomed.KillAsync();
+        }
+
+        // The restarted worker replays the script from history; the compiled script comes from the disk cache.
+        var output = await HostProcess.RunToEndAsync(Limit, "work", db.Path, Side, "none", "1000");
+        Assert.Contains("COMPILED 0", output, StringComparison.Ordinal);
+        Assert.Contains("DONE", output, StringComparison.Ordinal);
+
+        var executions = Executions().Select(l => l.Split(' ')).ToList();
+        Assert.All(executions, e => Assert.Equal(runId, e[0]));
+        Assert.Equal(expectedExecutions, Enumerable.Range(1, 5).Select(i => executions.Count(e => e[1] == $"s{i}")).ToArray());
+
+        await using var store = await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = db.Path });
+        var run = await store.GetRunAsync(runId, CancellationToken.None);
+        Assert.Equal(RunStatus.Completed, run!.Status);
+        Assert.Equal("{\"total\":15}", run.Output);
+        var timeline = await store.GetTimelineAsync(runId, 0, 10_000, CancellationToken.None);
+        Assert.Null(TimelineChain.Verify(timeline));
+        Assert.Single(timeline, e => e.Kind == "run.recovered");
+        Assert.Single(timeline, e => e.Kind == "step.interrupted");
+        Assert.Equal(
+            Enumerable.Range(1, 5).Select(i => $"s{i}"),
+            timeline.Where(e => e.Kind == "step.completed").Select(e => e.Data!.Split("\"step\":\"")[1].Split('"')[0]));
+    }
+
     [Fact]
     public async Task Two_worker_processes_share_one_database_file_and_run_each_step_once()
     {
