@@ -163,7 +163,7 @@ public sealed partial class RunbookParser
             return null;
         }
 
-        if (script && root.Children.Keys.OfType<YamlScalarNode>().FirstOrDefault(k => k.Value is "steps" or "max_loops") is { } code)
+        foreach (var code in script ? root.Children.Keys.OfType<YamlScalarNode>().Where(k => k.Value is "steps" or "max_loops").ToList() : [])
         {
             Error(code, $"'{code.Value}' is not part of a script runbook's metadata: the script's code is its steps");
             root.Children.Remove(code);

@@ -39,4 +39,46 @@ public sealed class CorpusTests
             Assert.Contains(kind, all, StringComparison.Ordinal);
         }
     }
+
+    private static readonly string BrokenScripts = Path.Combine(AppContext.BaseDirectory, "Corpus", "broken-scripts");
+
+    public static TheoryData<string> BrokenScriptRunbooks()
+    {
+        var data = new TheoryData<string>();
+        foreach (var f in Directory.GetFiles(BrokenScripts, "*.csx").Order(StringComparer.Ordinal))
+        {
+            data.Add(Path.GetFileName(f));
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(BrokenScriptRunbooks))]
+    public void A_broken_script_runbook_reports_every_problem_at_its_file_line_and_column(string fileName)
+    {
+        var source = File.ReadAllText(Path.Combine(BrokenScripts, fileName));
+        var expected = File.ReadAllLines(Path.Combine(BrokenScripts, Path.ChangeExtension(fileName, ".expected"))).Where(l => l.Length > 0).ToArray();
+
+        var (runbook, diagnostics) = RunbookLibrary.Parse(ActionCatalog.CreateDefault(), fileName, source);
+
+        Assert.Null(runbook);
+        Assert.Equal(expected, diagnostics.Select(d => d.ToString()).ToArray());
+    }
+
+    [Fact]
+    public void The_script_corpus_covers_syntax_types_forbidden_apis_references_and_metadata()
+    {
+        var all = string.Join('\n', Directory.GetFiles(BrokenScripts, "*.expected").Select(File.ReadAllText));
+        foreach (var kind in new[]
+        {
+            "error CS1026", "error CS0029", "error CS0103", "DateTime.UtcNow breaks replay outside a step: use Now", "Guid.NewGuid breaks replay", "new Random() breaks replay",
+            "Task.Delay breaks replay outside a step: use await Sleep", "Thread.Sleep breaks replay", "Task.Run breaks replay", "System.IO.File breaks replay outside a step",
+            "reference 'System.Net.Http.dll' is not allowed", "namespace System.Reflection is not on the allow-list", "HttpClient is not allowed", "missing metadata",
+            "is not part of a script runbook's metadata", "input 'hots' is not declared", "output 'resarted' is not declared",
+        })
+        {
+            Assert.Contains(kind, all, StringComparison.Ordinal);
+        }
+    }
 }

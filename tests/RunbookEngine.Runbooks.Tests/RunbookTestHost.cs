@@ -43,16 +43,19 @@ public sealed class RunbookTestHost : IAsyncDisposable
         return new RunbookTestHost(dir, store);
     }
 
+    /// <summary>Scripts compiled by the tests go to one directory of this test process, not the user's cache.</summary>
+    static RunbookTestHost() => Runbooks.Scripting.ScriptCache.Directory ??= Path.Combine(Path.GetTempPath(), "runbook-tests", $"scripts-{Environment.ProcessId}");
+
     public Runbook Parse(string yaml, string file = "test.yaml")
     {
-        var (runbook, problems) = new RunbookParser(Actions).Parse(file, yaml);
+        var (runbook, problems) = RunbookLibrary.Parse(Actions, file, yaml);
         Assert.True(runbook is not null, string.Join('\n', problems));
         return runbook!;
     }
 
-    public async Task<string> StartAsync(string yaml, JsonObject? inputs = null, bool dryRun = false, string actor = "user:alice")
+    public async Task<string> StartAsync(string yaml, JsonObject? inputs = null, bool dryRun = false, string actor = "user:alice", string file = "test.yaml")
     {
-        var runbook = Parse(yaml);
+        var runbook = Parse(yaml, file);
         var (bound, problems) = InputBinder.Bind(runbook, inputs ?? []);
         Assert.True(problems.Count == 0, string.Join('\n', problems));
         var started = await Client.StartAsync(RunbookDefinitions.ToDefinition(runbook), new StartRunOptions { Input = new RunbookRunInput(bound, dryRun).ToJson(), Actor = actor });

@@ -228,6 +228,24 @@ public sealed class RunbookScript
             settings);
     }
 
+    /// <summary>Runs synchronous custom code that returns nothing as a checkpointed step.</summary>
+    /// <param name="id">The step id.</param>
+    /// <param name="body">The code; in a dry-run it does not run.</param>
+    /// <param name="settings">Retries and timeouts.</param>
+    /// <returns>A task.</returns>
+    public Task Step(string id, Action body, StepSettings? settings = null)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        return Step<bool>(
+            id,
+            () =>
+            {
+                body();
+                return Task.FromResult(true);
+            },
+            settings);
+    }
+
     /// <summary>Runs synchronous custom code as a checkpointed step.</summary>
     /// <typeparam name="T">The result type; it must round-trip through JSON.</typeparam>
     /// <param name="id">The step id.</param>

@@ -75,7 +75,12 @@ internal static class ScriptCompiler
             }
         }
 
-        problems.AddRange(ScriptPolicy.Check(compilation.GetSemanticModel(tree), tree.GetRoot(), header, file));
+        var policy = ScriptPolicy.Check(compilation.GetSemanticModel(tree), tree.GetRoot(), header, file).ToList();
+
+        // Roslyn's "not referenced" errors on a line the policy already explains (a refused type) add nothing.
+        problems.RemoveAll(p => (p.Message.StartsWith("error CS0012:", StringComparison.Ordinal) || p.Message.StartsWith("error CS1980:", StringComparison.Ordinal))
+            && policy.Any(q => q.Location.Line == p.Location.Line));
+        problems.AddRange(policy);
         if (problems.Count > 0)
         {
             return (null, [.. problems.Distinct().OrderBy(p => p.Location.Line).ThenBy(p => p.Location.Column)]);

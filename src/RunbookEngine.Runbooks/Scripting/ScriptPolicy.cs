@@ -71,10 +71,10 @@ internal static class ScriptPolicy
                 LoadDirectiveTriviaSyntax l => l.File.ValueText,
                 _ => directive.ToString(),
             };
-            yield return At(file, directive.GetLocation(), $"reference '{target}' is not allowed: a script runbook uses only the runbook API and the BCL basics ({string.Join(", ", Allowed)}); put other code behind an action");
+            yield return At(file, directive.GetLocation(), $"reference '{target}' is not allowed: a script runbook compiles against the runbook API and the BCL basics only; put other code behind an action");
         }
 
-        var reported = new HashSet<(int, string)>();
+        var found = new List<RunbookDiagnostic>();
         foreach (var node in root.DescendantNodes())
         {
             var problem = node switch
@@ -84,12 +84,26 @@ internal static class ScriptPolicy
                 InvocationExpressionSyntax call => CallProblem(model, call, header),
                 _ => null,
             };
-            if (problem is not null && reported.Add((node.SpanStart, problem)))
+            if (problem is not null)
             {
-                yield return At(file, node.GetLocation(), problem);
+                found.Add(At(file, node.GetLocation(), problem));
+            }
+        }
+
+        // `System.IO.File.ReadAllText` is one problem, not one per name: per line, each message once, and the
+        // most specific ones only (Thread.Sleep's alternative rather than "System.Threading is not allowed").
+        foreach (var line in found.GroupBy(d => d.Location.Line))
+        {
+            var best = line.Min(d => Rank(d.Message));
+            foreach (var d in line.Where(d => Rank(d.Message) == best).DistinctBy(d => d.Message))
+            {
+                yield return d;
             }
         }
     }
+
+    private static int Rank(string message) =>
+        OutsideStep.Values.Any(v => message.EndsWith(v, StringComparison.Ordinal)) || Never.Values.Any(v => message.EndsWith(v, StringComparison.Ordinal)) ? 0 : 1;
 
     private static RunbookDiagnostic At(string file, Location location, string message)
     {
@@ -207,7 +221,7 @@ internal static class ScriptPolicy
                 : $"{ns}.{type.Name} breaks replay outside a step: use the actions (Shell, Http) or put the code in await Step(id, ...), which runs once and is recorded";
         }
 
-        return $"{ns}.{type.Name} is not allowed in runbooks: its namespace is not on the allow-list ({string.Join(", ", Allowed.Where(a => a.Split('.').Length <= 3))}; in a step also {string.Join(", ", InStepOnly)})";
+        return $"{ns}.{type.Name} is not allowed in runbooks: namespace {ns} is not on the allow-list (System, System.Collections.Generic, System.Linq, System.Text, System.Text.Json, System.Globalization, System.Threading.Tasks, RunbookEngine.Scripting)";
     }
 
     /// <summary>Reflection and the like reached through an allowed member, e.g. <c>typeof(X).Assembly</c>.</summary>

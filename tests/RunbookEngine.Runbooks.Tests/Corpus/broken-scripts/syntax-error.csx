@@ -1,0 +1,7 @@
+/*---
+name: syntax-error
+---*/
+var x = await Shell("probe", ["true"]
+if (x.ExitCode == 0 {
+    await Log("ok", "fine");
+}

@@ -1,0 +1,3 @@
+/*---
+name: unclosed
+await Shell("probe", ["true"]);
