@@ -6,6 +6,9 @@ namespace RunbookEngine.Cli.Tests;
 /// <summary>A scratch directory with its own store and runbooks, and two ways to run the CLI in it.</summary>
 public sealed class CliFixture : IDisposable
 {
+    /// <summary>Scripts compiled by in-process CLI calls go to one directory of this test process.</summary>
+    static CliFixture() => Runbooks.Scripting.ScriptCache.Directory ??= Path.Combine(Path.GetTempPath(), "runbook-cli-tests", $"scripts-{Environment.ProcessId}");
+
     public CliFixture()
     {
         Directory = Path.Combine(Path.GetTempPath(), "runbook-cli-tests", Guid.NewGuid().ToString("N"));
@@ -29,7 +32,7 @@ public sealed class CliFixture : IDisposable
 
     public void UseExamples()
     {
-        foreach (var f in System.IO.Directory.GetFiles(ExamplesDir, "*.yaml"))
+        foreach (var f in System.IO.Directory.GetFiles(ExamplesDir).Where(f => f.EndsWith(".yaml", StringComparison.Ordinal) || f.EndsWith(".csx", StringComparison.Ordinal)))
         {
             File.Copy(f, Path.Combine(RunbooksDir, Path.GetFileName(f)), overwrite: true);
         }
@@ -73,6 +76,7 @@ public sealed class CliFixture : IDisposable
         info.Environment["RUNBOOK_GROUPS"] = groups;
         info.Environment["RUNBOOK_STORE"] = StorePath;
         info.Environment["RUNBOOK_PATH"] = RunbooksDir;
+        info.Environment["RUNBOOK_SCRIPT_CACHE"] = Path.Combine(Directory, "scripts");
         return Process.Start(info)!;
     }
 

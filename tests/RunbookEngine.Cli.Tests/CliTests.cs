@@ -185,6 +185,81 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Script_runbooks_are_listed_validated_and_run_like_yaml_ones_but_only_from_the_runbook_directories()
+    {
+        cli.Write("touch.csx", """
+            /*---
+            name: touch-script
+            description: Create a marker file, from C#.
+            inputs:
+              file: { type: string, required: true }
+            outputs:
+              code: the exit code
+            ---*/
+            var touched = await Shell("touch", ["touch", Input<string>("file")]);
+            Output("code", touched.ExitCode);
+            """);
+        var (listed, list, _) = await cli.InvokeAsync("alice", "list", "-o", "json");
+        Assert.Equal(0, listed);
+        var entry = JsonNode.Parse(list)!.AsArray().Single()!;
+        Assert.Equal("touch-script", entry["name"]!.GetValue<string>());
+        Assert.True(entry["valid"]!.GetValue<bool>());
+        Assert.Equal("Create a marker file, from C#.", entry["description"]!.GetValue<string>());
+
+        var marker = Path.Combine(cli.Directory, "marker");
+        var (ran, output, err) = await cli.InvokeAsync("alice", "run", "touch-script", "-p", $"file={marker}", "-o", "json");
+        Assert.True(ran == 0, err);
+        Assert.Equal(0, JsonNode.Parse(output)!["output"]!["code"]!.GetValue<int>());
+        Assert.True(File.Exists(marker));
+
+        var broken = cli.Write("broken.csx", "/*---\nname: broken\n---*/\nvar when = DateTime.Now;\n");
+        var (bad, _, problems) = await cli.InvokeAsync("alice", "validate", broken);
+        Assert.Equal(2, bad);
+        Assert.Contains("broken.csx:4:21: DateTime.Now breaks replay outside a step: use Now (the run's clock, the same on every replay)", problems, StringComparison.Ordinal);
+
+        var outside = Path.Combine(cli.Directory, "elsewhere.csx");
+        File.Copy(Path.Combine(cli.RunbooksDir, "touch.csx"), outside);
+        var (refused, _, why) = await cli.InvokeAsync("alice", "run", outside, "-p", $"file={marker}");
+        Assert.Equal(2, refused);
+        Assert.Contains("script runbooks run only from there", why, StringComparison.Ordinal);
+        var (validated, _, _) = await cli.InvokeAsync("alice", "validate", outside);
+        Assert.Equal(0, validated); // checking a script compiles it but runs nothing
+    }
+
+    [Fact]
+    public async Task Retry_of_a_script_run_from_a_step_reuses_the_earlier_results_and_runs_the_rest()
+    {
+        var counter = Path.Combine(cli.Directory, "prepared");
+        var flag = Path.Combine(cli.Directory, "ready");
+        cli.Write("two.csx", $$"""
+            /*---
+            name: two-script
+            outputs:
+              value: what prepare printed
+            ---*/
+            var prepared = await Shell("prepare", "echo x >> {{counter}}; echo prepared-value");
+            await Shell("finish", ["test", "-f", "{{flag}}"]);
+            Output("value", prepared.Stdout.Trim());
+            """);
+        var (first, _, _) = await cli.InvokeAsync("alice", "run", "two-script");
+        Assert.Equal(1, first);
+        var (_, runs, _) = await cli.InvokeAsync("alice", "runs", "-o", "json");
+        var failedId = JsonNode.Parse(runs)![0]!["run_id"]!.GetValue<string>();
+
+        var (wrong, _, hint) = await cli.InvokeAsync("bob", "retry", failedId, "--from-step", "finsh");
+        Assert.Equal(2, wrong);
+        Assert.Contains("never reached a step 'finsh'; its steps: prepare, finish", hint, StringComparison.Ordinal);
+
+        await File.WriteAllTextAsync(flag, "now it exists");
+        var (code, output, err) = await cli.InvokeAsync("bob", "retry", failedId, "--from-step", "finish");
+
+        Assert.True(code == 0, err + output);
+        Assert.Contains($"prepare reused from run {failedId}", output, StringComparison.Ordinal);
+        Assert.Contains("\"value\":\"prepared-value\"", output, StringComparison.Ordinal);
+        Assert.Single(File.ReadAllLines(counter));
+    }
+
+    [Fact]
     public async Task Unknown_runs_and_runbooks_exit_2_with_a_hint()
     {
         cli.Write("touch.yaml", Touch);

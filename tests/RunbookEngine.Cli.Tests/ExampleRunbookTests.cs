@@ -32,7 +32,7 @@ public sealed class ExampleRunbookTests : IDisposable
     {
         var (code, output, err) = await cli.InvokeAsync("alice", "validate");
         Assert.True(code == 0, err);
-        Assert.Contains("5 runbook(s) valid", output, StringComparison.Ordinal);
+        Assert.Contains("7 runbook(s) valid", output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -69,6 +69,101 @@ public sealed class ExampleRunbookTests : IDisposable
         Assert.Contains("approved by user:carol (1/1): old logs only", output, StringComparison.Ordinal);
         Assert.Contains("\"deleted\":2", output, StringComparison.Ordinal);
         Assert.Equal(["today.log"], Directory.GetFiles(logs).Select(Path.GetFileName));
+    }
+
+    /// <summary>A run's top-level steps with their status, its status and its outputs: what a YAML runbook and its script twin must share.</summary>
+    private async Task<(string Steps, string Status, JsonNode? Output)> OutcomeAsync(string runId)
+    {
+        var (code, json, err) = await cli.InvokeAsync("observer", "status", runId, "-o", "json");
+        Assert.True(code is 0 or 1, err);
+        var status = JsonNode.Parse(json)!;
+        var steps = status["steps"]!.AsArray()
+            .Select(s => (Name: s!["name"]!.GetValue<string>(), Status: s["status"]!.GetValue<string>()))
+            .Where(s => !s.Name.Contains('/', StringComparison.Ordinal))
+            .Select(s => $"{s.Name}:{s.Status}");
+        return (string.Join(' ', steps), status["status"]!.GetValue<string>(), status["output"]);
+    }
+
+    /// <summary>Runs a runbook in a real process, which waits for approval; another user approves it.</summary>
+    private async Task<(string RunId, string Output)> RunApprovedAsync(string runbook, string logs)
+    {
+        using var running = cli.Start("alice", string.Empty, "run", runbook, "-p", $"path={logs}", "-p", "threshold=0");
+        var stdout = running.StandardOutput.ReadToEndAsync();
+        var stderr = running.StandardError.ReadToEndAsync();
+        var id = await cli.WaitingRunAsync();
+        var approval = await cli.RunProcessAsync("carol", "sre-oncall", "approve", id, "-m", "old logs only");
+        Assert.True(approval.Code == 0, approval.Err);
+        await running.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(120));
+        Assert.True(running.ExitCode == 0, await stdout + await stderr);
+        return (id, await stdout);
+    }
+
+    [Fact]
+    public async Task Disk_full_cleanup_as_yaml_and_as_a_csharp_script_take_the_same_steps_to_the_same_outcome()
+    {
+        var yamlLogs = Logs();
+        var (yamlRun, _) = await RunApprovedAsync("disk-full-cleanup", yamlLogs);
+        var yamlLeft = Directory.GetFiles(yamlLogs).Select(Path.GetFileName).ToList();
+        var scriptLogs = Path.Combine(cli.Directory, "script-logs");
+        Directory.Move(Logs(), scriptLogs);
+        var (scriptRun, scriptOut) = await RunApprovedAsync("disk-full-cleanup-script", scriptLogs);
+
+        var yaml = await OutcomeAsync(yamlRun);
+        var script = await OutcomeAsync(scriptRun);
+        Assert.Equal("measure:completed candidates:completed approve:completed clean:completed verify:completed", yaml.Steps);
+        Assert.Equal(yaml.Steps, script.Steps);
+        Assert.Equal(("completed", "completed"), (yaml.Status, script.Status));
+        Assert.Equal(2, yaml.Output!["deleted"]!.GetValue<int>());
+        Assert.Equal(2, script.Output!["deleted"]!.GetValue<int>());
+        Assert.Equal(yaml.Output.AsObject().Select(p => p.Key), script.Output.AsObject().Select(p => p.Key));
+        Assert.Equal(["today.log"], yamlLeft);
+        Assert.Equal(["today.log"], Directory.GetFiles(scriptLogs).Select(Path.GetFileName));
+        Assert.Contains("approved by user:carol (1/1): old logs only", scriptOut, StringComparison.Ordinal);
+
+        // Their dry-runs plan the same actions (the YAML plan also says which conditions depend on planned steps).
+        var yamlPlan = await cli.InvokeAsync("alice", "run", "disk-full-cleanup", "-p", $"path={scriptLogs}", "--dry-run");
+        var scriptPlan = await cli.InvokeAsync("alice", "run", "disk-full-cleanup-script", "-p", $"path={scriptLogs}", "--dry-run");
+        Assert.True(scriptPlan.Code == 0, scriptPlan.Err);
+        Assert.Equal(5, PlanLines(yamlPlan.Out).Length);
+        Assert.Equal(PlanLines(yamlPlan.Out), PlanLines(scriptPlan.Out));
+
+        static string[] PlanLines(string output) =>
+            [.. output.Split('\n').SkipWhile(l => !l.StartsWith("Plan", StringComparison.Ordinal)).TakeWhile(l => l.Trim().Length > 0)
+                .Where(l => l.Contains(": would ", StringComparison.Ordinal)).Select(l => l[(l.IndexOf(". ", StringComparison.Ordinal) + 2)..])];
+    }
+
+    [Fact]
+    public async Task Restart_unhealthy_service_as_yaml_and_as_a_csharp_script_send_the_same_requests_to_the_same_outcome()
+    {
+        var outcomes = new List<(string Steps, string Status, JsonNode? Output, string Requests)>();
+        foreach (var runbook in new[] { "restart-unhealthy-service", "restart-unhealthy-service-script" })
+        {
+            var healthy = false;
+            await using var service = new LocalHttpServer((req, _) => (req.HttpMethod, req.Url!.AbsolutePath) switch
+            {
+                ("GET", "/health") => healthy ? (200, "ok", "text/plain") : (503, "down", "text/plain"),
+                ("POST", "/restart") => Restart(),
+                _ => (404, "no", "text/plain"),
+            });
+            var (code, output, err) = await cli.InvokeAsync("alice", "run", runbook, "-p", $"health_url={service.Url}/health", "-p", $"restart_url={service.Url}/restart", "-o", "json");
+            Assert.True(code == 0, err + output);
+            var (steps, status, result) = await OutcomeAsync(JsonNode.Parse(output)!["run_id"]!.GetValue<string>());
+            outcomes.Add((steps, status, result, string.Join(", ", service.Requests.Select(r => $"{r.Method} {r.Path}"))));
+
+            (int, string, string) Restart()
+            {
+                healthy = true;
+                return (202, "{\"restarting\":true}", "application/json");
+            }
+        }
+
+        Assert.Equal("probe:completed restart:completed report:completed", outcomes[0].Steps);
+        Assert.Equal(outcomes[0].Steps, outcomes[1].Steps);
+        Assert.Equal("GET /health, POST /restart, GET /health", outcomes[0].Requests);
+        Assert.Equal(outcomes[0].Requests, outcomes[1].Requests);
+        Assert.Equal("completed", outcomes[1].Status);
+        Assert.Equal("{\"initial_status\":503,\"restarted\":true}", outcomes[0].Output!.ToJsonString());
+        Assert.Equal(outcomes[0].Output!.ToJsonString(), outcomes[1].Output!.ToJsonString());
     }
 
     [Fact]
