@@ -1,6 +1,7 @@
 // Load driver for the kernel benchmarks (per-step overhead and steps/s next to the raw commit limit).
 //   dotnet run -c Release --project bench/RunbookEngine.Bench -- [--dir DIR] [--runs-c1 N] [--runs N] [--sync full|normal]
 //   dotnet run -c Release --project bench/RunbookEngine.Bench -- --postgres "Host=127.0.0.1;Port=55433;Username=runbook;Database=postgres" [--runs-c1 N] [--runs N]
+//   dotnet run -c Release --project bench/RunbookEngine.Bench -- --scripts [--repeat N]   (C# script runbooks: cold compile, start to first step)
 // Everything runs against files in DIR (default: a new folder under the system temp directory), so the raw
 // limit and the engine are measured on the same file system in the same run.
 using System.Diagnostics;
@@ -17,6 +18,16 @@ var runsAtOne = 100;
 var runsConcurrent = 400;
 var sync = SqliteSynchronous.Full;
 string? postgres = null;
+if (args.Length == 3 && args[0] == "--compile-child")
+{
+    return ScriptBench.CompileChild(args[1], args[2]);
+}
+
+if (args.Length >= 1 && args[0] == "--scripts")
+{
+    return await ScriptBench.RunAsync(args.Length == 3 && args[1] == "--repeat" ? int.Parse(args[2], CultureInfo.InvariantCulture) : 10);
+}
+
 if (args.Length == 4 && args[0] == "--postgres-child")
 {
     return await RunbookEngine.Bench.PostgresBench.ChildAsync(args[1], args[2], int.Parse(args[3], CultureInfo.InvariantCulture));

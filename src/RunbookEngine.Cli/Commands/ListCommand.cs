@@ -8,7 +8,8 @@ internal static class ListCommand
     public static Command Create(Func<ParseResult, CliSession> session)
     {
         var command = new Command("list", """
-            List the runbooks in the runbooks directory (--runbooks, env RUNBOOK_PATH, default ./runbooks).
+            List the runbooks (.yaml, .yml, .csx) in the runbooks directory (--runbooks, env RUNBOOK_PATH, default
+            ./runbooks).
 
             Example: runbook list --runbooks ./ops/runbooks
             """);

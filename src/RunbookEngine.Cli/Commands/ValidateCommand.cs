@@ -11,10 +11,10 @@ internal static class ValidateCommand
     {
         var paths = new Argument<string[]>("path") { Description = "Runbook files or directories (default: the runbooks directory).", Arity = ArgumentArity.ZeroOrMore };
         var command = new Command("validate", """
-            Check runbooks without running them. Every problem is reported as file:line:col: message.
-            Exit 0 when all are valid, 2 otherwise.
+            Check runbooks without running them: YAML (.yaml, .yml) and C# scripts (.csx, compiled and cached).
+            Every problem is reported as file:line:col: message. Exit 0 when all are valid, 2 otherwise.
 
-            Example: runbook validate runbooks/ my-new-runbook.yaml
+            Example: runbook validate runbooks/ my-new-runbook.yaml restart-pods.csx
             """);
         command.Add(paths);
         command.SetAction(async (parse, ct) =>
