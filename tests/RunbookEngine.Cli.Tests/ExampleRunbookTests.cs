@@ -145,6 +145,11 @@ public sealed class ExampleRunbookTests : IDisposable
                 ("POST", "/restart") => Restart(),
                 _ => (404, "no", "text/plain"),
             });
+            var dry = await cli.InvokeAsync("alice", "run", runbook, "-p", $"health_url={service.Url}/health", "-p", $"restart_url={service.Url}/restart", "--dry-run");
+            Assert.True(dry.Code == 0, dry.Err);
+            Assert.Contains($"would send POST {service.Url}/restart", dry.Out, StringComparison.Ordinal);
+            Assert.Empty(service.Requests);
+
             var (code, output, err) = await cli.InvokeAsync("alice", "run", runbook, "-p", $"health_url={service.Url}/health", "-p", $"restart_url={service.Url}/restart", "-o", "json");
             Assert.True(code == 0, err + output);
             var (steps, status, result) = await OutcomeAsync(JsonNode.Parse(output)!["run_id"]!.GetValue<string>());
