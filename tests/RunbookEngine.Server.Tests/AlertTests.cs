@@ -99,6 +99,44 @@ public sealed class AlertTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_alert_starts_a_csharp_script_runbook_whose_approval_is_given_through_the_remote_cli()
+    {
+        server.Write("disk-script.csx", """
+            /*---
+            name: disk-script
+            inputs:
+              host: { type: string, required: true }
+            outputs:
+              cleaned: the host cleaned
+            triggers:
+              - source: alertmanager
+                match: { alertname: DiskFull }
+                inputs: { host: "${{ alert.labels.instance }}" }
+            ---*/
+            var host = Input<string>("host");
+            await Approval("approve", ["group:sre-oncall"], message: $"clean {host}?");
+            await Log("clean", $"cleaning {host}");
+            Output("cleaned", host);
+            """);
+        var outcome = (await PostAsync(Notification("firing", "web-9")))["outcomes"]!.AsArray()
+            .Single(o => (string?)o!["runbook"] == "disk-script")!;
+        Assert.Equal("started", (string)outcome["outcome"]!);
+        var runId = (string)outcome["run_id"]!;
+        await server.WaitUntilAsync(async () => await server.RunStatusAsync(runId) == "waiting", "the script run to wait for approval");
+
+        var viewer = await server.RemoteAsync(server.Viewer, "approve", runId);
+        Assert.Equal(1, viewer.Code);
+        var approved = await server.RemoteAsync(server.Approver, "approve", runId, "-m", "go");
+        Assert.True(approved.Code == 0, approved.Err);
+        await server.WaitUntilAsync(async () => await server.RunStatusAsync(runId) == "completed", "the script run to complete");
+
+        var run = (await server.Store.GetRunAsync(runId, CancellationToken.None))!;
+        Assert.Equal("""{"cleaned":"web-9"}""", run.Output);
+        var events = await server.Store.GetTimelineAsync(runId, 0, 1000, CancellationToken.None);
+        Assert.Contains(events, e => e.Kind == "approval.granted" && e.Data!.Contains("user:bob", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Bad_notifications_are_refused_with_the_reason_and_start_nothing()
     {
         var unauthenticated = await PostAsync(Notification("firing", "web-1"), HttpStatusCode.Unauthorized, token: "rbk_nope");

@@ -16,6 +16,9 @@ public sealed class ServerFixture : IAsyncDisposable
     private SqliteWorkflowStore? store;
     private WebApplication? app;
 
+    /// <summary>Scripts compiled by the server in these tests go to one directory of this test process.</summary>
+    static ServerFixture() => Runbooks.Scripting.ScriptCache.Directory ??= Path.Combine(Path.GetTempPath(), "runbook-server-tests", $"scripts-{Environment.ProcessId}");
+
     public ServerFixture()
     {
         Directory = Path.Combine(Path.GetTempPath(), "runbook-server-tests", Guid.NewGuid().ToString("N"));
