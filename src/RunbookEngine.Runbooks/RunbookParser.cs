@@ -50,12 +50,17 @@ public sealed partial class RunbookParser
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(source);
+        return ParseAs(path, source, isScript: false);
+    }
+
+    private (Runbook? Runbook, IReadOnlyList<RunbookDiagnostic> Diagnostics) ParseAs(string path, string yaml, bool isScript)
+    {
         file = path;
-        script = false;
+        script = isScript;
         diagnostics.Clear();
         sites.Clear();
         triggerSites.Clear();
-        var runbook = ParseDocument(source);
+        var runbook = ParseDocument(yaml);
         var ordered = diagnostics.OrderBy(d => d.Location.Line).ThenBy(d => d.Location.Column).ToList();
         return (ordered.Count == 0 ? runbook : null, ordered);
     }
@@ -73,14 +78,8 @@ public sealed partial class RunbookParser
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(yaml);
         ArgumentNullException.ThrowIfNull(source);
-        file = path;
-        script = true;
-        diagnostics.Clear();
-        sites.Clear();
-        triggerSites.Clear();
-        var runbook = ParseDocument(yaml);
-        var ordered = diagnostics.OrderBy(d => d.Location.Line).ThenBy(d => d.Location.Column).ToList();
-        return (ordered.Count == 0 && runbook is not null ? runbook with { Source = source } : null, ordered);
+        var (runbook, problems) = ParseAs(path, yaml, isScript: true);
+        return (runbook is null ? null : runbook with { Source = source }, problems);
     }
 
     /// <summary>Suggests the closest known word, if one is close enough to be a typo.</summary>
@@ -822,7 +821,7 @@ public sealed partial class RunbookParser
         };
         if (!ok)
         {
-            return $"must be {p.Type switch { ParameterType.StringOrList => "a string or a list", ParameterType.StringOrMap => "a string or a mapping", ParameterType.NumberOrList => "a number or a list of numbers", ParameterType.Map => "a mapping", var t => "a " + t.ToString().ToLowerInvariant() }}";
+            return $"must be {Describe(p.Type)}";
         }
 
         if (p.AllowedValues is { } allowed && value is LiteralTemplate { Value: JsonValue sv } && sv.TryGetValue<string>(out var s) && !allowed.Contains(s, StringComparer.OrdinalIgnoreCase))
@@ -832,6 +831,18 @@ public sealed partial class RunbookParser
 
         return null;
     }
+
+    /// <summary>What a value of an action parameter's type is, for messages ("a string or a list").</summary>
+    /// <param name="type">The type.</param>
+    /// <returns>The words.</returns>
+    internal static string Describe(ParameterType type) => type switch
+    {
+        ParameterType.StringOrList => "a string or a list",
+        ParameterType.StringOrMap => "a string or a mapping",
+        ParameterType.NumberOrList => "a number or a list of numbers",
+        ParameterType.Map => "a mapping",
+        var t => "a " + t.ToString().ToLowerInvariant(),
+    };
 
     private ApprovalSpec? ParseApproval(YamlNode node, string what, string? stepId)
     {

@@ -21,7 +21,7 @@ internal static class ActionInputs
 
             if (value is not null && !Fits(p.Type, value))
             {
-                return $"input '{key}' of action '{action.Name}' must be {p.Type switch { ParameterType.StringOrList => "a string or a list", ParameterType.StringOrMap => "a string or an object", ParameterType.NumberOrList => "a number or a list of numbers", ParameterType.Map => "an object", var t => "a " + t.ToString().ToLowerInvariant() }}";
+                return $"input '{key}' of action '{action.Name}' must be {RunbookParser.Describe(p.Type)}";
             }
 
             if (p.AllowedValues is { } allowed && value is JsonValue v && v.TryGetValue<string>(out var text) && !allowed.Contains(text, StringComparer.OrdinalIgnoreCase))
