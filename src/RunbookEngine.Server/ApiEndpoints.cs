@@ -189,12 +189,24 @@ internal static class ApiEndpoints
     }
 
     /// <summary>Reads any JSON body (webhooks); malformed JSON is a 400 naming the problem.</summary>
-    public static async Task<System.Text.Json.Nodes.JsonNode?> JsonAsync(HttpContext http, CancellationToken ct)
+    public static async Task<System.Text.Json.Nodes.JsonNode?> JsonAsync(HttpContext http, CancellationToken ct) =>
+        ParseJson(await BytesAsync(http, ct).ConfigureAwait(false));
+
+    /// <summary>Reads a JSON body's raw bytes (the server's body size limit applies), e.g. to check a signature over them.</summary>
+    public static async Task<byte[]> BytesAsync(HttpContext http, CancellationToken ct)
     {
         RequireJson(http);
+        using var buffer = new MemoryStream();
+        await http.Request.Body.CopyToAsync(buffer, ct).ConfigureAwait(false);
+        return buffer.ToArray();
+    }
+
+    /// <summary>Parses a JSON body; malformed JSON is a 400 naming the problem.</summary>
+    public static System.Text.Json.Nodes.JsonNode? ParseJson(byte[] body)
+    {
         try
         {
-            return await System.Text.Json.Nodes.JsonNode.ParseAsync(http.Request.Body, cancellationToken: ct).ConfigureAwait(false);
+            return System.Text.Json.Nodes.JsonNode.Parse(body);
         }
         catch (JsonException ex)
         {

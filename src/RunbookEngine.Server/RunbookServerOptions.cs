@@ -18,6 +18,13 @@ public sealed record RunbookServerOptions
     /// <summary>Gets the largest request body accepted; larger ones get 413. Default 1 MiB.</summary>
     public long MaxRequestBodyBytes { get; init; } = 1024 * 1024;
 
+    /// <summary>
+    /// Gets the signing secrets of the PagerDuty V3 webhook subscriptions (several during a rotation). When set,
+    /// <c>/hooks/pagerduty</c> accepts a delivery only with a matching <c>X-PagerDuty-Signature</c>, and needs no
+    /// API token; when empty it needs an operator token like the other webhooks.
+    /// </summary>
+    public IReadOnlyList<string> PagerDutySecrets { get; init; } = [];
+
     /// <summary>Gets how many webhook requests are processed at once; more are queued up to <see cref="WebhookQueueLimit"/>, then answered 429.</summary>
     public int MaxConcurrentWebhooks { get; init; } = 32;
 

@@ -28,13 +28,25 @@ internal static class WebhookEndpoints
 
         app.MapPost("/hooks/alertmanager", (HttpContext http) => ReceiveAsync(http, context, limiter, router, AlertmanagerPayload.Parse));
         app.MapPost("/hooks/grafana", (HttpContext http) => ReceiveAsync(http, context, limiter, router, GrafanaPayload.Parse));
-        app.MapFallback("/hooks/{**rest}", (HttpContext http) => ServerErrors.WriteAsync(http, 404, "not_found", $"no webhook at {http.Request.Path}; sources: /hooks/alertmanager, /hooks/grafana"));
+        app.MapPost("/hooks/pagerduty", (HttpContext http) => ReceiveAsync(http, context, limiter, router, PagerDutyPayload.Parse, context.Options.PagerDutySecrets));
+        app.MapFallback("/hooks/{**rest}", (HttpContext http) => ServerErrors.WriteAsync(http, 404, "not_found", $"no webhook at {http.Request.Path}; sources: /hooks/alertmanager, /hooks/grafana, /hooks/pagerduty"));
     }
 
-    private static async Task ReceiveAsync(HttpContext http, ServerContext context, ConcurrencyLimiter limiter, AlertRouter router, Func<JsonNode?, IReadOnlyList<Alert>> parse)
+    private static async Task ReceiveAsync(HttpContext http, ServerContext context, ConcurrencyLimiter limiter, AlertRouter router, Func<JsonNode?, IReadOnlyList<Alert>> parse, IReadOnlyList<string>? signingSecrets = null)
     {
-        // Credentials first: an unauthenticated request is refused before it can take a slot or be read.
-        ApiEndpoints.Authorize(http, context, ApiRole.Operator);
+        // Credentials first: an unauthenticated request is refused before it can take a slot or be read. A source
+        // that signs its deliveries is checked against its secrets instead of an API token.
+        var signed = signingSecrets is { Count: > 0 };
+        var signature = http.Request.Headers[PagerDutyPayload.SignatureHeader].ToString();
+        if (!signed)
+        {
+            ApiEndpoints.Authorize(http, context, ApiRole.Operator);
+        }
+        else if (signature.Length == 0)
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Unauthorized, $"missing {PagerDutyPayload.SignatureHeader}: this webhook accepts only deliveries signed with the subscription's secret");
+        }
+
         using var lease = await limiter.AcquireAsync(1, http.RequestAborted).ConfigureAwait(false);
         if (!lease.IsAcquired)
         {
@@ -43,7 +55,13 @@ internal static class WebhookEndpoints
             return;
         }
 
-        var payload = await ApiEndpoints.JsonAsync(http, http.RequestAborted).ConfigureAwait(false);
+        var body = await ApiEndpoints.BytesAsync(http, http.RequestAborted).ConfigureAwait(false);
+        if (signed && !PagerDutyPayload.Verify(body, signature, signingSecrets!))
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Unauthorized, $"{PagerDutyPayload.SignatureHeader} does not match the body for any configured secret; nothing was stored");
+        }
+
+        var payload = ApiEndpoints.ParseJson(body);
         IReadOnlyList<Alert> alerts;
         try
         {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using RunbookEngine.Alerts;
 using RunbookEngine.Workflows.Storage;
 
 namespace RunbookEngine.Server.Tests;
@@ -134,6 +135,93 @@ public sealed class AlertTests : IAsyncLifetime
         Assert.Equal("""{"cleaned":"web-9"}""", run.Output);
         var events = await server.Store.GetTimelineAsync(runId, 0, 1000, CancellationToken.None);
         Assert.Contains(events, e => e.Kind == "approval.granted" && e.Data!.Contains("user:bob", StringComparison.Ordinal));
+    }
+
+    private static string PagerDutyEvent(string type, string incident) => $$"""
+        {"event":{"id":"evt-{{type}}-{{incident}}","event_type":"{{type}}","resource_type":"incident","occurred_at":"2026-11-21T03:05:00.169Z",
+          "agent":{"id":"PLH1HKV","summary":"Tenex Engineer","type":"user_reference"},"client":{"name":"PagerDuty"},
+          "data":{"id":"{{incident}}","type":"incident","self":"https://api.pagerduty.com/incidents/{{incident}}","html_url":"https://acme.pagerduty.com/incidents/{{incident}}",
+            "number":2,"status":"{{(type == "incident.resolved" ? "resolved" : "triggered")}}","title":"Checkout latency über 2s",
+            "service":{"id":"PF9KMXH","summary":"API Service","type":"service_reference"},
+            "assignees":[{"id":"PTUXL6G","summary":"User 123","type":"user_reference"}],
+            "escalation_policy":{"id":"PUS0KTE","summary":"Default","type":"escalation_policy_reference"},
+            "teams":[{"id":"PFCVPS0","summary":"Engineering","type":"team_reference"}],
+            "priority":{"id":"PSO75BM","summary":"P1","type":"priority_reference"},"urgency":"high","resolve_reason":null} } }
+        """;
+
+    private async Task<(HttpStatusCode Status, JsonNode? Body)> PagerDutyAsync(string body, string? signature)
+    {
+        using var http = server.Http(null);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/hooks/pagerduty") { Content = ServerFixture.JsonBody(body) };
+        if (signature is not null)
+        {
+            request.Headers.Add("X-PagerDuty-Signature", signature);
+        }
+
+        using var response = await http.SendAsync(request);
+        return (response.StatusCode, await ServerFixture.ReadAsync(response));
+    }
+
+    private static string Signed(string body, params string[] secrets) =>
+        string.Join(",", secrets.Select(s => PagerDutyPayload.Sign(System.Text.Encoding.UTF8.GetBytes(body), s)));
+
+    [Fact]
+    public async Task A_signed_pagerduty_incident_starts_one_run_its_redelivery_attaches_and_its_resolution_cancels_it()
+    {
+        server.Write("pd-latency.yaml", """
+            name: pd-latency
+            inputs:
+              incident: { type: string, required: true }
+              service: { type: string, required: true }
+            triggers:
+              - source: pagerduty
+                match: ["service = API Service", "urgency = high"]
+                inputs: { incident: "${{ alert.labels.incident_id }}", service: "${{ alert.labels.service }}" }
+                on_resolved: cancel
+            steps:
+              - id: approve
+                approval: { approvers: ["group:sre-oncall"] }
+              - id: note
+                action: log
+                with: { message: "handling ${{ inputs.incident }}" }
+            """);
+        var triggered = PagerDutyEvent("incident.triggered", "PGR0VU2");
+
+        // Unsigned, wrongly signed, or signed over another body: 401, nothing stored.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PagerDutyAsync(triggered, null)).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PagerDutyAsync(triggered, Signed(triggered, "not-the-secret"))).Status);
+        var tampered = await PagerDutyAsync(triggered.Replace("\"urgency\":\"high\"", "\"urgency\":\"low\"", StringComparison.Ordinal), Signed(triggered, ServerFixture.PagerDutySecret));
+        Assert.Equal(HttpStatusCode.Unauthorized, tampered.Status);
+        Assert.Contains("does not match the body", (string)tampered.Body!["error"]!["message"]!, StringComparison.Ordinal);
+        Assert.Empty(await server.Store.ListRunsAsync(new RunQuery(), CancellationToken.None));
+
+        // During a rotation PagerDuty sends one signature per secret; one match is enough.
+        var (status, body) = await PagerDutyAsync(triggered, Signed(triggered, "old-secret", ServerFixture.PagerDutySecret));
+        Assert.True(status == HttpStatusCode.Accepted, body?.ToJsonString());
+        var outcome = body!["outcomes"]!.AsArray().Single()!;
+        Assert.Equal("started", (string)outcome["outcome"]!);
+        var runId = (string)outcome["run_id"]!;
+        var run = (await server.Store.GetRunAsync(runId, CancellationToken.None))!;
+        Assert.Equal("alert:pagerduty/Checkout latency über 2s", run.CreatedBy);
+        Assert.Equal("""{"incident":"PGR0VU2","service":"API Service"}""", JsonNode.Parse(run.Input!)!["inputs"]!.ToJsonString());
+
+        var again = await PagerDutyAsync(triggered, Signed(triggered, ServerFixture.PagerDutySecret));
+        Assert.Equal("attached", (string)again.Body!["outcomes"]![0]!["outcome"]!);
+        var acknowledged = PagerDutyEvent("incident.acknowledged", "PGR0VU2");
+        var ignored = await PagerDutyAsync(acknowledged, Signed(acknowledged, ServerFixture.PagerDutySecret));
+        Assert.Equal(HttpStatusCode.Accepted, ignored.Status);
+        Assert.Equal(0, (int)ignored.Body!["alerts"]!);
+
+        await server.WaitUntilAsync(async () => await server.RunStatusAsync(runId) == "waiting", "the run to wait for approval");
+        var resolvedEvent = PagerDutyEvent("incident.resolved", "PGR0VU2");
+        var resolved = await PagerDutyAsync(resolvedEvent, Signed(resolvedEvent, ServerFixture.PagerDutySecret));
+        Assert.Equal("cancelled", (string)resolved.Body!["outcomes"]![0]!["outcome"]!);
+        await server.WaitUntilAsync(async () => await server.RunStatusAsync(runId) == "cancelled", "the run to be cancelled");
+        Assert.Single(await server.Store.ListRunsAsync(new RunQuery(), CancellationToken.None));
+        var events = await server.Store.GetTimelineAsync(runId, 0, 1000, CancellationToken.None);
+        Assert.Equal("PGR0VU2", (string)JsonNode.Parse(events[0].Data!)!["trigger"]!["payload"]!["event"]!["data"]!["id"]!);
+        Assert.Contains(events, e => e.Kind == "alert.repeated");
+        Assert.Null(TimelineChain.Verify(events));
     }
 
     [Fact]

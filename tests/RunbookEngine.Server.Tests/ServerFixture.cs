@@ -36,6 +36,9 @@ public sealed class ServerFixture : IAsyncDisposable
         Viewer = tokens.Create("vic", ApiRole.Viewer, [], now);
     }
 
+    /// <summary>The signing secret of the test's PagerDuty webhook subscription.</summary>
+    public const string PagerDutySecret = "pd-signing-secret-7f3a";
+
     public string Directory { get; }
 
     public string RunbooksDir => Path.Combine(Directory, "runbooks");
@@ -74,6 +77,7 @@ public sealed class ServerFixture : IAsyncDisposable
                 TokensFile = TokensPath,
                 MaxRequestBodyBytes = maxBody,
                 Progress = () => progress.Release(),
+                PagerDutySecrets = ["pd-rotated-out-secret", PagerDutySecret],
                 ShutdownTimeout = TimeSpan.FromSeconds(5),
             },
             store,

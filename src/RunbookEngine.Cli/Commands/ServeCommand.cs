@@ -1,6 +1,9 @@
 using System.CommandLine;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Hosting;
+using RunbookEngine.Actions;
 using RunbookEngine.Server;
+using RunbookEngine.Workflows;
 
 namespace RunbookEngine.Cli.Commands;
 
@@ -14,6 +17,7 @@ internal static class ServeCommand
         var noWorker = new Option<bool>("--no-worker") { Description = "Do not execute runs here; separate `runbook worker` processes on the same store do." };
         var concurrency = new Option<int>("--concurrency") { Description = "How many runs and actions the embedded worker executes at once (default 16).", DefaultValueFactory = _ => 16 };
         var queues = new Option<string[]>("--queue", "-q") { Description = "A task queue the embedded worker serves; repeat for several (default: default)." };
+        var pagerDuty = new Option<string[]>("--pagerduty-secret") { Description = "The signing secret of a PagerDuty V3 webhook subscription, as a reference (secret://env/NAME or secret://file/PATH); repeat during a rotation. /hooks/pagerduty then accepts only deliveries with a matching X-PagerDuty-Signature." };
         var command = new Command("serve", """
             Run the server: the REST API under /api (what `--server` commands use), alert webhooks, /healthz and
             /readyz, and a worker that executes runs. Every API call needs a token (`runbook token create`).
@@ -30,6 +34,7 @@ internal static class ServeCommand
         command.Add(noWorker);
         command.Add(concurrency);
         command.Add(queues);
+        command.Add(pagerDuty);
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
@@ -65,6 +70,24 @@ internal static class ServeCommand
                 throw new CliException(ex.Message, ExitCodes.Invalid);
             }
 
+            var signing = new List<string>();
+            foreach (var reference in parse.GetValue(pagerDuty) ?? [])
+            {
+                if (!Secrets.IsReference(reference) || Secrets.CheckReference(reference) is not null)
+                {
+                    throw new CliException("--pagerduty-secret takes a secret reference (secret://env/NAME or secret://file/PATH), so that the secret is not in the process list or the shell history", ExitCodes.Invalid);
+                }
+
+                try
+                {
+                    signing.Add(Secrets.Resolve(JsonValue.Create(reference), new List<string>())!.GetValue<string>());
+                }
+                catch (StepException ex)
+                {
+                    throw new CliException($"--pagerduty-secret: {ex.Message}", ExitCodes.Invalid);
+                }
+            }
+
             var store = await s.StoreAsync(ct).ConfigureAwait(false);
             var options = new RunbookServerOptions
             {
@@ -74,6 +97,7 @@ internal static class ServeCommand
                 EmbeddedWorker = !parse.GetValue(noWorker),
                 Concurrency = n,
                 Queues = parse.GetValue(queues) is { Length: > 0 } q ? q : ["default"],
+                PagerDutySecrets = signing,
             };
             var app = RunbookServer.Build(options, store, s.StoreName, s.Actions, s.Loggers);
             await using (app.ConfigureAwait(false))

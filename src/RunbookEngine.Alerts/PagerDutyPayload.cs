@@ -1,0 +1,120 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace RunbookEngine.Alerts;
+
+/// <summary>
+/// PagerDuty V3 webhooks: one <c>event</c> per delivery, with <c>event_type</c>, <c>occurred_at</c> and the
+/// incident under <c>data</c>. <c>incident.triggered</c> fires and <c>incident.resolved</c> resolves an alert
+/// whose fingerprint is the incident id; other event types are acknowledged and not routed. Deliveries are
+/// signed: <c>X-PagerDuty-Signature: v1=HEX[,v1=HEX]</c>, the HMAC-SHA256 of the raw body with each secret.
+/// </summary>
+public static class PagerDutyPayload
+{
+    /// <summary>The source name.</summary>
+    public const string Source = "pagerduty";
+
+    /// <summary>The signature header.</summary>
+    public const string SignatureHeader = "X-PagerDuty-Signature";
+
+    /// <summary>The event types that are routed.</summary>
+    public static readonly IReadOnlyList<string> Routed = ["incident.triggered", "incident.resolved"];
+
+    /// <summary>Whether the body carries a valid signature of one of the secrets (constant-time comparison).</summary>
+    /// <param name="body">The raw request body.</param>
+    /// <param name="header">The <c>X-PagerDuty-Signature</c> header.</param>
+    /// <param name="secrets">The subscription's signing secrets (several during a rotation).</param>
+    /// <returns>Whether one signature matches.</returns>
+    public static bool Verify(ReadOnlySpan<byte> body, string? header, IEnumerable<string> secrets)
+    {
+        ArgumentNullException.ThrowIfNull(secrets);
+        if (string.IsNullOrEmpty(header))
+        {
+            return false;
+        }
+
+        var given = header.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(s => s.StartsWith("v1=", StringComparison.Ordinal))
+            .Select(s => Encoding.ASCII.GetBytes(s[3..].ToLowerInvariant()))
+            .ToList();
+        var ok = false;
+        foreach (var secret in secrets)
+        {
+            var expected = Encoding.ASCII.GetBytes(Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), body)));
+            foreach (var signature in given)
+            {
+                ok |= CryptographicOperations.FixedTimeEquals(expected, signature);
+            }
+        }
+
+        return ok;
+    }
+
+    /// <summary>The signature header value for a body (for senders and tests).</summary>
+    /// <param name="body">The body.</param>
+    /// <param name="secret">The secret.</param>
+    /// <returns><c>v1=HEX</c>.</returns>
+    public static string Sign(ReadOnlySpan<byte> body, string secret) =>
+        "v1=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret ?? string.Empty), body));
+
+    /// <summary>Reads the alert of a delivery: none for event types that are not routed.</summary>
+    /// <param name="payload">The parsed body.</param>
+    /// <returns>The alerts (zero or one).</returns>
+    /// <exception cref="AlertPayloadException">Not a PagerDuty V3 webhook; the message names the field.</exception>
+    public static IReadOnlyList<Alert> Parse(JsonNode? payload)
+    {
+        if (payload is not JsonObject root || root["event"] is not JsonObject ev)
+        {
+            throw new AlertPayloadException("a PagerDuty V3 webhook is a JSON object with 'event'");
+        }
+
+        var type = AlertmanagerPayload.Text(ev["event_type"]) ?? throw new AlertPayloadException("event.event_type is missing");
+        if (!Routed.Contains(type, StringComparer.Ordinal))
+        {
+            return [];
+        }
+
+        if (ev["data"] is not JsonObject data)
+        {
+            throw new AlertPayloadException("event.data must be the incident object");
+        }
+
+        var id = AlertmanagerPayload.Text(data["id"]) is { Length: > 0 } i ? i : throw new AlertPayloadException("event.data.id (the incident id) is missing");
+        var occurred = AlertmanagerPayload.Time(ev["occurred_at"], "event.occurred_at");
+        // Labels are what triggers match, so they hold only what stays the same from trigger to resolution:
+        // the event type and the incident's status go to annotations (and alert.status says firing or resolved).
+        var labels = new Dictionary<string, string>(StringComparer.Ordinal) { ["incident_id"] = id };
+        Put(labels, "alertname", data["title"]);
+        Put(labels, "title", data["title"]);
+        Put(labels, "incident_number", data["number"]);
+        Put(labels, "urgency", data["urgency"]);
+        Put(labels, "service", data["service"]?["summary"]);
+        Put(labels, "service_id", data["service"]?["id"]);
+        Put(labels, "priority", data["priority"]?["summary"]);
+        Put(labels, "escalation_policy", data["escalation_policy"]?["summary"]);
+        if (data["teams"] is JsonArray teams && teams.Count > 0)
+        {
+            labels["team"] = string.Join(",", teams.Select(t => AlertmanagerPayload.Text(t?["summary"])).Where(t => t is not null));
+        }
+
+        var annotations = new Dictionary<string, string>(StringComparer.Ordinal) { ["event_type"] = type };
+        Put(annotations, "status", data["status"]);
+        Put(annotations, "summary", data["title"]);
+        Put(annotations, "event_id", ev["id"]);
+        Put(annotations, "agent", ev["agent"]?["summary"]);
+        Put(annotations, "resolve_reason", data["resolve_reason"]);
+        var resolved = type == "incident.resolved";
+
+        // One incident is one episode: its id is the fingerprint, and no start time is needed to find its run.
+        return [new Alert(Source, resolved ? "resolved" : "firing", id, labels, annotations, null, resolved ? occurred : null, AlertmanagerPayload.Text(data["html_url"]))];
+    }
+
+    private static void Put(Dictionary<string, string> into, string key, JsonNode? value)
+    {
+        if (AlertmanagerPayload.Text(value) is { Length: > 0 } text)
+        {
+            into[key] = text;
+        }
+    }
+}
