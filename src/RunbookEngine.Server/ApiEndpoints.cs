@@ -117,18 +117,31 @@ internal static class ApiEndpoints
     }
 
     /// <summary>The caller behind a request's bearer token, checked against the role an endpoint needs.</summary>
-    public static Caller Authorize(HttpContext http, ServerContext context, ApiRole needed)
+    /// <remarks>
+    /// With <paramref name="queryToken"/>, a request without an Authorization header may carry the token as
+    /// <c>?token=</c>: for senders that cannot set headers (Azure Monitor action groups).
+    /// </remarks>
+    public static Caller Authorize(HttpContext http, ServerContext context, ApiRole needed, bool queryToken = false)
     {
         var header = http.Request.Headers.Authorization.ToString();
-        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || header.Length <= 7)
+        string presented;
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header.Length > 7)
         {
-            throw new RunbookServiceException(ServiceErrorKind.Unauthorized, "an API token is needed: send 'Authorization: Bearer <token>' (the CLI: --token or RUNBOOK_TOKEN)");
+            presented = header[7..].Trim();
+        }
+        else if (queryToken && header.Length == 0 && http.Request.Query["token"].ToString() is { Length: > 0 } fromQuery)
+        {
+            presented = fromQuery;
+        }
+        else
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Unauthorized, "an API token is needed: send 'Authorization: Bearer <token>' (the CLI: --token or RUNBOOK_TOKEN)" + (queryToken ? " or ?token=<token>" : string.Empty));
         }
 
         ApiToken? token;
         try
         {
-            token = context.Tokens.Find(header[7..].Trim());
+            token = context.Tokens.Find(presented);
         }
         catch (FormatException ex)
         {

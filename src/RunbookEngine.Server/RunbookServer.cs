@@ -35,7 +35,9 @@ public static class RunbookServer
         var time = timeProvider ?? TimeProvider.System;
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = Directory.GetCurrentDirectory() });
         builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(loggers);
+
+        // The host's request lines carry the full URL, and a webhook URL may carry a token (?token=): not logged.
+        builder.Services.AddSingleton<ILoggerFactory>(new WithoutRequestUrls(loggers));
         builder.WebHost.UseUrls([.. options.Urls]);
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -166,5 +168,21 @@ internal sealed class EmbeddedWorker(ServerContext context) : BackgroundService
             context.Service.WorkAvailable = worker.Notify;
             await worker.RunAsync(stoppingToken).ConfigureAwait(false);
         }
+    }
+}
+
+/// <summary>A logger factory that drops the ASP.NET Core hosting diagnostics (request start and finish with the URL).</summary>
+internal sealed class WithoutRequestUrls(ILoggerFactory inner) : ILoggerFactory
+{
+    public ILogger CreateLogger(string categoryName) =>
+        categoryName.StartsWith("Microsoft.AspNetCore.Hosting.Diagnostics", StringComparison.Ordinal) || categoryName.StartsWith("Microsoft.AspNetCore.Routing", StringComparison.Ordinal)
+            ? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance
+            : inner.CreateLogger(categoryName);
+
+    public void AddProvider(ILoggerProvider provider) => inner.AddProvider(provider);
+
+    public void Dispose()
+    {
+        // The inner factory belongs to the caller.
     }
 }

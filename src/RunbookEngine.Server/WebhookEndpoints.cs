@@ -29,10 +29,13 @@ internal static class WebhookEndpoints
         app.MapPost("/hooks/alertmanager", (HttpContext http) => ReceiveAsync(http, context, limiter, router, AlertmanagerPayload.Parse));
         app.MapPost("/hooks/grafana", (HttpContext http) => ReceiveAsync(http, context, limiter, router, GrafanaPayload.Parse));
         app.MapPost("/hooks/pagerduty", (HttpContext http) => ReceiveAsync(http, context, limiter, router, PagerDutyPayload.Parse, context.Options.PagerDutySecrets));
-        app.MapFallback("/hooks/{**rest}", (HttpContext http) => ServerErrors.WriteAsync(http, 404, "not_found", $"no webhook at {http.Request.Path}; sources: /hooks/alertmanager, /hooks/grafana, /hooks/pagerduty"));
+
+        // An action group's webhook cannot set headers: its URL carries the token (use https beyond loopback).
+        app.MapPost("/hooks/azure-monitor", (HttpContext http) => ReceiveAsync(http, context, limiter, router, AzureMonitorPayload.Parse, queryToken: true));
+        app.MapFallback("/hooks/{**rest}", (HttpContext http) => ServerErrors.WriteAsync(http, 404, "not_found", $"no webhook at {http.Request.Path}; sources: /hooks/alertmanager, /hooks/grafana, /hooks/pagerduty, /hooks/azure-monitor"));
     }
 
-    private static async Task ReceiveAsync(HttpContext http, ServerContext context, ConcurrencyLimiter limiter, AlertRouter router, Func<JsonNode?, IReadOnlyList<Alert>> parse, IReadOnlyList<string>? signingSecrets = null)
+    private static async Task ReceiveAsync(HttpContext http, ServerContext context, ConcurrencyLimiter limiter, AlertRouter router, Func<JsonNode?, IReadOnlyList<Alert>> parse, IReadOnlyList<string>? signingSecrets = null, bool queryToken = false)
     {
         // Credentials first: an unauthenticated request is refused before it can take a slot or be read. A source
         // that signs its deliveries is checked against its secrets instead of an API token.
@@ -40,7 +43,7 @@ internal static class WebhookEndpoints
         var signature = http.Request.Headers[PagerDutyPayload.SignatureHeader].ToString();
         if (!signed)
         {
-            ApiEndpoints.Authorize(http, context, ApiRole.Operator);
+            ApiEndpoints.Authorize(http, context, ApiRole.Operator, queryToken);
         }
         else if (signature.Length == 0)
         {

@@ -224,6 +224,63 @@ public sealed class AlertTests : IAsyncLifetime
         Assert.Null(TimelineChain.Verify(events));
     }
 
+    private static string AzureAlert(string condition) => $$"""
+        {"schemaId":"azureMonitorCommonAlertSchema","data":{
+          "essentials":{"alertId":"/subscriptions/11111111-2222-3333-4444-555555555555/providers/Microsoft.AlertsManagement/alerts/aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e",
+            "alertRule":"HighCpu-web","severity":"Sev2","signalType":"Metric","monitorCondition":"{{condition}}","monitoringService":"Platform",
+            "alertTargetIDs":["/subscriptions/11111111-2222-3333-4444-555555555555/resourcegroups/shop-rg/providers/microsoft.compute/virtualmachines/web-3"],
+            "configurationItems":["web-3"],"originAlertId":"origin-1","firedDateTime":"2026-11-21T03:10:00.1234567Z",
+            "resolvedDateTime":{{(condition == "Resolved" ? "\"2026-11-21T03:30:00Z\"" : "null")}},"description":"CPU above 90%","essentialsVersion":"1.0","alertContextVersion":"1.0"},
+          "alertContext":{"conditionType":"SingleResourceMultipleMetricCriteria"},
+          "customProperties":{"team":"shop"} } }
+        """;
+
+    [Fact]
+    public async Task An_azure_monitor_alert_with_the_token_in_its_url_starts_a_run_and_its_resolution_is_recorded_and_the_token_is_not_logged()
+    {
+        server.Write("azure-cpu.yaml", """
+            name: azure-cpu
+            inputs:
+              vm: { type: string, required: true }
+              group: { type: string, required: true }
+            triggers:
+              - source: azure-monitor
+                match: ["alertname = HighCpu-web", "severity =~ Sev[0-2]", "team = shop"]
+                inputs: { vm: "${{ alert.labels.resource }}", group: "${{ alert.labels.resource_group }}" }
+            steps:
+              - id: note
+                action: log
+                with: { message: "restart ${{ inputs.vm }} in ${{ inputs.group }}" }
+            """);
+        using var http = server.Http(null);
+        using (var refused = await http.PostAsync("/hooks/azure-monitor?token=rbk_wrong", ServerFixture.JsonBody(AzureAlert("Fired"))))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        using var fired = await http.PostAsync($"/hooks/azure-monitor?token={server.Operator}", ServerFixture.JsonBody(AzureAlert("Fired")));
+        var body = await ServerFixture.ReadAsync(fired);
+        Assert.True(fired.StatusCode == HttpStatusCode.Accepted, body?.ToJsonString());
+        var outcome = body!["outcomes"]!.AsArray().Single()!;
+        Assert.Equal("started", (string)outcome["outcome"]!);
+        var runId = (string)outcome["run_id"]!;
+        var run = (await server.Store.GetRunAsync(runId, CancellationToken.None))!;
+        Assert.Equal("alert:azure-monitor/HighCpu-web", run.CreatedBy);
+        Assert.Equal("""{"vm":"web-3","group":"shop-rg"}""", JsonNode.Parse(run.Input!)!["inputs"]!.ToJsonString());
+        await server.WaitUntilAsync(async () => await server.RunStatusAsync(runId) == "completed", "the run to complete");
+
+        using var resolved = await http.PostAsync($"/hooks/azure-monitor?token={server.Operator}", ServerFixture.JsonBody(AzureAlert("Resolved")));
+        Assert.Equal("resolved", (string)(await ServerFixture.ReadAsync(resolved))!["outcomes"]![0]!["outcome"]!);
+        Assert.Contains(await server.Store.GetTimelineAsync(runId, 0, 1000, CancellationToken.None), e => e.Kind == "alert.resolved");
+
+        using var wrongSchema = await http.PostAsync($"/hooks/azure-monitor?token={server.Operator}", ServerFixture.JsonBody("""{"schemaId":"Microsoft.Insights/activityLogs","data":{}}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, wrongSchema.StatusCode);
+        Assert.Contains("enable the common alert schema", (string)(await ServerFixture.ReadAsync(wrongSchema))!["error"]!["message"]!, StringComparison.Ordinal);
+
+        Assert.NotEmpty(server.Logs.Lines);
+        Assert.DoesNotContain(server.Logs.Lines, l => l.Contains(server.Operator, StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Bad_notifications_are_refused_with_the_reason_and_start_nothing()
     {

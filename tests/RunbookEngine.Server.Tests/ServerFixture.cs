@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -35,6 +36,9 @@ public sealed class ServerFixture : IAsyncDisposable
         Approver = tokens.Create("bob", ApiRole.Approver, ["sre-oncall"], now);
         Viewer = tokens.Create("vic", ApiRole.Viewer, [], now);
     }
+
+    /// <summary>Gets every line the server logged, at every level.</summary>
+    public CapturingLoggers Logs { get; } = new();
 
     /// <summary>The signing secret of the test's PagerDuty webhook subscription.</summary>
     public const string PagerDutySecret = "pd-signing-secret-7f3a";
@@ -83,7 +87,7 @@ public sealed class ServerFixture : IAsyncDisposable
             store,
             store.DatabasePath,
             ActionCatalog.CreateDefault(),
-            NullLoggerFactory.Instance);
+            Logs);
         await app.StartAsync();
         Url = app.Urls.Single();
         return this;
@@ -164,5 +168,32 @@ public sealed class ServerFixture : IAsyncDisposable
         catch (IOException)
         {
         }
+    }
+}
+
+/// <summary>Keeps every log line of every category and level, to prove what never reaches the logs.</summary>
+public sealed class CapturingLoggers : ILoggerFactory
+{
+    public System.Collections.Concurrent.ConcurrentQueue<string> Lines { get; } = new();
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+    public void AddProvider(ILoggerProvider provider)
+    {
+    }
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(CapturingLoggers owner, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            owner.Lines.Enqueue($"{category}: {formatter(state, exception)}");
     }
 }

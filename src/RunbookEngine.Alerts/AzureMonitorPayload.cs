@@ -1,0 +1,103 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace RunbookEngine.Alerts;
+
+/// <summary>
+/// Azure Monitor's common alert schema (<c>schemaId: azureMonitorCommonAlertSchema</c>), as an action group's
+/// webhook sends it: one alert per request, its <c>data.essentials</c> (alert id, rule, severity, monitor
+/// condition <c>Fired</c>/<c>Resolved</c>, target resources, fired and resolved times), an <c>alertContext</c>
+/// that depends on the signal, and <c>customProperties</c> set on the action.
+/// </summary>
+public static partial class AzureMonitorPayload
+{
+    /// <summary>The source name.</summary>
+    public const string Source = "azure-monitor";
+
+    /// <summary>Reads the alert of a notification.</summary>
+    /// <param name="payload">The parsed body.</param>
+    /// <returns>The alert.</returns>
+    /// <exception cref="AlertPayloadException">Not a common-schema notification; the message names the field.</exception>
+    public static IReadOnlyList<Alert> Parse(JsonNode? payload)
+    {
+        if (payload is not JsonObject root)
+        {
+            throw new AlertPayloadException("an Azure Monitor notification is a JSON object with 'schemaId' and 'data'");
+        }
+
+        var schema = AlertmanagerPayload.Text(root["schemaId"]);
+        if (schema != "azureMonitorCommonAlertSchema")
+        {
+            throw new AlertPayloadException($"schemaId '{schema}' is not supported: enable the common alert schema on the action group's webhook (schemaId azureMonitorCommonAlertSchema)");
+        }
+
+        if (root["data"]?["essentials"] is not JsonObject essentials)
+        {
+            throw new AlertPayloadException("data.essentials is missing");
+        }
+
+        var id = AlertmanagerPayload.Text(essentials["alertId"]) is { Length: > 0 } a ? a : throw new AlertPayloadException("data.essentials.alertId is missing");
+        var rule = AlertmanagerPayload.Text(essentials["alertRule"]) is { Length: > 0 } r ? r : throw new AlertPayloadException("data.essentials.alertRule is missing");
+        var status = AlertmanagerPayload.Text(essentials["monitorCondition"]) switch
+        {
+            "Fired" => "firing",
+            "Resolved" => "resolved",
+            var other => throw new AlertPayloadException($"data.essentials.monitorCondition must be Fired or Resolved, not '{other}'"),
+        };
+
+        var labels = new Dictionary<string, string>(StringComparer.Ordinal) { ["alertname"] = rule, ["alert_rule"] = rule };
+        Put(labels, "severity", essentials["severity"]);
+        Put(labels, "signal_type", essentials["signalType"]);
+        Put(labels, "monitoring_service", essentials["monitoringService"]);
+        if (essentials["alertTargetIDs"] is JsonArray { Count: > 0 } targets && AlertmanagerPayload.Text(targets[0]) is { Length: > 0 } target)
+        {
+            labels["target_resource"] = target;
+            var parts = ResourceId().Match(target);
+            if (parts.Success)
+            {
+                labels["subscription"] = parts.Groups["subscription"].Value;
+                labels["resource_group"] = parts.Groups["group"].Value;
+            }
+        }
+
+        if (essentials["configurationItems"] is JsonArray { Count: > 0 } items)
+        {
+            Put(labels, "resource", items[0]);
+        }
+
+        if (root["data"]?["customProperties"] is JsonObject custom)
+        {
+            foreach (var (key, value) in custom)
+            {
+                Put(labels, key, value);
+            }
+        }
+
+        var annotations = new Dictionary<string, string>(StringComparer.Ordinal) { ["alert_id"] = id };
+        Put(annotations, "description", essentials["description"]);
+        Put(annotations, "origin_alert_id", essentials["originAlertId"]);
+        return
+        [
+            new Alert(
+                Source,
+                status,
+                id,
+                labels,
+                annotations,
+                AlertmanagerPayload.Time(essentials["firedDateTime"], "data.essentials.firedDateTime"),
+                AlertmanagerPayload.Time(essentials["resolvedDateTime"], "data.essentials.resolvedDateTime"),
+                AlertmanagerPayload.Text(essentials["investigationLink"])),
+        ];
+    }
+
+    private static void Put(Dictionary<string, string> into, string key, JsonNode? value)
+    {
+        if (AlertmanagerPayload.Text(value) is { Length: > 0 } text)
+        {
+            into[key] = text;
+        }
+    }
+
+    [GeneratedRegex("^/subscriptions/(?<subscription>[^/]+)/resourcegroups/(?<group>[^/]+)/", RegexOptions.IgnoreCase)]
+    private static partial Regex ResourceId();
+}
