@@ -69,6 +69,15 @@ public static class AlertmanagerPayload
 
     internal static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : node?.ToJsonString();
 
+    /// <summary>Sets a label or annotation from a payload value, when it has non-empty text.</summary>
+    internal static void Put(Dictionary<string, string> into, string key, JsonNode? value)
+    {
+        if (Text(value) is { Length: > 0 } text)
+        {
+            into[key] = text;
+        }
+    }
+
     internal static Dictionary<string, string> Strings(JsonNode? node, string at, bool required)
     {
         if (node is null && !required)

@@ -46,9 +46,9 @@ public static partial class AzureMonitorPayload
         };
 
         var labels = new Dictionary<string, string>(StringComparer.Ordinal) { ["alertname"] = rule, ["alert_rule"] = rule };
-        Put(labels, "severity", essentials["severity"]);
-        Put(labels, "signal_type", essentials["signalType"]);
-        Put(labels, "monitoring_service", essentials["monitoringService"]);
+        AlertmanagerPayload.Put(labels, "severity", essentials["severity"]);
+        AlertmanagerPayload.Put(labels, "signal_type", essentials["signalType"]);
+        AlertmanagerPayload.Put(labels, "monitoring_service", essentials["monitoringService"]);
         if (essentials["alertTargetIDs"] is JsonArray { Count: > 0 } targets && AlertmanagerPayload.Text(targets[0]) is { Length: > 0 } target)
         {
             labels["target_resource"] = target;
@@ -62,20 +62,20 @@ public static partial class AzureMonitorPayload
 
         if (essentials["configurationItems"] is JsonArray { Count: > 0 } items)
         {
-            Put(labels, "resource", items[0]);
+            AlertmanagerPayload.Put(labels, "resource", items[0]);
         }
 
         if (root["data"]?["customProperties"] is JsonObject custom)
         {
             foreach (var (key, value) in custom)
             {
-                Put(labels, key, value);
+                AlertmanagerPayload.Put(labels, key, value);
             }
         }
 
         var annotations = new Dictionary<string, string>(StringComparer.Ordinal) { ["alert_id"] = id };
-        Put(annotations, "description", essentials["description"]);
-        Put(annotations, "origin_alert_id", essentials["originAlertId"]);
+        AlertmanagerPayload.Put(annotations, "description", essentials["description"]);
+        AlertmanagerPayload.Put(annotations, "origin_alert_id", essentials["originAlertId"]);
         return
         [
             new Alert(
@@ -90,13 +90,6 @@ public static partial class AzureMonitorPayload
         ];
     }
 
-    private static void Put(Dictionary<string, string> into, string key, JsonNode? value)
-    {
-        if (AlertmanagerPayload.Text(value) is { Length: > 0 } text)
-        {
-            into[key] = text;
-        }
-    }
 
     [GeneratedRegex("^/subscriptions/(?<subscription>[^/]+)/resourcegroups/(?<group>[^/]+)/", RegexOptions.IgnoreCase)]
     private static partial Regex ResourceId();

@@ -85,36 +85,28 @@ public static class PagerDutyPayload
         // Labels are what triggers match, so they hold only what stays the same from trigger to resolution:
         // the event type and the incident's status go to annotations (and alert.status says firing or resolved).
         var labels = new Dictionary<string, string>(StringComparer.Ordinal) { ["incident_id"] = id };
-        Put(labels, "alertname", data["title"]);
-        Put(labels, "title", data["title"]);
-        Put(labels, "incident_number", data["number"]);
-        Put(labels, "urgency", data["urgency"]);
-        Put(labels, "service", data["service"]?["summary"]);
-        Put(labels, "service_id", data["service"]?["id"]);
-        Put(labels, "priority", data["priority"]?["summary"]);
-        Put(labels, "escalation_policy", data["escalation_policy"]?["summary"]);
+        AlertmanagerPayload.Put(labels, "alertname", data["title"]);
+        AlertmanagerPayload.Put(labels, "title", data["title"]);
+        AlertmanagerPayload.Put(labels, "incident_number", data["number"]);
+        AlertmanagerPayload.Put(labels, "urgency", data["urgency"]);
+        AlertmanagerPayload.Put(labels, "service", data["service"]?["summary"]);
+        AlertmanagerPayload.Put(labels, "service_id", data["service"]?["id"]);
+        AlertmanagerPayload.Put(labels, "priority", data["priority"]?["summary"]);
+        AlertmanagerPayload.Put(labels, "escalation_policy", data["escalation_policy"]?["summary"]);
         if (data["teams"] is JsonArray teams && teams.Count > 0)
         {
             labels["team"] = string.Join(",", teams.Select(t => AlertmanagerPayload.Text(t?["summary"])).Where(t => t is not null));
         }
 
         var annotations = new Dictionary<string, string>(StringComparer.Ordinal) { ["event_type"] = type };
-        Put(annotations, "status", data["status"]);
-        Put(annotations, "summary", data["title"]);
-        Put(annotations, "event_id", ev["id"]);
-        Put(annotations, "agent", ev["agent"]?["summary"]);
-        Put(annotations, "resolve_reason", data["resolve_reason"]);
+        AlertmanagerPayload.Put(annotations, "status", data["status"]);
+        AlertmanagerPayload.Put(annotations, "summary", data["title"]);
+        AlertmanagerPayload.Put(annotations, "event_id", ev["id"]);
+        AlertmanagerPayload.Put(annotations, "agent", ev["agent"]?["summary"]);
+        AlertmanagerPayload.Put(annotations, "resolve_reason", data["resolve_reason"]);
         var resolved = type == "incident.resolved";
 
         // One incident is one episode: its id is the fingerprint, and no start time is needed to find its run.
         return [new Alert(Source, resolved ? "resolved" : "firing", id, labels, annotations, null, resolved ? occurred : null, AlertmanagerPayload.Text(data["html_url"]))];
-    }
-
-    private static void Put(Dictionary<string, string> into, string key, JsonNode? value)
-    {
-        if (AlertmanagerPayload.Text(value) is { Length: > 0 } text)
-        {
-            into[key] = text;
-        }
     }
 }
