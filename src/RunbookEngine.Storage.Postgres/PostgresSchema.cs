@@ -107,6 +107,32 @@ internal static class PostgresSchema
             CREATE TRIGGER timeline_append_only_truncate BEFORE TRUNCATE ON timeline
                 FOR EACH STATEMENT EXECUTE FUNCTION timeline_append_only();
             """),
+        (2, """
+            -- Guards: admission decided in the transaction that creates the run, serialized per key by a row
+            -- lock on guards. guard_seen marks the ended runs the policy has already folded into the saved state.
+            ALTER TABLE runs ADD COLUMN guard_key text;
+            ALTER TABLE runs ADD COLUMN guard_seen boolean NOT NULL DEFAULT false;
+            CREATE INDEX runs_guard_unseen ON runs (guard_key, created_at) WHERE guard_key IS NOT NULL AND NOT guard_seen;
+            CREATE TABLE guards (
+                key         text PRIMARY KEY,
+                state       text,
+                updated_at  timestamptz NOT NULL
+            );
+            CREATE TABLE guard_resets (
+                id      bigserial PRIMARY KEY,
+                key     text NOT NULL,
+                at      timestamptz NOT NULL,
+                actor   text NOT NULL,
+                reason  text NOT NULL
+            );
+            CREATE INDEX guard_resets_key ON guard_resets (key, id);
+            CREATE FUNCTION guard_resets_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'guard resets are append-only' USING ERRCODE = 'RB001';
+            END $$;
+            CREATE TRIGGER guard_resets_append_only BEFORE UPDATE OR DELETE ON guard_resets
+                FOR EACH ROW EXECUTE FUNCTION guard_resets_append_only();
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

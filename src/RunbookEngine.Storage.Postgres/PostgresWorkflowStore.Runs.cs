@@ -15,11 +15,17 @@ public sealed partial class PostgresWorkflowStore
         return WriteAsync(
             async db =>
             {
+                // A guarded start first takes its key's row lock, so starts of one key are decided one at a time
+                // across every process; the idempotency check after it then sees the previous start's run.
+                var state = run.Guard is { } g ? await LockGuardAsync(db, g, run.Now).ConfigureAwait(false) : null;
                 var existing = await ExistingAsync(db).ConfigureAwait(false);
                 if (existing is not null)
                 {
                     return new StartRunResult(existing, false);
                 }
+
+                var verdict = run.Guard is { } guard ? await AdmitAsync(db, guard, state, run).ConfigureAwait(false) : null;
+                var blocked = verdict is { Allowed: false } && run.Guard!.Enforce;
 
                 await db.ExecAsync(
                     "INSERT INTO definitions (hash, workflow, content, created_at) VALUES (@h, @w, @c, @at) ON CONFLICT (hash) DO NOTHING",
@@ -32,10 +38,18 @@ public sealed partial class PostgresWorkflowStore
                 // Another process may be starting the same key or id right now: the loser inserts nothing and returns the winner's run.
                 var inserted = await db.ExecAsync(
                     """
-                    INSERT INTO runs (run_id, workflow, definition_hash, queue, status, idempotency_key, input, input_ref, created_by, created_at, updated_at, available_at, timeline_hash)
-                    VALUES (@id, @w, @h, @q, 'ready', @k, @in, @inref, @by, @now, @now, @now, @genesis)
+                    INSERT INTO runs (run_id, workflow, definition_hash, queue, status, idempotency_key, input, input_ref, created_by, created_at, updated_at, available_at, timeline_hash,
+                                      guard_key, guard_seen, completed_at, error_kind, error_message)
+                    VALUES (@id, @w, @h, @q, @status, @k, @in, @inref, @by, @now, @now, @available, @genesis, @gk, @gseen, @done, @ek, @em)
                     ON CONFLICT DO NOTHING
                     """,
+                    Db.P("status", blocked ? "blocked" : "ready"),
+                    Db.P("available", blocked ? null : run.Now),
+                    Db.P("gk", run.Guard is { Enforce: true } ? run.Guard.Key : null),
+                    Db.P("gseen", blocked),
+                    Db.P("done", blocked ? run.Now : null),
+                    Db.P("ek", blocked ? "GuardBlocked" : null),
+                    Db.P("em", blocked ? verdict!.Reason : null),
                     Db.P("id", run.RunId),
                     Db.P("w", run.Definition.Name),
                     Db.P("h", run.Definition.Hash),
@@ -51,8 +65,16 @@ public sealed partial class PostgresWorkflowStore
                     return new StartRunResult(await ExistingAsync(db).ConfigureAwait(false) ?? throw new WorkflowStoreException($"Run {run.RunId} conflicts with an existing run but cannot be read."), false);
                 }
 
-                await AppendEventsAsync(db, [(run.RunId, 0L, TimelineChain.Genesis, (IReadOnlyList<NewTimelineEvent>)[new NewTimelineEvent(run.Now, run.Actor, TimelineKinds.RunCreated, run.CreatedEventData)])]).ConfigureAwait(false);
-                db.Wakes.Add(run.Queue);
+                await AppendEventsAsync(db, [(run.RunId, 0L, TimelineChain.Genesis, GuardStores.CreatedEvents(run, verdict))]).ConfigureAwait(false);
+                if (blocked)
+                {
+                    db.Ended.Add(run.RunId);
+                }
+                else
+                {
+                    db.Wakes.Add(run.Queue);
+                }
+
                 return new StartRunResult((await ReadRunAsync(db, run.RunId).ConfigureAwait(false))!, true);
             },
             cancellationToken);

@@ -90,6 +90,30 @@ internal static class SqliteSchema
             CREATE TRIGGER timeline_append_only_delete BEFORE DELETE ON timeline
                 BEGIN SELECT RAISE(ABORT, 'the timeline is append-only'); END;
             """),
+        (2, """
+            -- Guards: admission decided in the write transaction that creates the run. guard_seen marks the
+            -- ended runs the policy has already folded into the key's saved state.
+            ALTER TABLE runs ADD COLUMN guard_key TEXT;
+            ALTER TABLE runs ADD COLUMN guard_seen INTEGER NOT NULL DEFAULT 0;
+            CREATE INDEX runs_guard_unseen ON runs (guard_key, created_at) WHERE guard_key IS NOT NULL AND guard_seen = 0;
+            CREATE TABLE guards (
+                key         TEXT PRIMARY KEY,
+                state       TEXT,
+                updated_at  INTEGER NOT NULL
+            );
+            CREATE TABLE guard_resets (
+                id      INTEGER PRIMARY KEY AUTOINCREMENT,
+                key     TEXT NOT NULL,
+                at      INTEGER NOT NULL,
+                actor   TEXT NOT NULL,
+                reason  TEXT NOT NULL
+            );
+            CREATE INDEX guard_resets_key ON guard_resets (key, id);
+            CREATE TRIGGER guard_resets_append_only_update BEFORE UPDATE ON guard_resets
+                BEGIN SELECT RAISE(ABORT, 'guard resets are append-only'); END;
+            CREATE TRIGGER guard_resets_append_only_delete BEFORE DELETE ON guard_resets
+                BEGIN SELECT RAISE(ABORT, 'guard resets are append-only'); END;
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

@@ -32,6 +32,8 @@ public sealed partial class SqliteWorkflowStore
                 }
 
                 var now = SqliteTime.ToDb(run.Now);
+                var verdict = run.Guard is { } guard ? Admit(c, tx, guard, run) : null;
+                var blocked = verdict is { Allowed: false } && run.Guard!.Enforce;
                 Exec(
                     c,
                     tx,
@@ -44,9 +46,17 @@ public sealed partial class SqliteWorkflowStore
                     c,
                     tx,
                     """
-                    INSERT INTO runs (run_id, workflow, definition_hash, queue, status, idempotency_key, input, created_by, created_at, updated_at, available_at, timeline_hash)
-                    VALUES ($id, $w, $h, $q, 'ready', $k, $in, $by, $now, $now, $now, $genesis)
+                    INSERT INTO runs (run_id, workflow, definition_hash, queue, status, idempotency_key, input, created_by, created_at, updated_at, available_at, timeline_hash,
+                                      guard_key, guard_seen, completed_at, error_kind, error_message)
+                    VALUES ($id, $w, $h, $q, $status, $k, $in, $by, $now, $now, $available, $genesis, $gk, $gseen, $done, $ek, $em)
                     """,
+                    ("$status", blocked ? "blocked" : "ready"),
+                    ("$available", blocked ? null : now),
+                    ("$gk", run.Guard is { Enforce: true } ? run.Guard.Key : null),
+                    ("$gseen", blocked ? 1 : 0),
+                    ("$done", blocked ? now : null),
+                    ("$ek", blocked ? "GuardBlocked" : null),
+                    ("$em", blocked ? verdict!.Reason : null),
                     ("$id", run.RunId),
                     ("$w", run.Definition.Name),
                     ("$h", run.Definition.Hash),
@@ -56,7 +66,7 @@ public sealed partial class SqliteWorkflowStore
                     ("$by", run.Actor),
                     ("$now", now),
                     ("$genesis", TimelineChain.Genesis));
-                AppendEvents(c, tx, run.RunId, [new NewTimelineEvent(run.Now, run.Actor, TimelineKinds.RunCreated, run.CreatedEventData)]);
+                AppendEvents(c, tx, run.RunId, GuardStores.CreatedEvents(run, verdict));
                 return new StartRunResult(ReadRun(c, tx, run.RunId)!, true);
             },
             cancellationToken);

@@ -20,4 +20,7 @@ public enum RunStatus
 
     /// <summary>Cancelled on request.</summary>
     Cancelled,
+
+    /// <summary>Refused by a guard when it asked to start; never executed (the reason is its error message).</summary>
+    Blocked,
 }

@@ -14,6 +14,7 @@ public static class RunStatusExtensions
         RunStatus.Completed => "completed",
         RunStatus.Failed => "failed",
         RunStatus.Cancelled => "cancelled",
+        RunStatus.Blocked => "blocked",
         _ => throw new ArgumentOutOfRangeException(nameof(status), status, null),
     };
 
@@ -28,12 +29,13 @@ public static class RunStatusExtensions
         "completed" => RunStatus.Completed,
         "failed" => RunStatus.Failed,
         "cancelled" => RunStatus.Cancelled,
+        "blocked" => RunStatus.Blocked,
         _ => throw new FormatException($"Unknown run status '{name}'."),
     };
 
     /// <summary>Whether the status is final.</summary>
     /// <param name="status">The status.</param>
-    /// <returns><see langword="true"/> for completed, failed and cancelled.</returns>
+    /// <returns><see langword="true"/> for completed, failed, cancelled and blocked.</returns>
     public static bool IsTerminal(this RunStatus status) =>
-        status is RunStatus.Completed or RunStatus.Failed or RunStatus.Cancelled;
+        status is RunStatus.Completed or RunStatus.Failed or RunStatus.Cancelled or RunStatus.Blocked;
 }

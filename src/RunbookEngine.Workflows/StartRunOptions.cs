@@ -22,4 +22,7 @@ public sealed record StartRunOptions
 
     /// <summary>Gets extra data for the <c>run.created</c> timeline event, as a JSON object.</summary>
     public JsonObject? CreatedEventData { get; init; }
+
+    /// <summary>Gets the admission guard decided when the run is stored; a refused run is stored as <see cref="RunStatus.Blocked"/>.</summary>
+    public Storage.RunGuard? Guard { get; init; }
 }

@@ -41,9 +41,9 @@ public sealed class WorkflowClient
         }
 
         var result = await store.StartRunAsync(
-            new NewRun(runId, definition, options.Queue, options.Input?.ToJsonString(WorkflowJson.Options), options.IdempotencyKey, options.Actor, now, created.ToJsonString(WorkflowJson.Options)),
+            new NewRun(runId, definition, options.Queue, options.Input?.ToJsonString(WorkflowJson.Options), options.IdempotencyKey, options.Actor, now, created.ToJsonString(WorkflowJson.Options), options.Guard),
             cancellationToken).ConfigureAwait(false);
-        if (result.Created)
+        if (result.Created && !result.Run.Status.IsTerminal())
         {
             WorkAvailable?.Invoke();
         }

@@ -748,6 +748,133 @@ public abstract class WorkflowStoreCompliance : IAsyncLifetime
         Assert.Equal(2, (await H.Client.ListRunsAsync(new RunQuery { Status = RunStatus.Waiting })).Count);
     }
 
+    /// <summary>A test policy: one live run per key; the state counts admissions and every ended run it was shown.</summary>
+    private static RunGuard OneLive(string key, List<GuardContext> seen, bool enforce = true) => new(
+        key,
+        ctx =>
+        {
+            seen.Add(ctx);
+            var (admitted, ended) = ctx.State is null ? (0, "") : (int.Parse(ctx.State.Split('|')[0], System.Globalization.CultureInfo.InvariantCulture), ctx.State.Split('|')[1]);
+            ended += string.Concat(ctx.Ended.Select(r => r.Status.ToStoredName()[0]));
+            var allowed = ctx.Live.Count == 0;
+            var reason = allowed ? "no live run" : $"run {ctx.Live[0].RunId} is live";
+            return new GuardVerdict(allowed, $"{admitted + (allowed ? 1 : 0)}|{ended}", reason, new JsonObject { ["reason"] = reason }.ToJsonString());
+        },
+        enforce);
+
+    [Fact]
+    public async Task A_guard_decides_in_the_store_records_its_decision_and_a_blocked_run_never_executes()
+    {
+        var executed = 0;
+        var gate = H.Registry.Add("gated", async ctx =>
+        {
+            Interlocked.Increment(ref executed);
+            await ctx.WaitForSignalAsync("go");
+            return null;
+        });
+        var seen = new List<GuardContext>();
+
+        var first = await H.Client.StartAsync(gate, new StartRunOptions { Guard = OneLive("gated/web-1", seen), Actor = "alert:am" });
+        H.Time.Advance(TimeSpan.FromSeconds(1));
+        var second = await H.Client.StartAsync(gate, new StartRunOptions { Guard = OneLive("gated/web-1", seen), Actor = "alert:am" });
+        var otherKey = await H.Client.StartAsync(gate, new StartRunOptions { Guard = OneLive("gated/web-2", seen) });
+        await H.Worker().RunUntilIdleAsync(CancellationToken.None);
+
+        Assert.Equal(RunStatus.Waiting, (await H.RunAsync(first.Run.RunId)).Status);
+        Assert.Equal(RunStatus.Waiting, (await H.RunAsync(otherKey.Run.RunId)).Status);
+        var blocked = await H.RunAsync(second.Run.RunId);
+        Assert.True(second.Created);
+        Assert.Equal(RunStatus.Blocked, blocked.Status);
+        Assert.Equal("GuardBlocked", blocked.ErrorKind);
+        Assert.Equal($"run {first.Run.RunId} is live", blocked.ErrorMessage);
+        Assert.Equal(H.Time.GetUtcNow().ToUnixTimeMilliseconds(), blocked.CompletedAt!.Value.ToUnixTimeMilliseconds());
+        Assert.Equal(2, executed); // the blocked run was never claimed
+        Assert.Equal(["run.created", "guard.allowed", "run.claimed"], (await H.KindsAsync(first.Run.RunId)).Take(3));
+        Assert.Equal(["run.created", "guard.blocked"], await H.KindsAsync(second.Run.RunId));
+        var blockedEvent = (await H.TimelineAsync(second.Run.RunId))[1];
+        Assert.Equal("guard", blockedEvent.Actor);
+        Assert.Contains("is live", blockedEvent.Data, StringComparison.Ordinal);
+        Assert.Null(TimelineChain.Verify(await H.TimelineAsync(second.Run.RunId)));
+        Assert.Equal([first.Run.RunId], seen[1].Live.Select(r => r.RunId)); // the second start saw the first as live
+        Assert.Equal(RunStatus.Blocked, Assert.Single(await H.Client.ListRunsAsync(new RunQuery { Status = RunStatus.Blocked })).Status);
+
+        // Once the live run ends, the next start is shown that end exactly once, and is allowed.
+        await H.Client.SignalAsync(first.Run.RunId, "go", null, "user:alice");
+        await H.Worker().RunUntilIdleAsync(CancellationToken.None);
+        var third = await H.Client.StartAsync(gate, new StartRunOptions { Guard = OneLive("gated/web-1", seen) });
+        Assert.Equal(RunStatus.Ready, third.Run.Status);
+        Assert.Equal([first.Run.RunId], seen[^1].Ended.Select(r => r.RunId));
+        Assert.Equal(RunStatus.Completed, seen[^1].Ended[0].Status);
+        Assert.NotNull(seen[^1].Ended[0].CompletedAt);
+
+        var guard = Assert.Single(await H.Store.ListGuardsAsync("gated/web-1", 10, CancellationToken.None));
+        Assert.Equal("2|c", guard.State);
+        Assert.Equal([third.Run.RunId], guard.Live.Select(r => r.RunId));
+        Assert.Empty(guard.Ended);
+        Assert.Equal(["gated/web-1", "gated/web-2"], (await H.Store.ListGuardsAsync(null, 10, CancellationToken.None)).Select(g => g.Key).Order());
+    }
+
+    [Fact]
+    public async Task An_unenforced_guard_records_its_decision_but_changes_nothing_and_the_run_does_not_count()
+    {
+        var def = H.Registry.Add("waits", async ctx =>
+        {
+            await ctx.WaitForSignalAsync("go");
+            return null;
+        });
+        var seen = new List<GuardContext>();
+        var live = await H.Client.StartAsync(def, new StartRunOptions { Guard = OneLive("waits/x", seen) });
+        var dry = await H.Client.StartAsync(def, new StartRunOptions { Guard = OneLive("waits/x", seen, enforce: false) });
+
+        Assert.Equal(RunStatus.Ready, dry.Run.Status); // would be blocked, but a dry-run is only told
+        Assert.Equal(["run.created", "guard.blocked"], await H.KindsAsync(dry.Run.RunId));
+        var guard = Assert.Single(await H.Store.ListGuardsAsync("waits/x", 10, CancellationToken.None));
+        Assert.Equal("1|", guard.State);
+        Assert.Equal([live.Run.RunId], guard.Live.Select(r => r.RunId));
+    }
+
+    [Fact]
+    public async Task A_guard_reset_forgets_ended_runs_clears_the_state_and_is_recorded()
+    {
+        var fails = H.Registry.Add("fails", _ => throw new StepException("Boom", "no", nonRetryable: true));
+        var seen = new List<GuardContext>();
+        var r1 = await H.Client.StartAsync(fails, new StartRunOptions { Guard = OneLive("fails/db", seen) });
+        await H.Worker().RunUntilIdleAsync(CancellationToken.None);
+        Assert.Equal(RunStatus.Failed, (await H.RunAsync(r1.Run.RunId)).Status);
+        Assert.Equal([r1.Run.RunId], Assert.Single(await H.Store.ListGuardsAsync("fails/db", 10, CancellationToken.None)).Ended.Select(r => r.RunId));
+
+        H.Time.Advance(TimeSpan.FromMinutes(1));
+        Assert.False(await H.Store.ResetGuardAsync("fails/nope", new GuardReset(H.Time.GetUtcNow(), "user:alice", "fixed"), CancellationToken.None));
+        Assert.True(await H.Store.ResetGuardAsync("fails/db", new GuardReset(H.Time.GetUtcNow(), "user:alice", "disk replaced"), CancellationToken.None));
+
+        var guard = Assert.Single(await H.Store.ListGuardsAsync("fails/db", 10, CancellationToken.None));
+        Assert.Null(guard.State);
+        Assert.Empty(guard.Ended);
+        Assert.Equal(new GuardReset(H.Time.GetUtcNow(), "user:alice", "disk replaced"), guard.LastReset);
+        await H.Client.StartAsync(fails, new StartRunOptions { Guard = OneLive("fails/db", seen) });
+        Assert.Null(seen[^1].State);
+        Assert.Empty(seen[^1].Ended);
+        Assert.Equal("disk replaced", seen[^1].LastReset!.Reason);
+        Assert.Empty(await H.Store.ListGuardsAsync("fails/nope", 10, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Guarded_starts_racing_on_two_connections_admit_exactly_one()
+    {
+        var def = H.Registry.Add("race", async ctx =>
+        {
+            await ctx.WaitForSignalAsync("go");
+            return null;
+        });
+        var other = new WorkflowClient(await OpenAsync(), H.Time);
+        var starts = Enumerable.Range(0, 16).Select(i => (i % 2 == 0 ? H.Client : other).StartAsync(def, new StartRunOptions { Guard = OneLive("race/k", []) }));
+        var results = await Task.WhenAll(starts);
+
+        Assert.Single(results, r => r.Run.Status == RunStatus.Ready);
+        Assert.Equal(15, results.Count(r => r.Run.Status == RunStatus.Blocked));
+        Assert.Equal("1|", Assert.Single(await H.Store.ListGuardsAsync("race/k", 10, CancellationToken.None)).State);
+    }
+
     [Fact]
     public async Task Graceful_shutdown_lets_an_in_flight_step_finish()
     {

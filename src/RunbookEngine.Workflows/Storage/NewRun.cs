@@ -9,6 +9,7 @@ namespace RunbookEngine.Workflows.Storage;
 /// <param name="Actor">Who starts it.</param>
 /// <param name="Now">The current time.</param>
 /// <param name="CreatedEventData">The data of the <c>run.created</c> timeline event (JSON object text), stored as given.</param>
+/// <param name="Guard">Admission control decided in the same transaction, if any.</param>
 public sealed record NewRun(
     string RunId,
     WorkflowDefinition Definition,
@@ -17,4 +18,5 @@ public sealed record NewRun(
     string? IdempotencyKey,
     string Actor,
     DateTimeOffset Now,
-    string? CreatedEventData = null);
+    string? CreatedEventData = null,
+    RunGuard? Guard = null);

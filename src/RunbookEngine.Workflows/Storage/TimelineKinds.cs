@@ -45,6 +45,10 @@ public static class TimelineKinds
     public const string SignalConsumed = "signal.consumed";
     /// <summary>The <c>lease.fenced</c> event.</summary>
     public const string LeaseFenced = "lease.fenced";
+    /// <summary>The <c>guard.allowed</c> event: a guard let the run start.</summary>
+    public const string GuardAllowed = "guard.allowed";
+    /// <summary>The <c>guard.blocked</c> event: a guard refused the run, which is stored as blocked and never executes.</summary>
+    public const string GuardBlocked = "guard.blocked";
 
     /// <summary>Whether a kind is one the kernel writes (and workflow code may therefore not record).</summary>
     /// <param name="kind">The kind.</param>
