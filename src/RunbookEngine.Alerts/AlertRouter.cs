@@ -13,10 +13,10 @@ namespace RunbookEngine.Alerts;
 /// <param name="Alert">The alert's name.</param>
 /// <param name="Fingerprint">The alert's fingerprint.</param>
 /// <param name="Status">firing or resolved.</param>
-/// <param name="Outcome">started, attached (a repeat of a firing alert), resolved (recorded in the run), cancelled, no_run, unmatched or invalid.</param>
+/// <param name="Outcome">started, blocked (a guard refused the run, which is stored with the reason), attached (a repeat of a firing alert), resolved (recorded in the run), cancelled, no_run, unmatched or invalid.</param>
 /// <param name="Runbook">The runbook, when a trigger matched.</param>
 /// <param name="RunId">The run started or attached to.</param>
-/// <param name="Reason">Why, for invalid.</param>
+/// <param name="Reason">Why, for invalid and blocked.</param>
 public sealed record AlertOutcome(
     [property: JsonPropertyName("alert")] string Alert,
     [property: JsonPropertyName("fingerprint")] string Fingerprint,
@@ -135,6 +135,12 @@ public sealed class AlertRouter
             },
         };
         var started = await service.StartRunbookAsync(entry, bound, trigger.Mode == TriggerMode.DryRun, Key(runbook.Name, alert), Actor(alert), created, ct).ConfigureAwait(false);
+        if (started.Created && started.Run.Status == "blocked")
+        {
+            logger.LogWarning("alert {Alert} ({Fingerprint}) matched {Runbook}, but a guard blocked run {RunId}: {Reason}", alert.Name, alert.Fingerprint, runbook.Name, started.Run.RunId, started.Run.Error);
+            return new AlertOutcome(alert.Name, alert.Fingerprint, alert.Status, "blocked", runbook.Name, started.Run.RunId, Reason: started.Run.Error);
+        }
+
         if (started.Created)
         {
             logger.LogInformation("alert {Alert} ({Fingerprint}) started {Runbook} run {RunId}", alert.Name, alert.Fingerprint, runbook.Name, started.Run.RunId);

@@ -43,6 +43,7 @@ internal static class CliApp
         root.Add(DecideCommand.Create(session, approve: false));
         root.Add(CancelCommand.Create(session));
         root.Add(RetryCommand.Create(session));
+        root.Add(GuardsCommand.Create(session));
         root.Add(WorkerCommand.Create(session));
         root.Add(ServeCommand.Create(session));
         root.Add(TokenCommand.Create(session));

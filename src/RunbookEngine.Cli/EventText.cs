@@ -49,6 +49,8 @@ internal static class EventText
             "approval.rejected" => $"{step} rejected by {S("by")}" + (S("comment") is { Length: > 0 } c2 ? $": {c2}" : string.Empty),
             "approval.timed_out" => $"{step} approval timed out; outcome: {S("outcome")}",
             "approval.planned" or "sleep.planned" or "wait.planned" => $"{step}: {S("summary")}",
+            "guard.allowed" => $"guard {S("key")}: {S("reason")}" + (d["enforced"]?.GetValue<bool>() == false ? " (dry-run: not counted)" : string.Empty),
+            "guard.blocked" => $"guard {S("key")}: blocked: {S("reason")}" + (d["enforced"]?.GetValue<bool>() == false ? " (a live run would be blocked; the dry-run goes on)" : string.Empty),
             "lease.fenced" => $"a late write by {e.Actor} was refused: {S("error")}",
             _ => e.Data?.ToJsonString() ?? string.Empty,
         };

@@ -12,6 +12,9 @@ internal static class ExitCodes
     /// <summary>Invalid input: a wrong flag, an invalid runbook, a missing input, an unknown run or runbook.</summary>
     public const int Invalid = 2;
 
+    /// <summary>A guard refused to start the run (stored as blocked; <c>runbook guards</c> shows why).</summary>
+    public const int Blocked = 3;
+
     /// <summary>Interrupted by Ctrl-C while following a run (the run itself is left as it is).</summary>
     public const int Interrupted = 130;
 }

@@ -67,6 +67,12 @@ internal sealed class RemoteRunbookService : IRunbookService, IDisposable
     public Task<StartedRun> RetryAsync(string runId, string? fromStep, Caller caller, CancellationToken cancellationToken) =>
         SendAsync<StartedRun>(HttpMethod.Post, $"api/runs/{Uri.EscapeDataString(runId)}/retry", new { from_step = fromStep }, cancellationToken);
 
+    public Task<IReadOnlyList<GuardView>> ListGuardsAsync(string? runbook, CancellationToken cancellationToken) =>
+        SendAsync<IReadOnlyList<GuardView>>(HttpMethod.Get, runbook is null ? "api/guards" : $"api/guards?runbook={Uri.EscapeDataString(runbook)}", null, cancellationToken);
+
+    public Task<GuardView> ResetGuardAsync(string key, string reason, Caller caller, CancellationToken cancellationToken) =>
+        SendAsync<GuardView>(HttpMethod.Post, "api/guards/reset", new { key, reason }, cancellationToken);
+
     public void Dispose() => http.Dispose();
 
     private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken)

@@ -15,8 +15,11 @@ namespace RunbookEngine.Runbooks;
 /// </summary>
 public sealed partial class RunbookParser
 {
-    private static readonly string[] RootKeys = ["name", "description", "inputs", "steps", "outputs", "max_loops", "triggers"];
-    private static readonly string[] ScriptRootKeys = ["name", "description", "inputs", "outputs", "triggers"];
+    private static readonly string[] RootKeys = ["name", "description", "inputs", "steps", "outputs", "max_loops", "triggers", "guards"];
+    private static readonly string[] ScriptRootKeys = ["name", "description", "inputs", "outputs", "triggers", "guards"];
+    private static readonly string[] GuardKeys = ["target", "max_live", "cooldown", "rate", "breaker"];
+    private static readonly string[] RateKeys = ["max", "per"];
+    private static readonly string[] BreakerKeys = ["failures", "window", "open_for"];
     private static readonly string[] TriggerKeys = ["source", "match", "inputs", "mode", "on_resolved"];
     private static readonly string[] AlertSources = ["alertmanager", "grafana", "pagerduty", "azure-monitor"];
     private static readonly string[] AlertFields = ["labels", "annotations", "status", "fingerprint", "source", "starts_at", "ends_at", "generator_url"];
@@ -239,6 +242,7 @@ public sealed partial class RunbookParser
         }
 
         var triggers = map.TryGetValue("triggers", out var trNode) ? ParseTriggers(trNode, inputs) : [];
+        var guards = map.TryGetValue("guards", out var gNode) ? ParseGuards(gNode, inputs) : null;
         CheckSteps(steps);
         CheckReferences(steps, inputs);
         CheckTriggerReferences();
@@ -250,6 +254,7 @@ public sealed partial class RunbookParser
         return new Runbook(name, description, inputs, steps, outputs, maxLoops, file, source)
         {
             Triggers = triggers,
+            Guards = guards,
             Language = script ? RunbookLanguage.Script : RunbookLanguage.Yaml,
             ScriptOutputs = declared,
         };
@@ -376,6 +381,107 @@ public sealed partial class RunbookParser
         }
 
         return list;
+    }
+
+    private GuardSpec? ParseGuards(YamlNode node, List<RunbookInput> inputs)
+    {
+        if (node is not YamlMappingNode m)
+        {
+            Error(node, "'guards' must be a mapping: target, max_live, cooldown, rate, breaker");
+            return null;
+        }
+
+        var map = Keys(m, GuardKeys, "guards");
+        Template? target = null;
+        if (map.TryGetValue("target", out var tNode))
+        {
+            var before = sites.Count;
+            target = ParseTemplate(tNode, null, allowResult: false);
+            if (tNode is not YamlScalarNode)
+            {
+                Error(tNode, "'target' must be a string, e.g. \"${{ inputs.host }}\"");
+            }
+
+            // The target becomes the guard key, stored in clear: it may name inputs, but no secret one.
+            foreach (var (expr, start, _, _) in sites.Skip(before))
+            {
+                foreach (var r in Walk(expr).OfType<RefExpr>())
+                {
+                    var at = start with { Column = start.Column + r.Offset };
+                    if (r.Path[0] != "inputs" || r.Path.Count != 2)
+                    {
+                        Error(at, "a guard's target is made from the run's inputs only: inputs.NAME");
+                    }
+                    else if (inputs.All(i => i.Name != r.Path[1]))
+                    {
+                        Error(at, $"the runbook has no input '{r.Path[1]}'{Hint(DidYouMean(r.Path[1], inputs.Select(i => i.Name)))}");
+                    }
+                    else if (inputs.First(i => i.Name == r.Path[1]).Secret)
+                    {
+                        Error(at, $"input '{r.Path[1]}' is secret; a guard's target is stored and shown in clear, so it cannot be made from a secret");
+                    }
+                }
+
+                foreach (var call in Walk(expr).OfType<CallExpr>().Where(c => !ExpressionEvaluator.Functions.ContainsKey(c.Name)))
+                {
+                    Error(start with { Column = start.Column + call.Offset }, $"unknown function '{call.Name}'{Hint(DidYouMean(call.Name, ExpressionEvaluator.Functions.Keys))}");
+                }
+            }
+
+            sites.RemoveRange(before, sites.Count - before);
+        }
+
+        var maxLive = map.TryGetValue("max_live", out var ml) ? RequireInt(ml, "max_live", 0, 1000) ?? 1 : 1;
+        var cooldown = map.TryGetValue("cooldown", out var cd) ? RequireDuration(cd, "cooldown") : null;
+        RateLimit? rate = null;
+        if (map.TryGetValue("rate", out var rNode))
+        {
+            if (rNode is not YamlMappingNode rm)
+            {
+                Error(rNode, "'rate' must be a mapping: { max: 3, per: 1h } (at most 3 runs per target start within any hour)");
+            }
+            else
+            {
+                var rk = Keys(rm, RateKeys, "rate");
+                var max = rk.TryGetValue("max", out var mx) ? RequireInt(mx, "max", 1, 100_000) : null;
+                var per = rk.TryGetValue("per", out var pr) ? RequireDuration(pr, "per") : null;
+                if (!rk.ContainsKey("max") || !rk.ContainsKey("per"))
+                {
+                    Error(rm, "'rate' needs both 'max' and 'per': { max: 3, per: 1h }");
+                }
+                else if (max is { } mv && per is { } pv)
+                {
+                    rate = new RateLimit(mv, pv);
+                }
+            }
+        }
+
+        BreakerSpec? breaker = null;
+        if (map.TryGetValue("breaker", out var bNode))
+        {
+            if (bNode is not YamlMappingNode bm)
+            {
+                Error(bNode, "'breaker' must be a mapping: { failures: 3, window: 30m, open_for: 1h }");
+            }
+            else
+            {
+                var bk = Keys(bm, BreakerKeys, "breaker");
+                var failures = bk.TryGetValue("failures", out var f) ? RequireInt(f, "failures", 1, 1000) : null;
+                var window = bk.TryGetValue("window", out var w) ? RequireDuration(w, "window") : null;
+                var openFor = bk.TryGetValue("open_for", out var o) ? RequireDuration(o, "open_for") : null;
+                var missing = BreakerKeys.Where(k => !bk.ContainsKey(k)).ToList();
+                if (missing.Count > 0)
+                {
+                    Error(bm, $"'breaker' needs {string.Join(", ", missing)}: {{ failures: 3, window: 30m, open_for: 1h }} (3 failed runs within 30 minutes keep it open for an hour)");
+                }
+                else if (failures is { } fv && window is { } wv && openFor is { } ov)
+                {
+                    breaker = new BreakerSpec(fv, wv, ov);
+                }
+            }
+        }
+
+        return new GuardSpec(target, maxLive, cooldown, rate, breaker, Loc(m));
     }
 
     private AlertMatcher? ParseMatcher(YamlNode node, string text)

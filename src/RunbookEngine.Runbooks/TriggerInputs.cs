@@ -4,7 +4,10 @@ using RunbookEngine.Runbooks.Model;
 
 namespace RunbookEngine.Runbooks;
 
-/// <summary>Renders a trigger's <c>inputs:</c> against an alert.</summary>
+/// <summary>
+/// Renders templates evaluated outside a run's steps, against a few named roots: a trigger's <c>inputs:</c>
+/// against the alert (<c>alert</c>), a guard's <c>target</c> against the run's inputs (<c>inputs</c>).
+/// </summary>
 public static class TriggerInputs
 {
     /// <summary>The trigger's inputs for an alert, as JSON to bind to the runbook's declared inputs.</summary>
@@ -15,12 +18,13 @@ public static class TriggerInputs
     {
         ArgumentNullException.ThrowIfNull(trigger);
         ArgumentNullException.ThrowIfNull(alert);
+        var roots = new Dictionary<string, object?>(StringComparer.Ordinal) { ["alert"] = alert };
         var result = new JsonObject();
         try
         {
             foreach (var (name, template) in trigger.Inputs)
             {
-                result[name] = Render(template, alert);
+                result[name] = Render(template, roots);
             }
         }
         catch (ExpressionException ex)
@@ -31,23 +35,28 @@ public static class TriggerInputs
         return (result, null);
     }
 
-    private static JsonNode? Render(Template template, IReadOnlyDictionary<string, object?> alert) => template switch
+    /// <summary>Renders a template against named roots.</summary>
+    /// <param name="template">The template.</param>
+    /// <param name="roots">The values a reference's first name may name.</param>
+    /// <returns>The value.</returns>
+    /// <exception cref="ExpressionException">The expression failed; the message starts with file:line:col.</exception>
+    public static JsonNode? Render(Template template, IReadOnlyDictionary<string, object?> roots) => template switch
     {
         LiteralTemplate l => l.Value?.DeepClone(),
-        ExpressionTemplate e => RunbookValues.ToJson(Eval(e.Expression, e.Location, alert)),
-        InterpolatedTemplate i => JsonValue.Create(string.Concat(i.Parts.Select(p => p.Expression is null ? p.Text : ExpressionEvaluator.Stringify(Eval(p.Expression, i.Location, alert))))),
-        ListTemplate list => new JsonArray([.. list.Items.Select(item => Render(item, alert))]),
-        MapTemplate map => new JsonObject(map.Entries.Select(e => KeyValuePair.Create(e.Key, Render(e.Value, alert)))),
+        ExpressionTemplate e => RunbookValues.ToJson(Eval(e.Expression, e.Location, roots)),
+        InterpolatedTemplate i => JsonValue.Create(string.Concat(i.Parts.Select(p => p.Expression is null ? p.Text : ExpressionEvaluator.Stringify(Eval(p.Expression, i.Location, roots))))),
+        ListTemplate list => new JsonArray([.. list.Items.Select(item => Render(item, roots))]),
+        MapTemplate map => new JsonObject(map.Entries.Select(e => KeyValuePair.Create(e.Key, Render(e.Value, roots)))),
         _ => null,
     };
 
-    private static object? Eval(Expr expr, SourceLocation at, IReadOnlyDictionary<string, object?> alert)
+    private static object? Eval(Expr expr, SourceLocation at, IReadOnlyDictionary<string, object?> roots)
     {
         try
         {
             return ExpressionEvaluator.Evaluate(expr, r =>
             {
-                object? current = r.Path[0] == "alert" ? alert : null;
+                object? current = roots.GetValueOrDefault(r.Path[0]);
                 foreach (var segment in r.Path.Skip(1))
                 {
                     current = current switch

@@ -112,6 +112,19 @@ internal static class ApiEndpoints
             http.Response.StatusCode = StatusCodes.Status201Created;
             return started;
         });
+        Get(api, "/guards", ApiRole.Viewer, async (http, caller, ct) => await service.ListGuardsAsync(Text(http.Request.Query["runbook"]), ct).ConfigureAwait(false));
+
+        // Closing a breaker lets automation act on a target again: a safety decision, like an approval.
+        Post(api, "/guards/reset", ApiRole.Approver, async (http, caller, ct) =>
+        {
+            var body = await BodyAsync<ResetBody>(http, ct).ConfigureAwait(false);
+            if (string.IsNullOrWhiteSpace(body.Key))
+            {
+                throw new RunbookServiceException(ServiceErrorKind.Invalid, "the body needs 'key': a guard key as `runbook guards` lists it, and 'reason'");
+            }
+
+            return await service.ResetGuardAsync(body.Key, body.Reason ?? string.Empty, caller, ct).ConfigureAwait(false);
+        });
 
         api.MapFallback((HttpContext http) => ServerErrors.WriteAsync(http, 404, "not_found", $"no API endpoint {http.Request.Method} {http.Request.Path}; see docs/api.md"));
     }
@@ -267,6 +280,15 @@ internal static class ApiEndpoints
 
     private sealed class CancelBody
     {
+        [JsonPropertyName("reason")]
+        public string? Reason { get; set; }
+    }
+
+    private sealed class ResetBody
+    {
+        [JsonPropertyName("key")]
+        public string? Key { get; set; }
+
         [JsonPropertyName("reason")]
         public string? Reason { get; set; }
     }

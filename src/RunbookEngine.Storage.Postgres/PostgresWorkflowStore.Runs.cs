@@ -54,7 +54,7 @@ public sealed partial class PostgresWorkflowStore
                     Db.P("w", run.Definition.Name),
                     Db.P("h", run.Definition.Hash),
                     Db.P("q", run.Queue),
-                    Db.P("k", run.IdempotencyKey),
+                    Db.P("k", blocked ? null : run.IdempotencyKey), // a refused start does not use up its key: a repeat is decided again
                     Db.P("in", input),
                     Db.P("inref", inputRef),
                     Db.P("by", run.Actor),

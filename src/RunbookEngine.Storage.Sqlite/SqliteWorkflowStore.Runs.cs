@@ -61,7 +61,7 @@ public sealed partial class SqliteWorkflowStore
                     ("$w", run.Definition.Name),
                     ("$h", run.Definition.Hash),
                     ("$q", run.Queue),
-                    ("$k", run.IdempotencyKey),
+                    ("$k", blocked ? null : run.IdempotencyKey), // a refused start does not use up its key: a repeat is decided again
                     ("$in", run.Input),
                     ("$by", run.Actor),
                     ("$now", now),

@@ -19,6 +19,9 @@ public sealed class WorkflowClient
         time = timeProvider ?? TimeProvider.System;
     }
 
+    /// <summary>Gets the current time of this client's clock.</summary>
+    public DateTimeOffset Now => time.GetUtcNow();
+
     /// <summary>Gets or sets a callback invoked when this client made work available (to wake an in-process worker).</summary>
     public Action? WorkAvailable { get; set; }
 

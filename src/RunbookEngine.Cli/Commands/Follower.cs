@@ -107,10 +107,16 @@ internal static class Follower
             {
                 "completed" => $"run {runId} completed" + (run.Output is { } o && o.ToJsonString() != "{}" ? $"; outputs: {o.ToJsonString()}" : string.Empty),
                 "cancelled" => $"run {runId} cancelled: {run.Error}",
+                "blocked" => $"run {runId} blocked by a guard: {run.Error}\n`runbook guards` shows every guard's state; `runbook guards reset KEY --reason TEXT` overrides one",
                 _ => $"run {runId} failed: {run.ErrorKind}: {run.Error}",
             });
         }
 
-        return run.Status == "completed" ? ExitCodes.Ok : ExitCodes.Failed;
+        return run.Status switch
+        {
+            "completed" => ExitCodes.Ok,
+            "blocked" => ExitCodes.Blocked,
+            _ => ExitCodes.Failed,
+        };
     }
 }

@@ -62,6 +62,12 @@ internal static class RunCommand
                     s.Line(run.RunId);
                 }
 
+                if (run.Status == "blocked")
+                {
+                    s.Error($"runbook: run {run.RunId} blocked by a guard: {run.Error}");
+                    return ExitCodes.Blocked;
+                }
+
                 return ExitCodes.Ok;
             }
 

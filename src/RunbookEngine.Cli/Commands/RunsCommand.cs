@@ -8,7 +8,7 @@ internal static class RunsCommand
     public static Command Create(Func<ParseResult, CliSession> session)
     {
         var status = new Option<string?>("--status") { Description = "Only runs with this status." }
-            .AcceptOnlyFromAmong("ready", "running", "waiting", "completed", "failed", "cancelled");
+            .AcceptOnlyFromAmong("ready", "running", "waiting", "completed", "failed", "cancelled", "blocked");
         var runbook = new Option<string?>("--runbook") { Description = "Only runs of this runbook." };
         var limit = new Option<int>("--limit") { Description = "How many runs at most (default 20).", DefaultValueFactory = _ => 20 };
         var command = new Command("runs", """

@@ -151,6 +151,9 @@ public sealed record Runbook(
     /// <summary>Gets the alerts that start this runbook.</summary>
     public IReadOnlyList<TriggerSpec> Triggers { get; init; } = [];
 
+    /// <summary>Gets its guards, if it declares any.</summary>
+    public GuardSpec? Guards { get; init; }
+
     /// <summary>Gets the language it is written in.</summary>
     public RunbookLanguage Language { get; init; } = RunbookLanguage.Yaml;
 

@@ -80,4 +80,18 @@ public interface IRunbookService
     /// <param name="cancellationToken">Cancellation.</param>
     /// <returns>The new run.</returns>
     Task<StartedRun> RetryAsync(string runId, string? fromStep, Caller caller, CancellationToken cancellationToken);
+
+    /// <summary>Lists guard keys with their breaker, cooldown, rate and live runs now.</summary>
+    /// <param name="runbook">Only this runbook's guards.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The guards, by key.</returns>
+    Task<IReadOnlyList<GuardView>> ListGuardsAsync(string? runbook, CancellationToken cancellationToken);
+
+    /// <summary>Resets a guard (closes its breaker, ends its cooldown, forgets its counted runs); recorded with who and why.</summary>
+    /// <param name="key">The guard key.</param>
+    /// <param name="reason">Why (required).</param>
+    /// <param name="caller">Who resets it.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The guard after the reset.</returns>
+    Task<GuardView> ResetGuardAsync(string key, string reason, Caller caller, CancellationToken cancellationToken);
 }

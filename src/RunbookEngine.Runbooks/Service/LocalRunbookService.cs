@@ -202,10 +202,58 @@ public sealed class LocalRunbookService : IRunbookService
 
         var started = await client.StartAsync(
             RunbookDefinitions.ToDefinition(entry.Runbook!),
-            new StartRunOptions { Actor = actor, IdempotencyKey = idempotencyKey, Input = new RunbookRunInput(inputs, dryRun).ToJson(), CreatedEventData = created },
+            new StartRunOptions { Actor = actor, IdempotencyKey = idempotencyKey, Input = new RunbookRunInput(inputs, dryRun).ToJson(), CreatedEventData = created, Guard = GuardFor(entry.Runbook!, inputs, dryRun) },
             cancellationToken).ConfigureAwait(false);
         return new StartedRun(View(started.Run), started.Created);
     }
+
+    /// <summary>The guard a run starts under: its key is computed here, its decision made in the store.</summary>
+    private static RunGuard? GuardFor(Runbook runbook, JsonObject inputs, bool dryRun)
+    {
+        if (runbook.Guards is null)
+        {
+            return null;
+        }
+
+        var (key, _, problem) = GuardPolicy.KeyOf(runbook, inputs);
+        return key is null ? throw new RunbookServiceException(ServiceErrorKind.Invalid, problem!) : GuardPolicy.For(runbook, key, dryRun);
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<GuardView>> ListGuardsAsync(string? runbook, CancellationToken cancellationToken)
+    {
+        var now = client.Now;
+        var records = await store.ListGuardsAsync(null, 1000, cancellationToken).ConfigureAwait(false);
+        var specs = LoadRunbooks().Where(e => e.Runbook is not null).GroupBy(e => e.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Runbook!.Guards, StringComparer.Ordinal);
+        return [.. records
+            .Select(r => GuardPolicy.Describe(specs.GetValueOrDefault(RunbookOf(r.Key)), r, now))
+            .Where(v => runbook is null || v.Runbook == runbook)
+            .OrderBy(v => v.Key, StringComparer.Ordinal)];
+    }
+
+    /// <inheritdoc/>
+    public async Task<GuardView> ResetGuardAsync(string key, string reason, Caller caller, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(key);
+        ArgumentNullException.ThrowIfNull(caller);
+        if (string.IsNullOrWhiteSpace(reason))
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, "a guard reset needs a reason (--reason \"...\"); it is recorded with who reset it");
+        }
+
+        if (!await store.ResetGuardAsync(key, new GuardReset(client.Now, caller.Actor, reason.Trim()), cancellationToken).ConfigureAwait(false))
+        {
+            var known = await store.ListGuardsAsync(null, 1000, cancellationToken).ConfigureAwait(false);
+            var hint = RunbookParser.DidYouMean(key, known.Select(k => k.Key));
+            throw new RunbookServiceException(ServiceErrorKind.NotFound, $"no guard '{key}'{(hint is null ? string.Empty : $" (did you mean '{hint}'?)")}; `runbook guards` lists them");
+        }
+
+        var record = (await store.ListGuardsAsync(key, 1, cancellationToken).ConfigureAwait(false))[0];
+        var spec = LoadRunbooks().FirstOrDefault(e => e.Name == RunbookOf(key) && e.Runbook is not null)?.Runbook!.Guards;
+        return GuardPolicy.Describe(spec, record, client.Now);
+    }
+
+    private static string RunbookOf(string key) => key.IndexOf('/', StringComparison.Ordinal) is var slash and >= 0 ? key[..slash] : key;
 
     /// <inheritdoc/>
     public async Task<IReadOnlyList<RunView>> ListRunsAsync(string? status, string? runbook, int limit, CancellationToken cancellationToken)
@@ -224,7 +272,7 @@ public sealed class LocalRunbookService : IRunbookService
             }
             catch (ArgumentException)
             {
-                throw new RunbookServiceException(ServiceErrorKind.Invalid, $"status '{status}' is not one of ready, running, waiting, completed, failed, cancelled");
+                throw new RunbookServiceException(ServiceErrorKind.Invalid, $"status '{status}' is not one of ready, running, waiting, completed, failed, cancelled, blocked");
             }
         }
 
@@ -364,6 +412,7 @@ public sealed class LocalRunbookService : IRunbookService
                 Actor = caller.Actor,
                 Input = new RunbookRunInput(oldInput.Inputs, oldInput.DryRun, old.RunId, fromStep, prior).ToJson(),
                 CreatedEventData = new JsonObject { ["retry_of"] = old.RunId, ["from_step"] = fromStep, ["dry_run"] = oldInput.DryRun },
+                Guard = GuardFor(runbook, oldInput.Inputs, oldInput.DryRun),
             },
             cancellationToken).ConfigureAwait(false);
         return new StartedRun(View(started.Run), started.Created);
