@@ -52,7 +52,10 @@ public sealed class CliFixture : IDisposable
     }
 
     /// <summary>Starts the CLI as a real process (the built runbook.dll).</summary>
-    public Process Start(string user, string groups, params string[] args)
+    public Process Start(string user, string groups, params string[] args) => Start(user, groups, [], args);
+
+    /// <summary>Starts the CLI as a real process with more environment variables.</summary>
+    public Process Start(string user, string groups, Dictionary<string, string> env, params string[] args)
     {
         var dll = Path.Combine(AppContext.BaseDirectory.Replace(Path.Combine("tests", "RunbookEngine.Cli.Tests"), Path.Combine("src", "RunbookEngine.Cli"), StringComparison.Ordinal), "runbook.dll");
         if (!File.Exists(dll))
@@ -77,12 +80,19 @@ public sealed class CliFixture : IDisposable
         info.Environment["RUNBOOK_STORE"] = StorePath;
         info.Environment["RUNBOOK_PATH"] = RunbooksDir;
         info.Environment["RUNBOOK_SCRIPT_CACHE"] = Path.Combine(Directory, "scripts");
+        foreach (var (k, v) in env)
+        {
+            info.Environment[k] = v;
+        }
+
         return Process.Start(info)!;
     }
 
-    public async Task<(int Code, string Out, string Err)> RunProcessAsync(string user, string groups, params string[] args)
+    public Task<(int Code, string Out, string Err)> RunProcessAsync(string user, string groups, params string[] args) => RunProcessAsync(user, groups, [], args);
+
+    public async Task<(int Code, string Out, string Err)> RunProcessAsync(string user, string groups, Dictionary<string, string> env, params string[] args)
     {
-        using var p = Start(user, groups, args);
+        using var p = Start(user, groups, env, args);
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(120));

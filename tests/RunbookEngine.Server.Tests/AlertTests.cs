@@ -100,6 +100,61 @@ public sealed class AlertTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_guard_blocks_a_second_alert_for_a_busy_target_records_why_and_is_reset_through_the_api_by_an_approver()
+    {
+        server.Write("guarded-disk.yaml", """
+            name: guarded-disk
+            inputs:
+              host: { type: string }
+            guards:
+              target: "${{ inputs.host }}"
+              max_live: 1
+            triggers:
+              - match: { alertname: DiskFull }
+                inputs: { host: "${{ alert.labels.instance }}" }
+            steps:
+              - id: approve
+                approval: { approvers: ["group:sre-oncall"] }
+            """);
+        JsonNode Guarded(JsonNode response) => response["outcomes"]!.AsArray().Single(o => (string?)o!["runbook"] == "guarded-disk")!;
+
+        var first = Guarded(await PostAsync(Notification("firing", "web-1")));
+        Assert.Equal("started", (string)first["outcome"]!);
+        var runId = (string)first["run_id"]!;
+
+        // Another episode on the same host (it started later) while the first run is live: refused and stored.
+        var later = Notification("firing", "web-1").Replace("\"startsAt\": \"2026-11-21T03:00:00Z\"", "\"startsAt\": \"2026-11-21T04:00:00Z\"", StringComparison.Ordinal);
+        var second = Guarded(await PostAsync(later));
+        Assert.Equal("blocked", (string)second["outcome"]!);
+        Assert.Equal($"1 live run for target 'web-1' (at most 1): {runId}", (string)second["reason"]!);
+        var blockedId = (string)second["run_id"]!;
+        Assert.Equal("blocked", await server.RunStatusAsync(blockedId));
+        var events = await server.Store.GetTimelineAsync(blockedId, 0, 100, CancellationToken.None);
+        Assert.Equal(["run.created", "guard.blocked"], events.Select(e => e.Kind));
+        Assert.Equal("fp-web-1", (string)JsonNode.Parse(events[0].Data!)!["trigger"]!["alert"]!["fingerprint"]!); // the raw alert is kept
+        Assert.Contains(server.Logs.Lines, l => l.Contains($"a guard blocked run {blockedId}", StringComparison.Ordinal));
+
+        // A repeat of the blocked episode is decided again (its run kept no idempotency key), and blocked again.
+        var repeat = Guarded(await PostAsync(later));
+        Assert.Equal("blocked", (string)repeat["outcome"]!);
+        Assert.NotEqual(blockedId, (string)repeat["run_id"]!);
+
+        var list = await server.RemoteAsync(server.Viewer, "guards", "-o", "json");
+        Assert.True(list.Code == 0, list.Err);
+        var guard = Assert.Single(JsonNode.Parse(list.Out)!.AsArray())!;
+        Assert.Equal("guarded-disk/web-1", (string)guard["key"]!);
+        Assert.Equal([runId], guard["live_runs"]!.AsArray().Select(r => (string)r!));
+
+        var byOperator = await server.RemoteAsync(server.Operator, "guards", "reset", "guarded-disk/web-1", "--reason", "try");
+        Assert.Equal(1, byOperator.Code);
+        Assert.Contains("this needs approver or admin", byOperator.Err, StringComparison.Ordinal);
+        var byApprover = await server.RemoteAsync(server.Approver, "guards", "reset", "guarded-disk/web-1", "--reason", "host rebuilt", "-o", "json");
+        Assert.True(byApprover.Code == 0, byApprover.Err);
+        Assert.Equal("host rebuilt", (string)JsonNode.Parse(byApprover.Out)!["last_reset"]!["reason"]!);
+        Assert.Equal("user:bob", (string)JsonNode.Parse(byApprover.Out)!["last_reset"]!["by"]!); // the token's identity
+    }
+
+    [Fact]
     public async Task An_alert_starts_a_csharp_script_runbook_whose_approval_is_given_through_the_remote_cli()
     {
         server.Write("disk-script.csx", """
