@@ -17,8 +17,9 @@ internal static class RunCommand
         var command = new Command("run", """
             Start a run of a runbook and follow it until it ends. A run waiting for approval says which command
             approves it; it continues as soon as someone approves from any terminal. Exit 0 when it completes,
-            1 when it fails, is rejected or cancelled, 2 for invalid input. With --server, the server's workers
-            execute it and this command follows it through the API.
+            1 when it fails, is rejected or cancelled, 2 for invalid input, 3 when a guard of the runbook blocks it
+            (`runbook guards` shows why). With --server, the server's workers execute it and this command follows
+            it through the API.
 
             Examples:
               runbook run disk-full-cleanup -p path=/var/log -p threshold=80 --dry-run

@@ -13,7 +13,7 @@ internal static class TokenCommand
         var command = new Command("token", """
             Manage the API tokens `runbook serve` accepts. Only a token's SHA-256 is stored; the token is printed
             once, when created. Roles: viewer (read), operator (read, run, cancel, retry), approver (read, approve,
-            reject), admin (everything). The server re-reads the file when it changes: revoking takes effect at once.
+            reject, reset guards), admin (everything). The server re-reads the file when it changes: revoking takes effect at once.
 
             Examples:
               runbook token create alice --role operator
