@@ -24,7 +24,8 @@ public sealed partial class RunbookParser
     private static readonly string[] AlertSources = ["alertmanager", "grafana", "pagerduty", "azure-monitor"];
     private static readonly string[] AlertFields = ["labels", "annotations", "status", "fingerprint", "source", "starts_at", "ends_at", "generator_url"];
     private static readonly string[] InputKeys = ["type", "required", "default", "pattern", "values", "secret", "description"];
-    private static readonly string[] StepKeys = ["id", "description", "action", "with", "outputs", "when", "approval", "sleep", "wait_until", "retry", "timeout", "total_timeout", "on_failure", "queue"];
+    private static readonly string[] StepKeys = ["id", "description", "action", "with", "outputs", "when", "approval", "sleep", "wait_until", "retry", "timeout", "total_timeout", "on_failure", "queue", "verify"];
+    private static readonly string[] VerifyKeys = ["action", "with", "condition", "interval", "timeout"];
     private static readonly string[] ApprovalKeys = ["approvers", "min", "timeout", "on_timeout", "four_eyes", "message"];
     private static readonly string[] WaitKeys = ["condition", "interval", "timeout"];
     private static readonly string[] RetryKeys = ["max_attempts", "initial_interval", "backoff", "max_interval", "non_retryable"];
@@ -875,7 +876,77 @@ public sealed partial class RunbookParser
             }
         }
 
-        return id is null ? null : new RunbookStep(id, keys.TryGetValue("description", out var d) ? RequireString(d, "description") : null, type, action, with, outputs, when, approval, sleep, wait, retry, timeout, total, onFailure, queue, Loc(m));
+        VerifySpec? verify = null;
+        if (keys.TryGetValue("verify", out var vNode))
+        {
+            if (type != StepType.Action || !hasAction)
+            {
+                Error(vNode, $"{what}: 'verify' checks what an action changed; only action steps have it (a wait_until step already polls)");
+            }
+            else
+            {
+                verify = ParseVerify(vNode, what, id);
+            }
+        }
+
+        return id is null ? null : new RunbookStep(id, keys.TryGetValue("description", out var d) ? RequireString(d, "description") : null, type, action, with, outputs, when, approval, sleep, wait, retry, timeout, total, onFailure, queue, Loc(m)) { Verify = verify };
+    }
+
+    private VerifySpec? ParseVerify(YamlNode node, string what, string? stepId)
+    {
+        if (node is not YamlMappingNode m)
+        {
+            Error(node, $"{what}: 'verify' must be a mapping {{ action, with, condition, interval, timeout }}");
+            return null;
+        }
+
+        var keys = Keys(m, VerifyKeys, $"the verify of {what}");
+        string? action = null;
+        if (!keys.TryGetValue("action", out var an))
+        {
+            Error(m, $"{what}: 'verify' needs the 'action' it polls, e.g. action: prometheus with a query");
+        }
+        else if ((action = RequireString(an, "action")) is not null && !actions.TryGet(action, out _))
+        {
+            Error(an, $"{what}: unknown action '{action}' in verify{Hint(DidYouMean(action, actions.All.Select(a => a.Name)))}; available: {string.Join(", ", actions.All.Select(a => a.Name))}");
+            action = null;
+        }
+
+        MapTemplate? with = null;
+        if (keys.TryGetValue("with", out var wn))
+        {
+            if (wn is not YamlMappingNode)
+            {
+                Error(wn, $"{what}: the 'with' of verify must be a mapping of the action's inputs");
+            }
+            else
+            {
+                with = (MapTemplate)ParseTemplate(wn, stepId, allowResult: false);
+                if (action is not null && actions.TryGet(action, out var a))
+                {
+                    CheckWith(a, with, wn, $"the verify of {what}");
+                }
+            }
+        }
+        else if (action is not null && actions.TryGet(action, out var a2) && a2.Parameters.Any(p => p.Required))
+        {
+            Error(an!, $"{what}: the verify action '{action}' needs 'with' giving {string.Join(", ", a2.Parameters.Where(p => p.Required).Select(p => $"'{p.Name}'"))}");
+        }
+
+        var condition = keys.TryGetValue("condition", out var c) ? ParseCondition(c, stepId, allowResult: true, "condition") : null;
+        if (!keys.ContainsKey("condition"))
+        {
+            Error(m, $"{what}: 'verify' needs a 'condition' over the polled result, e.g. \"${{{{ result.value < 90 }}}}\"");
+        }
+
+        var interval = keys.TryGetValue("interval", out var i) ? RequireDuration(i, "interval") : TimeSpan.FromSeconds(10);
+        var timeout = keys.TryGetValue("timeout", out var t) ? RequireDuration(t, "timeout") : null;
+        if (!keys.ContainsKey("timeout"))
+        {
+            Error(m, $"{what}: 'verify' needs a 'timeout' (how long the condition may take to hold)");
+        }
+
+        return action is null || condition is null || interval is null || timeout is null ? null : new VerifySpec(action, with, condition, interval.Value, timeout.Value, Loc(m));
     }
 
     private void CheckWith(IRunbookAction action, MapTemplate with, YamlNode withNode, string what)

@@ -129,6 +129,11 @@ public sealed class RunbookWorkflow
             case StepType.Action:
                 var result = await ActionAsync(ctx, state, step, position).ConfigureAwait(false);
                 state.SetOutputs(step, result);
+                if (step.Verify is { } verify)
+                {
+                    await VerifyAsync(ctx, state, step, verify, position).ConfigureAwait(false);
+                }
+
                 break;
             case StepType.Sleep:
                 await StepOperations.SleepAsync(ctx, step.Sleep!.Value, step.Id, position, state.DryRun).ConfigureAwait(false);
@@ -144,11 +149,47 @@ public sealed class RunbookWorkflow
         state.Status[step.Id] = state.DryRun ? "planned" : "succeeded";
     }
 
-    private async Task<JsonNode?> ActionAsync(WorkflowContext ctx, RunState state, RunbookStep step, string position)
+    private Task<JsonNode?> ActionAsync(WorkflowContext ctx, RunState state, RunbookStep step, string position) =>
+        ActionAsync(ctx, state, step, step.Action!, step.With, StepOperations.OptionsOf(step.Retry, step.Timeout, step.TotalTimeout), step.Queue, position);
+
+    private async Task<JsonNode?> ActionAsync(WorkflowContext ctx, RunState state, RunbookStep step, string name, MapTemplate? template, StepOptions options, string? queue, string position)
     {
-        var action = actions.TryGet(step.Action!, out var a) ? a : throw new StepFailedException(step.Id, 0, "UnknownAction", $"{step.Location}: action '{step.Action}' is not available in this worker", 0);
-        var with = step.With is null ? new JsonObject() : (JsonObject)state.Render(step.With, result: null)!;
-        return await StepOperations.ActionAsync(ctx, action, with, step.Id, position, state.DryRun, StepOperations.OptionsOf(step.Retry, step.Timeout, step.TotalTimeout), step.Queue, logger).ConfigureAwait(false);
+        var action = actions.TryGet(name, out var a) ? a : throw new StepFailedException(step.Id, 0, "UnknownAction", $"{step.Location}: action '{name}' is not available in this worker", 0);
+        var with = template is null ? new JsonObject() : (JsonObject)state.Render(template, result: null)!;
+        return await StepOperations.ActionAsync(ctx, action, with, step.Id, position, state.DryRun, options, queue, logger).ConfigureAwait(false);
+    }
+
+    /// <summary>Polls the step's verify action until its condition holds; the step fails with <c>VerifyFailed</c> if it never does.</summary>
+    private async Task VerifyAsync(WorkflowContext ctx, RunState state, RunbookStep step, VerifySpec verify, string position)
+    {
+        var summary = $"poll {verify.Action} every {Durations.Format(verify.Interval)} for up to {Durations.Format(verify.Timeout)} until {verify.Condition.Text}";
+        var options = StepOperations.OptionsOf(null, null, null);
+        if (state.DryRun)
+        {
+            await ActionAsync(ctx, state, step, verify.Action, verify.With, options, null, $"{position}/verify").ConfigureAwait(false);
+            await ctx.RecordAsync(position + "/verify-planned", "verify.planned", new JsonObject { ["step"] = step.Id, ["condition"] = verify.Condition.Text, ["summary"] = "would then " + summary }).ConfigureAwait(false);
+            return;
+        }
+
+        var deadline = ctx.UtcNow + verify.Timeout;
+        for (var poll = 1; ; poll++)
+        {
+            var result = await ActionAsync(ctx, state, step, verify.Action, verify.With, options, null, $"{position}/verify#{poll}").ConfigureAwait(false);
+            if (ExpressionEvaluator.IsTruthy(state.Evaluate(verify.Condition, result, step)))
+            {
+                await ctx.RecordAsync($"{position}/verified", "verify.passed", new JsonObject { ["step"] = step.Id, ["condition"] = verify.Condition.Text, ["polls"] = poll, ["result"] = result?.DeepClone() }).ConfigureAwait(false);
+                return;
+            }
+
+            if (ctx.UtcNow + verify.Interval > deadline)
+            {
+                var message = $"{verify.Condition.Text} did not hold within {Durations.Format(verify.Timeout)} after the step ({poll} polls of {verify.Action})";
+                await ctx.RecordAsync($"{position}/verify-failed", "verify.failed", new JsonObject { ["step"] = step.Id, ["condition"] = verify.Condition.Text, ["polls"] = poll, ["result"] = result?.DeepClone(), ["error"] = message }).ConfigureAwait(false);
+                throw new StepFailedException(step.Id, 0, "VerifyFailed", message, 1); // the step's action ran once; the polls are in the message
+            }
+
+            await ctx.DelayAsync(verify.Interval, $"{position}/verify-interval#{poll}").ConfigureAwait(false);
+        }
     }
 
     private static async Task ApproveAsync(WorkflowContext ctx, RunState state, RunbookStep step, string position)

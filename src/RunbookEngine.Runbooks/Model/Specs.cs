@@ -85,6 +85,15 @@ public sealed record ApprovalSpec(IReadOnlyList<string> Approvers, int Min, Time
 /// <param name="Timeout">How long to keep polling.</param>
 public sealed record WaitUntilSpec(ExpressionTemplate Condition, TimeSpan Interval, TimeSpan Timeout);
 
+/// <summary>A step's <c>verify:</c>: an action polled after the step's own action until a condition over its result holds.</summary>
+/// <param name="Action">The action polled (usually read-only: prometheus, http GET).</param>
+/// <param name="With">Its inputs.</param>
+/// <param name="Condition">The condition over <c>result</c> (the polled action's result).</param>
+/// <param name="Interval">The pause between polls.</param>
+/// <param name="Timeout">How long to keep polling before the step fails with <c>VerifyFailed</c>.</param>
+/// <param name="Location">Where it is declared.</param>
+public sealed record VerifySpec(string Action, MapTemplate? With, ExpressionTemplate Condition, TimeSpan Interval, TimeSpan Timeout, SourceLocation Location);
+
 /// <summary>Failure routing.</summary>
 /// <param name="Mode">The mode.</param>
 /// <param name="Target">The step to continue at, for goto.</param>
@@ -127,7 +136,11 @@ public sealed record RunbookStep(
     TimeSpan? TotalTimeout,
     FailureRoute OnFailure,
     string? Queue,
-    SourceLocation Location);
+    SourceLocation Location)
+{
+    /// <summary>Gets the condition that must hold after the step's action, if any.</summary>
+    public VerifySpec? Verify { get; init; }
+}
 
 /// <summary>A parsed, valid runbook.</summary>
 /// <param name="Name">Its name.</param>
