@@ -19,7 +19,37 @@ public sealed class ActionTests : IDisposable
     [Fact]
     public void The_catalog_finds_every_built_in_action()
     {
-        Assert.Equal(["http", "log", "shell"], ActionCatalog.CreateDefault().All.Select(a => a.Name));
+        Assert.Equal(["http", "log", "notify", "prometheus", "shell"], ActionCatalog.CreateDefault().All.Select(a => a.Name));
+    }
+
+    [Fact]
+    public async Task Notify_posts_the_slack_and_teams_webhook_shapes_and_names_only_the_host()
+    {
+        await using var chat = new LocalHttpServer((request, _) => request.Url!.AbsolutePath.EndsWith("/gone", StringComparison.Ordinal) ? (404, "no_team", "text/plain") : (200, "ok", "text/plain"));
+        var notify = new NotifyAction();
+
+        var slack = await notify.ExecuteAsync(Request(new JsonObject { ["url"] = $"{chat.Url}/services/T0/B0/XyZsecret", ["text"] = "disk on web-1 cleaned", ["title"] = "runbook disk-full-cleanup" }), CancellationToken.None);
+        Assert.Equal(200, slack["status"]!.GetValue<int>());
+        var sent = chat.Requests.ToArray();
+        Assert.Equal("POST", sent[0].Method);
+        Assert.Equal("""{"text":"*runbook disk-full-cleanup*\ndisk on web-1 cleaned"}""", sent[0].Body);
+
+        await notify.ExecuteAsync(Request(new JsonObject { ["url"] = $"{chat.Url}/workflows/abc", ["text"] = "done", ["title"] = "Runbook", ["format"] = "teams" }), CancellationToken.None);
+        var teams = JsonNode.Parse(chat.Requests.ToArray()[1].Body)!;
+        Assert.Equal("message", teams["type"]!.GetValue<string>());
+        var card = teams["attachments"]![0]!;
+        Assert.Equal("application/vnd.microsoft.card.adaptive", card["contentType"]!.GetValue<string>());
+        Assert.Equal(["Runbook", "done"], card["content"]!["body"]!.AsArray().Select(b => b!["text"]!.GetValue<string>()));
+
+        var plan = await notify.PlanAsync(Request(new JsonObject { ["url"] = $"{chat.Url}/services/T0/B0/XyZsecret", ["text"] = "hi" }), CancellationToken.None);
+        Assert.Equal("would post a slack message to 127.0.0.1: hi", plan.Summary);
+        Assert.DoesNotContain("XyZsecret", plan.Target + plan.Summary + plan.Details?.ToJsonString(), StringComparison.Ordinal);
+        Assert.Equal(2, chat.Requests.Count); // planning sent nothing
+
+        var gone = await Assert.ThrowsAsync<StepException>(() => notify.ExecuteAsync(Request(new JsonObject { ["url"] = $"{chat.Url}/XyZsecret/gone", ["text"] = "hi" }), CancellationToken.None));
+        Assert.Equal("NotifyFailed", gone.Kind);
+        Assert.True(gone.NonRetryable);
+        Assert.Equal("127.0.0.1 answered 404: no_team", gone.Message);
     }
 
     [Fact]
