@@ -10,11 +10,6 @@ public sealed class HttpAction : IRunbookAction
 {
     private const int MaxBody = 1 << 20;
 
-    private static readonly HttpClient Client = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), AllowAutoRedirect = false })
-    {
-        Timeout = Timeout.InfiniteTimeSpan, // the step's timeout bounds the attempt
-    };
-
     /// <inheritdoc/>
     public string Name => "http";
 
@@ -80,7 +75,7 @@ public sealed class HttpAction : IRunbookAction
         HttpResponseMessage response;
         try
         {
-            response = await Client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            response = await ActionHttp.Client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         }
         catch (HttpRequestException ex)
         {

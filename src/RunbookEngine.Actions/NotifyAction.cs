@@ -12,10 +12,6 @@ namespace RunbookEngine.Actions;
 /// </summary>
 public sealed class NotifyAction : IRunbookAction
 {
-    private static readonly HttpClient Client = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), AllowAutoRedirect = false })
-    {
-        Timeout = Timeout.InfiniteTimeSpan, // the step's timeout bounds the attempt
-    };
 
     /// <inheritdoc/>
     public string Name => "notify";
@@ -68,7 +64,7 @@ public sealed class NotifyAction : IRunbookAction
         HttpResponseMessage response;
         try
         {
-            response = await Client.PostAsync(uri, content, cancellationToken).ConfigureAwait(false);
+            response = await ActionHttp.Client.PostAsync(uri, content, cancellationToken).ConfigureAwait(false);
         }
         catch (HttpRequestException ex)
         {

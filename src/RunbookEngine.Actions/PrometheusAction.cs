@@ -15,11 +15,6 @@ public sealed class PrometheusAction : IRunbookAction
 
     private const int MaxBody = 4 << 20;
 
-    private static readonly HttpClient Client = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), AllowAutoRedirect = false })
-    {
-        Timeout = Timeout.InfiniteTimeSpan, // the step's timeout bounds the attempt
-    };
-
     /// <inheritdoc/>
     public string Name => "prometheus";
 
@@ -100,7 +95,7 @@ public sealed class PrometheusAction : IRunbookAction
         int status;
         try
         {
-            using var response = await Client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            using var response = await ActionHttp.Client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
             status = (int)response.StatusCode;
             text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
             if (text.Length > MaxBody)

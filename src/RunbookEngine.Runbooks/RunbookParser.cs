@@ -933,18 +933,7 @@ public sealed partial class RunbookParser
             Error(an!, $"{what}: the verify action '{action}' needs 'with' giving {string.Join(", ", a2.Parameters.Where(p => p.Required).Select(p => $"'{p.Name}'"))}");
         }
 
-        var condition = keys.TryGetValue("condition", out var c) ? ParseCondition(c, stepId, allowResult: true, "condition") : null;
-        if (!keys.ContainsKey("condition"))
-        {
-            Error(m, $"{what}: 'verify' needs a 'condition' over the polled result, e.g. \"${{{{ result.value < 90 }}}}\"");
-        }
-
-        var interval = keys.TryGetValue("interval", out var i) ? RequireDuration(i, "interval") : TimeSpan.FromSeconds(10);
-        var timeout = keys.TryGetValue("timeout", out var t) ? RequireDuration(t, "timeout") : null;
-        if (!keys.ContainsKey("timeout"))
-        {
-            Error(m, $"{what}: 'verify' needs a 'timeout' (how long the condition may take to hold)");
-        }
+        var (condition, interval, timeout) = ParsePolling(keys, m, stepId, $"{what}: 'verify' needs a 'condition' over the polled result, e.g. \"${{{{ result.value < 90 }}}}\"", $"{what}: 'verify' needs a 'timeout' (how long the condition may take to hold)");
 
         return action is null || condition is null || interval is null || timeout is null ? null : new VerifySpec(action, with, condition, interval.Value, timeout.Value, Loc(m));
     }
@@ -1075,20 +1064,27 @@ public sealed partial class RunbookParser
         }
 
         var keys = Keys(m, WaitKeys, $"the wait_until of {what}");
+        var (condition, interval, timeout) = ParsePolling(keys, m, stepId, $"{what}: 'wait_until' needs a 'condition' over result, e.g. \"${{{{ result.status == 200 }}}}\"", $"{what}: 'wait_until' needs a 'timeout' (how long to keep polling)");
+        return condition is null || interval is null || timeout is null ? null : new WaitUntilSpec(condition, interval.Value, timeout.Value);
+    }
+
+    /// <summary>The condition, interval (default 10s) and required timeout of a polling block (wait_until, verify).</summary>
+    private (ExpressionTemplate? Condition, TimeSpan? Interval, TimeSpan? Timeout) ParsePolling(Dictionary<string, YamlNode> keys, YamlMappingNode m, string? stepId, string noCondition, string noTimeout)
+    {
         var condition = keys.TryGetValue("condition", out var c) ? ParseCondition(c, stepId, allowResult: true, "condition") : null;
         if (!keys.ContainsKey("condition"))
         {
-            Error(m, $"{what}: 'wait_until' needs a 'condition' over result, e.g. \"${{{{ result.status == 200 }}}}\"");
+            Error(m, noCondition);
         }
 
         var interval = keys.TryGetValue("interval", out var i) ? RequireDuration(i, "interval") : TimeSpan.FromSeconds(10);
         var timeout = keys.TryGetValue("timeout", out var t) ? RequireDuration(t, "timeout") : null;
         if (!keys.ContainsKey("timeout"))
         {
-            Error(m, $"{what}: 'wait_until' needs a 'timeout' (how long to keep polling)");
+            Error(m, noTimeout);
         }
 
-        return condition is null || interval is null || timeout is null ? null : new WaitUntilSpec(condition, interval.Value, timeout.Value);
+        return (condition, interval, timeout);
     }
 
     private RetrySpec? ParseRetry(YamlNode node, string what)

@@ -1,7 +1,3 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-
 namespace RunbookEngine.Testing;
 
 /// <summary>
@@ -10,13 +6,11 @@ namespace RunbookEngine.Testing;
 /// </summary>
 public sealed class PrometheusServer : IAsyncDisposable
 {
-    private readonly Process process;
-    private readonly string directory;
+    private readonly ServiceProcess process;
 
-    private PrometheusServer(Process process, string directory, string url)
+    private PrometheusServer(ServiceProcess process, string url)
     {
         this.process = process;
-        this.directory = directory;
         Url = url;
     }
 
@@ -27,13 +21,7 @@ public sealed class PrometheusServer : IAsyncDisposable
         var binary = File.Exists("/usr/bin/prometheus") ? "/usr/bin/prometheus" : throw new InvalidOperationException("Prometheus is not installed: apt-get install prometheus (.ci/run does)");
         var directory = Path.Combine(Path.GetTempPath(), "rbprom-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(directory);
-        int port;
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
-
+        var port = ServiceProcess.FreePort();
         await File.WriteAllTextAsync(Path.Combine(directory, "prometheus.yml"), $"""
             global:
               scrape_interval: 1s
@@ -43,64 +31,16 @@ public sealed class PrometheusServer : IAsyncDisposable
                 static_configs:
                   - targets: ['{scrapeTarget}']
             """);
-        var info = new ProcessStartInfo(binary) { RedirectStandardError = true, RedirectStandardOutput = true, WorkingDirectory = directory };
-        foreach (var a in new[] { "--config.file=prometheus.yml", $"--storage.tsdb.path={directory}/data", $"--web.listen-address=127.0.0.1:{port}", "--log.level=info" })
-        {
-            info.ArgumentList.Add(a);
-        }
 
-        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        DataReceivedEventHandler onLine = (_, e) =>
-        {
-            if (e.Data is { } line)
-            {
-                log.Enqueue(line);
-
-                // Logged once the TSDB is open and the web handler answers queries.
-                if (line.Contains("Server is ready to receive web requests", StringComparison.Ordinal))
-                {
-                    ready.TrySetResult();
-                }
-            }
-        };
-        process.ErrorDataReceived += onLine;
-        process.OutputDataReceived += onLine;
-        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException("Prometheus exited at start:\n" + string.Join('\n', log)));
-        process.Start();
-        process.BeginErrorReadLine();
-        process.BeginOutputReadLine();
-        var server = new PrometheusServer(process, directory, $"http://127.0.0.1:{port}");
-        try
-        {
-            await ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
-        }
-        catch
-        {
-            await server.DisposeAsync();
-            throw;
-        }
-
-        return server;
+        // Logged once the TSDB is open and the web handler answers queries.
+        var process = await ServiceProcess.StartAsync(
+            "Prometheus",
+            binary,
+            ["--config.file=prometheus.yml", $"--storage.tsdb.path={directory}/data", $"--web.listen-address=127.0.0.1:{port}", "--log.level=info"],
+            directory,
+            "Server is ready to receive web requests");
+        return new PrometheusServer(process, $"http://127.0.0.1:{port}");
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (!process.HasExited)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-        }
-
-        process.Dispose();
-        try
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Left for .ci/run to clean.
-        }
-    }
+    public ValueTask DisposeAsync() => process.DisposeAsync();
 }
