@@ -287,6 +287,42 @@ public sealed class RunbookExecutionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_notify_webhook_url_given_as_a_secret_never_reaches_the_database_or_the_logs()
+    {
+        await using var chat = new LocalHttpServer((request, _) => request.Url!.AbsolutePath.Contains("broken", StringComparison.Ordinal) ? (404, "no_service", "text/plain") : (200, "ok", "text/plain"));
+        const string Token = "T0ABC/B0DEF/hook-Secret-99";
+        Environment.SetEnvironmentVariable("RB_TEST_SLACK", $"{chat.Url}/services/{Token}");
+        Environment.SetEnvironmentVariable("RB_TEST_SLACK_BROKEN", $"{chat.Url}/broken/{Token}");
+        var yaml = """
+            name: tells-the-channel
+            steps:
+              - id: tell
+                action: notify
+                with: { url: "secret://env/RB_TEST_SLACK", text: "disk cleaned", title: "runbook" }
+              - id: tell-broken
+                action: notify
+                with: { url: "secret://env/RB_TEST_SLACK_BROKEN", text: "again" }
+                on_failure: continue
+            """;
+        var run = await host.StartAsync(yaml);
+        await host.DrainAsync();
+
+        Assert.Equal(RunStatus.Completed, (await host.RunAsync(run)).Status);
+        Assert.Equal($"/services/{Token}", chat.Requests.First().Path); // the action did use it
+        var failed = (await host.HistoryAsync(run)).Steps.Single(s => s.Name == "tell-broken");
+        Assert.Equal("127.0.0.1 answered 404: no_service", failed.ErrorMessage![(failed.ErrorMessage!.IndexOf("127.0.0.1", StringComparison.Ordinal))..]);
+
+        await host.Store.DisposeAsync();
+        var needle = Encoding.UTF8.GetBytes("hook-Secret-99");
+        foreach (var file in Directory.GetFiles(host.Directory, "runbook.db*"))
+        {
+            Assert.False(File.ReadAllBytes(file).AsSpan().IndexOf(needle) >= 0, $"{Path.GetFileName(file)} contains the webhook URL");
+        }
+
+        Assert.DoesNotContain(host.Logs.Lines, l => l.Contains("hook-Secret-99", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_secret_never_reaches_the_database_the_timeline_or_the_logs()
     {
         const string Secret = "s3cr3t-Value-4711";
