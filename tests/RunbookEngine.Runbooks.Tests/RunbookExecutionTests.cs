@@ -312,14 +312,7 @@ public sealed class RunbookExecutionTests : IAsyncLifetime
         var failed = (await host.HistoryAsync(run)).Steps.Single(s => s.Name == "tell-broken");
         Assert.Equal("127.0.0.1 answered 404: no_service", failed.ErrorMessage![(failed.ErrorMessage!.IndexOf("127.0.0.1", StringComparison.Ordinal))..]);
 
-        await host.Store.DisposeAsync();
-        var needle = Encoding.UTF8.GetBytes("hook-Secret-99");
-        foreach (var file in Directory.GetFiles(host.Directory, "runbook.db*"))
-        {
-            Assert.False(File.ReadAllBytes(file).AsSpan().IndexOf(needle) >= 0, $"{Path.GetFileName(file)} contains the webhook URL");
-        }
-
-        Assert.DoesNotContain(host.Logs.Lines, l => l.Contains("hook-Secret-99", StringComparison.Ordinal));
+        await host.AssertNeverStoredOrLoggedAsync("hook-Secret-99", "the webhook URL");
     }
 
     [Fact]
@@ -362,14 +355,7 @@ public sealed class RunbookExecutionTests : IAsyncLifetime
         var history = await host.HistoryAsync(run);
         Assert.Contains("oops ***", history.Steps.Single(s => s.Name == "print").ErrorMessage, StringComparison.Ordinal);
 
-        await host.Store.DisposeAsync(); // flush and close so every byte is on disk
-        var needle = Encoding.UTF8.GetBytes(Secret);
-        foreach (var file in Directory.GetFiles(host.Directory, "runbook.db*"))
-        {
-            Assert.False(File.ReadAllBytes(file).AsSpan().IndexOf(needle) >= 0, $"{Path.GetFileName(file)} contains the secret");
-        }
-
-        Assert.DoesNotContain(host.Logs.Lines, l => l.Contains(Secret, StringComparison.Ordinal));
+        await host.AssertNeverStoredOrLoggedAsync(Secret, "the secret");
         Assert.Contains(host.Logs.Lines, l => l.Contains("using ***", StringComparison.Ordinal));
     }
 

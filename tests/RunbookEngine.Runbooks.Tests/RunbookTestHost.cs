@@ -81,6 +81,22 @@ public sealed class RunbookTestHost : IAsyncDisposable
     public Task DecideAsync(string runId, string step, string who, string decision, params string[] groups) =>
         Client.SignalAsync(runId, RunbookWorkflow.ApprovalSignalPrefix + step, new JsonObject { ["decision"] = decision, ["comment"] = $"{decision} by {who}", ["groups"] = new JsonArray([.. groups.Select(g => JsonValue.Create(g))]) }, who);
 
+    /// <summary>
+    /// Closes the store (so every byte is on disk) and asserts that <paramref name="text"/> is in none of the
+    /// database's files (the file, its WAL and shared memory) and in no log line.
+    /// </summary>
+    public async Task AssertNeverStoredOrLoggedAsync(string text, string what)
+    {
+        await Store.DisposeAsync();
+        var needle = System.Text.Encoding.UTF8.GetBytes(text);
+        foreach (var file in System.IO.Directory.GetFiles(Directory, "runbook.db*"))
+        {
+            Assert.False(File.ReadAllBytes(file).AsSpan().IndexOf(needle) >= 0, $"{Path.GetFileName(file)} contains {what}");
+        }
+
+        Assert.DoesNotContain(Logs.Lines, l => l.Contains(text, StringComparison.Ordinal));
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Store.DisposeAsync();
