@@ -17,7 +17,15 @@ public sealed class HttpAction : IRunbookAction
     public string Description => "Send an HTTP request; an unexpected status fails the attempt; a JSON body is parsed into result.json.";
 
     /// <inheritdoc/>
-    public SideEffect SideEffect => SideEffect.Mutating;
+    public SideEffect SideEffect => SideEffect.Destructive;
+
+    /// <inheritdoc/>
+    public SideEffect Classify(JsonObject with)
+    {
+        ArgumentNullException.ThrowIfNull(with);
+        var method = MethodOf(with);
+        return method is "GET" or "HEAD" ? SideEffect.ReadOnly : method == "DELETE" ? SideEffect.Destructive : SideEffect.Mutating;
+    }
 
     /// <inheritdoc/>
     public IReadOnlyList<ActionParameter> Parameters { get; } =
@@ -39,7 +47,7 @@ public sealed class HttpAction : IRunbookAction
         var method = MethodOf(request);
         var url = With.RequiredString(request.With, "url", "http");
         var body = BodyOf(request);
-        var effect = method is "GET" or "HEAD" ? SideEffect.ReadOnly : method == "DELETE" ? SideEffect.Destructive : SideEffect.Mutating;
+        var effect = Classify(request.With);
         var summary = $"would send {method} {url}" + (body is null ? string.Empty : $" with a {Encoding.UTF8.GetByteCount(body)}-byte body");
         return Task.FromResult(new ActionPlan(Name, method, url, summary, effect, With.Object(("headers", new JsonArray([.. With.Map(request.With, "headers").Keys.Select(k => JsonValue.Create(k))])))));
     }
@@ -108,7 +116,9 @@ public sealed class HttpAction : IRunbookAction
     private static bool IsJson(MediaTypeHeaderValue? type) =>
         type?.MediaType is { } m && (m.Equals("application/json", StringComparison.OrdinalIgnoreCase) || m.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
 
-    private static string MethodOf(ActionRequest request) => (With.String(request.With, "method") ?? "GET").ToUpperInvariant();
+    private static string MethodOf(ActionRequest request) => MethodOf(request.With);
+
+    private static string MethodOf(JsonObject with) => (With.String(with, "method") ?? "GET").ToUpperInvariant();
 
     private static string? BodyOf(ActionRequest request) => request.With["body"] switch
     {

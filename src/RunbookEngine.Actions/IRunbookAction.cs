@@ -22,6 +22,15 @@ public interface IRunbookAction
     /// <summary>Gets the most an execution may change.</summary>
     SideEffect SideEffect { get; }
 
+    /// <summary>
+    /// What an execution with these inputs may change: by default <see cref="SideEffect"/>; an action whose
+    /// inputs decide (an HTTP method, a Kubernetes verb) says so here. It must be a pure function of
+    /// <paramref name="with"/> (secret references unresolved): a run decides its approval gates with it and replays them.
+    /// </summary>
+    /// <param name="with">The step's inputs.</param>
+    /// <returns>The side-effect class.</returns>
+    SideEffect Classify(JsonObject with) => SideEffect;
+
     /// <summary>Gets the keys accepted under <c>with:</c>.</summary>
     IReadOnlyList<ActionParameter> Parameters { get; }
 

@@ -128,13 +128,13 @@ public sealed class AlertRouter
             {
                 ["source"] = alert.Source,
                 ["at"] = trigger.Location.ToString(),
-                ["mode"] = trigger.Mode == TriggerMode.DryRun ? "dry-run" : "live",
+                ["mode"] = trigger.Mode switch { TriggerMode.DryRun => "dry-run", TriggerMode.Approval => "approval", _ => "live" },
                 ["matchers"] = new JsonArray([.. trigger.Match.Select(m => JsonValue.Create(m.ToString()))]),
                 ["alert"] = alert.ToJson(),
                 ["payload"] = payload?.DeepClone(),
             },
         };
-        var started = await service.StartRunbookAsync(entry, bound, trigger.Mode == TriggerMode.DryRun, Key(runbook.Name, alert), Actor(alert), created, ct).ConfigureAwait(false);
+        var started = await service.StartRunbookAsync(entry, bound, trigger.Mode == TriggerMode.DryRun, Key(runbook.Name, alert), Actor(alert), created, ct, RunGate.For(trigger)).ConfigureAwait(false);
         if (started.Created && started.Run.Status == "blocked")
         {
             logger.LogWarning("alert {Alert} ({Fingerprint}) matched {Runbook}, but a guard blocked run {RunId}: {Reason}", alert.Name, alert.Fingerprint, runbook.Name, started.Run.RunId, started.Run.Error);

@@ -17,10 +17,14 @@ internal sealed class RunState
         this.ctx = ctx;
         this.runbook = runbook;
         DryRun = input.DryRun;
+        Gate = RunGate.FromJson(input.Gate);
         inputs = RunbookValues.FromJson(input.Inputs) as Dictionary<string, object?> ?? [];
     }
 
     public bool DryRun { get; }
+
+    /// <summary>Gets the approval gate of a run an alert started, or null.</summary>
+    public RunGate? Gate { get; }
 
     public Dictionary<string, string> Status { get; } = new(StringComparer.Ordinal);
 

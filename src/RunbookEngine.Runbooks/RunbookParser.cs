@@ -20,7 +20,8 @@ public sealed partial class RunbookParser
     private static readonly string[] GuardKeys = ["target", "max_live", "cooldown", "rate", "breaker"];
     private static readonly string[] RateKeys = ["max", "per"];
     private static readonly string[] BreakerKeys = ["failures", "window", "open_for"];
-    private static readonly string[] TriggerKeys = ["source", "match", "inputs", "mode", "on_resolved"];
+    private static readonly string[] TriggerKeys = ["source", "match", "inputs", "mode", "approval", "destructive", "on_resolved"];
+    private static readonly string[] GateApprovalKeys = ["approvers", "min", "timeout", "on_timeout"];
     private static readonly string[] AlertSources = ["alertmanager", "grafana", "pagerduty", "azure-monitor"];
     private static readonly string[] AlertFields = ["labels", "annotations", "status", "fingerprint", "source", "starts_at", "ends_at", "generator_url"];
     private static readonly string[] InputKeys = ["type", "required", "default", "pattern", "values", "secret", "description"];
@@ -247,6 +248,7 @@ public sealed partial class RunbookParser
         CheckSteps(steps);
         CheckReferences(steps, inputs);
         CheckTriggerReferences();
+        CheckDestructiveSteps(triggers, steps);
         if (name is null)
         {
             return null;
@@ -359,12 +361,38 @@ public sealed partial class RunbookParser
                         mode = TriggerMode.DryRun;
                         break;
                     case "approval":
-                        Error(modeNode, "mode 'approval' is not available yet; use mode: live with an approval step before the first change, or mode: dry-run");
+                        mode = TriggerMode.Approval;
                         break;
                     default:
-                        Error(modeNode, $"mode '{mv}' must be live or dry-run{Hint(DidYouMean(mv, ["live", "dry-run"]))}");
+                        Error(modeNode, $"mode '{mv}' must be live, dry-run or approval{Hint(DidYouMean(mv, ["live", "dry-run", "approval"]))}");
                         break;
                 }
+            }
+
+            // The gate the engine adds to a triggered run: its approvers are named here, never guessed.
+            ApprovalSpec? gate = null;
+            if (map.TryGetValue("approval", out var apNode))
+            {
+                gate = ParseApproval(apNode, "the trigger", null, GateApprovalKeys);
+                if (mode == TriggerMode.DryRun)
+                {
+                    Error(apNode, "a dry-run changes nothing and waits for no approval: remove 'approval', or use mode: approval");
+                }
+            }
+            else if (mode == TriggerMode.Approval)
+            {
+                Error(modeNode!, "mode: approval needs the trigger's 'approval' with who may let the run go on, e.g. approval: { approvers: [group:sre-oncall], timeout: 30m }");
+            }
+
+            var allowDestructive = false;
+            if (map.TryGetValue("destructive", out var deNode) && RequireString(deNode, "destructive") is { } dv)
+            {
+                if (dv is not ("approve" or "allow"))
+                {
+                    Error(deNode, $"destructive '{dv}' must be approve (default: a destructive step of a triggered run waits for an approval) or allow (it runs unattended)");
+                }
+
+                allowDestructive = dv == "allow";
             }
 
             var cancel = false;
@@ -378,7 +406,7 @@ public sealed partial class RunbookParser
                 cancel = ov == "cancel";
             }
 
-            list.Add(new TriggerSpec(source, matchers, mapped, mode, cancel, Loc(m)));
+            list.Add(new TriggerSpec(source, matchers, mapped, mode, cancel, Loc(m)) { Approval = gate, AllowDestructive = allowDestructive });
         }
 
         return list;
@@ -514,6 +542,41 @@ public sealed partial class RunbookParser
             Error(node, $"matcher '{text}': invalid regular expression: {ex.Message}");
             return null;
         }
+    }
+
+    /// <summary>
+    /// A trigger that starts live runs with nobody to approve them must not reach a step that is destructive
+    /// as written (an http DELETE, say): the runbook has to name approvers or say destructive: allow. Steps
+    /// whose inputs decide at run time are checked when they run.
+    /// </summary>
+    private void CheckDestructiveSteps(List<TriggerSpec> triggers, List<RunbookStep> steps)
+    {
+        foreach (var trigger in triggers.Where(t => t.Mode == TriggerMode.Live && !t.AllowDestructive && t.Approval is null))
+        {
+            foreach (var step in steps.Where(x => x.Type is StepType.Action or StepType.WaitUntil && x.Action is not null))
+            {
+                if (actions.TryGet(step.Action!, out var action) && action.Classify(LiteralWith(step.With)) == SideEffect.Destructive)
+                {
+                    Error(trigger.Location, $"this trigger starts runs with no one watching, and step '{step.Id}' at {step.Location} ({step.Action}) is destructive: name who approves it with approval: {{ approvers: [group:sre-oncall] }}, or write destructive: allow to let it run unattended");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// <summary>The inputs of a step that are written as literals (templated ones are left out).</summary>
+    private static JsonObject LiteralWith(MapTemplate? with)
+    {
+        var literal = new JsonObject();
+        foreach (var (key, value, _) in with?.Entries ?? [])
+        {
+            if (value is LiteralTemplate l)
+            {
+                literal[key] = l.Value?.DeepClone();
+            }
+        }
+
+        return literal;
     }
 
     private void CheckTriggerReferences()
@@ -1010,7 +1073,7 @@ public sealed partial class RunbookParser
         var t => "a " + t.ToString().ToLowerInvariant(),
     };
 
-    private ApprovalSpec? ParseApproval(YamlNode node, string what, string? stepId)
+    private ApprovalSpec? ParseApproval(YamlNode node, string what, string? stepId, string[]? allowed = null)
     {
         if (node is not YamlMappingNode m)
         {
@@ -1018,7 +1081,7 @@ public sealed partial class RunbookParser
             return null;
         }
 
-        var keys = Keys(m, ApprovalKeys, $"the approval of {what}");
+        var keys = Keys(m, allowed ?? ApprovalKeys, $"the approval of {what}");
         var approvers = new List<string>();
         if (!keys.TryGetValue("approvers", out var a))
         {
@@ -1050,7 +1113,8 @@ public sealed partial class RunbookParser
             }
         }
 
-        var fourEyes = !keys.TryGetValue("four_eyes", out var fe) || (RequireBool(fe, "four_eyes") ?? true);
+        // A gate on a triggered run: the run was started by an alert, so four-eyes has no one to exclude.
+        var fourEyes = allowed is null && (!keys.TryGetValue("four_eyes", out var fe) || (RequireBool(fe, "four_eyes") ?? true));
         var message = keys.TryGetValue("message", out var msg) ? ParseTemplate(msg, stepId, allowResult: false) : null;
         return new ApprovalSpec(approvers, min, timeout, onTimeout, fourEyes, message);
     }

@@ -8,7 +8,8 @@ namespace RunbookEngine.Runbooks;
 /// <param name="RetryOf">The run this one retries, if any.</param>
 /// <param name="FromStep">With <paramref name="RetryOf"/>: the step to start at; earlier steps reuse that run's outputs.</param>
 /// <param name="Prior">Step id to <c>{ status, result }</c> of the retried run: reused steps recompute their outputs from the result.</param>
-public sealed record RunbookRunInput(JsonObject Inputs, bool DryRun = false, string? RetryOf = null, string? FromStep = null, JsonObject? Prior = null)
+/// <param name="Gate">The approval gate of a run an alert started (see <see cref="RunGate"/>), or null.</param>
+public sealed record RunbookRunInput(JsonObject Inputs, bool DryRun = false, string? RetryOf = null, string? FromStep = null, JsonObject? Prior = null, JsonObject? Gate = null)
 {
     /// <summary>Serializes to the stored form.</summary>
     /// <returns>The JSON object.</returns>
@@ -19,6 +20,7 @@ public sealed record RunbookRunInput(JsonObject Inputs, bool DryRun = false, str
         ["retry_of"] = RetryOf,
         ["from_step"] = FromStep,
         ["prior"] = Prior?.DeepClone(),
+        ["gate"] = Gate?.DeepClone(),
     };
 
     /// <summary>Reads the stored form.</summary>
@@ -29,5 +31,6 @@ public sealed record RunbookRunInput(JsonObject Inputs, bool DryRun = false, str
         node?["dry_run"]?.GetValue<bool>() ?? false,
         node?["retry_of"]?.GetValue<string>(),
         node?["from_step"]?.GetValue<string>(),
-        node?["prior"] as JsonObject);
+        node?["prior"] as JsonObject,
+        node?["gate"] as JsonObject);
 }

@@ -156,7 +156,7 @@ public sealed class RunbookWorkflow
     {
         var action = actions.TryGet(name, out var a) ? a : throw new StepFailedException(step.Id, 0, "UnknownAction", $"{step.Location}: action '{name}' is not available in this worker", 0);
         var with = template is null ? new JsonObject() : (JsonObject)state.Render(template, result: null)!;
-        return await StepOperations.ActionAsync(ctx, action, with, step.Id, position, state.DryRun, options, queue, logger).ConfigureAwait(false);
+        return await StepOperations.ActionAsync(ctx, action, with, step.Id, position, state.DryRun, options, queue, logger, state.Gate).ConfigureAwait(false);
     }
 
     /// <summary>Polls the step's verify action until its condition holds; the step fails with <c>VerifyFailed</c> if it never does.</summary>
@@ -197,6 +197,7 @@ public sealed class RunbookWorkflow
         var spec = step.Approval!;
         var message = spec.Message is null ? null : ExpressionEvaluator.Stringify(RunbookValues.FromJson(state.Render(spec.Message, null)));
         await StepOperations.ApproveAsync(ctx, spec, message, step.Id, position, state.DryRun).ConfigureAwait(false);
+        state.Gate?.Pass();
     }
 
     private async Task WaitUntilAsync(WorkflowContext ctx, RunState state, RunbookStep step, string position)

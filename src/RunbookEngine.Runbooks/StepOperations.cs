@@ -12,9 +12,17 @@ namespace RunbookEngine.Runbooks;
 /// </summary>
 internal static class StepOperations
 {
-    /// <summary>Runs an action as a durable step: a plan in a dry-run, else inline or as an activity on a queue.</summary>
-    public static async Task<JsonNode?> ActionAsync(WorkflowContext ctx, IRunbookAction action, JsonObject with, string stepId, string position, bool dryRun, StepOptions options, string? queue, ILogger logger)
+    /// <summary>
+    /// Runs an action as a durable step: a plan in a dry-run, else inline or as an activity on a queue; in a run
+    /// an alert started, first through the run's approval gate when the call needs it.
+    /// </summary>
+    public static async Task<JsonNode?> ActionAsync(WorkflowContext ctx, IRunbookAction action, JsonObject with, string stepId, string position, bool dryRun, StepOptions options, string? queue, ILogger logger, RunGate? gate)
     {
+        if (!dryRun && gate is not null)
+        {
+            await gate.BeforeAsync(ctx, action, with, stepId, position).ConfigureAwait(false);
+        }
+
         if (dryRun)
         {
             await ctx.StepAsync(
@@ -38,7 +46,7 @@ internal static class StepOperations
 
     /// <summary>Waits for the approvals a gate needs; records every request, refusal, decision and timeout.</summary>
     /// <exception cref="StepFailedException">Rejected, or timed out with <c>on_timeout: reject</c>.</exception>
-    public static async Task ApproveAsync(WorkflowContext ctx, ApprovalSpec spec, string? message, string stepId, string position, bool dryRun)
+    public static async Task ApproveAsync(WorkflowContext ctx, ApprovalSpec spec, string? message, string stepId, string position, bool dryRun, string? gate = null)
     {
         var request = new JsonObject
         {
@@ -51,6 +59,11 @@ internal static class StepOperations
             ["message"] = message,
             ["approve_with"] = $"runbook approve {ctx.RunId} --step {stepId}",
         };
+        if (gate is not null)
+        {
+            request["gate"] = gate;
+        }
+
         if (dryRun)
         {
             request["summary"] = $"would wait for {spec.Min} approval(s) from {string.Join(", ", spec.Approvers)}";

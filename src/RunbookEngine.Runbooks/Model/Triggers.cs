@@ -10,6 +10,9 @@ public enum TriggerMode
 
     /// <summary>Plans only: shows what it would do, changes nothing.</summary>
     DryRun,
+
+    /// <summary>Live, but the run waits for an approval before its first step that changes something.</summary>
+    Approval,
 }
 
 /// <summary>One Alertmanager-style label matcher: <c>name = value</c>, <c>!=</c>, <c>=~</c> (regex) or <c>!~</c>.</summary>
@@ -44,7 +47,7 @@ public sealed record AlertMatcher(string Label, string Op, string Value)
 /// <param name="Source">Only alerts from this source (alertmanager, grafana, pagerduty, azure-monitor, or a generic source's name), or null for any.</param>
 /// <param name="Match">Matchers that must all hold on the alert's labels.</param>
 /// <param name="Inputs">The runbook's inputs from the alert (<c>${{ alert.labels.instance }}</c>).</param>
-/// <param name="Mode">Live or dry-run.</param>
+/// <param name="Mode">Live, dry-run or approval.</param>
 /// <param name="CancelOnResolved">Whether a resolved alert cancels a run still waiting for an approval.</param>
 /// <param name="Location">Where it is declared.</param>
 public sealed record TriggerSpec(
@@ -53,4 +56,15 @@ public sealed record TriggerSpec(
     IReadOnlyList<(string Name, Template Value)> Inputs,
     TriggerMode Mode,
     bool CancelOnResolved,
-    SourceLocation Location);
+    SourceLocation Location)
+{
+    /// <summary>
+    /// Gets who approves the gate the engine adds to the runs this trigger starts (<c>approval:</c>): before the
+    /// first change with <c>mode: approval</c>, and before a destructive step unless <see cref="AllowDestructive"/>.
+    /// Null when the trigger names no approvers.
+    /// </summary>
+    public ApprovalSpec? Approval { get; init; }
+
+    /// <summary>Gets a value indicating whether destructive steps run without an approval (<c>destructive: allow</c>).</summary>
+    public bool AllowDestructive { get; init; }
+}

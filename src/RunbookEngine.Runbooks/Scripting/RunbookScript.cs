@@ -30,6 +30,7 @@ public sealed class RunbookScript
     private readonly ActionCatalog actions;
     private readonly ILogger logger;
     private readonly RunbookRunInput input;
+    private readonly RunGate? gate;
     private readonly JsonObject outputs = [];
     private readonly Dictionary<string, int> visits = new(StringComparer.Ordinal);
     private string scope = string.Empty;
@@ -42,6 +43,7 @@ public sealed class RunbookScript
         this.actions = actions;
         this.logger = logger;
         input = RunbookRunInput.FromJson(ctx.Input);
+        gate = RunGate.FromJson(input.Gate);
         reachedRetryStep = input.FromStep is null;
     }
 
@@ -282,6 +284,7 @@ public sealed class RunbookScript
 
         var spec = new ApprovalSpec(approvers, min, timeout, approveOnTimeout ? "approve" : "reject", fourEyes, null);
         await StepOperations.ApproveAsync(ctx, spec, message, id, position, DryRun).ConfigureAwait(false);
+        gate?.Pass();
     }
 
     /// <summary>Sleeps on a durable timer: the run holds no thread and survives restarts.</summary>
@@ -405,7 +408,7 @@ public sealed class RunbookScript
             throw new StepFailedException(id, 0, "InvalidInput", $"step '{id}': {problem}", 0);
         }
 
-        return await StepOperations.ActionAsync(ctx, action, with, id, position, DryRun, OptionsOf(settings), settings?.Queue, logger).ConfigureAwait(false);
+        return await StepOperations.ActionAsync(ctx, action, with, id, position, DryRun, OptionsOf(settings), settings?.Queue, logger, gate).ConfigureAwait(false);
     }
 
     /// <summary>The position of the next step with this id: the id, then <c>id#2</c>, <c>id#3</c> for repeats (loops).</summary>

@@ -189,8 +189,9 @@ public sealed class LocalRunbookService : IRunbookService
     /// <param name="actor">Who starts it.</param>
     /// <param name="createdData">More data for the <c>run.created</c> event (e.g. the alert that triggered it).</param>
     /// <param name="cancellationToken">Cancellation.</param>
+    /// <param name="gate">The approval gate of a run an alert starts (<see cref="RunGate.For"/>), or null.</param>
     /// <returns>The run.</returns>
-    public async Task<StartedRun> StartRunbookAsync(RunbookEntry entry, JsonObject inputs, bool dryRun, string? idempotencyKey, string actor, JsonObject? createdData, CancellationToken cancellationToken)
+    public async Task<StartedRun> StartRunbookAsync(RunbookEntry entry, JsonObject inputs, bool dryRun, string? idempotencyKey, string actor, JsonObject? createdData, CancellationToken cancellationToken, JsonObject? gate = null)
     {
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(inputs);
@@ -202,7 +203,7 @@ public sealed class LocalRunbookService : IRunbookService
 
         var started = await client.StartAsync(
             RunbookDefinitions.ToDefinition(entry.Runbook!),
-            new StartRunOptions { Actor = actor, IdempotencyKey = idempotencyKey, Input = new RunbookRunInput(inputs, dryRun).ToJson(), CreatedEventData = created, Guard = GuardFor(entry.Runbook!, inputs, dryRun) },
+            new StartRunOptions { Actor = actor, IdempotencyKey = idempotencyKey, Input = new RunbookRunInput(inputs, dryRun, Gate: dryRun ? null : gate).ToJson(), CreatedEventData = created, Guard = GuardFor(entry.Runbook!, inputs, dryRun) },
             cancellationToken).ConfigureAwait(false);
         return new StartedRun(View(started.Run), started.Created);
     }
@@ -333,7 +334,10 @@ public sealed class LocalRunbookService : IRunbookService
         }
         else
         {
+            // The gate the engine added to a triggered run is not a step of the runbook: its request is in the timeline.
             spec = runbook.Steps.FirstOrDefault(x => x.Id == stepId && x.Type == StepType.Approval)?.Approval
+                ?? events.Where(e => e.Kind == "approval.requested" && WorkflowJson.Parse(e.Data)?["step"]?.GetValue<string>() == stepId)
+                    .Select(e => ApprovalRules.FromRequest(WorkflowJson.Parse(e.Data))).LastOrDefault()
                 ?? throw new RunbookServiceException(ServiceErrorKind.Invalid, $"runbook '{runbook.Name}' has no approval step '{stepId}'; its approval steps: {string.Join(", ", runbook.Steps.Where(x => x.Type == StepType.Approval).Select(x => x.Id))}");
         }
 
