@@ -12,8 +12,11 @@ public sealed record RunbookServerOptions
     /// <summary>Gets the API tokens file (see <see cref="ApiTokenFile"/>).</summary>
     public string TokensFile { get; init; } = ".runbook/tokens.yaml";
 
-    /// <summary>Gets the server configuration file (webhook sources and their credentials), or null for none.</summary>
-    public string? ConfigFile { get; init; }
+    /// <summary>
+    /// Gets the webhook sources of the server configuration (<see cref="WebhookSources.Load"/>): per-source
+    /// credentials and generic JSON webhooks. A source not listed needs an operator API token.
+    /// </summary>
+    public IReadOnlyDictionary<string, WebhookSource> Sources { get; init; } = new Dictionary<string, WebhookSource>();
 
     /// <summary>Gets the largest request body accepted; larger ones get 413. Default 1 MiB.</summary>
     public long MaxRequestBodyBytes { get; init; } = 1024 * 1024;

@@ -1,3 +1,5 @@
+using System.Net.Http.Headers;
+using System.Text;
 using System.Text.Json.Nodes;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Builder;
@@ -25,60 +27,134 @@ internal static class WebhookEndpoints
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
         });
         context.Disposables.Add(limiter);
+        var receiver = new Receiver(context, limiter, router);
 
-        app.MapPost("/hooks/alertmanager", (HttpContext http) => ReceiveAsync(http, context, limiter, router, AlertmanagerPayload.Parse));
-        app.MapPost("/hooks/grafana", (HttpContext http) => ReceiveAsync(http, context, limiter, router, GrafanaPayload.Parse));
-        app.MapPost("/hooks/pagerduty", (HttpContext http) => ReceiveAsync(http, context, limiter, router, PagerDutyPayload.Parse, context.Options.PagerDutySecrets));
+        app.MapPost("/hooks/alertmanager", (HttpContext http) => receiver.ReceiveAsync(http, AlertmanagerPayload.Source, AlertmanagerPayload.Parse));
 
-        // An action group's webhook cannot set headers: its URL carries the token (use https beyond loopback).
-        app.MapPost("/hooks/azure-monitor", (HttpContext http) => ReceiveAsync(http, context, limiter, router, AzureMonitorPayload.Parse, queryToken: true));
-        app.MapFallback("/hooks/{**rest}", (HttpContext http) => ServerErrors.WriteAsync(http, 404, "not_found", $"no webhook at {http.Request.Path}; sources: /hooks/alertmanager, /hooks/grafana, /hooks/pagerduty, /hooks/azure-monitor"));
+        // Grafana's webhook contact point sends POST or PUT, as configured.
+        app.MapMethods("/hooks/grafana", ["POST", "PUT"], (HttpContext http) => receiver.ReceiveAsync(http, GrafanaPayload.Source, GrafanaPayload.Parse));
+        app.MapPost("/hooks/pagerduty", (HttpContext http) => receiver.ReceiveAsync(http, PagerDutyPayload.Source, PagerDutyPayload.Parse));
+        app.MapPost("/hooks/azure-monitor", (HttpContext http) => receiver.ReceiveAsync(http, AzureMonitorPayload.Source, AzureMonitorPayload.Parse));
+        app.MapPost("/hooks/{source}", (HttpContext http) =>
+        {
+            var name = http.Request.RouteValues["source"]?.ToString() ?? string.Empty;
+            return context.Options.Sources.TryGetValue(name, out var source) && source.Mapping is { } mapping
+                ? receiver.ReceiveAsync(http, name, payload => GenericPayload.Parse(payload, name, mapping))
+                : NotFoundAsync(http, context);
+        });
+        app.MapFallback("/hooks/{**rest}", (HttpContext http) => NotFoundAsync(http, context));
     }
 
-    private static async Task ReceiveAsync(HttpContext http, ServerContext context, ConcurrencyLimiter limiter, AlertRouter router, Func<JsonNode?, IReadOnlyList<Alert>> parse, IReadOnlyList<string>? signingSecrets = null, bool queryToken = false)
+    private static Task NotFoundAsync(HttpContext http, ServerContext context)
     {
-        // Credentials first: an unauthenticated request is refused before it can take a slot or be read. A source
-        // that signs its deliveries is checked against its secrets instead of an API token.
-        var signed = signingSecrets is { Count: > 0 };
-        var signature = http.Request.Headers[PagerDutyPayload.SignatureHeader].ToString();
-        if (!signed)
+        var sources = WebhookSources.BuiltIn.Concat(context.Options.Sources.Values.Where(s => s.Mapping is not null).Select(s => s.Name)).Select(s => "/hooks/" + s);
+        return ServerErrors.WriteAsync(http, 404, "not_found", $"no webhook at {http.Request.Method} {http.Request.Path}; sources: {string.Join(", ", sources)}");
+    }
+
+    /// <summary>Receives one delivery: credentials, a slot, the body, the alerts, routing.</summary>
+    private sealed class Receiver(ServerContext context, ConcurrencyLimiter limiter, AlertRouter router)
+    {
+        public async Task ReceiveAsync(HttpContext http, string source, Func<JsonNode?, IReadOnlyList<Alert>> parse)
         {
-            ApiEndpoints.Authorize(http, context, ApiRole.Operator, queryToken);
-        }
-        else if (signature.Length == 0)
-        {
-            throw new RunbookServiceException(ServiceErrorKind.Unauthorized, $"missing {PagerDutyPayload.SignatureHeader}: this webhook accepts only deliveries signed with the subscription's secret");
+            // Credentials first: an unauthenticated request is refused before it can take a slot or be read. A source
+            // that signs its deliveries is checked against its secrets once the body is read.
+            var auth = AuthOf(source);
+            var signature = auth is SignatureAuth ? SignatureOf(http) : null;
+            Authenticate(http, source, auth);
+
+            using var lease = await limiter.AcquireAsync(1, http.RequestAborted).ConfigureAwait(false);
+            if (!lease.IsAcquired)
+            {
+                http.Response.Headers.RetryAfter = "1";
+                await ServerErrors.WriteAsync(http, 429, "overloaded", "too many alert notifications at once; retry after 1 s (nothing from this request was stored)").ConfigureAwait(false);
+                return;
+            }
+
+            var body = await ApiEndpoints.BytesAsync(http, http.RequestAborted).ConfigureAwait(false);
+            if (auth is SignatureAuth signed && !PagerDutyPayload.Verify(body, signature!, signed.Secrets))
+            {
+                throw new RunbookServiceException(ServiceErrorKind.Unauthorized, $"{PagerDutyPayload.SignatureHeader} does not match the body for any configured secret; nothing was stored");
+            }
+
+            var payload = ApiEndpoints.ParseJson(body);
+            IReadOnlyList<Alert> alerts;
+            try
+            {
+                alerts = parse(payload);
+            }
+            catch (AlertPayloadException ex)
+            {
+                throw new RunbookServiceException(ServiceErrorKind.Invalid, ex.Message);
+            }
+
+            // Routing awaits every start: when the 202 goes out, the runs are in the store.
+            var outcomes = await router.RouteAsync(alerts, payload, http.RequestAborted).ConfigureAwait(false);
+            context.Options.Progress?.Invoke();
+            http.Response.StatusCode = StatusCodes.Status202Accepted;
+            await http.Response.WriteAsJsonAsync(new { alerts = alerts.Count, outcomes }, ApiEndpoints.Json, http.RequestAborted).ConfigureAwait(false);
         }
 
-        using var lease = await limiter.AcquireAsync(1, http.RequestAborted).ConfigureAwait(false);
-        if (!lease.IsAcquired)
+        /// <summary>The source's own credential from the configuration; null means an operator API token.</summary>
+        private WebhookAuth? AuthOf(string source) =>
+            context.Options.Sources.GetValueOrDefault(source)?.Auth
+            ?? (source == PagerDutyPayload.Source && context.Options.PagerDutySecrets.Count > 0 ? new SignatureAuth(context.Options.PagerDutySecrets) : null);
+
+        private static string SignatureOf(HttpContext http) =>
+            http.Request.Headers[PagerDutyPayload.SignatureHeader].ToString() is { Length: > 0 } s
+                ? s
+                : throw new RunbookServiceException(ServiceErrorKind.Unauthorized, $"missing {PagerDutyPayload.SignatureHeader}: this webhook accepts only deliveries signed with the subscription's secret");
+
+        private void Authenticate(HttpContext http, string source, WebhookAuth? auth)
         {
-            http.Response.Headers.RetryAfter = "1";
-            await ServerErrors.WriteAsync(http, 429, "overloaded", "too many alert notifications at once; retry after 1 s (nothing from this request was stored)").ConfigureAwait(false);
-            return;
+            var header = http.Request.Headers.Authorization.ToString();
+            switch (auth)
+            {
+                case null:
+                    // An action group's webhook cannot set headers: its URL may carry the token (use https beyond loopback).
+                    ApiEndpoints.Authorize(http, context, ApiRole.Operator, queryToken: source == AzureMonitorPayload.Source);
+                    return;
+                case SignatureAuth:
+                    return;
+                case BearerAuth bearer:
+                    if (!(AuthenticationHeaderValue.TryParse(header, out var b) && string.Equals(b.Scheme, "Bearer", StringComparison.OrdinalIgnoreCase) && WebhookAuth.Same(b.Parameter ?? string.Empty, bearer.Token)))
+                    {
+                        throw Refused(source, "'Authorization: Bearer' with the source's token");
+                    }
+
+                    return;
+                case BasicAuth basic:
+                    if (!(AuthenticationHeaderValue.TryParse(header, out var h) && string.Equals(h.Scheme, "Basic", StringComparison.OrdinalIgnoreCase) && Decode(h.Parameter) is { } pair
+                        && WebhookAuth.Same(pair.User, basic.Username) & WebhookAuth.Same(pair.Password, basic.Password)))
+                    {
+                        throw Refused(source, "HTTP basic authentication with the source's user and password");
+                    }
+
+                    return;
+                case QueryTokenAuth query:
+                    if (!WebhookAuth.Same(http.Request.Query["token"].ToString(), query.Token))
+                    {
+                        throw Refused(source, "the source's token as ?token=");
+                    }
+
+                    return;
+            }
         }
 
-        var body = await ApiEndpoints.BytesAsync(http, http.RequestAborted).ConfigureAwait(false);
-        if (signed && !PagerDutyPayload.Verify(body, signature, signingSecrets!))
-        {
-            throw new RunbookServiceException(ServiceErrorKind.Unauthorized, $"{PagerDutyPayload.SignatureHeader} does not match the body for any configured secret; nothing was stored");
-        }
+        private static RunbookServiceException Refused(string source, string needed) =>
+            new(ServiceErrorKind.Unauthorized, $"/hooks/{source} accepts only {needed} (the server configuration's auth for '{source}'); nothing was stored");
 
-        var payload = ApiEndpoints.ParseJson(body);
-        IReadOnlyList<Alert> alerts;
-        try
+        private static (string User, string Password)? Decode(string? parameter)
         {
-            alerts = parse(payload);
+            try
+            {
+                var text = Encoding.UTF8.GetString(Convert.FromBase64String(parameter ?? string.Empty));
+                var colon = text.IndexOf(':', StringComparison.Ordinal);
+                return colon < 0 ? null : (text[..colon], text[(colon + 1)..]);
+            }
+            catch (FormatException)
+            {
+                return null;
+            }
         }
-        catch (AlertPayloadException ex)
-        {
-            throw new RunbookServiceException(ServiceErrorKind.Invalid, ex.Message);
-        }
-
-        // Routing awaits every start: when the 202 goes out, the runs are in the store.
-        var outcomes = await router.RouteAsync(alerts, payload, http.RequestAborted).ConfigureAwait(false);
-        context.Options.Progress?.Invoke();
-        http.Response.StatusCode = StatusCodes.Status202Accepted;
-        await http.Response.WriteAsJsonAsync(new { alerts = alerts.Count, outcomes }, ApiEndpoints.Json, http.RequestAborted).ConfigureAwait(false);
     }
 }

@@ -295,4 +295,16 @@ public sealed class CliTests : IDisposable
             Assert.Contains("Example", text, StringComparison.Ordinal);
         }
     }
+
+    [Fact]
+    public async Task Serve_refuses_a_broken_server_configuration_with_where_and_why_before_opening_anything()
+    {
+        var config = Path.Combine(cli.Directory, "server.yaml");
+        await File.WriteAllTextAsync(config, "sources:\n  grafana:\n    auth: { bearer: hunter2-plain }\n");
+        var (code, output, error) = await cli.InvokeAsync("alice", "serve", "--config", config, "--urls", "http://127.0.0.1:0");
+        Assert.Equal(2, code);
+        Assert.Equal($"runbook: {config}:3:21: grafana: auth.bearer must be a secret reference (secret://env/NAME or secret://file/PATH), not the secret itself", error.Trim());
+        Assert.Equal(string.Empty, output);
+        Assert.False(File.Exists(cli.StorePath));
+    }
 }

@@ -17,7 +17,15 @@ public sealed class Alertmanager : IAsyncDisposable
 
     public static string? Binary => new[] { "/usr/bin/prometheus-alertmanager", "/usr/bin/alertmanager" }.FirstOrDefault(File.Exists);
 
-    public static async Task<Alertmanager> StartAsync(string webhookUrl, string token)
+    public static Task<Alertmanager> StartAsync(string webhookUrl, string token) =>
+        StartAsync(webhookUrl, ["authorization:", $"  credentials: {token}"]);
+
+    /// <summary>Starts one that authenticates to our webhook with HTTP basic auth, the password read from a file.</summary>
+    public static Task<Alertmanager> StartWithBasicAuthAsync(string webhookUrl, string username, string passwordFile) =>
+        StartAsync(webhookUrl, ["basic_auth:", $"  username: {username}", $"  password_file: {passwordFile}"]);
+
+    /// <summary>Starts one whose webhook receiver has these lines of http_config.</summary>
+    private static async Task<Alertmanager> StartAsync(string webhookUrl, string[] httpConfig)
     {
         var binary = Binary ?? throw new InvalidOperationException("Alertmanager is not installed: apt-get install prometheus-alertmanager (.ci/run does)");
         var directory = Path.Combine(Path.GetTempPath(), "rbam-" + Guid.NewGuid().ToString("N")[..8]);
@@ -39,8 +47,7 @@ public sealed class Alertmanager : IAsyncDisposable
                   - url: {webhookUrl}/hooks/alertmanager
                     send_resolved: true
                     http_config:
-                      authorization:
-                        credentials: {token}
+            {string.Join("\n", httpConfig.Select(l => "          " + l))}
             """);
         // It logs "Listening on" once its API accepts connections.
         var process = await ServiceProcess.StartAsync(

@@ -70,7 +70,7 @@ public sealed class ServerFixture : IAsyncDisposable
         return path;
     }
 
-    public async Task<ServerFixture> StartAsync(long maxBody = 1024 * 1024)
+    public async Task<ServerFixture> StartAsync(long maxBody = 1024 * 1024, IReadOnlyDictionary<string, WebhookSource>? sources = null)
     {
         store = await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = StorePath });
         app = RunbookServer.Build(
@@ -82,6 +82,7 @@ public sealed class ServerFixture : IAsyncDisposable
                 MaxRequestBodyBytes = maxBody,
                 Progress = () => progress.Release(),
                 PagerDutySecrets = ["pd-rotated-out-secret", PagerDutySecret],
+                Sources = sources ?? new Dictionary<string, WebhookSource>(),
                 ShutdownTimeout = TimeSpan.FromSeconds(5),
             },
             store,

@@ -18,6 +18,7 @@ internal static class ServeCommand
         var concurrency = new Option<int>("--concurrency") { Description = "How many runs and actions the embedded worker executes at once (default 16).", DefaultValueFactory = _ => 16 };
         var queues = new Option<string[]>("--queue", "-q") { Description = "A task queue the embedded worker serves; repeat for several (default: default)." };
         var pagerDuty = new Option<string[]>("--pagerduty-secret") { Description = "The signing secret of a PagerDuty V3 webhook subscription, as a reference (secret://env/NAME or secret://file/PATH); repeat during a rotation. /hooks/pagerduty then accepts only deliveries with a matching X-PagerDuty-Signature." };
+        var config = new Option<string?>("--config") { Description = "The server configuration (env RUNBOOK_SERVER_CONFIG): webhook sources with their own credentials (bearer, basic, PagerDuty signature, query token) and generic JSON webhooks with their mapping. docs/api.md shows the format." };
         var command = new Command("serve", """
             Run the server: the REST API under /api (what `--server` commands use), alert webhooks, /healthz and
             /readyz, and a worker that executes runs. Every API call needs a token (`runbook token create`).
@@ -27,6 +28,7 @@ internal static class ServeCommand
             Examples:
               runbook token create alice --role operator
               runbook serve
+              runbook serve --config server.yaml
               runbook serve --store "Host=db;Database=runbook;Username=runbook" --urls http://0.0.0.0:8080 --no-worker
             """);
         command.Add(urls);
@@ -35,6 +37,7 @@ internal static class ServeCommand
         command.Add(concurrency);
         command.Add(queues);
         command.Add(pagerDuty);
+        command.Add(config);
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
@@ -88,6 +91,24 @@ internal static class ServeCommand
                 }
             }
 
+            IReadOnlyDictionary<string, WebhookSource> sources = new Dictionary<string, WebhookSource>();
+            if ((parse.GetValue(config) ?? s.Io.Environment("RUNBOOK_SERVER_CONFIG")) is { Length: > 0 } configFile)
+            {
+                try
+                {
+                    sources = WebhookSources.Load(configFile);
+                }
+                catch (FormatException ex)
+                {
+                    throw new CliException(ex.Message, ExitCodes.Invalid);
+                }
+
+                if (signing.Count > 0 && sources.ContainsKey("pagerduty"))
+                {
+                    throw new CliException($"--pagerduty-secret and the pagerduty source of {configFile} both set PagerDuty's credentials; keep one", ExitCodes.Invalid);
+                }
+            }
+
             var store = await s.StoreAsync(ct).ConfigureAwait(false);
             var options = new RunbookServerOptions
             {
@@ -98,6 +119,7 @@ internal static class ServeCommand
                 Concurrency = n,
                 Queues = parse.GetValue(queues) is { Length: > 0 } q ? q : ["default"],
                 PagerDutySecrets = signing,
+                Sources = sources,
             };
             var app = RunbookServer.Build(options, store, s.StoreName, s.Actions, s.Loggers);
             await using (app.ConfigureAwait(false))
@@ -113,6 +135,10 @@ internal static class ServeCommand
 
                 var addresses = app.Urls.Count > 0 ? string.Join(", ", app.Urls) : string.Join(", ", listen);
                 s.Line($"serving on {addresses} with {s.StoreName}; runbooks from {s.RunbooksDirectory}; {(options.EmbeddedWorker ? "embedded worker on " + string.Join(", ", options.Queues) : "no embedded worker")}; Ctrl-C to stop");
+                if (sources.Count > 0)
+                {
+                    s.Line("webhook sources: " + string.Join(", ", sources.Values.Select(x => $"/hooks/{x.Name} ({(x.Mapping is null ? string.Empty : "generic, ")}{x.Auth?.Kind ?? "API token"})")));
+                }
                 if (tokenCount == 0)
                 {
                     s.Error($"runbook: no API tokens in {tokensFile}: every API call will be refused until you run `runbook token create NAME --role admin`");
