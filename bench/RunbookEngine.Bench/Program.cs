@@ -2,6 +2,7 @@
 //   dotnet run -c Release --project bench/RunbookEngine.Bench -- [--dir DIR] [--runs-c1 N] [--runs N] [--sync full|normal]
 //   dotnet run -c Release --project bench/RunbookEngine.Bench -- --postgres "Host=127.0.0.1;Port=55433;Username=runbook;Database=postgres" [--runs-c1 N] [--runs N]
 //   dotnet run -c Release --project bench/RunbookEngine.Bench -- --scripts [--repeat N]   (C# script runbooks: cold compile, start to first step)
+//   dotnet run -c Release --project bench/RunbookEngine.Bench -- --alerts [--rate N] [--seconds N] [--sustained N] [--overload N]   (alert to first step through the server)
 // Everything runs against files in DIR (default: a new folder under the system temp directory), so the raw
 // limit and the engine are measured on the same file system in the same run.
 using System.Diagnostics;
@@ -26,6 +27,12 @@ if (args.Length == 3 && args[0] == "--compile-child")
 if (args.Length >= 1 && args[0] == "--scripts")
 {
     return await ScriptBench.RunAsync(args.Length == 3 && args[1] == "--repeat" ? int.Parse(args[2], CultureInfo.InvariantCulture) : 10);
+}
+
+if (args.Length >= 1 && args[0] == "--alerts")
+{
+    int Arg(string name, int fallback) => Array.IndexOf(args, name) is var k and >= 0 && k + 1 < args.Length ? int.Parse(args[k + 1], CultureInfo.InvariantCulture) : fallback;
+    return await AlertBench.RunAsync(Arg("--rate", 100), Arg("--seconds", 30), Arg("--sustained", 30_000), Arg("--overload", 2000));
 }
 
 if (args.Length == 4 && args[0] == "--postgres-child")

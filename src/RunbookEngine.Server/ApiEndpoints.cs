@@ -26,7 +26,7 @@ internal static class ApiEndpoints
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 timeout.CancelAfter(TimeSpan.FromSeconds(5));
                 await context.Store.ListRunsAsync(new RunQuery { Limit = 1 }, timeout.Token).ConfigureAwait(false);
-                return Results.Json(new { status = "ready", store = context.Service.Location, worker = context.Worker is not null }, Json);
+                return Results.Json(new { status = "ready", store = context.Service.Location, worker = context.Worker is not null, webhooks = Webhooks(context) }, Json);
             }
             catch (Exception ex) when (ex is WorkflowStoreException or OperationCanceledException)
             {
@@ -187,6 +187,14 @@ internal static class ApiEndpoints
         var caller = Authorize(http, context, role);
         var result = await handler(http, caller, http.RequestAborted).ConfigureAwait(false);
         await http.Response.WriteAsJsonAsync(result, Json, http.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>How loaded the webhooks are: requests processed now and waiting, against the limits beyond which they get 429.</summary>
+    private static object Webhooks(ServerContext context)
+    {
+        var stats = context.WebhookLimiter?.GetStatistics();
+        var slots = context.Options.MaxConcurrentWebhooks;
+        return new { in_flight = slots - (stats?.CurrentAvailablePermits ?? slots), queued = stats?.CurrentQueuedCount ?? 0, slots, queue_limit = context.Options.WebhookQueueLimit, shed = stats?.TotalFailedLeases ?? 0 };
     }
 
     private static string Id(HttpContext http) => http.Request.RouteValues["id"]?.ToString() ?? string.Empty;

@@ -109,6 +109,9 @@ internal sealed record ServerContext(
     /// <summary>Gets what the server disposes when it stops.</summary>
     public List<IDisposable> Disposables { get; } = [];
 
+    /// <summary>Gets or sets the admission limit of the webhooks (its statistics are in <c>/readyz</c>).</summary>
+    public System.Threading.RateLimiting.ConcurrencyLimiter? WebhookLimiter { get; set; }
+
     /// <summary>Gets or sets the embedded worker, when there is one (to wake it when work arrives).</summary>
     public WorkflowWorker? Worker { get; set; }
 }

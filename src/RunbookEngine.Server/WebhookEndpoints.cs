@@ -27,6 +27,7 @@ internal static class WebhookEndpoints
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
         });
         context.Disposables.Add(limiter);
+        context.WebhookLimiter = limiter;
         var receiver = new Receiver(context, limiter, router);
 
         app.MapPost("/hooks/alertmanager", (HttpContext http) => receiver.ReceiveAsync(http, AlertmanagerPayload.Source, AlertmanagerPayload.Parse));

@@ -70,7 +70,7 @@ public sealed class ServerFixture : IAsyncDisposable
         return path;
     }
 
-    public async Task<ServerFixture> StartAsync(long maxBody = 1024 * 1024, IReadOnlyDictionary<string, WebhookSource>? sources = null)
+    public async Task<ServerFixture> StartAsync(long maxBody = 1024 * 1024, IReadOnlyDictionary<string, WebhookSource>? sources = null, int webhookSlots = 32, int webhookQueue = 256)
     {
         store = await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = StorePath });
         app = RunbookServer.Build(
@@ -83,6 +83,8 @@ public sealed class ServerFixture : IAsyncDisposable
                 Progress = () => progress.Release(),
                 PagerDutySecrets = ["pd-rotated-out-secret", PagerDutySecret],
                 Sources = sources ?? new Dictionary<string, WebhookSource>(),
+                MaxConcurrentWebhooks = webhookSlots,
+                WebhookQueueLimit = webhookQueue,
                 ShutdownTimeout = TimeSpan.FromSeconds(5),
             },
             store,
