@@ -74,6 +74,7 @@ public sealed class AlertRouter
         ArgumentNullException.ThrowIfNull(alerts);
         var runbooks = service.LoadRunbooks().Where(e => e.Runbook is { Triggers.Count: > 0 }).ToList();
         var outcomes = new List<AlertOutcome>();
+        var of = new List<Alert>(); // the alert of each outcome
         foreach (var alert in alerts)
         {
             var matched = false;
@@ -87,6 +88,7 @@ public sealed class AlertRouter
                 }
 
                 matched = true;
+                of.Add(alert);
                 outcomes.Add(alert.Firing
                     ? await FireAsync(entry, trigger, alert, payload, cancellationToken).ConfigureAwait(false)
                     : await ResolveAsync(entry.Runbook, trigger, alert, cancellationToken).ConfigureAwait(false));
@@ -95,8 +97,24 @@ public sealed class AlertRouter
             if (!matched)
             {
                 logger.LogInformation("alert {Alert} ({Fingerprint}, {Status}) from {Source} matches no runbook trigger", alert.Name, alert.Fingerprint, alert.Status, alert.Source);
+                of.Add(alert);
                 outcomes.Add(new AlertOutcome(alert.Name, alert.Fingerprint, alert.Status, "unmatched"));
             }
+        }
+
+        // What started no run is kept too, in the same durable store and before the 202: nothing accepted is lost.
+        var unrouted = outcomes.Zip(of).Where(x => LocalRunbookService.UnroutedOutcomes.Contains(x.First.Outcome)).ToList();
+        if (unrouted.Count > 0)
+        {
+            var now = time.GetUtcNow();
+            await store.AppendJournalAsync(
+                [.. unrouted.Select(x => new NewJournalEntry(now, x.Second.Source, x.First.Outcome, x.First.Alert, new JsonObject
+                {
+                    ["alert"] = x.Second.ToJson(),
+                    ["runbook"] = x.First.Runbook,
+                    ["reason"] = x.First.Reason,
+                }.ToJsonString(WorkflowJson.Options)))],
+                cancellationToken).ConfigureAwait(false);
         }
 
         return outcomes;

@@ -44,6 +44,7 @@ internal static class CliApp
         root.Add(CancelCommand.Create(session));
         root.Add(RetryCommand.Create(session));
         root.Add(GuardsCommand.Create(session));
+        root.Add(AlertsCommand.Create(session));
         root.Add(WorkerCommand.Create(session));
         root.Add(ServeCommand.Create(session));
         root.Add(TokenCommand.Create(session));

@@ -67,6 +67,9 @@ internal sealed class RemoteRunbookService : IRunbookService, IDisposable
     public Task<StartedRun> RetryAsync(string runId, string? fromStep, Caller caller, CancellationToken cancellationToken) =>
         SendAsync<StartedRun>(HttpMethod.Post, $"api/runs/{Uri.EscapeDataString(runId)}/retry", new { from_step = fromStep }, cancellationToken);
 
+    public Task<IReadOnlyList<ReceivedAlertView>> ListAlertsAsync(string? outcome, string? source, int limit, CancellationToken cancellationToken) =>
+        SendAsync<IReadOnlyList<ReceivedAlertView>>(HttpMethod.Get, $"api/alerts?limit={limit}" + (outcome is null ? string.Empty : "&outcome=" + Uri.EscapeDataString(outcome)) + (source is null ? string.Empty : "&source=" + Uri.EscapeDataString(source)), null, cancellationToken);
+
     public Task<IReadOnlyList<GuardView>> ListGuardsAsync(string? runbook, CancellationToken cancellationToken) =>
         SendAsync<IReadOnlyList<GuardView>>(HttpMethod.Get, runbook is null ? "api/guards" : $"api/guards?runbook={Uri.EscapeDataString(runbook)}", null, cancellationToken);
 

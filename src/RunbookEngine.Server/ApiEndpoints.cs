@@ -112,6 +112,17 @@ internal static class ApiEndpoints
             http.Response.StatusCode = StatusCodes.Status201Created;
             return started;
         });
+        Get(api, "/alerts", ApiRole.Viewer, async (http, caller, ct) =>
+        {
+            var q = http.Request.Query;
+            var limit = 50;
+            if (q["limit"].ToString() is { Length: > 0 } l && !int.TryParse(l, out limit))
+            {
+                throw new RunbookServiceException(ServiceErrorKind.Invalid, $"limit '{l}' is not a number");
+            }
+
+            return await service.ListAlertsAsync(Text(q["outcome"]), Text(q["source"]), limit, ct).ConfigureAwait(false);
+        });
         Get(api, "/guards", ApiRole.Viewer, async (http, caller, ct) => await service.ListGuardsAsync(Text(http.Request.Query["runbook"]), ct).ConfigureAwait(false));
 
         // Closing a breaker lets automation act on a target again: a safety decision, like an approval.

@@ -133,6 +133,24 @@ internal static class PostgresSchema
             CREATE TRIGGER guard_resets_append_only BEFORE UPDATE OR DELETE ON guard_resets
                 FOR EACH ROW EXECUTE FUNCTION guard_resets_append_only();
             """),
+        (3, """
+            -- The journal: what was received for no run (e.g. alerts no trigger matched), append-only.
+            CREATE TABLE journal (
+                id       bigserial PRIMARY KEY,
+                at       timestamptz NOT NULL,
+                source   text NOT NULL,
+                kind     text NOT NULL,
+                subject  text NOT NULL,
+                data     text
+            );
+            CREATE INDEX journal_kind ON journal (kind, id);
+            CREATE FUNCTION journal_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'the journal is append-only' USING ERRCODE = 'RB001';
+            END $$;
+            CREATE TRIGGER journal_append_only BEFORE UPDATE OR DELETE ON journal
+                FOR EACH ROW EXECUTE FUNCTION journal_append_only();
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

@@ -114,6 +114,22 @@ internal static class SqliteSchema
             CREATE TRIGGER guard_resets_append_only_delete BEFORE DELETE ON guard_resets
                 BEGIN SELECT RAISE(ABORT, 'guard resets are append-only'); END;
             """),
+        (3, """
+            -- The journal: what was received for no run (e.g. alerts no trigger matched), append-only.
+            CREATE TABLE journal (
+                id       INTEGER PRIMARY KEY AUTOINCREMENT,
+                at       INTEGER NOT NULL,
+                source   TEXT NOT NULL,
+                kind     TEXT NOT NULL,
+                subject  TEXT NOT NULL,
+                data     TEXT
+            );
+            CREATE INDEX journal_kind ON journal (kind, id);
+            CREATE TRIGGER journal_append_only_update BEFORE UPDATE ON journal
+                BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+            CREATE TRIGGER journal_append_only_delete BEFORE DELETE ON journal
+                BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

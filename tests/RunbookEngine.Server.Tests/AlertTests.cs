@@ -355,6 +355,23 @@ public sealed class AlertTests : IAsyncLifetime
         Assert.Equal("invalid", (string)missing["outcomes"]![0]!["outcome"]!);
         Assert.Contains("disk-alert.yaml:", (string)missing["outcomes"]![0]!["reason"]!, StringComparison.Ordinal);
         Assert.Empty(await server.Store.ListRunsAsync(new RunQuery(), CancellationToken.None));
+
+        // Accepted, so kept: the invalid alert and the unmatched Watchdog beside it are in the journal, and only
+        // they (the refused requests above left nothing).
+        var listed = await server.RemoteAsync(server.Viewer, "alerts", "-o", "json");
+        Assert.True(listed.Code == 0, listed.Err);
+        var alerts = JsonNode.Parse(listed.Out)!.AsArray();
+        Assert.Equal(["Watchdog/unmatched", "DiskFull/invalid"], alerts.Select(a => $"{a!["alert"]}/{a["outcome"]}"));
+        Assert.Equal("disk-alert", (string)alerts[1]!["runbook"]!);
+        Assert.Equal((string)missing["outcomes"]![0]!["reason"]!, (string)alerts[1]!["reason"]!);
+        Assert.Equal("critical", (string)alerts[1]!["labels"]!["severity"]!);
+        var invalidOnly = await server.RemoteAsync(server.Viewer, "alerts", "--outcome", "invalid");
+        Assert.True(invalidOnly.Code == 0, invalidOnly.Err);
+        Assert.Contains("DiskFull", invalidOnly.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("Watchdog", invalidOnly.Out, StringComparison.Ordinal);
+        using var http = server.Http(server.Viewer);
+        using var wrong = await http.GetAsync("/api/alerts?outcome=started");
+        Assert.Equal(HttpStatusCode.BadRequest, wrong.StatusCode);
     }
 
     [Fact]

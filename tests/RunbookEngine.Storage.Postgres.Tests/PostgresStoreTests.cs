@@ -24,8 +24,8 @@ public sealed class PostgresStoreTests
         var opened = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => pg.OpenAsync()));
 
         Assert.Equal(8, opened.Length);
-        Assert.Equal(2L, await pg.ScalarAsync<long>("SELECT count(*) FROM schema_migrations")); // each of the 2 migrations once
-        Assert.Equal(2, await opened[0].SchemaVersionAsync(CancellationToken.None));
+        Assert.Equal(3L, await pg.ScalarAsync<long>("SELECT count(*) FROM schema_migrations")); // each of the 3 migrations once
+        Assert.Equal(3, await opened[0].SchemaVersionAsync(CancellationToken.None));
         Assert.Equal(pg.Schema, await pg.ScalarAsync<string>("SELECT table_schema::text FROM information_schema.tables WHERE table_name = 'runs' AND table_schema = @s", new NpgsqlParameter("s", pg.Schema)));
     }
 
@@ -118,6 +118,11 @@ public sealed class PostgresStoreTests
         Assert.Contains("append-only", update.MessageText, StringComparison.Ordinal);
         Assert.Contains("append-only", delete.MessageText, StringComparison.Ordinal);
         Assert.Equal("user:test", (await store.GetTimelineAsync("r1", 0, 10, CancellationToken.None))[0].Actor);
+
+        // The journal of what was received for no run, likewise.
+        await store.AppendJournalAsync([new NewJournalEntry(T0, "alertmanager", "unmatched", "Watchdog", null)], CancellationToken.None);
+        Assert.Contains("append-only", (await Assert.ThrowsAsync<PostgresException>(() => pg.ScalarAsync<object>("UPDATE journal SET kind = 'started'"))).MessageText, StringComparison.Ordinal);
+        Assert.Contains("append-only", (await Assert.ThrowsAsync<PostgresException>(() => pg.ScalarAsync<object>("DELETE FROM journal"))).MessageText, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -25,7 +25,7 @@ public sealed class SqliteStoreFailureTests : IDisposable
         await second.MigrateAsync(CancellationToken.None);
         Assert.True(File.Exists(path));
         Assert.Equal("wal", Pragma(path, "journal_mode"));
-        Assert.Equal(2L, Scalar(path, "SELECT COUNT(*) FROM schema_migrations")); // each of the 2 migrations once
+        Assert.Equal(3L, Scalar(path, "SELECT COUNT(*) FROM schema_migrations")); // each of the 3 migrations once
     }
 
     [Fact]
@@ -138,6 +138,11 @@ public sealed class SqliteStoreFailureTests : IDisposable
         Assert.Contains("append-only", update.Message, StringComparison.Ordinal);
         var delete = Assert.Throws<SqliteException>(() => Execute(db.Path, $"DELETE FROM timeline WHERE run_id = '{run.RunId}'"));
         Assert.Contains("append-only", delete.Message, StringComparison.Ordinal);
+
+        // The journal of what was received for no run, likewise.
+        await store.AppendJournalAsync([new NewJournalEntry(DateTimeOffset.UnixEpoch, "alertmanager", "unmatched", "Watchdog", null)], CancellationToken.None);
+        Assert.Contains("append-only", Assert.Throws<SqliteException>(() => Execute(db.Path, "UPDATE journal SET kind = 'started'")).Message, StringComparison.Ordinal);
+        Assert.Contains("append-only", Assert.Throws<SqliteException>(() => Execute(db.Path, "DELETE FROM journal")).Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -936,4 +936,30 @@ public abstract class WorkflowStoreCompliance : IAsyncLifetime
         Assert.Equal(RunStatus.Completed, done.Status);
         Assert.Equal("2", done.Output);
     }
+
+    [Fact]
+    public async Task The_journal_keeps_what_was_received_for_no_run_newest_first_filtered_and_paged()
+    {
+        var t0 = H.Time.GetUtcNow();
+        Assert.Empty(await H.Store.ListJournalAsync(new JournalQuery(), CancellationToken.None));
+        await H.Store.AppendJournalAsync(
+            [
+                new NewJournalEntry(t0, "alertmanager", "unmatched", "Watchdog", """{"fingerprint":"fp-1"}"""),
+                new NewJournalEntry(t0, "grafana", "invalid", "DiskFull", """{"reason":"host is not valid"}"""),
+            ],
+            CancellationToken.None);
+        await H.Store.AppendJournalAsync([], CancellationToken.None);
+        await H.Store.AppendJournalAsync([new NewJournalEntry(t0 + TimeSpan.FromSeconds(1), "alertmanager", "unmatched", "Heartbeat", null)], CancellationToken.None);
+
+        var all = await H.Store.ListJournalAsync(new JournalQuery(), CancellationToken.None);
+        Assert.Equal(["Heartbeat", "DiskFull", "Watchdog"], all.Select(e => e.Subject));
+        Assert.True(all[0].Id > all[1].Id && all[1].Id > all[2].Id);
+        Assert.Equal((t0 + TimeSpan.FromSeconds(1), "alertmanager", "unmatched", (string?)null), (all[0].At, all[0].Source, all[0].Kind, all[0].Data));
+        Assert.Equal("""{"reason":"host is not valid"}""", all[1].Data);
+
+        Assert.Equal(["Heartbeat", "Watchdog"], (await H.Store.ListJournalAsync(new JournalQuery { Kind = "unmatched" }, CancellationToken.None)).Select(e => e.Subject));
+        Assert.Equal(["DiskFull"], (await H.Store.ListJournalAsync(new JournalQuery { Source = "grafana" }, CancellationToken.None)).Select(e => e.Subject));
+        Assert.Equal(["Heartbeat"], (await H.Store.ListJournalAsync(new JournalQuery { Limit = 1 }, CancellationToken.None)).Select(e => e.Subject));
+        Assert.Equal(["DiskFull", "Watchdog"], (await H.Store.ListJournalAsync(new JournalQuery { BeforeId = all[0].Id }, CancellationToken.None)).Select(e => e.Subject));
+    }
 }

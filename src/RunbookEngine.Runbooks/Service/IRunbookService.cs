@@ -81,6 +81,14 @@ public interface IRunbookService
     /// <returns>The new run.</returns>
     Task<StartedRun> RetryAsync(string runId, string? fromStep, Caller caller, CancellationToken cancellationToken);
 
+    /// <summary>Lists accepted alerts that started no run (the journal), newest first.</summary>
+    /// <param name="outcome">Only unmatched, invalid or no_run; null for all.</param>
+    /// <param name="source">Only this source; null for all.</param>
+    /// <param name="limit">The most returned.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The alerts.</returns>
+    Task<IReadOnlyList<ReceivedAlertView>> ListAlertsAsync(string? outcome, string? source, int limit, CancellationToken cancellationToken);
+
     /// <summary>Lists guard keys with their breaker, cooldown, rate and live runs now.</summary>
     /// <param name="runbook">Only this runbook's guards.</param>
     /// <param name="cancellationToken">Cancellation.</param>

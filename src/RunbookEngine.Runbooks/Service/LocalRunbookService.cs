@@ -220,6 +220,31 @@ public sealed class LocalRunbookService : IRunbookService
         return key is null ? throw new RunbookServiceException(ServiceErrorKind.Invalid, problem!) : GuardPolicy.For(runbook, key, dryRun);
     }
 
+    /// <summary>The outcomes of an alert that started no run, kept in the journal.</summary>
+    public static readonly IReadOnlyList<string> UnroutedOutcomes = ["unmatched", "invalid", "no_run"];
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<ReceivedAlertView>> ListAlertsAsync(string? outcome, string? source, int limit, CancellationToken cancellationToken)
+    {
+        if (outcome is not null && !UnroutedOutcomes.Contains(outcome))
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"outcome '{outcome}' must be {string.Join(", ", UnroutedOutcomes)}: alerts that started a run are in that run's timeline");
+        }
+
+        if (limit is < 1 or > 10_000)
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, "limit must be from 1 to 10000");
+        }
+
+        var entries = await store.ListJournalAsync(new JournalQuery { Kind = outcome, Source = source, Limit = limit }, cancellationToken).ConfigureAwait(false);
+        return [.. entries.Where(e => UnroutedOutcomes.Contains(e.Kind)).Select(e =>
+        {
+            var data = WorkflowJson.Parse(e.Data);
+            var alert = data?["alert"];
+            return new ReceivedAlertView(e.Id, e.At, e.Source, e.Kind, e.Subject, alert?["fingerprint"]?.GetValue<string>(), alert?["status"]?.GetValue<string>(), data?["runbook"]?.GetValue<string>(), data?["reason"]?.GetValue<string>(), alert?["labels"]?.DeepClone() as JsonObject);
+        })];
+    }
+
     /// <inheritdoc/>
     public async Task<IReadOnlyList<GuardView>> ListGuardsAsync(string? runbook, CancellationToken cancellationToken)
     {
