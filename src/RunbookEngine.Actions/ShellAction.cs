@@ -8,7 +8,8 @@ namespace RunbookEngine.Actions;
 
 /// <summary>
 /// Runs a command. An argument list runs the program directly (no shell, no quoting surprises); a single string
-/// runs through <c>bash -c</c>. A non-zero exit code fails the attempt. The step's <c>timeout</c> bounds it; on
+/// runs through <c>bash -c</c>, or through PowerShell 7 (<c>pwsh -Command</c>) with <c>shell: pwsh</c> when the
+/// worker has it (a clear, non-retryable error when it does not). A non-zero exit code fails the attempt. The step's <c>timeout</c> bounds it; on
 /// timeout or cancellation the whole process tree is killed.
 /// </summary>
 public sealed class ShellAction : IRunbookAction
@@ -20,7 +21,7 @@ public sealed class ShellAction : IRunbookAction
     public string Name => "shell";
 
     /// <inheritdoc/>
-    public string Description => "Run a command (argument list, or a string through bash -c); non-zero exit fails the attempt.";
+    public string Description => "Run a command (argument list, or a string through bash -c or pwsh -Command); non-zero exit fails the attempt.";
 
     /// <inheritdoc/>
     public SideEffect SideEffect => SideEffect.Mutating;
@@ -28,7 +29,8 @@ public sealed class ShellAction : IRunbookAction
     /// <inheritdoc/>
     public IReadOnlyList<ActionParameter> Parameters { get; } =
     [
-        new("command", ParameterType.StringOrList, true, "The program and its arguments as a list, e.g. [systemctl, restart, nginx]; or one string run by bash -c."),
+        new("command", ParameterType.StringOrList, true, "The program and its arguments as a list, e.g. [systemctl, restart, nginx]; or one string run by the shell."),
+        new("shell", ParameterType.String, false, "What runs a string command: bash (default) or pwsh (PowerShell 7, which the worker must have on its PATH).", ["bash", "pwsh"]),
         new("env", ParameterType.Map, false, "Extra environment variables (values may be secret references)."),
         new("working_directory", ParameterType.String, false, "The directory to run in; default the worker's current directory."),
         new("stdin", ParameterType.String, false, "Text written to the command's standard input."),
@@ -45,6 +47,11 @@ public sealed class ShellAction : IRunbookAction
         var env = With.Map(request.With, "env");
         var dir = With.String(request.With, "working_directory");
         var summary = $"would run: {display}" + (dir is null ? string.Empty : $" (in {dir})") + (env.Count == 0 ? string.Empty : $" with env {string.Join(", ", env.Keys)}");
+        if (file == "pwsh")
+        {
+            summary += Which("pwsh") is null ? " with pwsh, which this worker does not have: the step would fail" : " with pwsh";
+        }
+
         var details = With.Object(("program", file), ("arguments", new JsonArray([.. args.Select(a => JsonValue.Create(a))])), ("working_directory", dir));
         return Task.FromResult(new ActionPlan(Name, "run", display, summary, SideEffect, details));
     }
@@ -54,6 +61,11 @@ public sealed class ShellAction : IRunbookAction
     {
         ArgumentNullException.ThrowIfNull(request);
         var (file, args, display) = CommandOf(request);
+        if (file == "pwsh" && Which("pwsh") is null)
+        {
+            throw new StepException("ShellNotFound", "shell: 'shell: pwsh' needs PowerShell 7 (pwsh) on the worker's PATH, and this worker has none: install PowerShell on the workers that serve this step's queue, or write the command for bash", nonRetryable: true);
+        }
+
         var info = new ProcessStartInfo(file)
         {
             RedirectStandardOutput = true,
@@ -136,12 +148,28 @@ public sealed class ShellAction : IRunbookAction
                 throw new StepException("InvalidInput", "shell: 'command' is an empty list", nonRetryable: true);
             }
 
+            if (With.String(request.With, "shell") is not null)
+            {
+                throw new StepException("InvalidInput", "shell: 'shell' chooses what runs a string command; a list runs its program directly (write [pwsh, -Command, ...] to run pwsh with arguments)", nonRetryable: true);
+            }
+
             return (argv[0], argv.Skip(1).ToList(), With.Quote(argv));
         }
 
         var line = With.RequiredString(request.With, "command", "shell");
-        return ("/bin/bash", ["-c", line], line);
+        return (With.String(request.With, "shell") ?? "bash") switch
+        {
+            "bash" => ("/bin/bash", ["-c", line], line),
+            "pwsh" => ("pwsh", ["-NoLogo", "-NoProfile", "-NonInteractive", "-Command", line], line),
+            var other => throw new StepException("InvalidInput", $"shell: 'shell' is bash or pwsh, not '{other}'", nonRetryable: true),
+        };
     }
+
+    /// <summary>The full path of a program on this process's PATH, or null.</summary>
+    private static string? Which(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, program))
+            .FirstOrDefault(File.Exists);
 
     private static async Task<string> ReadCappedAsync(StreamReader reader)
     {

@@ -24,6 +24,44 @@ public sealed class ProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task A_string_command_runs_through_pwsh_when_the_worker_has_it_and_fails_clearly_when_it_does_not()
+    {
+        cli.Write("ps.yaml", """
+            name: ps
+            steps:
+              - id: restart
+                action: shell
+                with: { command: "Get-Service nginx | Restart-Service", shell: pwsh }
+                outputs: { said: "${{ result.stdout }}" }
+            outputs: { said: "${{ steps.restart.outputs.said }}" }
+            """);
+
+        // A stand-in pwsh on the worker's PATH (PowerShell is not packaged for Debian): it prints what it was given.
+        var bin = Path.Combine(cli.Directory, "fake-bin");
+        Directory.CreateDirectory(bin);
+        var pwsh = Path.Combine(bin, "pwsh");
+        await File.WriteAllTextAsync(pwsh, "#!/bin/bash\nprintf '[%s]' \"$@\"\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(pwsh, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        var (code, output, err) = await cli.RunProcessAsync("alice", string.Empty, new Dictionary<string, string> { ["PATH"] = $"{bin}:/usr/bin:/bin" }, "run", "ps", "-o", "json");
+        Assert.True(code == 0, err + output);
+        Assert.Equal("[-NoLogo][-NoProfile][-NonInteractive][-Command][Get-Service nginx | Restart-Service]", (string)JsonNode.Parse(output)!["output"]!["said"]!);
+
+        var (missing, missingOut, _) = await cli.RunProcessAsync("alice", string.Empty, new Dictionary<string, string> { ["PATH"] = "/usr/bin:/bin" }, "run", "ps", "-o", "json");
+        Assert.Equal(1, missing);
+        var run = JsonNode.Parse(missingOut)!;
+        Assert.Equal(("failed", "ShellNotFound"), ((string)run["status"]!, (string)run["error_kind"]!));
+        Assert.Contains("needs PowerShell 7 (pwsh) on the worker's PATH", (string)run["error"]!, StringComparison.Ordinal);
+
+        var (planned, plan, planErr) = await cli.RunProcessAsync("alice", string.Empty, new Dictionary<string, string> { ["PATH"] = "/usr/bin:/bin" }, "run", "ps", "--dry-run");
+        Assert.True(planned == 0, planErr);
+        Assert.Contains("with pwsh, which this worker does not have: the step would fail", plan, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Ctrl_c_drains_a_worker_and_it_exits_cleanly()
     {
         using var worker = cli.Start("ops", string.Empty, "worker");
