@@ -119,6 +119,18 @@ public static partial class Secrets
         return text;
     }
 
+    /// <summary>The value of one whole reference (<c>secret://env/NAME</c>, <c>secret://file/PATH</c>), for configuration read at start-up.</summary>
+    /// <param name="reference">The reference.</param>
+    /// <returns>The secret.</returns>
+    /// <exception cref="StepException">Not a reference, or it cannot be read; the message says why (never the value).</exception>
+    public static string ResolveReference(string reference)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        return IsReference(reference)
+            ? ResolveOne(reference)
+            : throw new StepException("SecretUnavailable", "not a secret reference: use secret://env/NAME or secret://file/PATH", nonRetryable: true);
+    }
+
     private static string ResolveOne(string reference)
     {
         if (CheckReference(reference) is { } problem)

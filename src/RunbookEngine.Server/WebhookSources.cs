@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using RunbookEngine.Actions;
 using RunbookEngine.Alerts;
@@ -222,7 +221,7 @@ public static partial class WebhookSources
 
         try
         {
-            return Secrets.Resolve(JsonValue.Create(reference), new List<string>())!.GetValue<string>() is { Length: > 0 } value
+            return Secrets.ResolveReference(reference) is { Length: > 0 } value
                 ? value
                 : throw new FormatException($"{at(node)}: {what}: {reference} is empty");
         }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json.Nodes;
 using Microsoft.Extensions.Hosting;
 using RunbookEngine.Actions;
 using RunbookEngine.Server;
@@ -83,7 +82,7 @@ internal static class ServeCommand
 
                 try
                 {
-                    signing.Add(Secrets.Resolve(JsonValue.Create(reference), new List<string>())!.GetValue<string>());
+                    signing.Add(Secrets.ResolveReference(reference));
                 }
                 catch (StepException ex)
                 {
