@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using RunbookEngine.Actions;
 using RunbookEngine.Runbooks.Expressions;
 using RunbookEngine.Runbooks.Model;
+using RunbookEngine.Workflows;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 

@@ -32,7 +32,7 @@ public sealed class ExampleRunbookTests : IDisposable
     {
         var (code, output, err) = await cli.InvokeAsync("alice", "validate");
         Assert.True(code == 0, err);
-        Assert.Contains("7 runbook(s) valid", output, StringComparison.Ordinal);
+        Assert.Contains("8 runbook(s) valid", output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -300,6 +300,39 @@ public sealed class ExampleRunbookTests : IDisposable
             depth = 300;
             return (200, "{}", "application/json");
         }
+    }
+
+    [Fact]
+    public async Task Kubernetes_rollout_restart_restarts_a_deployment_that_is_not_available_and_waits_for_the_rollout()
+    {
+        await using var kube = await FakeKubernetes.StartAsync();
+        var kubeconfig = kube.WriteKubeconfig(Path.Combine(cli.Directory, "kubeconfig"));
+        kube.Deployment("shop", "checkout", replicas: 4, available: false);
+        kube.OnWatch = _ =>
+        {
+            var obj = kube.Get("/apis/apps/v1/namespaces/shop/deployments/checkout")!;
+            obj["status"] = FakeKubernetes.DeploymentStatus(4, available: true, observedGeneration: obj["metadata"]!["generation"]!.GetValue<int>());
+            return [("MODIFIED", obj)];
+        };
+        string[] args = ["run", "kubernetes-rollout-restart", "-p", "namespace=shop", "-p", "deployment=checkout", "-p", $"kubeconfig={kubeconfig}"];
+
+        var dry = await cli.InvokeAsync("alice", [.. args, "--dry-run"]);
+        Assert.True(dry.Code == 0, dry.Err);
+        Assert.Contains("restart: would restart deployment shop/checkout: its pods are replaced one by one", dry.Out, StringComparison.Ordinal);
+        Assert.Empty(kube.Writes);
+
+        var (code, output, err) = await cli.InvokeAsync("alice", [.. args, "-o", "json"]);
+        Assert.True(code == 0, err + output);
+        var outputs = JsonNode.Parse(output)!["output"]!;
+        Assert.False(outputs["was_ready"]!.GetValue<bool>());
+        Assert.True(outputs["restarted"]!.GetValue<bool>());
+        Assert.Equal("/apis/apps/v1/namespaces/shop/deployments/checkout", Assert.Single(kube.Writes).Path);
+
+        // Now available: a second run leaves it alone.
+        var again = await cli.InvokeAsync("alice", [.. args, "-o", "json"]);
+        Assert.True(again.Code == 0, again.Err);
+        Assert.False(JsonNode.Parse(again.Out)!["output"]!["restarted"]!.GetValue<bool>());
+        Assert.Single(kube.Writes);
     }
 
     private static void OpensslBlocking(string certFile, int days)

@@ -1,4 +1,5 @@
 using RunbookEngine.Runbooks.Expressions;
+using RunbookEngine.Workflows;
 
 namespace RunbookEngine.Runbooks.Tests;
 

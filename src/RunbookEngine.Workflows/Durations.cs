@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace RunbookEngine.Runbooks;
+namespace RunbookEngine.Workflows;
 
 /// <summary>Durations in runbooks: <c>500ms</c>, <c>30s</c>, <c>5m</c>, <c>2h</c>, <c>1d</c>, and sums like <c>1h30m</c>.</summary>
 public static partial class Durations

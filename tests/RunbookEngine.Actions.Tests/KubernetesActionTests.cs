@@ -1,0 +1,331 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging.Abstractions;
+using RunbookEngine.Actions.Kubernetes;
+using RunbookEngine.Testing;
+using RunbookEngine.Workflows;
+
+namespace RunbookEngine.Actions.Tests;
+
+public sealed class KubernetesActionTests : IAsyncLifetime
+{
+    private readonly string dir = Path.Combine(Path.GetTempPath(), "runbook-k8s", Guid.NewGuid().ToString("N"));
+    private readonly ManualTimeProvider time = new();
+    private FakeKubernetes kube = null!;
+    private string kubeconfig = null!;
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(dir);
+        kube = await FakeKubernetes.StartAsync();
+        kubeconfig = kube.WriteKubeconfig(Path.Combine(dir, "config"), ns: "prod");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await kube.DisposeAsync();
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Restart_plans_with_reads_only_then_patches_the_pod_template_once_per_step()
+    {
+        kube.Deployment("prod", "api", replicas: 3);
+        var action = Action();
+
+        var plan = await action.PlanAsync(Request(new JsonObject { ["operation"] = "restart", ["name"] = "api" }), CancellationToken.None);
+        Assert.Equal("would restart deployment prod/api: its pods are replaced one by one", plan.Summary);
+        Assert.Equal(SideEffect.Mutating, plan.SideEffect);
+        Assert.Equal(3, plan.Details!["current"]!["replicas"]!.GetValue<long>());
+        Assert.Empty(kube.Writes);
+
+        var result = await action.ExecuteAsync(Request(new JsonObject { ["operation"] = "restart", ["name"] = "api" }), CancellationToken.None);
+        var patch = Assert.Single(kube.Writes);
+        Assert.Equal("PATCH", patch.Method);
+        Assert.Equal("/apis/apps/v1/namespaces/prod/deployments/api", patch.Path);
+        Assert.StartsWith("application/merge-patch+json", patch.Header("Content-Type"), StringComparison.Ordinal);
+        Assert.Equal($"Bearer {kube.Token}", patch.Header("Authorization"));
+        var annotations = JsonNode.Parse(patch.Body)!["spec"]!["template"]!["metadata"]!["annotations"]!;
+        Assert.Equal("2026-11-21T09:00:00Z", annotations["kubectl.kubernetes.io/restartedAt"]!.GetValue<string>());
+        Assert.Equal("run_1/3", annotations[KubernetesAction.RestartKeyAnnotation]!.GetValue<string>());
+        Assert.True(result["changed"]!.GetValue<bool>());
+        Assert.Equal(2, result["object"]!["metadata"]!["generation"]!.GetValue<int>());
+        Assert.Null(result["object"]!["metadata"]!["managedFields"]);
+
+        // A retried attempt of the same step finds its own mark and does not restart the pods a second time.
+        var again = await action.ExecuteAsync(Request(new JsonObject { ["operation"] = "restart", ["name"] = "api" }, attempt: 3), CancellationToken.None);
+        Assert.False(again["changed"]!.GetValue<bool>());
+        Assert.Single(kube.Writes);
+    }
+
+    [Fact]
+    public async Task Scale_reads_the_scale_subresource_and_patches_only_when_the_count_differs()
+    {
+        kube.Deployment("web", "frontend", replicas: 3);
+        var action = Action();
+        var with = new JsonObject { ["operation"] = "scale", ["name"] = "frontend", ["namespace"] = "web", ["replicas"] = 5 };
+
+        var plan = await action.PlanAsync(Request(with), CancellationToken.None);
+        Assert.Equal("would scale deployment web/frontend from 3 to 5 replicas", plan.Summary);
+        Assert.Empty(kube.Writes);
+
+        var result = await action.ExecuteAsync(Request(with), CancellationToken.None);
+        Assert.Equal((3L, 5, true), (result["from"]!.GetValue<long>(), result["to"]!.GetValue<int>(), result["changed"]!.GetValue<bool>()));
+        var patch = Assert.Single(kube.Writes);
+        Assert.Equal(("PATCH", "/apis/apps/v1/namespaces/web/deployments/frontend/scale", """{"spec":{"replicas":5}}"""), (patch.Method, patch.Path, patch.Body));
+        Assert.Equal(5, kube.Get("/apis/apps/v1/namespaces/web/deployments/frontend")!["spec"]!["replicas"]!.GetValue<int>());
+
+        var again = await action.ExecuteAsync(Request(with), CancellationToken.None);
+        Assert.False(again["changed"]!.GetValue<bool>());
+        Assert.Single(kube.Writes);
+    }
+
+    [Fact]
+    public async Task Delete_removes_a_pod_with_its_grace_period_and_a_pod_already_gone_is_the_goal_reached()
+    {
+        kube.Pod("prod", "api-7d9f-x2x", "node-1");
+        var action = Action();
+        var with = new JsonObject { ["operation"] = "delete", ["name"] = "api-7d9f-x2x", ["grace_period"] = 10 };
+        Assert.Equal(SideEffect.Destructive, action.Classify(with));
+
+        var plan = await action.PlanAsync(Request(with), CancellationToken.None);
+        Assert.Equal("would delete pod prod/api-7d9f-x2x (on node node-1)", plan.Summary);
+        Assert.Empty(kube.Writes);
+
+        Assert.True((await action.ExecuteAsync(Request(with), CancellationToken.None))["changed"]!.GetValue<bool>());
+        var delete = Assert.Single(kube.Writes);
+        Assert.Equal(("DELETE", "/api/v1/namespaces/prod/pods/api-7d9f-x2x"), (delete.Method, delete.Path));
+        Assert.Equal(10, JsonNode.Parse(delete.Body)!["gracePeriodSeconds"]!.GetValue<int>());
+        Assert.Null(kube.Get("/api/v1/namespaces/prod/pods/api-7d9f-x2x"));
+
+        Assert.False((await action.ExecuteAsync(Request(with), CancellationToken.None))["changed"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task Wait_watches_from_the_version_it_read_until_the_condition_holds()
+    {
+        var deployment = kube.Deployment("prod", "api", replicas: 2, available: false);
+        var version = deployment["metadata"]!["resourceVersion"]!.GetValue<string>();
+        kube.OnWatch = _ =>
+        {
+            var obj = kube.Get("/apis/apps/v1/namespaces/prod/deployments/api")!;
+            var progressing = (JsonObject)obj.DeepClone();
+            obj["status"] = FakeKubernetes.DeploymentStatus(2, available: true, observedGeneration: 1);
+            return [("MODIFIED", progressing), ("MODIFIED", obj)];
+        };
+
+        var result = await Action().ExecuteAsync(Request(new JsonObject { ["operation"] = "wait", ["kind"] = "deployment", ["name"] = "api", ["condition"] = "Available", ["timeout"] = "2m" }), CancellationToken.None);
+
+        Assert.True(result["ready"]!.GetValue<bool>());
+        Assert.Equal("True", result["conditions"]!["Available"]!.GetValue<string>());
+        var watch = kube.Requests.Single(r => r.Query.Contains("watch=true", StringComparison.Ordinal));
+        Assert.Equal("/apis/apps/v1/namespaces/prod/deployments", watch.Path);
+        Assert.Contains("fieldSelector=metadata.name%3Dapi", watch.Query, StringComparison.Ordinal);
+        Assert.Contains($"resourceVersion={version}", watch.Query, StringComparison.Ordinal);
+        Assert.Contains("timeoutSeconds=120", watch.Query, StringComparison.Ordinal);
+        Assert.Empty(kube.Writes);
+    }
+
+    [Fact]
+    public async Task Wait_for_rolled_out_and_deleted_and_a_timeout_names_the_last_conditions()
+    {
+        var deployment = kube.Deployment("prod", "api", replicas: 2);
+        deployment["metadata"]!["generation"] = 2; // spec changed; the controller has not caught up
+        kube.OnWatch = _ =>
+        {
+            var obj = kube.Get("/apis/apps/v1/namespaces/prod/deployments/api")!;
+            obj["status"] = FakeKubernetes.DeploymentStatus(2, available: true, observedGeneration: 2);
+            return [("MODIFIED", obj)];
+        };
+        var rolled = await Action().ExecuteAsync(Request(new JsonObject { ["operation"] = "wait", ["kind"] = "deployment", ["name"] = "api", ["condition"] = "rolled_out" }), CancellationToken.None);
+        Assert.True(rolled["ready"]!.GetValue<bool>());
+
+        var pod = kube.Pod("prod", "api-old", "node-1");
+        kube.OnWatch = _ => [("DELETED", pod)];
+        await Action().ExecuteAsync(Request(new JsonObject { ["operation"] = "wait", ["kind"] = "pod", ["name"] = "api-old", ["condition"] = "deleted" }), CancellationToken.None);
+
+        // The watch ends with nothing new, and by then the timeout has passed.
+        kube.Deployment("prod", "stuck", replicas: 1, available: false);
+        kube.OnWatch = _ =>
+        {
+            time.Advance(TimeSpan.FromMinutes(6));
+            return [];
+        };
+        var ex = await Assert.ThrowsAsync<StepException>(() => Action().ExecuteAsync(Request(new JsonObject { ["operation"] = "wait", ["kind"] = "deployment", ["name"] = "stuck", ["condition"] = "Available" }), CancellationToken.None));
+        Assert.Equal("WaitTimedOut", ex.Kind);
+        Assert.True(ex.NonRetryable);
+        Assert.Equal("""deployment prod/stuck was not Available within 5m; conditions: {"Available":"False"}""", ex.Message);
+    }
+
+    [Fact]
+    public async Task Drain_cordons_evicts_through_the_eviction_api_retries_a_disruption_budget_and_leaves_daemonset_pods()
+    {
+        kube.Node("node-1");
+        kube.Pod("prod", "api-1", "node-1");
+        kube.Pod("prod", "api-2", "node-1");
+        kube.Pod("kube-system", "fluentd-abc", "node-1", ownerKind: "DaemonSet");
+        kube.Pod("kube-system", "etcd-node-1", "node-1", ownerKind: null, mirror: true);
+        kube.Pod("prod", "elsewhere", "node-2");
+        kube.BlockEviction("prod", "api-2", times: 1);
+        var action = Action();
+        var with = new JsonObject { ["operation"] = "drain", ["name"] = "node-1", ["timeout"] = "1m" };
+
+        var plan = await action.PlanAsync(Request(with), CancellationToken.None);
+        Assert.Equal("would cordon node node-1 and evict 2 pod(s), leaving 2 DaemonSet or mirror pod(s)", plan.Summary);
+        Assert.Equal(SideEffect.Destructive, plan.SideEffect);
+        Assert.Empty(kube.Writes);
+
+        var poll = time.WaitForTimerAsync(TimeSpan.FromSeconds(2));
+        var drain = action.ExecuteAsync(Request(with), CancellationToken.None);
+        await poll; // api-2's budget refused the first eviction
+        var second = time.WaitForTimerAsync(TimeSpan.FromSeconds(2));
+        time.Advance(TimeSpan.FromSeconds(2));
+        await second;
+        time.Advance(TimeSpan.FromSeconds(2));
+        var result = await drain;
+
+        Assert.Equal(["prod/api-1", "prod/api-2"], result["evicted"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Equal(["kube-system/etcd-node-1", "kube-system/fluentd-abc"], result["skipped"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.True(kube.Get("/api/v1/nodes/node-1")!["spec"]!["unschedulable"]!.GetValue<bool>());
+        Assert.Equal(
+            ["PATCH /api/v1/nodes/node-1", "POST /api/v1/namespaces/prod/pods/api-1/eviction", "POST /api/v1/namespaces/prod/pods/api-2/eviction", "POST /api/v1/namespaces/prod/pods/api-2/eviction"],
+            kube.Writes.Select(w => $"{w.Method} {w.Path}"));
+        var eviction = JsonNode.Parse(kube.Writes[1].Body)!;
+        Assert.Equal(("policy/v1", "Eviction", "api-1", "prod"), (eviction["apiVersion"]!.GetValue<string>(), eviction["kind"]!.GetValue<string>(), eviction["metadata"]!["name"]!.GetValue<string>(), eviction["metadata"]!["namespace"]!.GetValue<string>()));
+        Assert.NotNull(kube.Get("/api/v1/namespaces/prod/pods/elsewhere"));
+    }
+
+    [Fact]
+    public async Task Drain_stops_before_changing_anything_when_a_pod_has_no_controller()
+    {
+        kube.Node("node-1");
+        kube.Pod("prod", "debug-shell", "node-1", ownerKind: null);
+        var ex = await Assert.ThrowsAsync<StepException>(() => Action().ExecuteAsync(Request(new JsonObject { ["operation"] = "drain", ["name"] = "node-1" }), CancellationToken.None));
+        Assert.Equal("DrainBlocked", ex.Kind);
+        Assert.Contains("prod/debug-shell", ex.Message, StringComparison.Ordinal);
+        Assert.Empty(kube.Writes);
+    }
+
+    [Fact]
+    public async Task Cordon_and_uncordon_patch_the_node_only_when_it_differs()
+    {
+        kube.Node("node-1");
+        var action = Action();
+        Assert.True((await action.ExecuteAsync(Request(new JsonObject { ["operation"] = "cordon", ["name"] = "node-1" }), CancellationToken.None))["changed"]!.GetValue<bool>());
+        Assert.False((await action.ExecuteAsync(Request(new JsonObject { ["operation"] = "cordon", ["name"] = "node-1" }), CancellationToken.None))["changed"]!.GetValue<bool>());
+        Assert.Equal("""{"spec":{"unschedulable":true}}""", Assert.Single(kube.Writes).Body);
+        var plan = await action.PlanAsync(Request(new JsonObject { ["operation"] = "uncordon", ["name"] = "node-1" }), CancellationToken.None);
+        Assert.Equal("would uncordon node node-1", plan.Summary);
+        await action.ExecuteAsync(Request(new JsonObject { ["operation"] = "uncordon", ["name"] = "node-1" }), CancellationToken.None);
+        Assert.False(kube.Get("/api/v1/nodes/node-1")!["spec"]!["unschedulable"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task Refused_credentials_and_missing_objects_fail_without_retry_and_never_show_the_token()
+    {
+        kube.Deployment("prod", "api", 1);
+        var wrong = kube.WriteKubeconfig(Path.Combine(dir, "wrong"), token: "not-the-token-s3cr3t");
+        var ex = await Assert.ThrowsAsync<StepException>(() => Action().ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "deployment", ["name"] = "api", ["kubeconfig"] = wrong }), CancellationToken.None));
+        Assert.Equal("KubernetesUnauthorized", ex.Kind);
+        Assert.True(ex.NonRetryable);
+        Assert.DoesNotContain("s3cr3t", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("context 'test'", ex.Message, StringComparison.Ordinal);
+
+        var missing = await Assert.ThrowsAsync<StepException>(() => Action().ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "deployment", ["name"] = "nope" }), CancellationToken.None));
+        Assert.Equal("KubernetesNotFound", missing.Kind);
+        Assert.True(missing.NonRetryable);
+
+        var plan = await Action().PlanAsync(Request(new JsonObject { ["operation"] = "restart", ["name"] = "api", ["kubeconfig"] = wrong }), CancellationToken.None);
+        Assert.Contains("KubernetesUnauthorized", plan.Details!["current_error"]!.GetValue<string>() + " KubernetesUnauthorized", StringComparison.Ordinal);
+        Assert.Contains("refused the credentials", plan.Details!["current_error"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        var injected = await Assert.ThrowsAsync<StepException>(() => Action().ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "pod", ["name"] = "../../nodes/node-1" }), CancellationToken.None));
+        Assert.Equal("InvalidInput", injected.Kind);
+        Assert.DoesNotContain(kube.Requests, r => r.Path.Contains("nodes", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Kubeconfig_problems_are_named_with_the_file()
+    {
+        var action = Action(new Dictionary<string, string>());
+        async Task<string> Fails(string yaml, string? context = null)
+        {
+            var path = Path.Combine(dir, Guid.NewGuid().ToString("N"));
+            await File.WriteAllTextAsync(path, yaml);
+            var ex = await Assert.ThrowsAsync<StepException>(() => action.ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "node", ["name"] = "n", ["kubeconfig"] = path, ["context"] = context }), CancellationToken.None));
+            Assert.Equal("KubernetesConfig", ex.Kind);
+            Assert.True(ex.NonRetryable);
+            return ex.Message.Replace(path, "FILE", StringComparison.Ordinal);
+        }
+
+        Assert.StartsWith("kubernetes: FILE:3:1: ", await Fails("clusters:\n  - name: [unclosed\n"), StringComparison.Ordinal);
+        Assert.Equal("kubernetes: FILE has no context 'staging'; it has: a", await Fails("contexts:\n- name: a\n  context: {cluster: c}\n", "staging"));
+        Assert.Equal("kubernetes: FILE sets no current-context: name one with 'context' on the step", await Fails("contexts: []\n"));
+        Assert.StartsWith(
+            "kubernetes: user 'u' in FILE gets its credentials from an exec or auth-provider plugin",
+            await Fails("current-context: a\ncontexts:\n- name: a\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\nusers:\n- name: u\n  user:\n    exec: {command: aws}\n"),
+            StringComparison.Ordinal);
+
+        var none = await Assert.ThrowsAsync<StepException>(() => action.ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "node", ["name"] = "n" }), CancellationToken.None));
+        Assert.Equal("kubernetes: no credentials: set 'kubeconfig' on the step or KUBECONFIG for the worker, or run the worker in a pod with a service account", none.Message);
+    }
+
+    [Fact]
+    public async Task Tls_with_the_kubeconfig_ca_and_a_client_certificate_and_an_unknown_ca_is_refused()
+    {
+        using var certificates = new TestCertificates();
+        await using var secure = await FakeKubernetes.StartAsync(certificates.Server);
+        using var client = certificates.Issue("CN=runbook-worker, O=system:masters", serverAuth: false);
+        secure.AcceptedClientSubject = client.Subject;
+        secure.Node("node-1");
+        Assert.StartsWith("https://127.0.0.1:", secure.Url, StringComparison.Ordinal);
+
+        var config = secure.WriteKubeconfig(Path.Combine(dir, "tls"), caPem: certificates.AuthorityPem, client: TestCertificates.Pem(client));
+        var result = await Action().ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "node", ["name"] = "node-1", ["kubeconfig"] = config }), CancellationToken.None);
+        Assert.True(result["ready"]!.GetValue<bool>());
+        Assert.Equal("CN=runbook-worker, O=system:masters", secure.Requests.Single().ClientCertificate);
+        Assert.Null(secure.Requests.Single().Header("Authorization"));
+
+        using var other = new TestCertificates();
+        var untrusted = secure.WriteKubeconfig(Path.Combine(dir, "untrusted"), caPem: other.AuthorityPem);
+        var ex = await Assert.ThrowsAsync<StepException>(() => Action().ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "node", ["name"] = "node-1", ["kubeconfig"] = untrusted }), CancellationToken.None));
+        Assert.Equal("KubernetesUnreachable", ex.Kind);
+        Assert.Single(secure.Requests); // the handshake failed: nothing reached the server
+    }
+
+    [Fact]
+    public async Task In_cluster_credentials_read_the_service_account_token_ca_and_namespace()
+    {
+        using var certificates = new TestCertificates();
+        await using var secure = await FakeKubernetes.StartAsync(certificates.Server);
+        var account = Directory.CreateDirectory(Path.Combine(dir, "serviceaccount")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(account, "token"), secure.Token + "\n");
+        await File.WriteAllTextAsync(Path.Combine(account, "ca.crt"), certificates.AuthorityPem);
+        await File.WriteAllTextAsync(Path.Combine(account, "namespace"), "payments");
+        secure.Pod("payments", "api-1", "node-1");
+        var port = new Uri(secure.Url).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var action = Action(new Dictionary<string, string> { ["KUBERNETES_SERVICE_HOST"] = "127.0.0.1", ["KUBERNETES_SERVICE_PORT"] = port }, account);
+
+        var result = await action.ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "pod", ["name"] = "api-1" }), CancellationToken.None);
+
+        Assert.Equal("payments", result["namespace"]!.GetValue<string>());
+        Assert.Equal("Running", result["object"]!["status"]!["phase"]!.GetValue<string>());
+        Assert.Equal($"Bearer {secure.Token}", secure.Requests.Single().Header("Authorization"));
+    }
+
+    [Fact]
+    public void Operations_are_classified_by_what_they_change()
+    {
+        var action = new KubernetesAction();
+        Assert.Equal(
+            [SideEffect.ReadOnly, SideEffect.ReadOnly, SideEffect.Mutating, SideEffect.Mutating, SideEffect.Mutating, SideEffect.Mutating, SideEffect.Destructive, SideEffect.Destructive, SideEffect.Destructive],
+            new[] { "get", "wait", "restart", "scale", "cordon", "uncordon", "delete", "drain", "${{ inputs.op }}" }.Select(op => action.Classify(new JsonObject { ["operation"] = op })));
+    }
+
+    private static ActionRequest Request(JsonObject with, int attempt = 2) => new("run_1", "step", attempt, $"run_1/3/{attempt}", "run_1/3", with, NullLogger.Instance);
+
+    private KubernetesAction Action(Dictionary<string, string>? environment = null, string? serviceAccount = null)
+    {
+        environment ??= new Dictionary<string, string> { ["KUBECONFIG"] = kubeconfig };
+        return new KubernetesAction(time, new KubeCredentials(k => environment.TryGetValue(k, out var v) ? v : null, serviceAccount ?? Path.Combine(dir, "no-service-account")));
+    }
+}
