@@ -19,7 +19,7 @@ public sealed class ActionTests : IDisposable
     [Fact]
     public void The_catalog_finds_every_built_in_action()
     {
-        Assert.Equal(["http", "kubernetes", "log", "notify", "prometheus", "shell"], ActionCatalog.CreateDefault().All.Select(a => a.Name));
+        Assert.Equal(["azure", "http", "kubernetes", "log", "notify", "prometheus", "shell"], ActionCatalog.CreateDefault().All.Select(a => a.Name));
     }
 
     [Fact]
