@@ -26,7 +26,8 @@ public sealed partial class RunbookParser
     private static readonly string[] AlertSources = ["alertmanager", "grafana", "pagerduty", "azure-monitor"];
     private static readonly string[] AlertFields = ["labels", "annotations", "status", "fingerprint", "source", "starts_at", "ends_at", "generator_url"];
     private static readonly string[] InputKeys = ["type", "required", "default", "pattern", "values", "secret", "description"];
-    private static readonly string[] StepKeys = ["id", "description", "action", "with", "outputs", "when", "approval", "sleep", "wait_until", "retry", "timeout", "total_timeout", "on_failure", "queue", "verify"];
+    private static readonly string[] StepKeys = ["id", "description", "action", "with", "outputs", "when", "approval", "sleep", "wait_until", "retry", "timeout", "total_timeout", "on_failure", "queue", "verify", "compensate"];
+    private static readonly string[] CompensateKeys = ["action", "with", "retry", "timeout"];
     private static readonly string[] VerifyKeys = ["action", "with", "condition", "interval", "timeout"];
     private static readonly string[] ApprovalKeys = ["approvers", "min", "timeout", "on_timeout", "four_eyes", "message"];
     private static readonly string[] WaitKeys = ["condition", "interval", "timeout"];
@@ -556,7 +557,7 @@ public sealed partial class RunbookParser
         {
             foreach (var step in steps.Where(x => x.Type is StepType.Action or StepType.WaitUntil && x.Action is not null))
             {
-                if (actions.TryGet(step.Action!, out var action) && action.Classify(LiteralWith(step.With)) == SideEffect.Destructive)
+                if (IsDestructive(step.Action!, step.With) || (step.Compensate is { } c && IsDestructive(c.Action, c.With)))
                 {
                     Error(trigger.Location, $"this trigger starts runs with no one watching, and step '{step.Id}' at {step.Location} ({step.Action}) is destructive: name who approves it with approval: {{ approvers: [group:sre-oncall] }}, or write destructive: allow to let it run unattended");
                     break;
@@ -564,6 +565,8 @@ public sealed partial class RunbookParser
             }
         }
     }
+
+    private bool IsDestructive(string name, MapTemplate? with) => actions.TryGet(name, out var action) && action.Classify(LiteralWith(with)) == SideEffect.Destructive;
 
     /// <summary>The inputs of a step that are written as literals (templated ones are left out).</summary>
     private static JsonObject LiteralWith(MapTemplate? with)
@@ -953,7 +956,73 @@ public sealed partial class RunbookParser
             }
         }
 
-        return id is null ? null : new RunbookStep(id, keys.TryGetValue("description", out var d) ? RequireString(d, "description") : null, type, action, with, outputs, when, approval, sleep, wait, retry, timeout, total, onFailure, queue, Loc(m)) { Verify = verify };
+        CompensateSpec? compensate = null;
+        if (keys.TryGetValue("compensate", out var cNode))
+        {
+            if (!hasAction)
+            {
+                Error(cNode, $"{what}: 'compensate' undoes what an action changed; the step has no action");
+            }
+            else
+            {
+                compensate = ParseCompensate(cNode, what, id);
+            }
+        }
+
+        return id is null ? null : new RunbookStep(id, keys.TryGetValue("description", out var d) ? RequireString(d, "description") : null, type, action, with, outputs, when, approval, sleep, wait, retry, timeout, total, onFailure, queue, Loc(m)) { Verify = verify, Compensate = compensate };
+    }
+
+    private CompensateSpec? ParseCompensate(YamlNode node, string what, string? stepId)
+    {
+        if (node is not YamlMappingNode m)
+        {
+            Error(node, $"{what}: 'compensate' must be a mapping {{ action, with, retry, timeout }}");
+            return null;
+        }
+
+        var keys = Keys(m, CompensateKeys, $"the compensate of {what}");
+        var (action, with) = ParseNestedAction(keys, m, what, stepId, "compensate", "the 'action' that undoes the step, e.g. action: kubernetes with operation: scale back", allowResult: true);
+        var retry = keys.TryGetValue("retry", out var retryNode) ? ParseRetry(retryNode, $"the compensate of {what}") : null;
+        var timeout = keys.TryGetValue("timeout", out var to) ? RequireDuration(to, "timeout") : null;
+        return action is null ? null : new CompensateSpec(action, with, retry, timeout, Loc(m));
+    }
+
+    /// <summary>The action and inputs of a block that runs an action of its own (verify, compensate).</summary>
+    private (string? Action, MapTemplate? With) ParseNestedAction(Dictionary<string, YamlNode> keys, YamlMappingNode m, string what, string? stepId, string block, string need, bool allowResult)
+    {
+        string? action = null;
+        if (!keys.TryGetValue("action", out var an))
+        {
+            Error(m, $"{what}: '{block}' needs {need}");
+        }
+        else if ((action = RequireString(an, "action")) is not null && !actions.TryGet(action, out _))
+        {
+            Error(an, $"{what}: unknown action '{action}' in {block}{Hint(DidYouMean(action, actions.All.Select(a => a.Name)))}; available: {string.Join(", ", actions.All.Select(a => a.Name))}");
+            action = null;
+        }
+
+        MapTemplate? with = null;
+        if (keys.TryGetValue("with", out var wn))
+        {
+            if (wn is not YamlMappingNode)
+            {
+                Error(wn, $"{what}: the 'with' of {block} must be a mapping of the action's inputs");
+            }
+            else
+            {
+                with = (MapTemplate)ParseTemplate(wn, stepId, allowResult);
+                if (action is not null && actions.TryGet(action, out var a))
+                {
+                    CheckWith(a, with, wn, $"the {block} of {what}");
+                }
+            }
+        }
+        else if (action is not null && actions.TryGet(action, out var a2) && a2.Parameters.Any(p => p.Required))
+        {
+            Error(an!, $"{what}: the {block} action '{action}' needs 'with' giving {string.Join(", ", a2.Parameters.Where(p => p.Required).Select(p => $"'{p.Name}'"))}");
+        }
+
+        return (action, with);
     }
 
     private VerifySpec? ParseVerify(YamlNode node, string what, string? stepId)
@@ -965,37 +1034,7 @@ public sealed partial class RunbookParser
         }
 
         var keys = Keys(m, VerifyKeys, $"the verify of {what}");
-        string? action = null;
-        if (!keys.TryGetValue("action", out var an))
-        {
-            Error(m, $"{what}: 'verify' needs the 'action' it polls, e.g. action: prometheus with a query");
-        }
-        else if ((action = RequireString(an, "action")) is not null && !actions.TryGet(action, out _))
-        {
-            Error(an, $"{what}: unknown action '{action}' in verify{Hint(DidYouMean(action, actions.All.Select(a => a.Name)))}; available: {string.Join(", ", actions.All.Select(a => a.Name))}");
-            action = null;
-        }
-
-        MapTemplate? with = null;
-        if (keys.TryGetValue("with", out var wn))
-        {
-            if (wn is not YamlMappingNode)
-            {
-                Error(wn, $"{what}: the 'with' of verify must be a mapping of the action's inputs");
-            }
-            else
-            {
-                with = (MapTemplate)ParseTemplate(wn, stepId, allowResult: false);
-                if (action is not null && actions.TryGet(action, out var a))
-                {
-                    CheckWith(a, with, wn, $"the verify of {what}");
-                }
-            }
-        }
-        else if (action is not null && actions.TryGet(action, out var a2) && a2.Parameters.Any(p => p.Required))
-        {
-            Error(an!, $"{what}: the verify action '{action}' needs 'with' giving {string.Join(", ", a2.Parameters.Where(p => p.Required).Select(p => $"'{p.Name}'"))}");
-        }
+        var (action, with) = ParseNestedAction(keys, m, what, stepId, "verify", "the 'action' it polls, e.g. action: prometheus with a query", allowResult: false);
 
         var (condition, interval, timeout) = ParsePolling(keys, m, stepId, $"{what}: 'verify' needs a 'condition' over the polled result, e.g. \"${{{{ result.value < 90 }}}}\"", $"{what}: 'verify' needs a 'timeout' (how long the condition may take to hold)");
 

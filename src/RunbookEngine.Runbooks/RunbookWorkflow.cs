@@ -64,6 +64,28 @@ public sealed class RunbookWorkflow
         }
 
         var visits = new Dictionary<string, int>(StringComparer.Ordinal);
+        var done = new List<Compensable>();
+        try
+        {
+            await StepsAsync(ctx, state, index, visits, done).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is StepFailedException or StepException && done.Count > 0 && !state.DryRun)
+        {
+            await CompensateAsync(ctx, state, done, ex).ConfigureAwait(false);
+            throw;
+        }
+
+        var outputs = new JsonObject();
+        foreach (var (name, template) in runbook.Outputs)
+        {
+            outputs[name] = state.Render(template, result: null);
+        }
+
+        return outputs;
+    }
+
+    private async Task StepsAsync(WorkflowContext ctx, RunState state, int index, Dictionary<string, int> visits, List<Compensable> done)
+    {
         while (index < runbook.Steps.Count)
         {
             var step = runbook.Steps[index];
@@ -76,7 +98,7 @@ public sealed class RunbookWorkflow
             var position = visit == 1 ? step.Id : $"{step.Id}#{visit}";
             try
             {
-                await RunStepAsync(ctx, state, step, position).ConfigureAwait(false);
+                await RunStepAsync(ctx, state, step, position, done).ConfigureAwait(false);
                 index++;
             }
             catch (StepFailedException failed)
@@ -97,17 +119,42 @@ public sealed class RunbookWorkflow
                 }
             }
         }
-
-        var outputs = new JsonObject();
-        foreach (var (name, template) in runbook.Outputs)
-        {
-            outputs[name] = state.Render(template, result: null);
-        }
-
-        return outputs;
     }
 
-    private async Task RunStepAsync(WorkflowContext ctx, RunState state, RunbookStep step, string position)
+    /// <summary>
+    /// Undoes the steps that succeeded, newest first, after a step failed the run: each compensation is a durable
+    /// step of its own (<c>&lt;step&gt;/compensate</c>), recorded with its outcome. One that fails does not stop the
+    /// others; the run still fails with the original error.
+    /// </summary>
+    private async Task CompensateAsync(WorkflowContext ctx, RunState state, List<Compensable> done, Exception failure)
+    {
+        var (failedStep, kind) = failure is StepFailedException f ? (f.StepName, f.ErrorKind) : (null, ((StepException)failure).Kind);
+        await ctx.RecordAsync("compensation", "compensation.started", new JsonObject
+        {
+            ["failed_step"] = failedStep,
+            ["error_kind"] = kind,
+            ["steps"] = new JsonArray([.. Enumerable.Reverse(done).Select(d => JsonValue.Create(d.Position))]),
+        }).ConfigureAwait(false);
+        var failed = 0;
+        foreach (var (step, position, result) in Enumerable.Reverse(done))
+        {
+            var spec = step.Compensate!;
+            try
+            {
+                var undone = await ActionAsync(ctx, state, step, spec.Action, spec.With, StepOperations.OptionsOf(spec.Retry, spec.Timeout, null), step.Queue, $"{position}/compensate", result).ConfigureAwait(false);
+                await ctx.RecordAsync($"{position}/compensated", "compensation.succeeded", new JsonObject { ["step"] = step.Id, ["action"] = spec.Action, ["result"] = undone?.DeepClone() }).ConfigureAwait(false);
+            }
+            catch (StepFailedException ex)
+            {
+                failed++;
+                await ctx.RecordAsync($"{position}/compensate-failed", "compensation.failed", new JsonObject { ["step"] = step.Id, ["action"] = spec.Action, ["error_kind"] = ex.ErrorKind, ["error"] = ex.Message }).ConfigureAwait(false);
+            }
+        }
+
+        await ctx.RecordAsync("compensation/done", "compensation.finished", new JsonObject { ["compensated"] = done.Count - failed, ["failed"] = failed }).ConfigureAwait(false);
+    }
+
+    private async Task RunStepAsync(WorkflowContext ctx, RunState state, RunbookStep step, string position, List<Compensable> done)
     {
         if (step.When is { } when)
         {
@@ -134,6 +181,20 @@ public sealed class RunbookWorkflow
                     await VerifyAsync(ctx, state, step, verify, position).ConfigureAwait(false);
                 }
 
+                if (step.Compensate is { } compensate)
+                {
+                    if (state.DryRun)
+                    {
+                        // Shown with the step, since a dry-run never fails: what would undo it.
+                        await ActionAsync(ctx, state, step, compensate.Action, compensate.With, StepOperations.OptionsOf(null, null, null), null, $"{position}/compensate", result).ConfigureAwait(false);
+                        await ctx.RecordAsync(position + "/compensate-planned", "compensation.planned", new JsonObject { ["step"] = step.Id, ["action"] = compensate.Action, ["summary"] = $"if a later step fails: would undo it with {compensate.Action}" }).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        done.Add(new Compensable(step, position, result));
+                    }
+                }
+
                 break;
             case StepType.Sleep:
                 await StepOperations.SleepAsync(ctx, step.Sleep!.Value, step.Id, position, state.DryRun).ConfigureAwait(false);
@@ -152,10 +213,10 @@ public sealed class RunbookWorkflow
     private Task<JsonNode?> ActionAsync(WorkflowContext ctx, RunState state, RunbookStep step, string position) =>
         ActionAsync(ctx, state, step, step.Action!, step.With, StepOperations.OptionsOf(step.Retry, step.Timeout, step.TotalTimeout), step.Queue, position);
 
-    private async Task<JsonNode?> ActionAsync(WorkflowContext ctx, RunState state, RunbookStep step, string name, MapTemplate? template, StepOptions options, string? queue, string position)
+    private async Task<JsonNode?> ActionAsync(WorkflowContext ctx, RunState state, RunbookStep step, string name, MapTemplate? template, StepOptions options, string? queue, string position, JsonNode? result = null)
     {
         var action = actions.TryGet(name, out var a) ? a : throw new StepFailedException(step.Id, 0, "UnknownAction", $"{step.Location}: action '{name}' is not available in this worker", 0);
-        var with = template is null ? new JsonObject() : (JsonObject)state.Render(template, result: null)!;
+        var with = template is null ? new JsonObject() : (JsonObject)state.Render(template, result, step)!;
         return await StepOperations.ActionAsync(ctx, action, with, step.Id, position, state.DryRun, options, queue, logger, state.Gate).ConfigureAwait(false);
     }
 
@@ -230,4 +291,7 @@ public sealed class RunbookWorkflow
             await ctx.DelayAsync(spec.Interval, $"{position}/interval#{poll}").ConfigureAwait(false);
         }
     }
+
+    /// <summary>A step that succeeded and says how to undo it.</summary>
+    private sealed record Compensable(RunbookStep Step, string Position, JsonNode? Result);
 }

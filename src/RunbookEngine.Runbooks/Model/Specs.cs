@@ -94,6 +94,14 @@ public sealed record WaitUntilSpec(ExpressionTemplate Condition, TimeSpan Interv
 /// <param name="Location">Where it is declared.</param>
 public sealed record VerifySpec(string Action, MapTemplate? With, ExpressionTemplate Condition, TimeSpan Interval, TimeSpan Timeout, SourceLocation Location);
 
+/// <summary>What undoes a step when a later step fails the run (a saga's compensation).</summary>
+/// <param name="Action">The action that undoes it.</param>
+/// <param name="With">Its inputs; <c>result</c> is the compensated step's own result.</param>
+/// <param name="Retry">Its retry policy.</param>
+/// <param name="Timeout">The limit on one attempt.</param>
+/// <param name="Location">Where it is.</param>
+public sealed record CompensateSpec(string Action, MapTemplate? With, RetrySpec? Retry, TimeSpan? Timeout, SourceLocation Location);
+
 /// <summary>Failure routing.</summary>
 /// <param name="Mode">The mode.</param>
 /// <param name="Target">The step to continue at, for goto.</param>
@@ -140,6 +148,9 @@ public sealed record RunbookStep(
 {
     /// <summary>Gets the condition that must hold after the step's action, if any.</summary>
     public VerifySpec? Verify { get; init; }
+
+    /// <summary>Gets what undoes the step if a later step fails the run, if anything.</summary>
+    public CompensateSpec? Compensate { get; init; }
 }
 
 /// <summary>A parsed, valid runbook.</summary>

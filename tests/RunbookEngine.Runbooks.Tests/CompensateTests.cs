@@ -1,0 +1,134 @@
+using System.Text.Json.Nodes;
+using RunbookEngine.Workflows;
+
+namespace RunbookEngine.Runbooks.Tests;
+
+public sealed class CompensateTests : IAsyncLifetime
+{
+    private RunbookTestHost host = null!;
+
+    public async Task InitializeAsync() => host = await RunbookTestHost.CreateAsync();
+
+    public async Task DisposeAsync() => await host.DisposeAsync();
+
+    private string Log => Path.Combine(host.Directory, "log");
+
+    private string Saga(string third = "echo three >> \"$LOG\"; exit 1", string onFailure = "abort") => $$$"""
+        name: saga
+        inputs:
+          log: { type: string }
+        steps:
+          - id: one
+            action: shell
+            with: { command: "echo one >> \"$LOG\"; printf 5", env: { LOG: "${{ inputs.log }}" } }
+            compensate:
+              action: shell
+              with: { command: "echo undo-one-from-${{ result.stdout }} >> \"$LOG\"", env: { LOG: "${{ inputs.log }}" } }
+          - id: two
+            action: shell
+            with: { command: "echo two >> \"$LOG\"", env: { LOG: "${{ inputs.log }}" } }
+            compensate:
+              action: shell
+              with: { command: "echo cannot-undo-two >&2; exit 4" }
+          - id: not-run
+            when: "${{ false }}"
+            action: shell
+            with: { command: "echo not-run >> \"$LOG\"" }
+            compensate:
+              action: shell
+              with: { command: "echo undo-not-run >> \"$LOG\"" }
+          - id: three
+            action: shell
+            with: { command: {{{System.Text.Json.JsonSerializer.Serialize(third)}}}, env: { LOG: "${{ inputs.log }}" } }
+            on_failure: {{{onFailure}}}
+        """;
+
+    [Fact]
+    public async Task A_failed_run_undoes_the_steps_that_succeeded_newest_first_and_records_each_outcome()
+    {
+        var runId = await host.StartAsync(Saga(), new JsonObject { ["log"] = Log });
+        await host.DrainAsync();
+
+        var run = await host.RunAsync(runId);
+        Assert.Equal(RunStatus.Failed, run.Status);
+        Assert.Equal("ExitCode", run.ErrorKind); // the run fails with what failed it, not with a compensation's error
+        Assert.Equal(["one", "two", "three", "undo-one-from-5"], await File.ReadAllLinesAsync(Log));
+
+        var timeline = await host.TimelineAsync(runId);
+        var started = JsonNode.Parse(timeline.Single(e => e.Kind == "compensation.started").Data!)!;
+        Assert.Equal("three", started["failed_step"]!.GetValue<string>());
+        Assert.Equal(["two", "one"], started["steps"]!.AsArray().Select(s => s!.GetValue<string>()));
+        var failed = JsonNode.Parse(timeline.Single(e => e.Kind == "compensation.failed").Data!)!;
+        Assert.Equal(("two", "ExitCode"), (failed["step"]!.GetValue<string>(), failed["error_kind"]!.GetValue<string>()));
+        Assert.Contains("cannot-undo-two", failed["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("one", JsonNode.Parse(timeline.Single(e => e.Kind == "compensation.succeeded").Data!)!["step"]!.GetValue<string>());
+        Assert.Equal("""{"compensated":1,"failed":1}""", timeline.Single(e => e.Kind == "compensation.finished").Data);
+        var order = timeline.Select(e => e.Kind).Where(k => k.StartsWith("compensation.", StringComparison.Ordinal)).ToList();
+        Assert.Equal(["compensation.started", "compensation.failed", "compensation.succeeded", "compensation.finished"], order);
+
+        // Each compensation is a durable step of its own, so replay answers it from history.
+        var steps = (await host.HistoryAsync(runId)).Steps.Select(s => s.Name).ToList();
+        Assert.Contains("two/compensate", steps);
+        Assert.Contains("one/compensate", steps);
+    }
+
+    [Fact]
+    public async Task Nothing_is_undone_when_the_run_succeeds_or_a_failure_is_handled()
+    {
+        var ok = await host.StartAsync(Saga(third: "echo three >> \"$LOG\""), new JsonObject { ["log"] = Log });
+        await host.DrainAsync();
+        Assert.Equal(RunStatus.Completed, (await host.RunAsync(ok)).Status);
+
+        var handled = await host.StartAsync(Saga(onFailure: "continue"), new JsonObject { ["log"] = Log });
+        await host.DrainAsync();
+        Assert.Equal(RunStatus.Completed, (await host.RunAsync(handled)).Status);
+
+        Assert.DoesNotContain(await File.ReadAllLinesAsync(Log), l => l.StartsWith("undo", StringComparison.Ordinal));
+        Assert.DoesNotContain((await host.TimelineAsync(handled)).Select(e => e.Kind), k => k.StartsWith("compensation.", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_dry_run_plans_each_compensation_with_its_step_and_runs_nothing()
+    {
+        var runId = await host.StartAsync(Saga(), new JsonObject { ["log"] = Log }, dryRun: true);
+        await host.DrainAsync();
+
+        Assert.Equal(RunStatus.Completed, (await host.RunAsync(runId)).Status);
+        Assert.False(File.Exists(Log));
+        var plan = Service.LocalRunbookService.Plan(await host.HistoryAsync(runId)).Select(p => $"{p.Step}: {p.Plan}").ToList();
+        Assert.Contains("one/compensate: would run: echo undo-one-from-${{ result.stdout }} >> \"$LOG\" with env LOG", plan);
+        Assert.Contains("one: if a later step fails: would undo it with shell", plan);
+        Assert.Equal(2, (await host.TimelineAsync(runId)).Count(e => e.Kind == "compensation.planned"));
+    }
+
+    [Fact]
+    public void Validation_names_a_misplaced_or_malformed_compensate_at_its_line()
+    {
+        var (runbook, problems) = RunbookLibrary.Parse(host.Actions, "bad.yaml", """
+            name: bad
+            steps:
+              - id: ask
+                approval: { approvers: [alice] }
+                compensate: { action: log, with: { message: x } }
+              - id: a
+                action: log
+                with: { message: hi }
+                compensate: { action: lgo, with: { message: x } }
+              - id: b
+                action: log
+                with: { message: hi }
+                compensate: { action: log, with: { message: x }, condition: y }
+              - id: c
+                action: log
+                with: { message: hi }
+                compensate: { action: log, with: { text: x } }
+            """);
+
+        Assert.Null(runbook);
+        var text = string.Join('\n', problems);
+        Assert.Contains("bad.yaml:5:17: step 'ask': 'compensate' undoes what an action changed; the step has no action", text, StringComparison.Ordinal);
+        Assert.Contains("bad.yaml:9:27: step 'a': unknown action 'lgo' in compensate (did you mean 'log'?)", text, StringComparison.Ordinal);
+        Assert.Contains("bad.yaml:13:54: unknown key 'condition' in the compensate of step 'b'", text, StringComparison.Ordinal);
+        Assert.Contains("bad.yaml:17:40: the compensate of step 'c': action 'log' has no input 'text'; it takes message, level", text, StringComparison.Ordinal);
+    }
+}
