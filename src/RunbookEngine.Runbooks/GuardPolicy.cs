@@ -13,7 +13,7 @@ namespace RunbookEngine.Runbooks;
 /// last decision into its saved state, then allows or blocks the new run.
 /// </summary>
 /// <remarks>
-/// The breaker counts failed runs: <c>failures</c> of them ending within <c>window</c> open it; it stays open
+/// The breaker counts failed runs (or, with <c>count: steps</c>, steps that failed for good): <c>failures</c> of them ending within <c>window</c> open it; it stays open
 /// for <c>open_for</c>; then the next run is its trial (half-open) and no other run starts while the trial
 /// is live. A completed trial closes it, a failed one opens it again, a cancelled one lets the next run be
 /// the trial. Cancelled and blocked runs never count as failures.
@@ -87,7 +87,7 @@ public static class GuardPolicy
         var breaker = BreakerState(spec, state, context);
         if (breaker == "open")
         {
-            reasons.Add($"circuit breaker open for {target} since {Time(state.OpenedAt!.Value)} after {spec.Breaker!.Failures} failed run{(spec.Breaker.Failures == 1 ? string.Empty : "s")} within {Durations.Format(spec.Breaker.Window)}; a trial run may start from {Time(state.OpenedAt.Value + spec.Breaker.OpenFor)} (`runbook guards reset {context.Key}` closes it)");
+            reasons.Add($"circuit breaker open for {target} since {Time(state.OpenedAt!.Value)} after {spec.Breaker!.Failures} failed {(spec.Breaker.Count == BreakerCount.Steps ? "step" : "run")}{(spec.Breaker.Failures == 1 ? string.Empty : "s")} within {Durations.Format(spec.Breaker.Window)}; a trial run may start from {Time(state.OpenedAt.Value + spec.Breaker.OpenFor)} (`runbook guards reset {context.Key}` closes it)");
         }
         else if (breaker == "half-open" && state.Trial is { } trial && context.Live.Any(r => r.RunId == trial))
         {
@@ -215,21 +215,21 @@ public static class GuardPolicy
                 if (run.RunId == state.Trial)
                 {
                     state.Trial = null;
-                    if (run.Status == RunStatus.Completed)
+                    if (run.Status == RunStatus.Completed && Failures(b, run) == 0)
                     {
                         state.Open = false;
                         state.OpenedAt = null;
                         state.Failures.Clear();
                     }
-                    else if (run.Status == RunStatus.Failed)
+                    else if (Failures(b, run) > 0)
                     {
                         state.OpenedAt = end;
                     }
                 }
             }
-            else if (run.Status == RunStatus.Failed)
+            else if (Failures(b, run) is var failures and > 0)
             {
-                state.Failures.Add(end);
+                state.Failures.AddRange(Enumerable.Repeat(end, failures));
                 state.Failures.RemoveAll(f => f <= end - b.Window);
                 if (state.Failures.Count >= b.Failures)
                 {
@@ -247,6 +247,11 @@ public static class GuardPolicy
 
         return state;
     }
+
+    /// <summary>What an ended run adds to the breaker's count: 1 if it failed, or with count: steps its failed steps (at least 1 if it failed).</summary>
+    private static int Failures(BreakerSpec breaker, GuardRun run) => breaker.Count == BreakerCount.Steps
+        ? Math.Max(run.FailedSteps, run.Status == RunStatus.Failed ? 1 : 0)
+        : run.Status == RunStatus.Failed ? 1 : 0;
 
     private static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 

@@ -20,7 +20,7 @@ public sealed partial class RunbookParser
     private static readonly string[] ScriptRootKeys = ["name", "description", "inputs", "outputs", "triggers", "guards"];
     private static readonly string[] GuardKeys = ["target", "max_live", "cooldown", "rate", "breaker"];
     private static readonly string[] RateKeys = ["max", "per"];
-    private static readonly string[] BreakerKeys = ["failures", "window", "open_for"];
+    private static readonly string[] BreakerKeys = ["failures", "window", "open_for", "count"];
     private static readonly string[] TriggerKeys = ["source", "match", "inputs", "mode", "approval", "destructive", "on_resolved"];
     private static readonly string[] GateApprovalKeys = ["approvers", "min", "timeout", "on_timeout"];
     private static readonly string[] AlertSources = ["alertmanager", "grafana", "pagerduty", "azure-monitor"];
@@ -500,14 +500,25 @@ public sealed partial class RunbookParser
                 var failures = bk.TryGetValue("failures", out var f) ? RequireInt(f, "failures", 1, 1000) : null;
                 var window = bk.TryGetValue("window", out var w) ? RequireDuration(w, "window") : null;
                 var openFor = bk.TryGetValue("open_for", out var o) ? RequireDuration(o, "open_for") : null;
-                var missing = BreakerKeys.Where(k => !bk.ContainsKey(k)).ToList();
+                var counting = BreakerCount.Runs;
+                if (bk.TryGetValue("count", out var cn) && RequireString(cn, "count") is { } cv)
+                {
+                    counting = cv switch
+                    {
+                        "runs" => BreakerCount.Runs,
+                        "steps" => BreakerCount.Steps,
+                        _ => Fail(cn, $"breaker 'count' is runs (default: failed runs open it) or steps (every step that failed for good counts, handled or not), got '{cv}'"),
+                    };
+                }
+
+                var missing = BreakerKeys.Where(k => k != "count" && !bk.ContainsKey(k)).ToList();
                 if (missing.Count > 0)
                 {
                     Error(bm, $"'breaker' needs {string.Join(", ", missing)}: {{ failures: 3, window: 30m, open_for: 1h }} (3 failed runs within 30 minutes keep it open for an hour)");
                 }
                 else if (failures is { } fv && window is { } wv && openFor is { } ov)
                 {
-                    breaker = new BreakerSpec(fv, wv, ov);
+                    breaker = new BreakerSpec(fv, wv, ov) { Count = counting };
                 }
             }
         }
@@ -564,6 +575,12 @@ public sealed partial class RunbookParser
                 }
             }
         }
+    }
+
+    private BreakerCount Fail(YamlNode node, string message)
+    {
+        Error(node, message);
+        return BreakerCount.Runs;
     }
 
     private bool IsDestructive(string name, MapTemplate? with) => actions.TryGet(name, out var action) && action.Classify(LiteralWith(with)) == SideEffect.Destructive;

@@ -7,7 +7,7 @@ namespace RunbookEngine.Storage.Postgres;
 /// <content>Guards: admission decided under the key's row lock, listing and resets.</content>
 public sealed partial class PostgresWorkflowStore
 {
-    private const string GuardRunColumns = "run_id, status, created_at, completed_at, error_kind";
+    private const string GuardRunColumns = "run_id, status, created_at, completed_at, error_kind, (SELECT COUNT(*) FROM steps s WHERE s.run_id = runs.run_id AND s.status = 'failed')";
 
     /// <inheritdoc/>
     public Task<IReadOnlyList<GuardRecord>> ListGuardsAsync(string? key, int limit, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<GuardRecord>>(
@@ -86,7 +86,7 @@ public sealed partial class PostgresWorkflowStore
         live
             ? $"SELECT {GuardRunColumns} FROM runs WHERE guard_key = @k AND NOT guard_seen AND status IN ({GuardStores.LiveStatuses}) ORDER BY created_at, run_id"
             : $"SELECT {GuardRunColumns} FROM runs WHERE guard_key = @k AND NOT guard_seen AND status IN ({GuardStores.EndedStatuses}) ORDER BY completed_at, run_id",
-        r => new GuardRun(r.GetString(0), RunStatusExtensions.ParseStoredName(r.GetString(1)), Time(r, 2), TimeOrNull(r, 3), Str(r, 4)),
+        r => new GuardRun(r.GetString(0), RunStatusExtensions.ParseStoredName(r.GetString(1)), Time(r, 2), TimeOrNull(r, 3), Str(r, 4), (int)r.GetInt64(5)),
         Db.P("k", key));
 
     private static async Task<GuardReset?> LastResetAsync(Db db, string key) => (await db.QueryAsync(

@@ -7,7 +7,7 @@ namespace RunbookEngine.Storage.Sqlite;
 /// <content>Guards: admission decided under the write lock, listing and resets.</content>
 public sealed partial class SqliteWorkflowStore
 {
-    private const string GuardRunColumns = "run_id, status, created_at, completed_at, error_kind";
+    private const string GuardRunColumns = "run_id, status, created_at, completed_at, error_kind, (SELECT COUNT(*) FROM steps s WHERE s.run_id = runs.run_id AND s.status = 'failed')";
 
     /// <inheritdoc/>
     public Task<IReadOnlyList<GuardRecord>> ListGuardsAsync(string? key, int limit, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<GuardRecord>>(
@@ -69,7 +69,7 @@ public sealed partial class SqliteWorkflowStore
         live
             ? $"SELECT {GuardRunColumns} FROM runs WHERE guard_key = $k AND guard_seen = 0 AND status IN ({GuardStores.LiveStatuses}) ORDER BY created_at, run_id"
             : $"SELECT {GuardRunColumns} FROM runs WHERE guard_key = $k AND guard_seen = 0 AND status IN ({GuardStores.EndedStatuses}) ORDER BY completed_at, run_id",
-        r => new GuardRun(r.GetString(0), RunStatusExtensions.ParseStoredName(r.GetString(1)), SqliteTime.FromDb(r.GetInt64(2)), Time(r, 3), Str(r, 4)),
+        r => new GuardRun(r.GetString(0), RunStatusExtensions.ParseStoredName(r.GetString(1)), SqliteTime.FromDb(r.GetInt64(2)), Time(r, 3), Str(r, 4), (int)r.GetInt64(5)),
         ("$k", key));
 
     private GuardReset? LastReset(SqliteConnection c, SqliteTransaction tx, string key) => Query(

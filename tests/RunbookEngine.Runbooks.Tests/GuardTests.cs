@@ -151,6 +151,54 @@ public sealed class GuardTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_breaker_counting_steps_opens_on_failed_steps_the_runbook_handled()
+    {
+        // Both checks fail and the runbook goes on: every run completes, but the target is clearly not well.
+        await File.WriteAllTextAsync(Path.Combine(host.Directory, "probe-and-report.yaml"), """
+            name: probe-and-report
+            inputs:
+              host: { type: string }
+              code: { type: number, default: 0 }
+            guards:
+              target: "${{ inputs.host }}"
+              breaker: { failures: 3, window: 30m, open_for: 10m, count: steps }
+            steps:
+              - id: probe
+                action: shell
+                with: { command: "exit ${{ inputs.code }}" }
+                on_failure: continue
+              - id: second-probe
+                action: shell
+                with: { command: "exit ${{ inputs.code }}" }
+                on_failure: continue
+              - id: report
+                action: log
+                with: { message: "probed ${{ inputs.host }}" }
+            """);
+        async Task<RunView> Run(int code)
+        {
+            var run = (await service.StartAsync(new StartRequest { Runbook = "probe-and-report", Inputs = new Dictionary<string, string> { ["host"] = "db-1", ["code"] = code.ToString(System.Globalization.CultureInfo.InvariantCulture) } }, alice, CancellationToken.None)).Run;
+            await host.DrainAsync();
+            host.Time.Advance(TimeSpan.FromMinutes(1));
+            return await service.GetRunAsync(run.RunId, CancellationToken.None);
+        }
+
+        Assert.Equal("completed", (await Run(code: 0)).Status);
+        Assert.Equal("completed", (await Run(code: 1)).Status); // 2 failed steps
+        Assert.Equal(2, (await GuardAsync("probe-and-report/db-1")).RecentFailures);
+        Assert.Equal("completed", (await Run(code: 1)).Status); // 4: open
+
+        var blocked = (await service.StartAsync(new StartRequest { Runbook = "probe-and-report", Inputs = new Dictionary<string, string> { ["host"] = "db-1" } }, alice, CancellationToken.None)).Run;
+        Assert.Equal("blocked", blocked.Status);
+        Assert.Contains("after 3 failed steps within 30m", blocked.Error, StringComparison.Ordinal);
+
+        // A trial that completes with a failed step is not a good trial.
+        host.Time.Advance(TimeSpan.FromMinutes(10));
+        Assert.Equal("completed", (await Run(code: 1)).Status);
+        Assert.Equal("open", (await GuardAsync("probe-and-report/db-1")).Breaker);
+    }
+
+    [Fact]
     public async Task A_failed_trial_opens_the_breaker_again_and_a_reset_closes_it_with_a_record()
     {
         await RunAsync("web-1", code: 1);

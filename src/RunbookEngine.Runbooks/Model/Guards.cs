@@ -14,12 +14,26 @@ public sealed record GuardSpec(Template? Target, int MaxLive, TimeSpan? Cooldown
 /// <param name="Per">The sliding window.</param>
 public sealed record RateLimit(int Max, TimeSpan Per);
 
+/// <summary>What a breaker counts as a failure.</summary>
+public enum BreakerCount
+{
+    /// <summary>Failed runs.</summary>
+    Runs,
+
+    /// <summary>Steps that failed for good (whether or not the run handled it), and failed runs with no failed step.</summary>
+    Steps,
+}
+
 /// <summary>
-/// <paramref name="Failures"/> failed runs within <paramref name="Window"/> open the breaker: no run starts for
+/// <paramref name="Failures"/> failed runs (or steps) within <paramref name="Window"/> open the breaker: no run starts for
 /// <paramref name="OpenFor"/>; then one trial run may start (half-open): if it completes the breaker closes,
 /// if it fails it opens again.
 /// </summary>
 /// <param name="Failures">Failed runs that open it.</param>
 /// <param name="Window">The window they are counted in.</param>
 /// <param name="OpenFor">How long it stays open before a trial.</param>
-public sealed record BreakerSpec(int Failures, TimeSpan Window, TimeSpan OpenFor);
+public sealed record BreakerSpec(int Failures, TimeSpan Window, TimeSpan OpenFor)
+{
+    /// <summary>Gets what counts as a failure: runs (default) or steps.</summary>
+    public BreakerCount Count { get; init; }
+}

@@ -37,7 +37,8 @@ public sealed record GuardContext(
 /// <param name="CreatedAt">When it was admitted.</param>
 /// <param name="CompletedAt">When it ended, if it did.</param>
 /// <param name="ErrorKind">Its error kind, if it failed.</param>
-public sealed record GuardRun(string RunId, RunStatus Status, DateTimeOffset CreatedAt, DateTimeOffset? CompletedAt, string? ErrorKind);
+/// <param name="FailedSteps">How many of its steps failed for good (handled by the workflow or not).</param>
+public sealed record GuardRun(string RunId, RunStatus Status, DateTimeOffset CreatedAt, DateTimeOffset? CompletedAt, string? ErrorKind, int FailedSteps = 0);
 
 /// <summary>A recorded reset of a guard.</summary>
 /// <param name="At">When.</param>
