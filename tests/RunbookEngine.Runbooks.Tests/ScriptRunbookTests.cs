@@ -105,6 +105,71 @@ public sealed class ScriptRunbookTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Verify_in_a_script_polls_until_the_effect_shows_or_fails_the_run_with_VerifyFailed()
+    {
+        var depth = 500;
+        await using var api = new LocalHttpServer((req, _) =>
+        {
+            if (req.HttpMethod == "POST")
+            {
+                depth = 20;
+            }
+
+            return (200, $"{{\"depth\":{depth}}}", "application/json");
+        });
+        var script = $$"""
+            /*---
+            name: drain-queue
+            ---*/
+            await Http("drain", "{{api.Url}}/drain", method: "POST");
+            await Verify("drained", () => Http("depth", "{{api.Url}}/depth"), r => r.Json!["depth"]!.GetValue<int>() < 100, TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1));
+            await Verify("empty", () => Http("depth", "{{api.Url}}/depth"), r => r.Json!["depth"]!.GetValue<int>() == 0, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(25));
+            """;
+        var run = await StartAsync(script);
+        await host.DrainAsync();
+        for (var i = 0; i < 3 && (await host.RunAsync(run)).Status == RunStatus.Waiting; i++)
+        {
+            host.Time.Advance(TimeSpan.FromSeconds(10));
+            await host.DrainAsync();
+        }
+
+        var done = await host.RunAsync(run);
+        Assert.Equal(RunStatus.Failed, done.Status);
+        Assert.Equal("VerifyFailed", done.ErrorKind);
+        var timeline = await host.TimelineAsync(run);
+        Assert.Equal("""{"step":"drained","polls":1}""", timeline.Single(e => e.Kind == "verify.passed").Data);
+        var failed = JsonNode.Parse(timeline.Single(e => e.Kind == "verify.failed").Data!)!;
+        Assert.Equal(("empty", 3), (failed["step"]!.GetValue<string>(), failed["polls"]!.GetValue<int>()));
+        Assert.Equal(["drain", "drained/poll#1/depth", "empty/poll#1/depth", "empty/poll#2/depth", "empty/poll#3/depth"], (await host.HistoryAsync(run)).Steps.Where(s => s.Name == "drain" || s.Name.EndsWith("/depth", StringComparison.Ordinal)).Select(s => s.Name));
+    }
+
+    [Fact]
+    public async Task A_script_undoes_what_it_did_when_a_later_step_fails_with_try_catch()
+    {
+        var script = """
+            /*---
+            name: undo
+            ---*/
+            await Log("scale-up", "scaled up");
+            try
+            {
+                await Shell("migrate", "echo broken >&2; exit 2");
+            }
+            catch (RunbookEngine.Workflows.StepFailedException failed)
+            {
+                await Log("scale-down", $"undone after {failed.ErrorKind}");
+                throw;
+            }
+            """;
+        var run = await StartAsync(script);
+        await host.DrainAsync();
+
+        var done = await host.RunAsync(run);
+        Assert.Equal((RunStatus.Failed, "ExitCode"), (done.Status, done.ErrorKind));
+        Assert.Contains(host.Logs.Lines, l => l.Contains("undone after ExitCode", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_script_resumed_after_a_durable_sleep_replays_without_repeating_steps()
     {
         var log = Path.Combine(host.Directory, "log");

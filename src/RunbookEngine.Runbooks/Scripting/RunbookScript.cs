@@ -311,44 +311,23 @@ public sealed class RunbookScript
     /// <param name="interval">The pause between polls.</param>
     /// <param name="timeout">How long to keep polling.</param>
     /// <returns>The result of the poll that met the condition (of the single planned poll in a dry-run).</returns>
-    public async Task<T> WaitUntil<T>(string id, Func<Task<T>> poll, Func<T, bool> until, TimeSpan interval, TimeSpan timeout)
-    {
-        ArgumentNullException.ThrowIfNull(poll);
-        ArgumentNullException.ThrowIfNull(until);
-        var position = Position(id);
-        var outer = scope;
-        var deadline = ctx.UtcNow + timeout;
-        try
-        {
-            for (var k = 1; ; k++)
-            {
-                scope = $"{position}/poll#{k}/";
-                var result = await poll().ConfigureAwait(false);
-                scope = outer;
-                if (DryRun)
-                {
-                    await ctx.RecordAsync(position + "/until", "wait.planned", new JsonObject { ["step"] = id, ["summary"] = $"would poll every {Durations.Format(interval)} for up to {Durations.Format(timeout)} until the condition holds" }).ConfigureAwait(false);
-                    return result;
-                }
+    public Task<T> WaitUntil<T>(string id, Func<Task<T>> poll, Func<T, bool> until, TimeSpan interval, TimeSpan timeout) =>
+        PollAsync(id, poll, until, interval, timeout, verify: false);
 
-                if (until(result))
-                {
-                    return result;
-                }
-
-                if (ctx.UtcNow + interval > deadline)
-                {
-                    throw new StepFailedException(id, 0, "WaitTimedOut", $"the condition of '{id}' did not hold within {Durations.Format(timeout)} ({k} polls)", k);
-                }
-
-                await ctx.DelayAsync(interval, $"{position}/interval#{k}").ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            scope = outer;
-        }
-    }
+    /// <summary>
+    /// Checks that what the script just did had its effect, as a YAML step's <c>verify:</c>: polls like
+    /// <see cref="WaitUntil{T}"/>, records <c>verify.passed</c> with the number of polls, or <c>verify.failed</c>
+    /// and fails with <c>VerifyFailed</c> when the condition does not hold in time.
+    /// </summary>
+    /// <typeparam name="T">What a poll returns.</typeparam>
+    /// <param name="id">The step id.</param>
+    /// <param name="poll">One poll, e.g. <c>() => Action("disk", "prometheus", new { query })</c>.</param>
+    /// <param name="holds">The condition that must hold.</param>
+    /// <param name="interval">The pause between polls.</param>
+    /// <param name="timeout">How long it may take to hold.</param>
+    /// <returns>The result of the poll that passed (of the single planned poll in a dry-run).</returns>
+    public Task<T> Verify<T>(string id, Func<Task<T>> poll, Func<T, bool> holds, TimeSpan interval, TimeSpan timeout) =>
+        PollAsync(id, poll, holds, interval, timeout, verify: true);
 
     /// <summary>The run's outputs: every declared output, null when the script did not set it.</summary>
     internal JsonObject OutputsJson()
@@ -360,6 +339,57 @@ public sealed class RunbookScript
         }
 
         return result;
+    }
+
+    private async Task<T> PollAsync<T>(string id, Func<Task<T>> poll, Func<T, bool> until, TimeSpan interval, TimeSpan timeout, bool verify)
+    {
+        ArgumentNullException.ThrowIfNull(poll);
+        ArgumentNullException.ThrowIfNull(until);
+        var position = Position(id);
+        var outer = scope;
+        var deadline = ctx.UtcNow + timeout;
+        var summary = $"poll every {Durations.Format(interval)} for up to {Durations.Format(timeout)} until the condition holds";
+        try
+        {
+            for (var k = 1; ; k++)
+            {
+                scope = $"{position}/poll#{k}/";
+                var result = await poll().ConfigureAwait(false);
+                scope = outer;
+                if (DryRun)
+                {
+                    await ctx.RecordAsync(position + (verify ? "/verify-planned" : "/until"), verify ? "verify.planned" : "wait.planned", new JsonObject { ["step"] = id, ["summary"] = $"would {summary}" }).ConfigureAwait(false);
+                    return result;
+                }
+
+                if (until(result))
+                {
+                    if (verify)
+                    {
+                        await ctx.RecordAsync(position + "/verified", "verify.passed", new JsonObject { ["step"] = id, ["polls"] = k }).ConfigureAwait(false);
+                    }
+
+                    return result;
+                }
+
+                if (ctx.UtcNow + interval > deadline)
+                {
+                    var message = $"the condition of '{id}' did not hold within {Durations.Format(timeout)} ({k} polls)";
+                    if (verify)
+                    {
+                        await ctx.RecordAsync(position + "/verify-failed", "verify.failed", new JsonObject { ["step"] = id, ["polls"] = k, ["error"] = message }).ConfigureAwait(false);
+                    }
+
+                    throw new StepFailedException(id, 0, verify ? "VerifyFailed" : "WaitTimedOut", message, k);
+                }
+
+                await ctx.DelayAsync(interval, $"{position}/interval#{k}").ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            scope = outer;
+        }
     }
 
     private static JsonObject Map(IReadOnlyDictionary<string, string> map) =>

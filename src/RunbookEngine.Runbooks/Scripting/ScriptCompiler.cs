@@ -42,6 +42,9 @@ internal static class ScriptCompiler
             .ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase);
         var references = Assemblies.Where(platform.ContainsKey).Select(a => (MetadataReference)MetadataReference.CreateFromFile(platform[a])).ToList();
         references.Add(MetadataReference.CreateFromFile(typeof(RunbookScript).Assembly.Location));
+
+        // The kernel's exceptions, so a script can catch a failed step by type (StepFailedException) to undo what it did.
+        references.Add(MetadataReference.CreateFromFile(typeof(Workflows.StepFailedException).Assembly.Location));
         return [.. references];
     });
 

@@ -209,7 +209,8 @@ internal static class ScriptPolicy
             return null;
         }
 
-        if (full is "System.Threading.CancellationToken" or "System.Threading.CancellationTokenSource")
+        // A failed step may be caught by type, to undo what the script did before it.
+        if (full is "System.Threading.CancellationToken" or "System.Threading.CancellationTokenSource" or "RunbookEngine.Workflows.StepFailedException")
         {
             return null;
         }
@@ -221,7 +222,7 @@ internal static class ScriptPolicy
                 : $"{ns}.{type.Name} breaks replay outside a step: use the actions (Shell, Http) or put the code in await Step(id, ...), which runs once and is recorded";
         }
 
-        return $"{ns}.{type.Name} is not allowed in runbooks: namespace {ns} is not on the allow-list (System, System.Collections.Generic, System.Linq, System.Text, System.Text.Json, System.Globalization, System.Threading.Tasks, RunbookEngine.Scripting)";
+        return $"{ns}.{type.Name} is not allowed in runbooks: namespace {ns} is not on the allow-list (System, System.Collections.Generic, System.Linq, System.Text, System.Text.Json, System.Globalization, System.Threading.Tasks, RunbookEngine.Scripting; and RunbookEngine.Workflows.StepFailedException)";
     }
 
     /// <summary>Reflection and the like reached through an allowed member, e.g. <c>typeof(X).Assembly</c>.</summary>
