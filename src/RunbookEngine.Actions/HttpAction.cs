@@ -10,6 +10,18 @@ public sealed class HttpAction : IRunbookAction
 {
     private const int MaxBody = 1 << 20;
 
+    private readonly TimeProvider time;
+
+    /// <summary>Initializes a new instance of the <see cref="HttpAction"/> class.</summary>
+    public HttpAction()
+        : this(TimeProvider.System)
+    {
+    }
+
+    /// <summary>Initializes a new instance of the <see cref="HttpAction"/> class.</summary>
+    /// <param name="time">The clock of the waits between tries within an attempt.</param>
+    internal HttpAction(TimeProvider time) => this.time = time;
+
     /// <inheritdoc/>
     public string Name => "http";
 
@@ -63,27 +75,37 @@ public sealed class HttpAction : IRunbookAction
             throw new StepException("InvalidInput", $"http: '{url}' is not an absolute http(s) URL", nonRetryable: true);
         }
 
-        using var message = new HttpRequestMessage(new HttpMethod(method), uri);
-        if (BodyOf(request) is { } body)
+        var body = BodyOf(request);
+        var isJson = request.With["body"] is JsonObject or JsonArray;
+        var requestHeaders = With.Map(request.With, "headers");
+        HttpRequestMessage Message()
         {
-            var isJson = request.With["body"] is JsonObject or JsonArray;
-            message.Content = new StringContent(body, Encoding.UTF8, isJson ? "application/json" : "text/plain");
-        }
-
-        foreach (var (k, v) in With.Map(request.With, "headers"))
-        {
-            if (!message.Headers.TryAddWithoutValidation(k, v) && message.Content is not null)
+            var message = new HttpRequestMessage(new HttpMethod(method), uri);
+            if (body is not null)
             {
-                message.Content.Headers.Remove(k);
-                message.Content.Headers.TryAddWithoutValidation(k, v);
+                message.Content = new StringContent(body, Encoding.UTF8, isJson ? "application/json" : "text/plain");
             }
+
+            foreach (var (k, v) in requestHeaders)
+            {
+                if (!message.Headers.TryAddWithoutValidation(k, v) && message.Content is not null)
+                {
+                    message.Content.Headers.Remove(k);
+                    message.Content.Headers.TryAddWithoutValidation(k, v);
+                }
+            }
+
+            message.Headers.TryAddWithoutValidation("Idempotency-Key", request.IdempotencyKey);
+            return message;
         }
 
-        message.Headers.TryAddWithoutValidation("Idempotency-Key", request.IdempotencyKey);
+        // A read whose every status is judged by the default (2xx) may be tried again within the attempt on a 503;
+        // one that expects particular statuses (a probe expecting 503) is answered as it comes.
+        var isRead = method is "GET" or "HEAD" && request.With["expect_status"] is null;
         HttpResponseMessage response;
         try
         {
-            response = await ActionHttp.Client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            response = await Transient.SendAsync(ActionHttp.Client, Message, isRead, time, cancellationToken).ConfigureAwait(false);
         }
         catch (HttpRequestException ex)
         {

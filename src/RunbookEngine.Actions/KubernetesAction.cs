@@ -351,7 +351,7 @@ public sealed class KubernetesAction : IRunbookAction
     }
 
     private KubeClient Client(JsonObject with) =>
-        new(credentials.Load(With.String(with, "kubeconfig") is { Length: > 0 } k ? k : null, With.String(with, "context") is { Length: > 0 } c ? c : null, with["in_cluster"] is JsonValue v && v.TryGetValue<bool>(out var b) && b));
+        new(credentials.Load(With.String(with, "kubeconfig") is { Length: > 0 } k ? k : null, With.String(with, "context") is { Length: > 0 } c ? c : null, with["in_cluster"] is JsonValue v && v.TryGetValue<bool>(out var b) && b), time);
 
     private static string Namespace(JsonObject with, KubeClient client) =>
         KubeKind.CheckName(With.String(with, "namespace") is { Length: > 0 } ns ? ns : client.Cluster.Namespace, "namespace");

@@ -59,12 +59,19 @@ public sealed class NotifyAction : IRunbookAction
         var text = With.RequiredString(request.With, "text", Name);
         var title = With.String(request.With, "title");
         var body = format == "teams" ? TeamsMessage(title, text) : new JsonObject { ["text"] = title is null ? text : $"*{title}*\n{text}" };
-        using var content = new StringContent(body.ToJsonString(), Encoding.UTF8);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+        var json = body.ToJsonString();
+        HttpRequestMessage Message()
+        {
+            var content = new StringContent(json, Encoding.UTF8);
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+            return new HttpRequestMessage(HttpMethod.Post, uri) { Content = content };
+        }
+
         HttpResponseMessage response;
         try
         {
-            response = await ActionHttp.Client.PostAsync(uri, content, cancellationToken).ConfigureAwait(false);
+            // A post is tried again within the attempt only when no connection was made (nothing was sent).
+            response = await Transient.SendAsync(ActionHttp.Client, Message, isRead: false, TimeProvider.System, cancellationToken).ConfigureAwait(false);
         }
         catch (HttpRequestException ex)
         {

@@ -15,6 +15,18 @@ public sealed class PrometheusAction : IRunbookAction
 
     private const int MaxBody = 4 << 20;
 
+    private readonly TimeProvider time;
+
+    /// <summary>Initializes a new instance of the <see cref="PrometheusAction"/> class.</summary>
+    public PrometheusAction()
+        : this(TimeProvider.System)
+    {
+    }
+
+    /// <summary>Initializes a new instance of the <see cref="PrometheusAction"/> class.</summary>
+    /// <param name="time">The clock of the waits between tries within an attempt.</param>
+    internal PrometheusAction(TimeProvider time) => this.time = time;
+
     /// <inheritdoc/>
     public string Name => "prometheus";
 
@@ -83,19 +95,24 @@ public sealed class PrometheusAction : IRunbookAction
         return url.TrimEnd('/');
     }
 
-    private static async Task<JsonObject> QueryAsync(string url, string query, IReadOnlyDictionary<string, string> headers, CancellationToken cancellationToken)
+    private async Task<JsonObject> QueryAsync(string url, string query, IReadOnlyDictionary<string, string> headers, CancellationToken cancellationToken)
     {
-        using var message = new HttpRequestMessage(HttpMethod.Get, $"{url}/api/v1/query?query={Uri.EscapeDataString(query)}");
-        foreach (var (k, v) in headers)
+        HttpRequestMessage Message()
         {
-            message.Headers.TryAddWithoutValidation(k, v);
+            var message = new HttpRequestMessage(HttpMethod.Get, $"{url}/api/v1/query?query={Uri.EscapeDataString(query)}");
+            foreach (var (k, v) in headers)
+            {
+                message.Headers.TryAddWithoutValidation(k, v);
+            }
+
+            return message;
         }
 
         string text;
         int status;
         try
         {
-            using var response = await ActionHttp.Client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            using var response = await Transient.SendAsync(ActionHttp.Client, Message, isRead: true, time, cancellationToken).ConfigureAwait(false);
             status = (int)response.StatusCode;
             text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
             if (text.Length > MaxBody)

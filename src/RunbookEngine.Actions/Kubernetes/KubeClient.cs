@@ -12,9 +12,10 @@ namespace RunbookEngine.Actions.Kubernetes;
 
 /// <summary>
 /// A small typed client for the Kubernetes REST API: JSON in and out, API errors (<c>Status</c> objects) turned
-/// into step failures that say whether a retry can help, and watches read line by line.
+/// into step failures that say whether a retry can help, and watches read line by line. Transient failures are
+/// tried again within the attempt (<see cref="Transient"/>): reads on 429 and 5xx, any request whose connection failed.
 /// </summary>
-internal sealed class KubeClient(KubeCluster cluster)
+internal sealed class KubeClient(KubeCluster cluster, TimeProvider time)
 {
     /// <summary>The content type of a JSON merge patch (RFC 7386), which every resource accepts.</summary>
     public const string MergePatch = "application/merge-patch+json";
@@ -94,11 +95,10 @@ internal sealed class KubeClient(KubeCluster cluster)
     public async IAsyncEnumerable<(string Type, JsonObject Object)> WatchAsync(string path, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         path += (path.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "watch=true";
-        using var message = Request(HttpMethod.Get, path, null, null);
         HttpResponseMessage response;
         try
         {
-            response = await Client().SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            response = await Transient.SendAsync(Client(), () => Request(HttpMethod.Get, path, null, null), isRead: true, time, cancellationToken).ConfigureAwait(false);
         }
         catch (HttpRequestException ex)
         {
@@ -215,10 +215,9 @@ internal sealed class KubeClient(KubeCluster cluster)
 
     private async Task<(int Status, string Body)> SendRawAsync(HttpMethod method, string path, string? body, string? contentType, CancellationToken cancellationToken)
     {
-        using var message = Request(method, path, body, contentType);
         try
         {
-            using var response = await Client().SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            using var response = await Transient.SendAsync(Client(), () => Request(method, path, body, contentType), isRead: method == HttpMethod.Get, time, cancellationToken).ConfigureAwait(false);
             if (response.Content.Headers.ContentLength > MaxBody)
             {
                 throw new StepException("KubernetesError", $"{method} {path}: the answer is larger than {MaxBody >> 20} MiB", nonRetryable: true);
