@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using Polly;
@@ -18,6 +19,7 @@ internal static class Transient
     private const int MaxRetries = 2;
     private static readonly TimeSpan FirstDelay = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan MaxServerDelay = TimeSpan.FromSeconds(5);
+    private static readonly ConcurrentDictionary<(TimeProvider Time, bool IsRead), ResiliencePipeline<HttpResponseMessage>> Pipelines = new();
 
     /// <summary>Sends a request made afresh for every try.</summary>
     /// <param name="client">The client.</param>
@@ -28,7 +30,19 @@ internal static class Transient
     /// <returns>The last response; the caller disposes it.</returns>
     public static async Task<HttpResponseMessage> SendAsync(HttpClient client, Func<HttpRequestMessage> request, bool isRead, TimeProvider time, CancellationToken cancellationToken)
     {
-        var pipeline = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time }
+        var pipeline = Pipelines.GetOrAdd((time, isRead), key => Build(key.Time, key.IsRead));
+        return await pipeline.ExecuteAsync(
+            async ct =>
+            {
+                using var message = request();
+                return await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A pipeline is stateless between calls: one per clock and kind of request, built once.</summary>
+    private static ResiliencePipeline<HttpResponseMessage> Build(TimeProvider time, bool isRead) =>
+        new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time }
             .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
             {
                 MaxRetryAttempts = MaxRetries,
@@ -44,14 +58,6 @@ internal static class Transient
                 },
             })
             .Build();
-        return await pipeline.ExecuteAsync(
-            async ct =>
-            {
-                using var message = request();
-                return await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
-            },
-            cancellationToken).ConfigureAwait(false);
-    }
 
     private static bool ShouldRetry(Outcome<HttpResponseMessage> outcome, bool isRead) => outcome switch
     {
