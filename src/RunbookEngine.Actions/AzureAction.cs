@@ -204,9 +204,7 @@ public sealed partial class AzureAction : IRunbookAction
 
     private static string Cloud(JsonObject with) => With.String(with, "cloud") is { Length: > 0 } c ? c : "public";
 
-    private static TimeSpan Timeout(JsonObject with) => With.String(with, "timeout") is not { } text
-        ? DefaultTimeout
-        : Durations.TryParse(text, out var t) && t > TimeSpan.Zero ? t : throw Invalid($"'timeout' must be a duration such as 90s or 15m, got '{text}'");
+    private static TimeSpan Timeout(JsonObject with) => With.Duration(with, "timeout", DefaultTimeout, "azure");
 
     private static int Capacity(JsonObject with)
     {

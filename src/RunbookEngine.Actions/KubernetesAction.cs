@@ -195,9 +195,7 @@ public sealed class KubernetesAction : IRunbookAction
     private static string Condition(JsonObject with) =>
         With.String(with, "condition") is { Length: > 0 } c ? c : throw Invalid("'wait' needs a 'condition': a condition type (Available, Ready, ...), rolled_out or deleted");
 
-    private static TimeSpan Timeout(JsonObject with) => With.String(with, "timeout") is not { } text
-        ? DefaultTimeout
-        : Durations.TryParse(text, out var t) && t > TimeSpan.Zero ? t : throw Invalid($"'timeout' must be a duration such as 90s or 5m, got '{text}'");
+    private static TimeSpan Timeout(JsonObject with) => With.Duration(with, "timeout", DefaultTimeout, "kubernetes");
 
     private static int RequiredReplicas(JsonObject with)
     {

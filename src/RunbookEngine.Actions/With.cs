@@ -17,6 +17,13 @@ internal static class With
     public static string RequiredString(JsonObject with, string key, string action) =>
         String(with, key) is { Length: > 0 } s ? s : throw new Workflows.StepException("InvalidInput", $"{action}: '{key}' is required", nonRetryable: true);
 
+    /// <summary>Reads a positive duration (<c>90s</c>, <c>5m</c>), or the default when the key is absent.</summary>
+    public static TimeSpan Duration(JsonObject with, string key, TimeSpan fallback, string action) => String(with, key) is not { } text
+        ? fallback
+        : Workflows.Durations.TryParse(text, out var t) && t > TimeSpan.Zero
+            ? t
+            : throw new Workflows.StepException("InvalidInput", $"{action}: '{key}' must be a duration such as 90s or {Workflows.Durations.Format(fallback)}, got '{text}'", nonRetryable: true);
+
     public static IReadOnlyList<string>? StringList(JsonObject with, string key) => with[key] switch
     {
         null => null,
