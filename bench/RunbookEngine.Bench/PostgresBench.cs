@@ -13,7 +13,7 @@ internal static class PostgresBench
 {
     private const int Steps = TenStepWorkload.Steps;
 
-    public static async Task<int> RunAsync(string connectionString, int runsAtOne, int runsConcurrent)
+    public static async Task<int> RunAsync(string connectionString, int runsAtOne, int runsConcurrent, IReadOnlyList<(int Concurrency, int Processes)>? only = null)
     {
         var report = new StringBuilder();
         void Line(string s)
@@ -27,13 +27,27 @@ internal static class PostgresBench
         var rawLatencyMs = 1000.0 / raw1;
         Line($"raw single-row INSERT+COMMIT: {raw1:F0} commits/s with 1 connection ({rawLatencyMs:F3} ms per commit), {raw8:F0} commits/s with 8 connections");
 
+        if (only is not null)
+        {
+            foreach (var (concurrency, processes) in only)
+            {
+                var (rate, cpu) = await DrainAsync(connectionString, concurrency, processes, runsConcurrent);
+                Line($"concurrency {concurrency} over {processes} worker process(es): {rate:F0} steps/s ({rate / raw8:F2} x raw8); {cpu}");
+            }
+
+            return 0;
+        }
+
         // Per-step overhead at concurrency 1.
         List<double> gaps;
         double c1Rate;
         var c1Schema = Schema("c1");
         await using (var store = await PostgresWorkflowStore.OpenAsync(new PostgresStoreOptions { ConnectionString = connectionString, Schema = c1Schema }))
         {
-            (gaps, c1Rate) = await new TenStepWorkload().MeasureOneAtATimeAsync(store, runsAtOne);
+            var workload = new TenStepWorkload();
+            _ = await workload.MeasureOneAtATimeAsync(store, runsAtOne); // warm-up, as for the worker processes below
+            await AnalyzeAsync(connectionString, c1Schema);
+            (gaps, c1Rate) = await workload.MeasureOneAtATimeAsync(store, runsAtOne);
         }
 
         await DropAsync(connectionString, c1Schema);
@@ -46,13 +60,13 @@ internal static class PostgresBench
         {
             foreach (var processes in new[] { 1, 2, 4 })
             {
-                var rate = await DrainAsync(connectionString, concurrency, processes, runsConcurrent);
+                var (rate, cpu) = await DrainAsync(connectionString, concurrency, processes, runsConcurrent);
                 if (concurrency == 64)
                 {
                     at64.Add(rate);
                 }
 
-                Line($"concurrency {concurrency} over {processes} worker process(es): {rate:F0} steps/s ({rate / raw8:F2} x the raw 8-connection commit rate), {runsConcurrent} runs x {Steps} steps");
+                Line($"concurrency {concurrency} over {processes} worker process(es): {rate:F0} steps/s ({rate / raw8:F2} x the raw 8-connection commit rate), {runsConcurrent} runs x {Steps} steps; {cpu}");
             }
         }
 
@@ -66,13 +80,34 @@ internal static class PostgresBench
         var workload = new TenStepWorkload();
         await using var store = await PostgresWorkflowStore.OpenAsync(new PostgresStoreOptions { ConnectionString = connectionString, Schema = schema });
         var worker = new WorkflowWorker(store, workload.Registry, new WorkerOptions { MaxConcurrentRuns = concurrency });
+
+        // A worker is a long-lived process: warm it up first (JIT tiers, pooled connections and their prepared
+        // statements) on a queue of its own, so the measurement is the steady state rather than process start.
+        var warmup = new WorkflowWorker(store, workload.Registry, new WorkerOptions { MaxConcurrentRuns = concurrency, Queues = ["warmup"] });
+        var client = new WorkflowClient(store);
+        for (var round = 0; round < 3; round++)
+        {
+            for (var r = 0; r < 100; r++)
+            {
+                await client.StartAsync(workload.Definition, new StartRunOptions { Queue = "warmup" });
+            }
+
+            await warmup.RunUntilIdleAsync(CancellationToken.None);
+        }
+
+        await AnalyzeAsync(connectionString, schema);
+
         Console.WriteLine("ready");
         _ = await Console.In.ReadLineAsync();
+        var cpuAtGo = Process.GetCurrentProcess().TotalProcessorTime;
+        var (transactionsAtGo, groupedAtGo, singleAtGo) = (store.Transactions, store.GroupedCommits, store.SingleCommits);
         await worker.RunUntilIdleAsync(CancellationToken.None);
+        var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuAtGo).TotalMilliseconds;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{cpu:F0} {store.Transactions - transactionsAtGo} {store.GroupedCommits - groupedAtGo} {store.SingleCommits - singleAtGo}"));
         return 0;
     }
 
-    private static async Task<double> DrainAsync(string connectionString, int concurrency, int processes, int runs)
+    private static async Task<(double Rate, string Cpu)> DrainAsync(string connectionString, int concurrency, int processes, int runs)
     {
         var schema = Schema($"c{concurrency}p{processes}");
         var def = new TenStepWorkload().Definition;
@@ -107,6 +142,7 @@ internal static class PostgresBench
             }
         }
 
+        var busyBefore = MachineBusyMilliseconds();
         var sw = Stopwatch.StartNew();
         foreach (var c in children)
         {
@@ -114,13 +150,24 @@ internal static class PostgresBench
             await c.StandardInput.FlushAsync();
         }
 
+        var workerCpu = 0.0;
+        var (transactions, grouped, single) = (0L, 0L, 0L);
         foreach (var c in children)
         {
+            var figures = (await c.StandardOutput.ReadLineAsync())!.Split(' ');
+            workerCpu += double.Parse(figures[0], CultureInfo.InvariantCulture);
+            transactions += long.Parse(figures[1], CultureInfo.InvariantCulture);
+            grouped += long.Parse(figures[2], CultureInfo.InvariantCulture);
+            single += long.Parse(figures[3], CultureInfo.InvariantCulture);
             await c.WaitForExitAsync();
             c.Dispose();
         }
 
-        var rate = runs * Steps / sw.Elapsed.TotalSeconds;
+        var elapsed = sw.Elapsed;
+        var busy = MachineBusyMilliseconds() - busyBefore;
+        var rate = runs * Steps / elapsed.TotalSeconds;
+        var steps = (double)runs * Steps;
+        var cpu = string.Create(CultureInfo.InvariantCulture, $"CPU per step {busy * 1000 / steps:F0} us ({workerCpu * 1000 / steps:F0} us in workers, the rest mostly PostgreSQL), machine {busy / elapsed.TotalMilliseconds / Environment.ProcessorCount:P0} busy; {transactions} write transactions, {grouped} commits in multi-row groups, {single} one by one");
         await using var check = new NpgsqlConnection(connectionString);
         await check.OpenAsync();
         await using (var cmd = new NpgsqlCommand($"SELECT count(*) FROM {schema}.runs WHERE status <> 'completed'", check))
@@ -133,7 +180,27 @@ internal static class PostgresBench
         }
 
         await DropAsync(connectionString, schema);
-        return rate;
+        return (rate, cpu);
+    }
+
+    /// <summary>CPU time spent by the whole machine since boot (all cores, user + system), from /proc/stat.</summary>
+    private static double MachineBusyMilliseconds()
+    {
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var ticks = new[] { 1, 2, 3, 6, 7 }.Sum(i => long.Parse(fields[i], CultureInfo.InvariantCulture)); // user nice system irq softirq
+        return ticks * 10.0; // USER_HZ is 100 on Linux
+    }
+
+    /// <summary>
+    /// Gives the planner the statistics a database in use has (autovacuum would after a minute): a schema created
+    /// seconds ago otherwise keeps the plans it got while its tables were empty.
+    /// </summary>
+    private static async Task AnalyzeAsync(string connectionString, string schema)
+    {
+        await using var c = new NpgsqlConnection(connectionString);
+        await c.OpenAsync();
+        await using var cmd = new NpgsqlCommand($"ANALYZE {schema}.runs, {schema}.steps, {schema}.timeline, {schema}.signals", c);
+        await cmd.ExecuteNonQueryAsync();
     }
 
     private static string Schema(string what) => $"bench_{what}_{Environment.ProcessId}";

@@ -69,6 +69,9 @@ internal sealed class Db(NpgsqlConnection connection, NpgsqlTransaction? transac
     public static NpgsqlParameter P(string name, DateTimeOffset[] values) =>
         new(name, NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = values.Select(PgTime.ToDb).ToArray() };
 
+    public static NpgsqlParameter P(string name, DateTimeOffset?[] values) =>
+        new(name, NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = values.Select(v => v is { } t ? PgTime.ToDb(t) : (DateTimeOffset?)null).ToArray() };
+
     public async Task<int> ExecAsync(string sql, params NpgsqlParameter[] parameters)
     {
         if (Prefix is not null && !PrefixSent)

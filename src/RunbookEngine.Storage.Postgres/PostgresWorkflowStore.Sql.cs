@@ -130,7 +130,14 @@ public sealed partial class PostgresWorkflowStore
     /// The two statements that append events to runs' hash-chained timelines, given each run's current head
     /// (read or locked by the caller in this transaction), and move the heads.
     /// </summary>
-    private static List<(string Sql, NpgsqlParameter[] Parameters)> TimelineCommands(IReadOnlyList<(string RunId, long Seq, string Hash, IReadOnlyList<NewTimelineEvent> Events)> chains)
+    private static List<(string Sql, NpgsqlParameter[] Parameters)> TimelineCommands(IReadOnlyList<(string RunId, long Seq, string Hash, IReadOnlyList<NewTimelineEvent> Events)> chains) =>
+        PlanTimeline(chains) is { } plan ? [plan.Insert, plan.MoveHeads] : [];
+
+    /// <summary>
+    /// Chains events onto runs' timeline heads: the statement inserting them, the one moving the heads, and the
+    /// new heads; null when there is no event.
+    /// </summary>
+    private static TimelinePlan? PlanTimeline(IReadOnlyList<(string RunId, long Seq, string Hash, IReadOnlyList<NewTimelineEvent> Events)> chains)
     {
         var runIds = new List<string>();
         var seqs = new List<long>();
@@ -166,11 +173,10 @@ public sealed partial class PostgresWorkflowStore
 
         if (heads.Count == 0)
         {
-            return [];
+            return null;
         }
 
-        return
-        [
+        return new(
             (
                 "INSERT INTO timeline (run_id, seq, at, actor, kind, data, hash) SELECT * FROM unnest(@runs, @seqs, @ats, @actors, @kinds, @datas, @hashes)",
                 [
@@ -189,17 +195,19 @@ public sealed partial class PostgresWorkflowStore
                     Db.P("seqs", heads.Select(h => h.Seq).ToArray()),
                     Db.P("hashes", heads.Select(h => h.Hash).ToArray()),
                 ]),
-        ];
+            heads);
     }
 
-    /// <summary>Appends events to runs' timelines in one round trip, given each run's current head (locked by the caller).</summary>
-    private static async Task AppendEventsAsync(Db db, IReadOnlyList<(string RunId, long Seq, string Hash, IReadOnlyList<NewTimelineEvent> Events)> chains)
+    /// <summary>Appends events to runs' timelines in one round trip, given each run's current head (locked by the caller); returns the new heads.</summary>
+    private static async Task<List<(string RunId, long Seq, string Hash)>> AppendEventsAsync(Db db, IReadOnlyList<(string RunId, long Seq, string Hash, IReadOnlyList<NewTimelineEvent> Events)> chains)
     {
-        var commands = TimelineCommands(chains);
-        if (commands.Count > 0)
+        if (PlanTimeline(chains) is not { } plan)
         {
-            await db.BatchAsync(commands).ConfigureAwait(false);
+            return [];
         }
+
+        await db.BatchAsync([plan.Insert, plan.MoveHeads]).ConfigureAwait(false);
+        return plan.Heads;
     }
 
     /// <summary>Locks a run's row and appends events to its timeline.</summary>
@@ -218,6 +226,9 @@ public sealed partial class PostgresWorkflowStore
 
         await AppendEventsAsync(db, [(runId, head[0].Seq, head[0].Hash, events)]).ConfigureAwait(false);
     }
+
+    /// <summary>The statements appending events to timelines, and the heads they leave.</summary>
+    private sealed record TimelinePlan((string Sql, NpgsqlParameter[] Parameters) Insert, (string Sql, NpgsqlParameter[] Parameters) MoveHeads, List<(string RunId, long Seq, string Hash)> Heads);
 
     /// <summary>Counts an external event, makes a waiting run ready, and wakes its queue's workers.</summary>
     private static async Task WakeAsync(Db db, string runId, DateTimeOffset now)

@@ -43,7 +43,7 @@ public sealed partial class PostgresWorkflowStore
                     Db.P("now", request.Now),
                     Db.P("ids", ids)).ConfigureAwait(false);
                 var actor = "worker:" + request.WorkerId;
-                await AppendEventsAsync(
+                var heads = await AppendEventsAsync(
                     db,
                     candidates.Select(c => (c.Id, c.Seq, c.Hash, (IReadOnlyList<NewTimelineEvent>)
                     [
@@ -52,6 +52,11 @@ public sealed partial class PostgresWorkflowStore
                             : new NewTimelineEvent(request.Now, actor, TimelineKinds.RunClaimed, TimelineData.Of(("from", c.Status))),
                     ])).ToList()).ConfigureAwait(false);
                 var runs = (await ReadRunsAsync(db, ids).ConfigureAwait(false)).ToDictionary(r => r.RunId, StringComparer.Ordinal);
+                foreach (var (id, seq, hash) in heads)
+                {
+                    RememberHead(id, seq, hash, runs[id].Queue);
+                }
+
                 return candidates.Select(c => new ClaimedRun(runs[c.Id], c.Status == "running" ? c.Owner : null)).ToList();
             },
             cancellationToken);
@@ -140,13 +145,12 @@ public sealed partial class PostgresWorkflowStore
     public Task CommitAsync(RunCommit commit, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(commit);
-        return WriteAsync(
-            async db =>
-            {
-                await ApplyCommitAsync(db, commit).ConfigureAwait(false);
-                return true;
-            },
-            cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested();
+        return EnqueueAsync(new CommitOperation(commit, async db =>
+        {
+            await ApplyCommitAsync(db, commit).ConfigureAwait(false);
+            return true;
+        }));
     }
 
     /// <inheritdoc/>
@@ -271,7 +275,7 @@ public sealed partial class PostgresWorkflowStore
         else
         {
             rows = await db.QueryAsync(
-                "UPDATE runs SET updated_at = @now, lease_expires_at = COALESCE(@ext, lease_expires_at) WHERE run_id = @id AND status = 'running' AND lease_owner = @w RETURNING queue, timeline_seq, timeline_hash, true",
+                "UPDATE runs SET updated_at = @now, lease_expires_at = CASE WHEN lease_expires_at < @now + (@ext - @now) / 2 THEN @ext ELSE lease_expires_at END WHERE run_id = @id AND status = 'running' AND lease_owner = @w RETURNING queue, timeline_seq, timeline_hash, true",
                 r => (r.GetString(0), r.GetInt64(1), r.GetString(2), r.GetBoolean(3)),
                 Db.P("now", commit.Now),
                 Db.P("ext", commit.ExtendLeaseTo),
@@ -343,7 +347,12 @@ public sealed partial class PostgresWorkflowStore
             commands.Add(("UPDATE signals SET consumed_seq = @seq WHERE id = @id AND run_id = @run AND consumed_seq IS NULL", [Db.P("seq", seq), Db.P("id", signalId), Db.P("run", commit.RunId)]));
         }
 
-        commands.AddRange(TimelineCommands([(commit.RunId, head.Seq, head.Hash, commit.Events)]));
+        var timeline = PlanTimeline([(commit.RunId, head.Seq, head.Hash, commit.Events)]);
+        if (timeline is not null)
+        {
+            commands.Add(timeline.Insert);
+            commands.Add(timeline.MoveHeads);
+        }
 
         if (commit.WakeRun)
         {
@@ -387,6 +396,16 @@ public sealed partial class PostgresWorkflowStore
                 default:
                     throw new InvalidOperationException($"A worker cannot move run {commit.RunId} to {t.Status}.");
             }
+        }
+
+        if (commit.FencedStep is null && commit.Transition is null)
+        {
+            var (_, seq, hash) = timeline?.Heads[0] ?? (commit.RunId, head.Seq, head.Hash);
+            RememberHead(commit.RunId, seq, hash, head.Queue);
+        }
+        else
+        {
+            ForgetHead(commit.RunId);
         }
 
         if (commands.Count == 0)

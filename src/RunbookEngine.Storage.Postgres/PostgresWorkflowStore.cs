@@ -34,6 +34,9 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
     private Task? listenLoop;
     private int disposed;
     private long transientFailures;
+    private long transactions;
+    private long groupedCommits;
+    private long singleCommits;
 
     private PostgresWorkflowStore(PostgresStoreOptions options)
     {
@@ -135,6 +138,15 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
     /// <summary>Gets how many times a read or a batch of writes met an unreachable or restarting database and was retried (a health figure).</summary>
     public long TransientFailures => Interlocked.Read(ref transientFailures);
 
+    /// <summary>Gets how many write transactions this store committed (writes of many callers share one: group commit).</summary>
+    public long Transactions => Interlocked.Read(ref transactions);
+
+    /// <summary>Gets how many worker commits were applied in multi-row groups (the fast way).</summary>
+    public long GroupedCommits => Interlocked.Read(ref groupedCommits);
+
+    /// <summary>Gets how many worker commits were applied one by one, after reading their run's head (the slow way).</summary>
+    public long SingleCommits => Interlocked.Read(ref singleCommits);
+
     /// <summary>Gets a task that completes once the listener has connected and LISTENs (tests wait for it).</summary>
     internal Task Listening => listening.Task;
 
@@ -190,7 +202,11 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
     private Task<T> WriteAsync<T>(Func<Db, Task<T>> work, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var op = new WriteOperation<T>(work);
+        return EnqueueAsync(new WriteOperation<T>(work));
+    }
+
+    private Task<T> EnqueueAsync<T>(WriteOperation<T> op)
+    {
         if (Volatile.Read(ref disposed) != 0 || !writes.Writer.TryWrite(op))
         {
             throw new ObjectDisposedException(nameof(PostgresWorkflowStore), "The store is closed.");
@@ -308,6 +324,13 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
     /// <summary>One transaction over the pending writes; returns the writes to run again (deadlock victims).</summary>
     private async Task<List<WriteOperation>> TryBatchAsync(List<WriteOperation> pending, StrongBox<bool> committing)
     {
+        if (BulkCandidates(pending) is var all && all.Count == pending.Count && await TryOneRoundTripAsync(all).ConfigureAwait(false))
+        {
+            return [];
+        }
+
+        pending = pending.Where(op => !op.IsDone).ToList();
+
         var ok = new List<WriteOperation>(pending.Count);
         var again = new List<WriteOperation>();
         var wakes = new HashSet<string>(StringComparer.Ordinal);
@@ -315,34 +338,26 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
         var session = await Db.OpenAsync(dataSource, IsolationLevel.ReadCommitted, stopping.Token).ConfigureAwait(false);
         await using (session.ConfigureAwait(false))
         {
+            // Worker commits whose run heads this process knows go together, as multi-row statements; the rest
+            // one by one, first (a head they move sends that run's commit the slow way), and so do the commits
+            // of the group if the fast way is refused.
+            var bulk = BulkCandidates(pending);
             var useSavepoints = pending.Count > 1;
-            foreach (var op in pending)
+            await ExecuteOneByOneAsync(session, bulk.Count == 0 ? pending : pending.Where(op => !bulk.Contains(op)), useSavepoints, ok, again, wakes, ended).ConfigureAwait(false);
+            if (bulk.Count > 0)
             {
-                // Each write of a group runs in its own savepoint, sent with its first statement (no extra round
-                // trip) and never released: COMMIT releases them all, and ROLLBACK TO undoes only the newest.
-                var db = new Db(session.Connection, session.Transaction) { Prefix = useSavepoints ? "SAVEPOINT op" : null };
-                try
+                if (await TryBulkAsync(session, bulk, wakes, ended).ConfigureAwait(false))
                 {
-                    await op.ExecuteAsync(db).ConfigureAwait(false);
-                    ok.Add(op);
-                    wakes.UnionWith(db.Wakes);
-                    ended.UnionWith(db.Ended);
-                }
-                catch (Exception ex) when (useSavepoints && (ex is WorkflowStoreException or InvalidOperationException or FormatException || (ex is PostgresException pg && (PostgresErrors.IsStatementLevel(pg) || pg.SqlState is "40P01" or "40001"))))
-                {
-                    if (db.PrefixSent)
+                    foreach (var op in bulk)
                     {
-                        await session.ExecAsync("ROLLBACK TO SAVEPOINT op").ConfigureAwait(false);
+                        op.Grouped = true;
                     }
 
-                    if (ex is PostgresException { SqlState: "40P01" or "40001" })
-                    {
-                        again.Add(op); // lost a deadlock against another process: run it again in a fresh transaction
-                    }
-                    else
-                    {
-                        op.Fail(PostgresErrors.Translate(ex, where));
-                    }
+                    ok.AddRange(bulk);
+                }
+                else
+                {
+                    await ExecuteOneByOneAsync(session, bulk, useSavepoints, ok, again, wakes, ended).ConfigureAwait(false);
                 }
             }
 
@@ -360,12 +375,51 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
             await session.Transaction!.CommitAsync(CancellationToken.None).ConfigureAwait(false);
         }
 
+        Interlocked.Increment(ref transactions);
+        var grouped = ok.Count(op => op is CommitOperation { Grouped: true });
+        Interlocked.Add(ref groupedCommits, grouped);
+        Interlocked.Add(ref singleCommits, ok.Count(op => op is CommitOperation) - grouped);
+
         foreach (var op in ok)
         {
             op.Complete();
         }
 
         return again;
+    }
+
+    /// <summary>Runs writes one after the other in the session's transaction, each in its own savepoint when <paramref name="useSavepoints"/>.</summary>
+    private async Task ExecuteOneByOneAsync(Db session, IEnumerable<WriteOperation> ops, bool useSavepoints, List<WriteOperation> ok, List<WriteOperation> again, HashSet<string> wakes, HashSet<string> ended)
+    {
+        foreach (var op in ops)
+        {
+            // Each write of a group runs in its own savepoint, sent with its first statement (no extra round
+            // trip) and never released: COMMIT releases them all, and ROLLBACK TO undoes only the newest.
+            var db = new Db(session.Connection, session.Transaction) { Prefix = useSavepoints ? "SAVEPOINT op" : null };
+            try
+            {
+                await op.ExecuteAsync(db).ConfigureAwait(false);
+                ok.Add(op);
+                wakes.UnionWith(db.Wakes);
+                ended.UnionWith(db.Ended);
+            }
+            catch (Exception ex) when (useSavepoints && (ex is WorkflowStoreException or InvalidOperationException or FormatException || (ex is PostgresException pg && (PostgresErrors.IsStatementLevel(pg) || pg.SqlState is "40P01" or "40001"))))
+            {
+                if (db.PrefixSent)
+                {
+                    await session.ExecAsync("ROLLBACK TO SAVEPOINT op").ConfigureAwait(false);
+                }
+
+                if (ex is PostgresException { SqlState: "40P01" or "40001" })
+                {
+                    again.Add(op); // lost a deadlock against another process: run it again in a fresh transaction
+                }
+                else
+                {
+                    op.Fail(PostgresErrors.Translate(ex, where));
+                }
+            }
+        }
     }
 
     private async Task ListenLoopAsync()
@@ -451,7 +505,7 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
         public abstract void Fail(Exception error);
     }
 
-    private sealed class WriteOperation<T>(Func<Db, Task<T>> work) : WriteOperation
+    private class WriteOperation<T>(Func<Db, Task<T>> work) : WriteOperation
     {
         private readonly TaskCompletionSource<T> completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private T result = default!;

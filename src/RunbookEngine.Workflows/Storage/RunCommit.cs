@@ -12,7 +12,7 @@ namespace RunbookEngine.Workflows.Storage;
 /// <param name="Transition">The run's status change, if any.</param>
 /// <param name="WakeRun">Increment the run's wake count and make it ready if it is waiting (an activity finished).</param>
 /// <param name="Events">Timeline events, appended in order.</param>
-/// <param name="ExtendLeaseTo">When set (and the run stays running), renew the run lease to this time.</param>
+/// <param name="ExtendLeaseTo">When set (and the run stays running), renew the run lease to this time. A store may skip the renewal while more than half of the lease is left (the heartbeat renews it too).</param>
 public sealed record RunCommit(
     string RunId,
     string Owner,

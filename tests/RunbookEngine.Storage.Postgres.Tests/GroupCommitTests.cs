@@ -1,0 +1,165 @@
+using System.Collections.Concurrent;
+using RunbookEngine.Testing;
+using RunbookEngine.Workflows;
+using RunbookEngine.Workflows.Storage;
+
+namespace RunbookEngine.Storage.Postgres.Tests;
+
+/// <summary>
+/// Worker commits of many runs written together as multi-row statements (the fast way), and the slow way they
+/// fall back to when a run changed under them: same outcomes, same hash chains, refusals only where due.
+/// </summary>
+public sealed class GroupCommitTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 21, 8, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public async Task Commits_of_many_runs_share_transactions_and_every_timeline_stays_chained()
+    {
+        await using var pg = await PgTest.CreateAsync();
+        var store = await pg.OpenAsync(o => o with { Writers = 1, Listen = false });
+        var h = new Harness(store, new ManualTimeProvider(T0));
+        var executed = new ConcurrentDictionary<string, int>();
+        var def = h.Registry.Add("five", async ctx =>
+        {
+            var sum = 0;
+            for (var s = 1; s <= 5; s++)
+            {
+                sum += await ctx.StepAsync($"s{s}", sc =>
+                {
+                    executed.AddOrUpdate($"{sc.RunId}/{sc.Sequence}", 1, (_, n) => n + 1);
+                    return Task.FromResult(s);
+                });
+            }
+
+            return sum;
+        });
+        var ids = new List<string>();
+        for (var r = 0; r < 40; r++)
+        {
+            ids.Add((await h.Client.StartAsync(def)).Run.RunId);
+        }
+
+        await h.Worker("w1", new WorkerOptions { MaxConcurrentRuns = 40 }).RunUntilIdleAsync(CancellationToken.None);
+
+        foreach (var id in ids)
+        {
+            var run = await h.RunAsync(id);
+            Assert.Equal(RunStatus.Completed, run.Status);
+            Assert.Equal("15", run.Output);
+            Assert.Null(TimelineChain.Verify(await h.TimelineAsync(id)));
+        }
+
+        Assert.Equal(200, executed.Count);
+        Assert.All(executed.Values, n => Assert.Equal(1, n));
+        Assert.Equal(200L, await pg.ScalarAsync<long>("SELECT count(*) FROM steps WHERE status = 'completed'"));
+
+        // 40 runs x (5 step commits + the end) = 240 commits, written together far more often than not.
+        Assert.Equal(240, store.GroupedCommits + store.SingleCommits);
+        Assert.True(store.GroupedCommits > 200, $"only {store.GroupedCommits} of 240 commits went the fast way");
+        Assert.True(store.Transactions < 200, $"{store.Transactions} transactions for 240 commits: nothing was grouped");
+    }
+
+    [Fact]
+    public async Task A_commit_to_a_run_someone_else_wrote_to_goes_the_slow_way_and_chains_after_that_write()
+    {
+        await using var pg = await PgTest.CreateAsync();
+        var worker = await pg.OpenAsync(o => o with { Listen = false });
+        var other = await pg.OpenAsync(o => o with { Listen = false });
+        await worker.StartRunAsync(NewRun("r1"), CancellationToken.None);
+        Assert.Single(await worker.ClaimRunsAsync(new ClaimRequest("w1", ["default"], 1, T0.AddSeconds(1), TimeSpan.FromSeconds(30)), CancellationToken.None));
+
+        // Another process appends to the run's timeline (an approval, a cancel request, a signal do).
+        await other.AppendTimelineAsync("r1", new NewTimelineEvent(T0.AddSeconds(2), "user:alice", "note.added", null), CancellationToken.None);
+        await worker.CommitAsync(StepCommit("r1", "w1", 1), CancellationToken.None);
+
+        Assert.Equal(0, worker.GroupedCommits);
+        Assert.Equal(1, worker.SingleCommits);
+        var timeline = await worker.GetTimelineAsync("r1", 0, 100, CancellationToken.None);
+        Assert.Null(TimelineChain.Verify(timeline));
+        Assert.Equal(["note.added", "step.completed"], timeline.TakeLast(2).Select(e => e.Kind));
+
+        // The slow way left the head known again: the next commit goes the fast way.
+        await worker.CommitAsync(StepCommit("r1", "w1", 2), CancellationToken.None);
+        Assert.Equal(1, worker.GroupedCommits);
+        Assert.Null(TimelineChain.Verify(await worker.GetTimelineAsync("r1", 0, 100, CancellationToken.None)));
+        Assert.Equal(2L, await pg.ScalarAsync<long>("SELECT count(*) FROM steps WHERE run_id = 'r1'"));
+    }
+
+    [Fact]
+    public async Task A_lost_lease_in_a_group_refuses_only_that_commit()
+    {
+        await using var pg = await PgTest.CreateAsync();
+        var store = await pg.OpenAsync(o => o with { Writers = 1, Listen = false });
+        var ids = Enumerable.Range(1, 6).Select(i => $"r{i}").ToList();
+        foreach (var id in ids)
+        {
+            await store.StartRunAsync(NewRun(id), CancellationToken.None);
+        }
+
+        Assert.Equal(6, (await store.ClaimRunsAsync(new ClaimRequest("w1", ["default"], 6, T0.AddSeconds(1), TimeSpan.FromSeconds(30)), CancellationToken.None)).Count);
+
+        // r4 was taken over by another worker after w1's lease expired (as a claim of the other worker would).
+        await using (var take = pg.Sql.CreateCommand("UPDATE runs SET lease_owner = 'w2' WHERE run_id = 'r4'"))
+        {
+            await take.ExecuteNonQueryAsync();
+        }
+
+        // Queued together, so that one writer takes them as one group.
+        var commits = ids.Select(id => store.CommitAsync(StepCommit(id, "w1", 1), CancellationToken.None)).ToList();
+        var outcomes = await Task.WhenAll(commits.Select(async c =>
+        {
+            try
+            {
+                await c;
+                return null;
+            }
+            catch (LeaseLostException ex)
+            {
+                return ex;
+            }
+        }));
+
+        Assert.Null(outcomes[0]);
+        Assert.NotNull(outcomes[3]);
+        Assert.Contains("w1 no longer holds the lease of run r4", outcomes[3]!.Message, StringComparison.Ordinal);
+        Assert.Equal(5, outcomes.Count(o => o is null));
+        Assert.Equal(0L, await pg.ScalarAsync<long>("SELECT count(*) FROM steps WHERE run_id = 'r4'"));
+        Assert.Equal(5L, await pg.ScalarAsync<long>("SELECT count(*) FROM steps"));
+        foreach (var id in ids)
+        {
+            Assert.Null(TimelineChain.Verify(await store.GetTimelineAsync(id, 0, 100, CancellationToken.None)));
+        }
+    }
+
+    [Fact]
+    public async Task A_step_position_already_taken_refuses_the_commit_with_the_run_named_and_nothing_of_it_applied()
+    {
+        await using var pg = await PgTest.CreateAsync();
+        var store = await pg.OpenAsync(o => o with { Listen = false });
+        await store.StartRunAsync(NewRun("r1"), CancellationToken.None);
+        await store.ClaimRunsAsync(new ClaimRequest("w1", ["default"], 1, T0.AddSeconds(1), TimeSpan.FromSeconds(30)), CancellationToken.None);
+        await store.CommitAsync(StepCommit("r1", "w1", 1), CancellationToken.None);
+        var before = (await store.GetTimelineAsync("r1", 0, 100, CancellationToken.None)).Count;
+
+        var twice = await Assert.ThrowsAsync<LeaseLostException>(() => store.CommitAsync(StepCommit("r1", "w1", 1), CancellationToken.None));
+
+        Assert.Contains("Position 1 of run r1 was already recorded", twice.Message, StringComparison.Ordinal);
+        Assert.Equal(before, (await store.GetTimelineAsync("r1", 0, 100, CancellationToken.None)).Count);
+        Assert.Equal(1L, await pg.ScalarAsync<long>("SELECT count(*) FROM steps"));
+    }
+
+    private static NewRun NewRun(string id) => new(id, new WorkflowDefinition("wf", "content-of-wf"), "default", null, null, "user:test", T0);
+
+    private static RunCommit StepCommit(string runId, string owner, int seq) => new(
+        runId,
+        owner,
+        T0.AddSeconds(3),
+        null,
+        [new StepWrite(new StepRecord(seq, $"s{seq}", StepKind.Inline, StepStatus.Completed, 1, null, null, null, "1", null, null, null, null, T0, T0, null, null), IsNew: true)],
+        [],
+        null,
+        false,
+        [new NewTimelineEvent(T0.AddSeconds(3), "worker:" + owner, "step.completed", null)],
+        T0.AddSeconds(33));
+}
