@@ -155,31 +155,14 @@ internal static class PostgresSchema
             -- A run's row changes with every step (its timeline head). Room on each page keeps those updates HOT
             -- (no new index entries), and so does renewing the lease (an indexed column) only once half of it is gone.
             ALTER TABLE runs SET (fillfactor = 70);
-            -- The fencing check of a group of worker commits written as multi-row statements: every run must still
-            -- be running, leased to its writer, with the timeline head that writer last wrote (nothing appended
-            -- since). Then the heads move to where the group's events will take them and the leases are renewed.
-            -- (status || '' keeps the plan on the primary key rather than an index of every running run.)
-            -- Any difference raises RB002: the caller undoes the group and applies its commits one by one.
-            CREATE FUNCTION fence_runs(p_ids text[], p_owners text[], p_seqs bigint[], p_hashes text[], p_new_seqs bigint[], p_new_hashes text[], p_nows timestamptz[], p_exts timestamptz[])
-            RETURNS void LANGUAGE plpgsql AS $$
-            DECLARE
-                n bigint;
-            BEGIN
-                UPDATE runs SET timeline_seq = f.new_seq, timeline_hash = f.new_hash, updated_at = f.now,
-                    lease_expires_at = CASE WHEN runs.lease_expires_at < f.now + (f.ext - f.now) / 2 THEN f.ext ELSE runs.lease_expires_at END
-                FROM unnest(p_ids, p_owners, p_seqs, p_hashes, p_new_seqs, p_new_hashes, p_nows, p_exts) AS f(id, owner, seq, hash, new_seq, new_hash, now, ext)
-                WHERE runs.run_id = f.id AND runs.status || '' = 'running' AND runs.lease_owner = f.owner AND runs.timeline_seq = f.seq AND runs.timeline_hash = f.hash;
-                GET DIAGNOSTICS n = ROW_COUNT;
-                IF n <> cardinality(p_ids) THEN
-                    RAISE EXCEPTION 'a run of the group changed since its writer last wrote it' USING ERRCODE = 'RB002';
-                END IF;
-            END $$;
-            -- The other checks of such a group (a step position already taken, a signal already consumed), raising
-            -- in the statement itself so that nothing of the group is committed.
+            -- The checks of a group of worker commits written as multi-row statements (every run still leased to
+            -- its writer with the head that writer last wrote, no step position taken, no signal consumed), raising
+            -- RB002 in the statement itself so that nothing of the group is committed and the caller applies its
+            -- commits one by one instead.
             CREATE FUNCTION expect_rows(p_actual bigint, p_expected bigint) RETURNS void LANGUAGE plpgsql AS $$
             BEGIN
                 IF p_actual <> p_expected THEN
-                    RAISE EXCEPTION 'a write of the group found its rows already written' USING ERRCODE = 'RB002';
+                    RAISE EXCEPTION 'a run of the group changed since its writer last wrote it' USING ERRCODE = 'RB002';
                 END IF;
             END $$;
             """),
