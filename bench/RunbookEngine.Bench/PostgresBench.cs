@@ -45,7 +45,7 @@ internal static class PostgresBench
         await using (var store = await PostgresWorkflowStore.OpenAsync(new PostgresStoreOptions { ConnectionString = connectionString, Schema = c1Schema }))
         {
             var workload = new TenStepWorkload();
-            _ = await workload.MeasureOneAtATimeAsync(store, runsAtOne); // warm-up, as for the worker processes below
+            _ = await workload.MeasureOneAtATimeAsync(store, Math.Max(300, runsAtOne)); // warm-up (JIT tiers, plans), as for the worker processes below
             await AnalyzeAsync(connectionString, c1Schema);
             (gaps, c1Rate) = await workload.MeasureOneAtATimeAsync(store, runsAtOne);
         }

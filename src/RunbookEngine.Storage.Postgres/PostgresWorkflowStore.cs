@@ -21,6 +21,7 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
 {
     private readonly PostgresStoreOptions options;
     private readonly NpgsqlDataSource dataSource;
+    private readonly NpgsqlDataSource listenSource;
     private readonly string where;
     private readonly string channel;
     private readonly string endedChannel;
@@ -50,10 +51,21 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
             cs.MaxAutoPrepare = 64;
         }
 
+        // The store leaves no session state on a pooled connection (its advisory lock is transaction-scoped, and
+        // the LISTEN connection is not pooled), so resetting each one as it goes back to the pool would only
+        // add three statements to every transaction.
+        if (!options.ConnectionString.Contains("reset", StringComparison.OrdinalIgnoreCase))
+        {
+            cs.NoResetOnClose = true;
+        }
+
         where = $"{cs.Host}:{cs.Port}/{cs.Database ?? cs.Username} (schema {options.Schema})";
         channel = options.Schema + "_work";
         endedChannel = options.Schema + "_ended";
         dataSource = builder.Build();
+        var listen = new NpgsqlDataSourceBuilder(cs.ConnectionString);
+        listen.ConnectionStringBuilder.Pooling = false;
+        listenSource = listen.Build();
     }
 
     /// <summary>Gets where the store is, for messages: host, port, database and schema (never the password).</summary>
@@ -197,6 +209,7 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
 
         stopping.Dispose();
         await dataSource.DisposeAsync().ConfigureAwait(false);
+        await listenSource.DisposeAsync().ConfigureAwait(false);
     }
 
     private Task<T> WriteAsync<T>(Func<Db, Task<T>> work, CancellationToken cancellationToken)
@@ -429,7 +442,7 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
         {
             try
             {
-                var db = await Db.OpenAsync(dataSource, null, stopping.Token).ConfigureAwait(false);
+                var db = await Db.OpenAsync(listenSource, null, stopping.Token).ConfigureAwait(false);
                 await using (db.ConfigureAwait(false))
                 {
                     db.Connection.Notification += (_, e) => Publish(e.Channel == endedChannel ? endedSubscribers : subscribers, e.Payload);
