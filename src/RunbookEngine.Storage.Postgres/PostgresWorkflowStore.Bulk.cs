@@ -142,6 +142,7 @@ public sealed partial class PostgresWorkflowStore
         var allDecided = true;
         foreach (var op in ops)
         {
+            // A commit without events leaves no trace in the head: its outcome cannot be told.
             var planned = op.Planned!.Value;
             var found = now.TryGetValue(op.Commit.RunId, out var h) ? h : default;
             if (planned.NewSeq != planned.OldSeq && found == (planned.NewSeq, planned.NewHash))
@@ -149,7 +150,7 @@ public sealed partial class PostgresWorkflowStore
                 Interlocked.Increment(ref groupedCommits);
                 op.Complete();
             }
-            else if (found == (planned.OldSeq, planned.OldHash))
+            else if (planned.NewSeq != planned.OldSeq && found == (planned.OldSeq, planned.OldHash))
             {
                 allDecided = false; // not applied: the transactional way applies it
             }
@@ -294,18 +295,7 @@ public sealed partial class PostgresWorkflowStore
             foreach (var write in op.Commit.Steps)
             {
                 var s = write.Step;
-                var (input, inputRef, storeInput) = Payload(s.Input);
-                var (output, outputRef, storeOutput) = Payload(s.Output);
-                if (storeInput is { } si)
-                {
-                    commands.Add(si);
-                }
-
-                if (storeOutput is { } so)
-                {
-                    commands.Add(so);
-                }
-
+                var (input, inputRef, output, outputRef) = StepPayloads(s, commands);
                 (write.IsNew ? inserts : updates).Add(op.Commit.RunId, s, input, inputRef, output, outputRef);
                 if (s.Kind == StepKind.Activity && s.Status == StepStatus.Queued && s.Queue is not null)
                 {

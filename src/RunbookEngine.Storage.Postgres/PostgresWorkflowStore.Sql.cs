@@ -114,6 +114,24 @@ public sealed partial class PostgresWorkflowStore
         return (inline, reference);
     }
 
+    /// <summary>Keeps a step's small input and output inline; for large ones, adds the statements storing them once and returns their hashes.</summary>
+    private (string? Input, string? InputRef, string? Output, string? OutputRef) StepPayloads(StepRecord step, List<(string Sql, NpgsqlParameter[] Parameters)> commands)
+    {
+        var (input, inputRef, storeInput) = Payload(step.Input);
+        var (output, outputRef, storeOutput) = Payload(step.Output);
+        if (storeInput is { } si)
+        {
+            commands.Add(si);
+        }
+
+        if (storeOutput is { } so)
+        {
+            commands.Add(so);
+        }
+
+        return (input, inputRef, output, outputRef);
+    }
+
     /// <summary>Keeps small values inline; for a large one, returns its hash and the statement that stores it once.</summary>
     private (string? Inline, string? Ref, (string Sql, NpgsqlParameter[] Parameters)? Command) Payload(string? content)
     {

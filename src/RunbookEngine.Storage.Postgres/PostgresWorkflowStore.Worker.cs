@@ -293,17 +293,7 @@ public sealed partial class PostgresWorkflowStore
         foreach (var write in commit.Steps)
         {
             var s = write.Step;
-            var (input, inputRef, storeInput) = Payload(s.Input);
-            var (output, outputRef, storeOutput) = Payload(s.Output);
-            if (storeInput is { } si)
-            {
-                commands.Add(si);
-            }
-
-            if (storeOutput is { } so)
-            {
-                commands.Add(so);
-            }
+            var (input, inputRef, output, outputRef) = StepPayloads(s, commands);
 
             NpgsqlParameter[] ps =
             [
