@@ -34,7 +34,10 @@ public sealed partial class PostgresWorkflowStore
 
     private void ForgetHead(string runId) => runHeads.TryRemove(runId, out _);
 
-    /// <summary>The commits of a batch that can go together: run-lease commits of distinct runs with a remembered head.</summary>
+    /// <summary>
+    /// The commits of a batch that can go together: run-lease commits of distinct runs with a remembered head and a
+    /// status change a worker may make (any other is refused by the slow way, for that commit alone).
+    /// </summary>
     private List<CommitOperation> BulkCandidates(List<WriteOperation> pending)
     {
         var candidates = new List<CommitOperation>();
@@ -50,7 +53,8 @@ public sealed partial class PostgresWorkflowStore
 
         foreach (var op in pending)
         {
-            if (op is CommitOperation { Commit: { FencedStep: null, WakeRun: false } c } commit && !twice.Contains(c.RunId) && runHeads.ContainsKey(c.RunId))
+            if (op is CommitOperation { Commit: { FencedStep: null, WakeRun: false, Transition: null or { Status: RunStatus.Waiting or RunStatus.Ready or RunStatus.Completed or RunStatus.Failed or RunStatus.Cancelled } } c } commit
+                && !twice.Contains(c.RunId) && runHeads.ContainsKey(c.RunId))
             {
                 candidates.Add(commit);
             }
@@ -362,11 +366,6 @@ public sealed partial class PostgresWorkflowStore
         var finished = heads.Where(h => h.Op.Commit.Transition?.Status is RunStatus.Completed or RunStatus.Failed or RunStatus.Cancelled).ToList();
         var ready = heads.Where(h => h.Op.Commit.Transition?.Status == RunStatus.Ready).ToList();
         var waiting = heads.Where(h => h.Op.Commit.Transition?.Status == RunStatus.Waiting).ToList();
-        if (heads.Any(h => h.Op.Commit.Transition is { Status: not (RunStatus.Completed or RunStatus.Failed or RunStatus.Cancelled or RunStatus.Ready or RunStatus.Waiting) }))
-        {
-            throw new InvalidOperationException("A worker can only move a run to waiting, ready, completed, failed or cancelled.");
-        }
-
         if (finished.Count > 0)
         {
             var outputs = new List<string?>();
