@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
 using Npgsql;
-using RunbookEngine.Actions;
-using RunbookEngine.Runbooks;
 using RunbookEngine.Workflows;
 using RunbookEngine.Workflows.Storage;
 using Xunit.Abstractions;
@@ -10,9 +11,9 @@ using Xunit.Abstractions;
 namespace RunbookEngine.Storage.Postgres.Tests;
 
 /// <summary>
-/// Scale-out with real processes: three `runbook worker` processes share one PostgreSQL database; one is
-/// SIGKILLed while its steps are in flight. The runs are started through the library the way the CLI and the
-/// server start them.
+/// Scale-out with real processes: one `runbook serve --no-worker` process and three `runbook worker` processes
+/// share one PostgreSQL database. The runs are started through the server's REST API, as a user or an alert
+/// would start them; the workers execute them, and one worker is SIGKILLed while its steps are in flight.
 /// </summary>
 public sealed class ScaleOutTests(ITestOutputHelper output) : IDisposable
 {
@@ -23,28 +24,42 @@ public sealed class ScaleOutTests(ITestOutputHelper output) : IDisposable
     private readonly List<Process> processes = [];
 
     [Fact]
-    public async Task Three_workers_200_runs_one_killed_mid_step_every_run_completes_and_no_completed_step_runs_twice()
+    public async Task Server_and_three_workers_200_runs_started_through_the_api_one_worker_killed_mid_step_every_run_completes_and_no_completed_step_runs_twice()
     {
         await using var pg = await PgTest.CreateAsync();
         var log = Path.Combine(dir, "executions.log");
-        var file = Path.Combine(dir, "drill.yaml");
-        await File.WriteAllTextAsync(file, Runbook(log));
+        var runbooks = Directory.CreateDirectory(Path.Combine(dir, "runbooks")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(runbooks, "drill.yaml"), Runbook(log));
         var observer = await pg.OpenAsync();
-        var (runbook, problems) = new RunbookParser(ActionCatalog.CreateDefault()).Parse(file, await File.ReadAllTextAsync(file));
-        Assert.True(runbook is not null, string.Join("\n", problems));
+
+        var tokens = Path.Combine(dir, "tokens.yaml");
+        var (created, token) = await RunCliAsync(pg, "token", "create", "drill", "--role", "operator", "--tokens", tokens);
+        Assert.True(created == 0, token);
+        var (server, banner) = await StartCliAsync(pg, "server", "serve", "--no-worker", "--urls", "http://127.0.0.1:0", "--tokens", tokens, "--runbooks", runbooks);
+        var url = System.Text.RegularExpressions.Regex.Match(banner, @"http://127\.0\.0\.1:\d+").Value;
+        Assert.True(url.Length > 0, $"no loopback address in the server's banner: {banner}");
+        Assert.Contains("no embedded worker", banner, StringComparison.Ordinal);
 
         var workers = new List<(Process Process, string Id)>();
         for (var i = 0; i < 3; i++)
         {
-            workers.Add(await StartWorkerAsync(pg, $"w{i}"));
+            var (p, first) = await StartCliAsync(pg, $"w{i}", "worker", "--lease", $"{Lease.TotalSeconds:0}s", "--concurrency", "8");
+            Assert.True(first.StartsWith("worker ", StringComparison.Ordinal), $"unexpected first line from w{i}: {first}");
+            workers.Add((p, first.Split(' ')[1]));
         }
 
-        var client = new WorkflowClient(observer);
+        // Every run is started through the server's API; the idempotency key makes a resent request harmless.
+        using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(60) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token.Trim());
         var runIds = new List<string>();
         for (var i = 0; i < Runs; i++)
         {
-            var started = await client.StartAsync(RunbookDefinitions.ToDefinition(runbook!), new StartRunOptions { Actor = "user:drill", IdempotencyKey = $"drill-{i}", Input = new RunbookRunInput([]).ToJson() });
-            runIds.Add(started.Run.RunId);
+            using var response = await http.PostAsJsonAsync("/api/runs", new { runbook = "scale-out-drill", idempotency_key = $"drill-{i}" });
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.Created, $"POST /api/runs answered {(int)response.StatusCode}: {body}");
+            var run = JsonNode.Parse(body)!["run"]!;
+            Assert.Equal("user:drill", run["started_by"]!.GetValue<string>());
+            runIds.Add(run["run_id"]!.GetValue<string>());
         }
 
         // Kill the first worker once it has several steps in flight, re-checked whenever a step writes its line (no clock).
@@ -58,7 +73,7 @@ public sealed class ScaleOutTests(ITestOutputHelper output) : IDisposable
         output.WriteLine($"killed {victim.Id}; {completedAtKill.Count} steps were completed");
 
         await pg.WaitForEndedAsync(observer, runIds, TimeSpan.FromSeconds(240));
-        foreach (var (p, _) in workers.Skip(1))
+        foreach (var p in workers.Skip(1).Select(w => w.Process).Append(server))
         {
             using var sigint = Process.Start("kill", ["-INT", p.Id.ToString(CultureInfo.InvariantCulture)]);
             await sigint.WaitForExitAsync();
@@ -143,18 +158,36 @@ public sealed class ScaleOutTests(ITestOutputHelper output) : IDisposable
             """;
     }
 
-    private async Task<(Process Process, string Id)> StartWorkerAsync(PgTest pg, string name)
+    private static ProcessStartInfo Cli(PgTest pg, IEnumerable<string> arguments, string directory)
     {
         var dll = Path.Combine(AppContext.BaseDirectory.Replace(Path.Combine("tests", "RunbookEngine.Storage.Postgres.Tests"), Path.Combine("src", "RunbookEngine.Cli"), StringComparison.Ordinal), "runbook.dll");
         Assert.True(File.Exists(dll), $"the CLI is not built next to the tests: {dll}");
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir };
-        foreach (var a in new[] { dll, "worker", "--lease", $"{Lease.TotalSeconds:0}s", "--concurrency", "8" })
+        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
+        info.ArgumentList.Add(dll);
+        foreach (var a in arguments)
         {
             info.ArgumentList.Add(a);
         }
 
         info.Environment["RUNBOOK_STORE"] = pg.ConnectionString;
         info.Environment["RUNBOOK_PG_SCHEMA"] = pg.Schema;
+        return info;
+    }
+
+    /// <summary>Runs a short CLI command to its end; returns its exit code and its output (or its errors when it failed).</summary>
+    private async Task<(int Code, string Output)> RunCliAsync(PgTest pg, params string[] arguments)
+    {
+        using var p = Process.Start(Cli(pg, arguments, dir))!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        return (p.ExitCode, p.ExitCode == 0 ? await stdout : await stderr);
+    }
+
+    /// <summary>Starts a long-running CLI command (server or worker) and returns it with the first line it prints.</summary>
+    private async Task<(Process Process, string FirstLine)> StartCliAsync(PgTest pg, string name, params string[] arguments)
+    {
+        var info = Cli(pg, arguments, dir);
         info.Environment["WORKER_NAME"] = name;
         var p = Process.Start(info)!;
         processes.Add(p);
@@ -167,8 +200,24 @@ public sealed class ScaleOutTests(ITestOutputHelper output) : IDisposable
         };
         p.BeginErrorReadLine();
         var first = await p.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        Assert.True(first?.StartsWith("worker ", StringComparison.Ordinal), $"unexpected first line from {name}: {first}");
-        return (p, first!.Split(' ')[1]);
+        Assert.True(first is not null, $"{name} exited before it printed anything");
+
+        // Keep reading what it prints, so that a full pipe never blocks it.
+        _ = Task.Run(async () =>
+        {
+            while (await p.StandardOutput.ReadLineAsync() is { } line)
+            {
+                try
+                {
+                    output.WriteLine($"[{name}] {line}");
+                }
+                catch (InvalidOperationException)
+                {
+                    // The test has ended; the rest is only drained.
+                }
+            }
+        });
+        return (p, first);
     }
 
     private static async Task<long> InFlightAsync(PgTest pg, string workerId) =>
