@@ -16,7 +16,7 @@ using RunbookEngine.Workflows;
 
 var dir = Path.Combine(Path.GetTempPath(), "runbook-bench-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
 var runsAtOne = 100;
-var runsConcurrent = 400;
+var runsConcurrent = 1500;
 var sync = SqliteSynchronous.Full;
 string? postgres = null;
 List<(int, int)>? drains = null;

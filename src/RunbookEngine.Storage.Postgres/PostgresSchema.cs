@@ -166,6 +166,17 @@ internal static class PostgresSchema
                 END IF;
             END $$;
             """),
+        (5, """
+            -- Steps and timeline events are written only in a transaction that has first updated (and so locked)
+            -- their run's row, fenced on its lease and head, or that created it; their payload rows are written
+            -- before them in the same transaction; runs and payloads are never deleted. A foreign-key check per
+            -- row repeated that lookup for every step and event: about a tenth of PostgreSQL's work per step at 64
+            -- concurrent runs (docs/benchmarks.md). Signals, written by clients, keep theirs.
+            ALTER TABLE steps DROP CONSTRAINT steps_run_id_fkey;
+            ALTER TABLE steps DROP CONSTRAINT steps_input_ref_fkey;
+            ALTER TABLE steps DROP CONSTRAINT steps_output_ref_fkey;
+            ALTER TABLE timeline DROP CONSTRAINT timeline_run_id_fkey;
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

@@ -149,6 +149,24 @@ public sealed class GroupCommitTests
         Assert.Equal(1L, await pg.ScalarAsync<long>("SELECT count(*) FROM steps"));
     }
 
+    [Fact]
+    public async Task A_commit_to_a_run_that_does_not_exist_is_refused_and_writes_no_step_or_event()
+    {
+        // Steps and events have no foreign key to their run (migration 5): the fencing check alone keeps orphans out.
+        await using var pg = await PgTest.CreateAsync();
+        var store = await pg.OpenAsync(o => o with { Listen = false });
+        await store.StartRunAsync(NewRun("r1"), CancellationToken.None);
+        await store.ClaimRunsAsync(new ClaimRequest("w1", ["default"], 1, T0.AddSeconds(1), TimeSpan.FromSeconds(30)), CancellationToken.None);
+        var events = await pg.ScalarAsync<long>("SELECT count(*) FROM timeline");
+
+        var refused = await Assert.ThrowsAsync<LeaseLostException>(() => store.CommitAsync(StepCommit("no-such-run", "w1", 1), CancellationToken.None));
+
+        Assert.Contains("run no-such-run", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0L, await pg.ScalarAsync<long>("SELECT count(*) FROM steps"));
+        Assert.Equal(events, await pg.ScalarAsync<long>("SELECT count(*) FROM timeline"));
+        Assert.Equal(0L, await pg.ScalarAsync<long>("SELECT count(*) FROM timeline WHERE run_id = 'no-such-run'"));
+    }
+
     private static NewRun NewRun(string id) => new(id, new WorkflowDefinition("wf", "content-of-wf"), "default", null, null, "user:test", T0);
 
     private static RunCommit StepCommit(string runId, string owner, int seq) => new(
