@@ -22,8 +22,20 @@ internal static class PostgresBench
             report.AppendLine(s);
         }
 
-        var raw1 = await RawCommitsAsync(connectionString, 1, 2000);
-        var raw8 = await RawCommitsAsync(connectionString, 8, 4000);
+        // The raw rate of this machine's disk and server moves by a third from one second to the next (shared
+        // hardware): it is measured three times across the run (here, between the drains, at the end) and the
+        // comparison uses the median.
+        var raw1s = new List<double>();
+        var raw8s = new List<double>();
+        async Task RawAsync()
+        {
+            raw1s.Add(await RawCommitsAsync(connectionString, 1, 3000));
+            raw8s.Add(await RawCommitsAsync(connectionString, 8, 12000));
+        }
+
+        await RawAsync();
+        var raw1 = raw1s[0];
+        var raw8 = raw8s[0];
         var rawLatencyMs = 1000.0 / raw1;
         Line($"raw single-row INSERT+COMMIT: {raw1:F0} commits/s with 1 connection ({rawLatencyMs:F3} ms per commit), {raw8:F0} commits/s with 8 connections");
 
@@ -66,11 +78,20 @@ internal static class PostgresBench
                     at64.Add(rate);
                 }
 
-                Line($"concurrency {concurrency} over {processes} worker process(es): {rate:F0} steps/s ({rate / raw8:F2} x the raw 8-connection commit rate), {runsConcurrent} runs x {Steps} steps; {cpu}");
+                Line($"concurrency {concurrency} over {processes} worker process(es): {rate:F0} steps/s ({rate / raw8:F2} x the first raw 8-connection commit rate), {runsConcurrent} runs x {Steps} steps; {cpu}");
+            }
+
+            if (concurrency == 8)
+            {
+                await RawAsync();
             }
         }
 
-        Line($"targets: c1 step <= 2 raw commits: {(p50 <= 2 * rawLatencyMs ? "met" : "NOT met")} (p50); c64 steps/s >= raw 8-connection commits/s: {(at64.Max() >= raw8 ? "met" : "NOT met")} (best of 1, 2, 4 processes)");
+        await RawAsync();
+        var median8 = raw8s.Order().ElementAt(1);
+        var median1 = raw1s.Order().ElementAt(1);
+        Line($"raw again: 1 connection {string.Join(", ", raw1s.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))} commits/s (median {median1:F0}); 8 connections {string.Join(", ", raw8s.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))} (median {median8:F0})");
+        Line($"targets: c1 step <= 2 raw commits: {(p50 <= 2 * 1000.0 / median1 ? "met" : "NOT met")} (p50 {p50:F3} ms vs 2 x {1000.0 / median1:F3} ms); c64 steps/s >= raw 8-connection commits/s: {(at64.Max() >= median8 ? "met" : "NOT met")} (best of 1, 2, 4 processes {at64.Max():F0} = {at64.Max() / median8:F2} x the median {median8:F0})");
         return 0;
     }
 

@@ -15,7 +15,11 @@ public sealed partial record PostgresStoreOptions
     /// <summary>Gets the most writes grouped into one transaction by one writer. Default 32: each write is a subtransaction, and PostgreSQL tracks at most 64 per transaction cheaply.</summary>
     public int MaxBatchSize { get; init; } = 32;
 
-    /// <summary>Gets the number of writer connections that group-commit concurrently. Default 4.</summary>
+    /// <summary>
+    /// Gets the most writer connections that group-commit concurrently. Default 4. One writes; each further one
+    /// starts only while a whole batch (<see cref="MaxBatchSize"/>) is queued, so that a second transaction in
+    /// flight is as full as the first.
+    /// </summary>
     public int Writers { get; init; } = 4;
 
     /// <summary>Gets how long a write keeps retrying while the database is unreachable or restarting, with backoff, before it fails. Default 60 s.</summary>

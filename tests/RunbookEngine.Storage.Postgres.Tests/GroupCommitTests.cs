@@ -61,6 +61,45 @@ public sealed class GroupCommitTests
     }
 
     [Fact]
+    public async Task Helper_writers_take_over_a_backlog_and_every_commit_lands_once_in_order()
+    {
+        // With batches of one, every queued write is a full batch: the helper writers wake for each, write side by
+        // side with the first writer, and all of them stop when the store closes.
+        await using var pg = await PgTest.CreateAsync();
+        var store = await pg.OpenAsync(o => o with { Writers = 4, MaxBatchSize = 1, Listen = false });
+        var h = new Harness(store, new ManualTimeProvider(T0));
+        var def = h.Registry.Add("three", async ctx =>
+        {
+            var sum = 0;
+            for (var s = 1; s <= 3; s++)
+            {
+                sum += await ctx.StepAsync($"s{s}", _ => Task.FromResult(s));
+            }
+
+            return sum;
+        });
+        var ids = new List<string>();
+        for (var r = 0; r < 30; r++)
+        {
+            ids.Add((await h.Client.StartAsync(def)).Run.RunId);
+        }
+
+        await h.Worker("w1", new WorkerOptions { MaxConcurrentRuns = 30 }).RunUntilIdleAsync(CancellationToken.None);
+
+        foreach (var id in ids)
+        {
+            var run = await h.RunAsync(id);
+            Assert.Equal(RunStatus.Completed, run.Status);
+            Assert.Equal("6", run.Output);
+            Assert.Null(TimelineChain.Verify(await h.TimelineAsync(id)));
+        }
+
+        Assert.Equal(90L, await pg.ScalarAsync<long>("SELECT count(*) FROM steps WHERE status = 'completed'"));
+        Assert.Equal(120, store.GroupedCommits + store.SingleCommits); // 30 runs x (3 steps + the end)
+        await store.DisposeAsync(); // the helpers, asleep or writing, stop with it
+    }
+
+    [Fact]
     public async Task A_commit_to_a_run_someone_else_wrote_to_goes_the_slow_way_and_chains_after_that_write()
     {
         await using var pg = await PgTest.CreateAsync();
