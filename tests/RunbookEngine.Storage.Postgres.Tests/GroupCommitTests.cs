@@ -20,25 +20,7 @@ public sealed class GroupCommitTests
         var store = await pg.OpenAsync(o => o with { Writers = 1, Listen = false });
         var h = new Harness(store, new ManualTimeProvider(T0));
         var executed = new ConcurrentDictionary<string, int>();
-        var def = h.Registry.Add("five", async ctx =>
-        {
-            var sum = 0;
-            for (var s = 1; s <= 5; s++)
-            {
-                sum += await ctx.StepAsync($"s{s}", sc =>
-                {
-                    executed.AddOrUpdate($"{sc.RunId}/{sc.Sequence}", 1, (_, n) => n + 1);
-                    return Task.FromResult(s);
-                });
-            }
-
-            return sum;
-        });
-        var ids = new List<string>();
-        for (var r = 0; r < 40; r++)
-        {
-            ids.Add((await h.Client.StartAsync(def)).Run.RunId);
-        }
+        var ids = await StartSummingRunsAsync(h, steps: 5, runs: 40, executed);
 
         await h.Worker("w1", new WorkerOptions { MaxConcurrentRuns = 40 }).RunUntilIdleAsync(CancellationToken.None);
 
@@ -68,21 +50,8 @@ public sealed class GroupCommitTests
         await using var pg = await PgTest.CreateAsync();
         var store = await pg.OpenAsync(o => o with { Writers = 4, MaxBatchSize = 1, Listen = false });
         var h = new Harness(store, new ManualTimeProvider(T0));
-        var def = h.Registry.Add("three", async ctx =>
-        {
-            var sum = 0;
-            for (var s = 1; s <= 3; s++)
-            {
-                sum += await ctx.StepAsync($"s{s}", _ => Task.FromResult(s));
-            }
-
-            return sum;
-        });
-        var ids = new List<string>();
-        for (var r = 0; r < 30; r++)
-        {
-            ids.Add((await h.Client.StartAsync(def)).Run.RunId);
-        }
+        var executed = new ConcurrentDictionary<string, int>();
+        var ids = await StartSummingRunsAsync(h, steps: 3, runs: 30, executed);
 
         await h.Worker("w1", new WorkerOptions { MaxConcurrentRuns = 30 }).RunUntilIdleAsync(CancellationToken.None);
 
@@ -94,6 +63,8 @@ public sealed class GroupCommitTests
             Assert.Null(TimelineChain.Verify(await h.TimelineAsync(id)));
         }
 
+        Assert.Equal(90, executed.Count);
+        Assert.All(executed.Values, n => Assert.Equal(1, n));
         Assert.Equal(90L, await pg.ScalarAsync<long>("SELECT count(*) FROM steps WHERE status = 'completed'"));
         Assert.Equal(120, store.GroupedCommits + store.SingleCommits); // 30 runs x (3 steps + the end)
         await store.DisposeAsync(); // the helpers, asleep or writing, stop with it
@@ -204,6 +175,32 @@ public sealed class GroupCommitTests
         Assert.Equal(0L, await pg.ScalarAsync<long>("SELECT count(*) FROM steps"));
         Assert.Equal(events, await pg.ScalarAsync<long>("SELECT count(*) FROM timeline"));
         Assert.Equal(0L, await pg.ScalarAsync<long>("SELECT count(*) FROM timeline WHERE run_id = 'no-such-run'"));
+    }
+
+    /// <summary>Starts runs of a workflow whose steps return 1..steps and which returns their sum; counts each step's executions.</summary>
+    private static async Task<List<string>> StartSummingRunsAsync(Harness h, int steps, int runs, ConcurrentDictionary<string, int> executed)
+    {
+        var def = h.Registry.Add($"sum-{steps}", async ctx =>
+        {
+            var sum = 0;
+            for (var s = 1; s <= steps; s++)
+            {
+                sum += await ctx.StepAsync($"s{s}", sc =>
+                {
+                    executed.AddOrUpdate($"{sc.RunId}/{sc.Sequence}", 1, (_, n) => n + 1);
+                    return Task.FromResult(s);
+                });
+            }
+
+            return sum;
+        });
+        var ids = new List<string>();
+        for (var r = 0; r < runs; r++)
+        {
+            ids.Add((await h.Client.StartAsync(def)).Run.RunId);
+        }
+
+        return ids;
     }
 
     private static NewRun NewRun(string id) => new(id, new WorkflowDefinition("wf", "content-of-wf"), "default", null, null, "user:test", T0);
