@@ -24,17 +24,7 @@ public sealed class GroupCommitTests
 
         await h.Worker("w1", new WorkerOptions { MaxConcurrentRuns = 40 }).RunUntilIdleAsync(CancellationToken.None);
 
-        foreach (var id in ids)
-        {
-            var run = await h.RunAsync(id);
-            Assert.Equal(RunStatus.Completed, run.Status);
-            Assert.Equal("15", run.Output);
-            Assert.Null(TimelineChain.Verify(await h.TimelineAsync(id)));
-        }
-
-        Assert.Equal(200, executed.Count);
-        Assert.All(executed.Values, n => Assert.Equal(1, n));
-        Assert.Equal(200L, await pg.ScalarAsync<long>("SELECT count(*) FROM steps WHERE status = 'completed'"));
+        await AssertEveryRunSummedOnceAsync(pg, h, ids, steps: 5, executed);
 
         // 40 runs x (5 step commits + the end) = 240 commits, written together far more often than not.
         Assert.Equal(240, store.GroupedCommits + store.SingleCommits);
@@ -55,17 +45,7 @@ public sealed class GroupCommitTests
 
         await h.Worker("w1", new WorkerOptions { MaxConcurrentRuns = 30 }).RunUntilIdleAsync(CancellationToken.None);
 
-        foreach (var id in ids)
-        {
-            var run = await h.RunAsync(id);
-            Assert.Equal(RunStatus.Completed, run.Status);
-            Assert.Equal("6", run.Output);
-            Assert.Null(TimelineChain.Verify(await h.TimelineAsync(id)));
-        }
-
-        Assert.Equal(90, executed.Count);
-        Assert.All(executed.Values, n => Assert.Equal(1, n));
-        Assert.Equal(90L, await pg.ScalarAsync<long>("SELECT count(*) FROM steps WHERE status = 'completed'"));
+        await AssertEveryRunSummedOnceAsync(pg, h, ids, steps: 3, executed);
         Assert.Equal(120, store.GroupedCommits + store.SingleCommits); // 30 runs x (3 steps + the end)
         await store.DisposeAsync(); // the helpers, asleep or writing, stop with it
     }
@@ -146,9 +126,7 @@ public sealed class GroupCommitTests
     public async Task A_step_position_already_taken_refuses_the_commit_with_the_run_named_and_nothing_of_it_applied()
     {
         await using var pg = await PgTest.CreateAsync();
-        var store = await pg.OpenAsync(o => o with { Listen = false });
-        await store.StartRunAsync(NewRun("r1"), CancellationToken.None);
-        await store.ClaimRunsAsync(new ClaimRequest("w1", ["default"], 1, T0.AddSeconds(1), TimeSpan.FromSeconds(30)), CancellationToken.None);
+        var store = await OpenWithRunClaimedByW1Async(pg);
         await store.CommitAsync(StepCommit("r1", "w1", 1), CancellationToken.None);
         var before = (await store.GetTimelineAsync("r1", 0, 100, CancellationToken.None)).Count;
 
@@ -164,9 +142,7 @@ public sealed class GroupCommitTests
     {
         // Steps and events have no foreign key to their run (migration 5): the fencing check alone keeps orphans out.
         await using var pg = await PgTest.CreateAsync();
-        var store = await pg.OpenAsync(o => o with { Listen = false });
-        await store.StartRunAsync(NewRun("r1"), CancellationToken.None);
-        await store.ClaimRunsAsync(new ClaimRequest("w1", ["default"], 1, T0.AddSeconds(1), TimeSpan.FromSeconds(30)), CancellationToken.None);
+        var store = await OpenWithRunClaimedByW1Async(pg);
         var events = await pg.ScalarAsync<long>("SELECT count(*) FROM timeline");
 
         var refused = await Assert.ThrowsAsync<LeaseLostException>(() => store.CommitAsync(StepCommit("no-such-run", "w1", 1), CancellationToken.None));
@@ -201,6 +177,31 @@ public sealed class GroupCommitTests
         }
 
         return ids;
+    }
+
+    /// <summary>Every run completed with the sum of its steps and a verifiable chain; every step ran and was recorded once.</summary>
+    private static async Task AssertEveryRunSummedOnceAsync(PgTest pg, Harness h, List<string> ids, int steps, ConcurrentDictionary<string, int> executed)
+    {
+        foreach (var id in ids)
+        {
+            var run = await h.RunAsync(id);
+            Assert.Equal(RunStatus.Completed, run.Status);
+            Assert.Equal((steps * (steps + 1) / 2).ToString(System.Globalization.CultureInfo.InvariantCulture), run.Output);
+            Assert.Null(TimelineChain.Verify(await h.TimelineAsync(id)));
+        }
+
+        Assert.Equal(ids.Count * steps, executed.Count);
+        Assert.All(executed.Values, n => Assert.Equal(1, n));
+        Assert.Equal((long)(ids.Count * steps), await pg.ScalarAsync<long>("SELECT count(*) FROM steps WHERE status = 'completed'"));
+    }
+
+    /// <summary>A store holding run r1, claimed by worker w1.</summary>
+    private static async Task<PostgresWorkflowStore> OpenWithRunClaimedByW1Async(PgTest pg)
+    {
+        var store = await pg.OpenAsync(o => o with { Listen = false });
+        await store.StartRunAsync(NewRun("r1"), CancellationToken.None);
+        await store.ClaimRunsAsync(new ClaimRequest("w1", ["default"], 1, T0.AddSeconds(1), TimeSpan.FromSeconds(30)), CancellationToken.None);
+        return store;
     }
 
     private static NewRun NewRun(string id) => new(id, new WorkflowDefinition("wf", "content-of-wf"), "default", null, null, "user:test", T0);
