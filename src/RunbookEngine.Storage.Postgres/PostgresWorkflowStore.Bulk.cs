@@ -286,7 +286,7 @@ public sealed partial class PostgresWorkflowStore
         return true;
     }
 
-    /// <summary>Adds the group's payloads, step inserts and updates, and signal consumptions (the last two raise RB002 when a row was already written).</summary>
+    /// <summary>Adds the group's payloads, step inserts and updates, and signal consumptions (a step insert raises unique_violation, a consumption RB002, when its row was already written).</summary>
     private void AddStepWrites(List<(CommitOperation Op, RunHead Head)> heads, List<(string Sql, NpgsqlParameter[] Parameters)> commands, HashSet<string> wakes)
     {
         var inserts = new StepColumns();
@@ -317,16 +317,11 @@ public sealed partial class PostgresWorkflowStore
 
         if (inserts.Count > 0)
         {
+            // A plain insert: a row already written raises unique_violation, which undoes the group like RB002.
+            // (ON CONFLICT DO NOTHING would insert speculatively: one more WAL record and index probe per row.)
             commands.Add((
-                $"""
-                WITH i AS (
-                    INSERT INTO steps ({StepColumns.Names})
-                    SELECT * FROM unnest({StepColumns.Parameters})
-                    ON CONFLICT (run_id, seq) DO NOTHING
-                    RETURNING 1)
-                SELECT expect_rows(count(*), @expected) FROM i
-                """,
-                [.. inserts.ToParameters(), Db.P("expected", (long)inserts.Count)]));
+                $"INSERT INTO steps ({StepColumns.Names}) SELECT * FROM unnest({StepColumns.Parameters})",
+                inserts.ToParameters()));
         }
 
         if (updates.Count > 0)
