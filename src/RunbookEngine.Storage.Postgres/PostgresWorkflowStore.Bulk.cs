@@ -151,6 +151,16 @@ public sealed partial class PostgresWorkflowStore
             var found = now.TryGetValue(op.Commit.RunId, out var h) ? h : default;
             if (planned.NewSeq != planned.OldSeq && found == (planned.NewSeq, planned.NewHash))
             {
+                // Applied: the head it wrote is the one to build on (else the next commit would be refused the fast way).
+                if (op.Commit.Transition is null && runHeads.TryGetValue(op.Commit.RunId, out var old))
+                {
+                    RememberHead(op.Commit.RunId, planned.NewSeq, planned.NewHash, old.Queue);
+                }
+                else
+                {
+                    ForgetHead(op.Commit.RunId);
+                }
+
                 Interlocked.Increment(ref groupedCommits);
                 op.Complete();
             }

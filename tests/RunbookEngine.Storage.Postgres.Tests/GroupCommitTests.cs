@@ -153,6 +153,79 @@ public sealed class GroupCommitTests
         Assert.Equal(0L, await pg.ScalarAsync<long>("SELECT count(*) FROM timeline WHERE run_id = 'no-such-run'"));
     }
 
+    [Fact]
+    public async Task A_group_whose_connection_breaks_after_the_database_committed_it_is_completed_not_written_twice()
+    {
+        await using var pg = await PgTest.CreateAsync();
+        await using var proxy = new BreakingProxy(pg.Cluster.Port);
+        var store = await OpenWithRunClaimedByW1Async(pg, proxy.ConnectionString);
+        await store.CommitAsync(StepCommit("r1", "w1", 1), CancellationToken.None);
+
+        var cut = proxy.CutAfterNextCommit();
+        await store.CommitAsync(StepCommit("r1", "w1", 2), CancellationToken.None);
+
+        Assert.True(cut.IsCompleted, "the connection was not broken: the test proves nothing");
+        Assert.Equal(1, proxy.Cuts);
+        Assert.Equal(1L, store.TransientFailures);
+        await AssertStepsWrittenOnceAsync(pg, store, 2);
+
+        // The head the group wrote is the one remembered: the next commit goes the fast way again and chains on.
+        var grouped = store.GroupedCommits;
+        await store.CommitAsync(StepCommit("r1", "w1", 3), CancellationToken.None);
+        Assert.Equal(grouped + 1, store.GroupedCommits);
+        await AssertStepsWrittenOnceAsync(pg, store, 3);
+    }
+
+    [Fact]
+    public async Task A_group_whose_connection_breaks_before_the_database_saw_it_is_written_the_transactional_way()
+    {
+        await using var pg = await PgTest.CreateAsync();
+        await using var proxy = new BreakingProxy(pg.Cluster.Port);
+        var store = await OpenWithRunClaimedByW1Async(pg, proxy.ConnectionString);
+        await store.CommitAsync(StepCommit("r1", "w1", 1), CancellationToken.None);
+        var single = store.SingleCommits;
+
+        var cut = proxy.CutBeforeNextRequest();
+        await store.CommitAsync(StepCommit("r1", "w1", 2), CancellationToken.None);
+
+        Assert.True(cut.IsCompleted, "the connection was not broken: the test proves nothing");
+        Assert.Equal(1L, store.TransientFailures);
+        Assert.Equal(single, store.SingleCommits); // the head was still the old one: applied again as a group, in a transaction
+        await AssertStepsWrittenOnceAsync(pg, store, 2);
+    }
+
+    [Fact]
+    public async Task A_group_commit_without_events_whose_connection_breaks_after_commit_is_reported_uncertain_and_the_run_reread()
+    {
+        // Only events move a run's head, so a commit without any leaves nothing to tell whether it was applied.
+        await using var pg = await PgTest.CreateAsync();
+        await using var proxy = new BreakingProxy(pg.Cluster.Port);
+        var store = await OpenWithRunClaimedByW1Async(pg, proxy.ConnectionString);
+
+        var cut = proxy.CutAfterNextCommit();
+        var uncertain = await Assert.ThrowsAsync<WorkflowStoreException>(() => store.CommitAsync(StepCommit("r1", "w1", 1) with { Events = [] }, CancellationToken.None));
+
+        Assert.True(cut.IsCompleted, "the connection was not broken: the test proves nothing");
+        Assert.Contains("may or may not have been applied", uncertain.Message, StringComparison.Ordinal);
+        Assert.Contains("Leases make this safe", uncertain.Message, StringComparison.Ordinal);
+        Assert.Equal(1L, await pg.ScalarAsync<long>("SELECT count(*) FROM steps WHERE run_id = 'r1' AND seq = 1")); // it was in fact applied
+
+        // The store forgot the head it could not confirm: the next commit reads it (the slow way) and chains on it.
+        var single = store.SingleCommits;
+        await store.CommitAsync(StepCommit("r1", "w1", 2), CancellationToken.None);
+        Assert.Equal(single + 1, store.SingleCommits);
+        Assert.Null(TimelineChain.Verify(await store.GetTimelineAsync("r1", 0, 100, CancellationToken.None)));
+    }
+
+    /// <summary>Asserts that positions 1..<paramref name="steps"/> of run r1 each have one row and one step.completed event, on a valid chain.</summary>
+    private static async Task AssertStepsWrittenOnceAsync(PgTest pg, PostgresWorkflowStore store, int steps)
+    {
+        Assert.Equal((long)steps, await pg.ScalarAsync<long>("SELECT count(*) FROM steps WHERE run_id = 'r1'"));
+        var timeline = await store.GetTimelineAsync("r1", 0, 100, CancellationToken.None);
+        Assert.Equal(steps, timeline.Count(e => e.Kind == "step.completed"));
+        Assert.Null(TimelineChain.Verify(timeline));
+    }
+
     /// <summary>Starts runs of a workflow whose steps return 1..steps and which returns their sum; counts each step's executions.</summary>
     private static async Task<List<string>> StartSummingRunsAsync(Harness h, int steps, int runs, ConcurrentDictionary<string, int> executed)
     {
@@ -196,9 +269,9 @@ public sealed class GroupCommitTests
     }
 
     /// <summary>A store holding run r1, claimed by worker w1.</summary>
-    private static async Task<PostgresWorkflowStore> OpenWithRunClaimedByW1Async(PgTest pg)
+    private static async Task<PostgresWorkflowStore> OpenWithRunClaimedByW1Async(PgTest pg, string? connectionString = null)
     {
-        var store = await pg.OpenAsync(o => o with { Listen = false });
+        var store = await pg.OpenAsync(o => o with { ConnectionString = connectionString ?? o.ConnectionString, Listen = false });
         await store.StartRunAsync(NewRun("r1"), CancellationToken.None);
         await store.ClaimRunsAsync(new ClaimRequest("w1", ["default"], 1, T0.AddSeconds(1), TimeSpan.FromSeconds(30)), CancellationToken.None);
         return store;
