@@ -51,6 +51,14 @@ internal static class CliApp
         return root;
     }
 
+    /// <summary>
+    /// How long a command may take to finish after Ctrl-C or SIGTERM (docker stop) before the process is ended
+    /// anyway. A worker or server drains for up to 30 s (in-flight steps finish and are recorded); the two-second
+    /// default of System.CommandLine ended it mid-step, leaving a step that had run unrecorded, to be run again
+    /// after its lease. Every other command stops as soon as it is told to.
+    /// </summary>
+    internal static readonly TimeSpan TerminationGrace = TimeSpan.FromSeconds(35);
+
     public static async Task<int> InvokeAsync(string[] args, CliIo io, CancellationToken cancellationToken = default)
     {
         var root = Build(io);
@@ -68,7 +76,7 @@ internal static class CliApp
 
         try
         {
-            return await parse.InvokeAsync(new InvocationConfiguration { Output = io.Out, Error = io.Error, EnableDefaultExceptionHandler = false }, cancellationToken).ConfigureAwait(false);
+            return await parse.InvokeAsync(new InvocationConfiguration { Output = io.Out, Error = io.Error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = TerminationGrace }, cancellationToken).ConfigureAwait(false);
         }
         catch (CliException ex)
         {

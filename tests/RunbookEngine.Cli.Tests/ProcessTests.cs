@@ -80,6 +80,52 @@ public sealed class ProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Sigterm_lets_a_worker_finish_a_step_longer_than_two_seconds_and_record_it()
+    {
+        // The step waits on a pipe the test holds: it is in flight when the signal arrives, and ends when told.
+        var fifo = Path.Combine(cli.Directory, "step.fifo");
+        using (var mkfifo = Process.Start("mkfifo", [fifo]))
+        {
+            await mkfifo.WaitForExitAsync();
+        }
+
+        cli.Write("slow.yaml", $$$"""
+            name: slow
+            steps:
+              - id: wait
+                action: shell
+                with: { command: 'read line < "{{{fifo}}}"; echo "$line"' }
+                outputs: { said: "${{ result.stdout }}" }
+            outputs: { said: "${{ steps.wait.outputs.said }}" }
+            """);
+        using var worker = cli.Start("ops", string.Empty, "worker");
+        Assert.StartsWith("worker ", await worker.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)), StringComparison.Ordinal);
+        var (started, runId, startErr) = await cli.RunProcessAsync("ops", string.Empty, "run", "slow", "--detach");
+        Assert.True(started == 0, startErr);
+
+        // Opening the pipe for writing returns once the step has opened it for reading.
+        await using var pipe = await Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Write)).WaitAsync(TimeSpan.FromSeconds(60));
+        using (var kill = Process.Start("kill", ["-TERM", worker.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        // Still draining past System.CommandLine's two-second default, which used to end the process here.
+        await Assert.ThrowsAsync<TimeoutException>(() => worker.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(3)));
+        await pipe.WriteAsync("finished\n"u8.ToArray());
+        await pipe.DisposeAsync();
+
+        var rest = await worker.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        await worker.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(0, worker.ExitCode);
+        Assert.Contains("stopped", rest, StringComparison.Ordinal);
+        var (code, status, err) = await cli.RunProcessAsync("ops", string.Empty, "status", runId.Trim(), "-o", "json");
+        Assert.True(code == 0, err);
+        var step = JsonNode.Parse(status)!["steps"]!.AsArray().Single(s => (string)s!["name"]! == "wait")!;
+        Assert.Equal("completed", (string)step["status"]!);
+    }
+
+    [Fact]
     public async Task Serve_answers_on_loopback_and_sigterm_stops_it_cleanly()
     {
         cli.Write("hello.yaml", "name: hello\nsteps:\n  - id: say\n    action: log\n    with: { message: hi }\n");
