@@ -15,13 +15,21 @@ namespace RunbookEngine.Storage.Postgres.Tests;
 /// share one PostgreSQL database. The runs are started through the server's REST API, as a user or an alert
 /// would start them; the workers execute them, and one worker is SIGKILLed while its steps are in flight.
 /// </summary>
-public sealed class ScaleOutTests(ITestOutputHelper output) : IDisposable
+public sealed class ScaleOutTests : IDisposable
 {
     private const int Runs = 200;
     private const int StepsPerRun = 5;
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(3);
-    private readonly string dir = Directory.CreateTempSubdirectory("rb-scale-").FullName;
-    private readonly List<Process> processes = [];
+    private readonly ITestOutputHelper output;
+    private readonly string dir;
+    private readonly CliProcesses cli;
+
+    public ScaleOutTests(ITestOutputHelper output)
+    {
+        this.output = output;
+        dir = Directory.CreateTempSubdirectory("rb-scale-").FullName;
+        cli = new CliProcesses(output, dir);
+    }
 
     [Fact]
     public async Task Server_and_three_workers_200_runs_started_through_the_api_one_worker_killed_mid_step_every_run_completes_and_no_completed_step_runs_twice()
@@ -75,8 +83,7 @@ public sealed class ScaleOutTests(ITestOutputHelper output) : IDisposable
         await pg.WaitForEndedAsync(observer, runIds, TimeSpan.FromSeconds(240));
         foreach (var p in workers.Skip(1).Select(w => w.Process).Append(server))
         {
-            using var sigint = Process.Start("kill", ["-INT", p.Id.ToString(CultureInfo.InvariantCulture)]);
-            await sigint.WaitForExitAsync();
+            await CliProcesses.SignalAsync(p, "INT");
             await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
             Assert.Equal(0, p.ExitCode);
         }
@@ -128,16 +135,7 @@ public sealed class ScaleOutTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose()
     {
-        foreach (var p in processes)
-        {
-            if (!p.HasExited)
-            {
-                p.Kill(entireProcessTree: true);
-            }
-
-            p.Dispose();
-        }
-
+        cli.Dispose();
         Directory.Delete(dir, recursive: true);
     }
 
@@ -158,67 +156,11 @@ public sealed class ScaleOutTests(ITestOutputHelper output) : IDisposable
             """;
     }
 
-    private static ProcessStartInfo Cli(PgTest pg, IEnumerable<string> arguments, string directory)
-    {
-        var dll = Path.Combine(AppContext.BaseDirectory.Replace(Path.Combine("tests", "RunbookEngine.Storage.Postgres.Tests"), Path.Combine("src", "RunbookEngine.Cli"), StringComparison.Ordinal), "runbook.dll");
-        Assert.True(File.Exists(dll), $"the CLI is not built next to the tests: {dll}");
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
-        info.ArgumentList.Add(dll);
-        foreach (var a in arguments)
-        {
-            info.ArgumentList.Add(a);
-        }
+    private static Dictionary<string, string> Env(PgTest pg) => new() { ["RUNBOOK_STORE"] = pg.ConnectionString, ["RUNBOOK_PG_SCHEMA"] = pg.Schema };
 
-        info.Environment["RUNBOOK_STORE"] = pg.ConnectionString;
-        info.Environment["RUNBOOK_PG_SCHEMA"] = pg.Schema;
-        return info;
-    }
+    private Task<(int Code, string Output)> RunCliAsync(PgTest pg, params string[] arguments) => cli.RunAsync(Env(pg), arguments);
 
-    /// <summary>Runs a short CLI command to its end; returns its exit code and its output (or its errors when it failed).</summary>
-    private async Task<(int Code, string Output)> RunCliAsync(PgTest pg, params string[] arguments)
-    {
-        using var p = Process.Start(Cli(pg, arguments, dir))!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        return (p.ExitCode, p.ExitCode == 0 ? await stdout : await stderr);
-    }
-
-    /// <summary>Starts a long-running CLI command (server or worker) and returns it with the first line it prints.</summary>
-    private async Task<(Process Process, string FirstLine)> StartCliAsync(PgTest pg, string name, params string[] arguments)
-    {
-        var info = Cli(pg, arguments, dir);
-        info.Environment["WORKER_NAME"] = name;
-        var p = Process.Start(info)!;
-        processes.Add(p);
-        p.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                output.WriteLine($"[{name}] {e.Data}");
-            }
-        };
-        p.BeginErrorReadLine();
-        var first = await p.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        Assert.True(first is not null, $"{name} exited before it printed anything");
-
-        // Keep reading what it prints, so that a full pipe never blocks it.
-        _ = Task.Run(async () =>
-        {
-            while (await p.StandardOutput.ReadLineAsync() is { } line)
-            {
-                try
-                {
-                    output.WriteLine($"[{name}] {line}");
-                }
-                catch (InvalidOperationException)
-                {
-                    // The test has ended; the rest is only drained.
-                }
-            }
-        });
-        return (p, first);
-    }
+    private Task<(Process Process, string FirstLine)> StartCliAsync(PgTest pg, string name, params string[] arguments) => cli.StartAsync(name, Env(pg), arguments);
 
     private static async Task<long> InFlightAsync(PgTest pg, string workerId) =>
         await pg.ScalarAsync<long>("SELECT count(*) FROM steps s JOIN runs r ON r.run_id = s.run_id WHERE s.status = 'running' AND r.status = 'running' AND r.lease_owner = @w", new NpgsqlParameter("w", workerId));
