@@ -6,6 +6,9 @@ namespace RunbookEngine.Storage.Postgres;
 /// <summary>Options of the PostgreSQL store.</summary>
 public sealed partial record PostgresStoreOptions
 {
+    /// <summary>The most pooled connections a store opens unless the connection string sets <c>Maximum Pool Size</c> (Npgsql's own default is 100; PostgreSQL allows 100 connections by default).</summary>
+    public const int DefaultMaxPoolSize = 20;
+
     /// <summary>Gets the Npgsql connection string, e.g. <c>Host=db;Database=runbook;Username=runbook;Password=...</c>.</summary>
     public required string ConnectionString { get; init; }
 

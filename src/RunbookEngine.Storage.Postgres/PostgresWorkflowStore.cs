@@ -53,6 +53,14 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
             cs.MaxAutoPrepare = 64;
         }
 
+        // A worker running 64 runs at once would otherwise open about 60 connections (Npgsql allows 100), and a
+        // few such processes exhaust PostgreSQL's default max_connections of 100. Reads and writes hold a
+        // connection for milliseconds, so a smaller pool only makes the rare burst wait its turn.
+        if (!options.ConnectionString.Contains("pool size", StringComparison.OrdinalIgnoreCase) && !options.ConnectionString.Contains("maxpoolsize", StringComparison.OrdinalIgnoreCase))
+        {
+            cs.MaxPoolSize = Math.Max(PostgresStoreOptions.DefaultMaxPoolSize, cs.MinPoolSize);
+        }
+
         // The store leaves no session state on a pooled connection (its advisory lock is transaction-scoped, and
         // the LISTEN connection is not pooled), so resetting each one as it goes back to the pool would only
         // add three statements to every transaction.

@@ -16,6 +16,40 @@ public sealed class PostgresStoreTests
     private static NewRun NewRun(string id, string queue = "default", string? input = null, string? key = null) =>
         new(id, new WorkflowDefinition("wf", "content-of-wf"), queue, input, key, "user:test", T0);
 
+    [Theory]
+    [InlineData(null, PostgresStoreOptions.DefaultMaxPoolSize)]
+    [InlineData(5, 5)]
+    public async Task A_worker_running_64_runs_at_once_keeps_within_its_connection_pool(int? maxPoolSize, int expectedCap)
+    {
+        // PostgreSQL allows 100 connections by default: a few worker processes must not take them all.
+        await using var pg = await PgTest.CreateAsync();
+        var app = "pool-" + Guid.NewGuid().ToString("N")[..12];
+        var pool = maxPoolSize is { } m ? $";Maximum Pool Size={m}" : string.Empty;
+        var store = await pg.OpenAsync(o => o with { ConnectionString = $"{o.ConnectionString};Application Name={app}{pool}", Listen = false });
+        var h = new Harness(store, new ManualTimeProvider(T0));
+        var def = h.Registry.Add("three-steps", async ctx =>
+        {
+            for (var s = 1; s <= 3; s++)
+            {
+                await ctx.StepAsync($"s{s}", _ => Task.FromResult(s));
+            }
+
+            return 3;
+        });
+        var ids = new List<string>();
+        for (var r = 0; r < 128; r++)
+        {
+            ids.Add((await h.Client.StartAsync(def)).Run.RunId);
+        }
+
+        await h.Worker("w1", new WorkerOptions { MaxConcurrentRuns = 64 }).RunUntilIdleAsync(CancellationToken.None);
+
+        Assert.Equal(128L, await pg.ScalarAsync<long>("SELECT count(*) FROM runs WHERE run_id = ANY(@ids) AND status = 'completed'", new NpgsqlParameter("ids", ids.ToArray())));
+        // A pool keeps what it opened (idle for minutes before it prunes): what is open now is the most it needed at once.
+        var opened = await pg.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE application_name = @a", new NpgsqlParameter("a", app));
+        Assert.InRange(opened, 1L, expectedCap);
+    }
+
     [Fact]
     public async Task Processes_starting_at_once_migrate_the_schema_exactly_once()
     {
