@@ -158,15 +158,9 @@ public sealed class GroupCommitTests
     {
         await using var pg = await PgTest.CreateAsync();
         await using var proxy = new BreakingProxy(pg.Cluster.Port);
-        var store = await OpenWithRunClaimedByW1Async(pg, proxy.ConnectionString);
-        await store.CommitAsync(StepCommit("r1", "w1", 1), CancellationToken.None);
+        var store = await SecondCommitThroughABreakAsync(pg, proxy, p => p.CutAfterNextCommit());
 
-        var cut = proxy.CutAfterNextCommit();
-        await store.CommitAsync(StepCommit("r1", "w1", 2), CancellationToken.None);
-
-        Assert.True(cut.IsCompleted, "the connection was not broken: the test proves nothing");
         Assert.Equal(1, proxy.Cuts);
-        Assert.Equal(1L, store.TransientFailures);
         await AssertStepsWrittenOnceAsync(pg, store, 2);
 
         // The head the group wrote is the one remembered: the next commit goes the fast way again and chains on.
@@ -181,16 +175,9 @@ public sealed class GroupCommitTests
     {
         await using var pg = await PgTest.CreateAsync();
         await using var proxy = new BreakingProxy(pg.Cluster.Port);
-        var store = await OpenWithRunClaimedByW1Async(pg, proxy.ConnectionString);
-        await store.CommitAsync(StepCommit("r1", "w1", 1), CancellationToken.None);
-        var single = store.SingleCommits;
+        var store = await SecondCommitThroughABreakAsync(pg, proxy, p => p.CutBeforeNextRequest());
 
-        var cut = proxy.CutBeforeNextRequest();
-        await store.CommitAsync(StepCommit("r1", "w1", 2), CancellationToken.None);
-
-        Assert.True(cut.IsCompleted, "the connection was not broken: the test proves nothing");
-        Assert.Equal(1L, store.TransientFailures);
-        Assert.Equal(single, store.SingleCommits); // the head was still the old one: applied again as a group, in a transaction
+        Assert.Equal(0L, store.SingleCommits); // the head was still the old one: applied again as a group, in a transaction
         await AssertStepsWrittenOnceAsync(pg, store, 2);
     }
 
@@ -215,6 +202,23 @@ public sealed class GroupCommitTests
         await store.CommitAsync(StepCommit("r1", "w1", 2), CancellationToken.None);
         Assert.Equal(single + 1, store.SingleCommits);
         Assert.Null(TimelineChain.Verify(await store.GetTimelineAsync("r1", 0, 100, CancellationToken.None)));
+    }
+
+    /// <summary>
+    /// Claims run r1 through the proxy, commits position 1, arms the cut and commits position 2, which must still
+    /// succeed; checks that the connection was broken and that the store met it once.
+    /// </summary>
+    private static async Task<PostgresWorkflowStore> SecondCommitThroughABreakAsync(PgTest pg, BreakingProxy proxy, Func<BreakingProxy, Task> arm)
+    {
+        var store = await OpenWithRunClaimedByW1Async(pg, proxy.ConnectionString);
+        await store.CommitAsync(StepCommit("r1", "w1", 1), CancellationToken.None);
+
+        var cut = arm(proxy);
+        await store.CommitAsync(StepCommit("r1", "w1", 2), CancellationToken.None);
+
+        Assert.True(cut.IsCompleted, "the connection was not broken: the test proves nothing");
+        Assert.Equal(1L, store.TransientFailures);
+        return store;
     }
 
     /// <summary>Asserts that positions 1..<paramref name="steps"/> of run r1 each have one row and one step.completed event, on a valid chain.</summary>
