@@ -13,7 +13,7 @@ internal static class PostgresBench
 {
     private const int Steps = TenStepWorkload.Steps;
 
-    public static async Task<int> RunAsync(string connectionString, int runsAtOne, int runsConcurrent, IReadOnlyList<(int Concurrency, int Processes)>? only = null)
+    public static async Task<int> RunAsync(string connectionString, int runsAtOne, int runsConcurrent, IReadOnlyList<(int Concurrency, int Processes)>? only = null, bool c1Only = false)
     {
         var report = new StringBuilder();
         void Line(string s)
@@ -66,6 +66,13 @@ internal static class PostgresBench
         var p50 = TenStepWorkload.Percentile(gaps, 0.50);
         var p99 = TenStepWorkload.Percentile(gaps, 0.99);
         Line($"concurrency 1: per-step overhead p50 {p50:F3} ms, p99 {p99:F3} ms ({p50 / rawLatencyMs:F2} and {p99 / rawLatencyMs:F2} raw commits); {c1Rate:F0} steps/s end to end");
+        if (c1Only)
+        {
+            // Concurrency 1 alone, between two raw measurements (for working on the per-step latency).
+            await RawAsync();
+            Line($"raw again: 1 connection {raw1s[1]:F0} commits/s; c1 p50 = {p50 * raw1s[0] / 1000:F2} and {p50 * raw1s[1] / 1000:F2} raw commits");
+            return 0;
+        }
 
         var at64 = new List<double>();
         foreach (var concurrency in new[] { 8, 64 })

@@ -1,6 +1,6 @@
 // Load driver for the kernel benchmarks (per-step overhead and steps/s next to the raw commit limit).
 //   dotnet run -c Release --project bench/RunbookEngine.Bench -- [--dir DIR] [--runs-c1 N] [--runs N] [--sync full|normal]
-//   dotnet run -c Release --project bench/RunbookEngine.Bench -- --postgres "Host=127.0.0.1;Port=55433;Username=runbook;Database=postgres" [--runs-c1 N] [--runs N] [--drains C:P,...]
+//   dotnet run -c Release --project bench/RunbookEngine.Bench -- --postgres "Host=127.0.0.1;Port=55433;Username=runbook;Database=postgres" [--runs-c1 N] [--runs N] [--drains C:P,...] [--c1-only]
 //   dotnet run -c Release --project bench/RunbookEngine.Bench -- --scripts [--repeat N]   (C# script runbooks: cold compile, start to first step)
 //   dotnet run -c Release --project bench/RunbookEngine.Bench -- --alerts [--rate N] [--seconds N] [--sustained N] [--overload N]   (alert to first step through the server)
 // Everything runs against files in DIR (default: a new folder under the system temp directory), so the raw
@@ -20,6 +20,7 @@ var runsConcurrent = 1500;
 var sync = SqliteSynchronous.Full;
 string? postgres = null;
 List<(int, int)>? drains = null;
+var c1Only = false;
 if (args.Length == 3 && args[0] == "--compile-child")
 {
     return ScriptBench.CompileChild(args[1], args[2]);
@@ -49,6 +50,7 @@ for (var i = 0; i < args.Length; i++)
         case "--drains":
             drains = args[++i].Split(',').Select(d => d.Split(':')).Select(d => (int.Parse(d[0], CultureInfo.InvariantCulture), int.Parse(d[1], CultureInfo.InvariantCulture))).ToList();
             break;
+        case "--c1-only": c1Only = true; break;
         case "--dir": dir = args[++i]; break;
         case "--runs-c1": runsAtOne = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--runs": runsConcurrent = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
@@ -61,7 +63,7 @@ for (var i = 0; i < args.Length; i++)
 
 if (postgres is not null)
 {
-    return await RunbookEngine.Bench.PostgresBench.RunAsync(postgres, runsAtOne, runsConcurrent, drains);
+    return await RunbookEngine.Bench.PostgresBench.RunAsync(postgres, runsAtOne, runsConcurrent, drains, c1Only);
 }
 
 Directory.CreateDirectory(dir);

@@ -137,6 +137,68 @@ public sealed class GroupCommitTests
         Assert.Equal(1L, await pg.ScalarAsync<long>("SELECT count(*) FROM steps"));
     }
 
+    [Theory]
+    [InlineData("UPDATE runs SET lease_owner = 'w2'")] // another worker took the lease over, head unchanged
+    [InlineData("UPDATE runs SET status = 'ready', lease_owner = NULL, lease_expires_at = NULL")] // the run was released
+    [InlineData("UPDATE runs SET status = 'cancelled'")] // the run ended: the status alone refuses the write
+    public async Task A_lone_commit_the_fast_way_is_refused_when_its_lease_is_gone_and_nothing_of_it_is_applied(string change)
+    {
+        // A group of one has a fencing statement of its own (single values, one plan): it must refuse the same.
+        await using var pg = await PgTest.CreateAsync();
+        var store = await OpenWithRunClaimedByW1Async(pg);
+        await store.CommitAsync(StepCommit("r1", "w1", 1), CancellationToken.None);
+        Assert.Equal(1, store.GroupedCommits); // the head is known: the next commit tries the fast way
+        var events = await pg.ScalarAsync<long>("SELECT count(*) FROM timeline");
+        await using (var cmd = pg.Sql.CreateCommand(change + " WHERE run_id = 'r1'"))
+        {
+            Assert.Equal(1, await cmd.ExecuteNonQueryAsync());
+        }
+
+        var refused = await Assert.ThrowsAsync<LeaseLostException>(() => store.CommitAsync(StepCommit("r1", "w1", 2), CancellationToken.None));
+
+        Assert.Contains("w1 no longer holds the lease of run r1", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(1, store.GroupedCommits);
+        Assert.Equal(1L, await pg.ScalarAsync<long>("SELECT count(*) FROM steps"));
+        Assert.Equal(events, await pg.ScalarAsync<long>("SELECT count(*) FROM timeline"));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
+    public async Task A_commit_renews_the_run_lease_once_half_of_it_is_gone_and_not_before(int runs)
+    {
+        await using var pg = await PgTest.CreateAsync();
+        var store = await pg.OpenAsync(o => o with { Writers = 1, Listen = false });
+        var ids = Enumerable.Range(1, runs).Select(i => $"r{i}").ToList();
+        foreach (var id in ids)
+        {
+            await store.StartRunAsync(NewRun(id), CancellationToken.None);
+        }
+
+        Assert.Equal(runs, (await store.ClaimRunsAsync(new ClaimRequest("w1", ["default"], runs, T0.AddSeconds(1), TimeSpan.FromSeconds(30)), CancellationToken.None)).Count);
+        async Task<DateTime[]> LeasesAsync()
+        {
+            await using var cmd = pg.Sql.CreateCommand("SELECT lease_expires_at FROM runs ORDER BY run_id");
+            await using var r = await cmd.ExecuteReaderAsync();
+            var leases = new List<DateTime>();
+            while (await r.ReadAsync())
+            {
+                leases.Add(r.GetDateTime(0));
+            }
+
+            return [.. leases];
+        }
+
+        // 28 of 30 seconds left: the renewal to 33 s is skipped (one write fewer).
+        await Task.WhenAll(ids.Select(id => store.CommitAsync(StepCommit(id, "w1", 1, T0.AddSeconds(3)), CancellationToken.None)));
+        Assert.All(await LeasesAsync(), l => Assert.Equal(T0.AddSeconds(31).UtcDateTime, l));
+
+        // 11 of 30 seconds left: renewed to 50 s.
+        await Task.WhenAll(ids.Select(id => store.CommitAsync(StepCommit(id, "w1", 2, T0.AddSeconds(20)), CancellationToken.None)));
+        Assert.All(await LeasesAsync(), l => Assert.Equal(T0.AddSeconds(50).UtcDateTime, l));
+        Assert.Equal(2 * runs, store.GroupedCommits);
+    }
+
     [Fact]
     public async Task A_commit_to_a_run_that_does_not_exist_is_refused_and_writes_no_step_or_event()
     {
@@ -283,15 +345,20 @@ public sealed class GroupCommitTests
 
     private static NewRun NewRun(string id) => new(id, new WorkflowDefinition("wf", "content-of-wf"), "default", null, null, "user:test", T0);
 
-    private static RunCommit StepCommit(string runId, string owner, int seq) => new(
-        runId,
-        owner,
-        T0.AddSeconds(3),
-        null,
-        [new StepWrite(new StepRecord(seq, $"s{seq}", StepKind.Inline, StepStatus.Completed, 1, null, null, null, "1", null, null, null, null, T0, T0, null, null), IsNew: true)],
-        [],
-        null,
-        false,
-        [new NewTimelineEvent(T0.AddSeconds(3), "worker:" + owner, "step.completed", null)],
-        T0.AddSeconds(33));
+    /// <summary>A commit of step <paramref name="seq"/> at <paramref name="now"/> (T0 + 3 s unless given) that asks for the lease until 30 s after it.</summary>
+    private static RunCommit StepCommit(string runId, string owner, int seq, DateTimeOffset? now = null)
+    {
+        var at = now ?? T0.AddSeconds(3);
+        return new(
+            runId,
+            owner,
+            at,
+            null,
+            [new StepWrite(new StepRecord(seq, $"s{seq}", StepKind.Inline, StepStatus.Completed, 1, null, null, null, "1", null, null, null, null, T0, T0, null, null), IsNew: true)],
+            [],
+            null,
+            false,
+            [new NewTimelineEvent(at, "worker:" + owner, "step.completed", null)],
+            at.AddSeconds(30));
+    }
 }
