@@ -5,7 +5,8 @@ WORKDIR /src
 COPY . .
 RUN dotnet publish src/RunbookEngine.Cli -c Release -o /app
 
-FROM mcr.microsoft.com/dotnet/runtime:10.0
+# The aspnet runtime: `runbook serve` is an ASP.NET Core app, and the CLI needs its framework to start at all.
+FROM mcr.microsoft.com/dotnet/aspnet:10.0
 RUN apt-get update && apt-get install -y --no-install-recommends bash ca-certificates && rm -rf /var/lib/apt/lists/*
 WORKDIR /work
 COPY --from=build /app /app

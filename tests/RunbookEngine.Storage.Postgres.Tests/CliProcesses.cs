@@ -4,10 +4,11 @@ using Xunit.Abstractions;
 namespace RunbookEngine.Storage.Postgres.Tests;
 
 /// <summary>
-/// Real `runbook` CLI processes (the build next to the tests), each with the environment it is given: short
-/// commands run to their end, long-running ones (server, worker) are started and killed when the test ends.
+/// Real `runbook` CLI processes (the build next to the tests, or the image's entrypoint when an image is given),
+/// each with the environment it is given: short commands run to their end, long-running ones (server, worker)
+/// are started and killed when the test ends.
 /// </summary>
-internal sealed class CliProcesses(ITestOutputHelper output, string directory) : IDisposable
+internal sealed class CliProcesses(ITestOutputHelper output, string directory, DockerImage? image = null) : IDisposable
 {
     private readonly List<Process> started = [];
 
@@ -81,6 +82,17 @@ internal sealed class CliProcesses(ITestOutputHelper output, string directory) :
 
     private ProcessStartInfo Info(IReadOnlyDictionary<string, string> environment, IEnumerable<string> arguments)
     {
+        if (image is not null)
+        {
+            var inImage = image.Start(arguments);
+            foreach (var (name, value) in environment)
+            {
+                inImage.Environment[name] = value;
+            }
+
+            return inImage;
+        }
+
         var dll = Path.Combine(AppContext.BaseDirectory.Replace(Path.Combine("tests", "RunbookEngine.Storage.Postgres.Tests"), Path.Combine("src", "RunbookEngine.Cli"), StringComparison.Ordinal), "runbook.dll");
         Assert.True(File.Exists(dll), $"the CLI is not built next to the tests: {dll}");
         var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };

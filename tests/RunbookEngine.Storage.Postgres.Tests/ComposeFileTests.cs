@@ -10,38 +10,40 @@ using YamlDotNet.RepresentationModel;
 namespace RunbookEngine.Storage.Postgres.Tests;
 
 /// <summary>
-/// compose.yml, run as written without Docker (this machine has no Docker daemon): each service's command and
-/// environment are taken from the file and given to the real CLI, with only what Docker itself provides put in
-/// its place (the postgres host becomes the test cluster, container paths become directories of the test, the
-/// published port becomes a free loopback port). What the Docker build does is checked against the Dockerfile.
+/// compose.yml, run as written without Docker (this machine has no Docker daemon and reaches no image registry):
+/// the image is built from the Dockerfile by <see cref="DockerImage"/>, and each service's command and environment
+/// are taken from the file and given to the image's entrypoint, with only what Docker itself provides put in its
+/// place (the postgres host becomes the test cluster, container paths become directories of the test, the
+/// published port becomes a free loopback port).
 /// </summary>
 public sealed partial class ComposeFileTests : IDisposable
 {
     private readonly string dir = Directory.CreateTempSubdirectory("rb-compose-").FullName;
-    private readonly CliProcesses cli;
+    private readonly ITestOutputHelper output;
 
-    public ComposeFileTests(ITestOutputHelper output) => cli = new CliProcesses(output, dir);
+    public ComposeFileTests(ITestOutputHelper output) => this.output = output;
 
-    public void Dispose()
-    {
-        cli.Dispose();
-        Directory.Delete(dir, recursive: true);
-    }
+    public void Dispose() => Directory.Delete(dir, recursive: true);
 
     [Fact]
     public async Task The_services_of_compose_yml_run_as_written_against_postgresql_and_stop_cleanly_on_sigterm()
     {
         var root = RepositoryRoot();
         var compose = await File.ReadAllTextAsync(Path.Combine(root, "compose.yml"));
-        var dockerfile = await File.ReadAllTextAsync(Path.Combine(root, "Dockerfile"));
         var services = Services(compose);
         Assert.Equal(["cli", "postgres", "server", "worker"], services.Keys.Order(StringComparer.Ordinal));
 
-        // The image: the CLI published to /app and started as `dotnet /app/runbook.dll`, the runbooks at RUNBOOK_PATH.
+        // The image, built from the Dockerfile as written (`build: .`): the CLI published from a clean copy of the
+        // build context, started by the entrypoint on the base image's frameworks alone, the runbooks at RUNBOOK_PATH.
         var env = Environment(services["worker"]);
-        Assert.Contains("dotnet publish src/RunbookEngine.Cli -c Release -o /app", dockerfile, StringComparison.Ordinal);
-        Assert.Contains("ENTRYPOINT [\"dotnet\", \"/app/runbook.dll\"]", dockerfile, StringComparison.Ordinal);
-        Assert.Contains($"COPY runbooks {env["RUNBOOK_PATH"]}", dockerfile, StringComparison.Ordinal);
+        var image = await DockerImage.BuildAsync(root, Path.Combine(dir, "image"), output.WriteLine);
+        using var cli = new CliProcesses(output, dir, image);
+        var (helped, help) = await cli.RunAsync(new Dictionary<string, string>());
+        Assert.True(helped == 0, $"the image's default command (`{string.Join(' ', image.Entrypoint.Concat(image.Command))}`) failed on {image.BaseImage}: {help}");
+        Assert.Contains("runbook: write, check, dry-run, run, approve and inspect runbooks.", help, StringComparison.Ordinal);
+        Assert.Equal(
+            Directory.GetFiles(Path.Combine(root, "runbooks")).Select(Path.GetFileName).Order(StringComparer.Ordinal),
+            Directory.GetFiles(image.Map(env["RUNBOOK_PATH"])).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         foreach (var name in new[] { "server", "worker", "cli" })
         {
             Assert.Equal(".", Scalar(services[name], "build"));
@@ -58,7 +60,7 @@ public sealed partial class ComposeFileTests : IDisposable
         Assert.Equal(Path.GetDirectoryName(env["RUNBOOK_TOKENS"]), tokensVolume[(tokensVolume.IndexOf(':', StringComparison.Ordinal) + 1)..]);
 
         await using var pg = await PgTest.CreateAsync();
-        var local = LocalEnvironment(env, pg, root);
+        var local = LocalEnvironment(env, pg, image);
 
         // The documented first step: `docker compose run --rm cli token create ada --role admin`.
         Assert.Contains("docker compose run --rm cli token create ada --role admin", compose, StringComparison.Ordinal);
@@ -120,16 +122,11 @@ public sealed partial class ComposeFileTests : IDisposable
         }
     }
 
-    /// <summary>The environment the services get in compose, made to run here: the test cluster for the postgres host, directories of the test for container paths.</summary>
-    private Dictionary<string, string> LocalEnvironment(Dictionary<string, string> env, PgTest pg, string root)
+    /// <summary>The environment the services get in compose, made to run here: the test cluster for the postgres host, the image's directory for its paths, a directory of the test for the volume.</summary>
+    private Dictionary<string, string> LocalEnvironment(Dictionary<string, string> env, PgTest pg, DockerImage image)
     {
         var store = new NpgsqlConnectionStringBuilder(env["RUNBOOK_STORE"]) { Host = "127.0.0.1", Port = pg.Cluster.Port, Database = "postgres" };
-        var runbooks = Directory.CreateDirectory(Path.Combine(dir, "runbooks")).FullName;
-        foreach (var file in Directory.GetFiles(Path.Combine(root, "runbooks")))
-        {
-            File.Copy(file, Path.Combine(runbooks, Path.GetFileName(file)));
-        }
-
+        var runbooks = image.Map(env["RUNBOOK_PATH"]);
         File.WriteAllText(Path.Combine(runbooks, "compose-smoke.yaml"), """
             name: compose-smoke
             description: Two steps that only echo, to run the compose services end to end.
