@@ -63,12 +63,16 @@ public sealed class CliFixture : IDisposable
             throw new FileNotFoundException("the CLI is not built next to the tests", dll);
         }
 
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        // Through `env --default-signal=INT`: a test run started as a background job (`.ci/run &`) ignores SIGINT,
+        // and so would the CLI it starts, unlike the one in a user's terminal that Ctrl+C stops.
+        var info = new ProcessStartInfo("env")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = Directory,
         };
+        info.ArgumentList.Add("--default-signal=INT");
+        info.ArgumentList.Add(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet");
         info.ArgumentList.Add(dll);
         foreach (var a in args)
         {

@@ -95,7 +95,11 @@ internal sealed class CliProcesses(ITestOutputHelper output, string directory, D
 
         var dll = Path.Combine(AppContext.BaseDirectory.Replace(Path.Combine("tests", "RunbookEngine.Storage.Postgres.Tests"), Path.Combine("src", "RunbookEngine.Cli"), StringComparison.Ordinal), "runbook.dll");
         Assert.True(File.Exists(dll), $"the CLI is not built next to the tests: {dll}");
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
+        // Through `env --default-signal=INT`: a test run started as a background job (`.ci/run &`) ignores SIGINT,
+        // and so would the CLI it starts, unlike the one in a user's terminal that Ctrl+C stops.
+        var info = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
+        info.ArgumentList.Add("--default-signal=INT");
+        info.ArgumentList.Add(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet");
         info.ArgumentList.Add(dll);
         foreach (var a in arguments)
         {
