@@ -9,6 +9,9 @@ public sealed class CliFixture : IDisposable
     /// <summary>Scripts compiled by in-process CLI calls go to one directory of this test process.</summary>
     static CliFixture() => Runbooks.Scripting.ScriptCache.Directory ??= Path.Combine(Path.GetTempPath(), "runbook-cli-tests", $"scripts-{Environment.ProcessId}");
 
+    /// <summary>Processes started by <see cref="Start(string, string, string[])"/>: any still running when the test ends is killed, so a failed test leaves no worker behind.</summary>
+    private readonly List<(int Id, DateTime StartTime)> started = [];
+
     public CliFixture()
     {
         Directory = Path.Combine(Path.GetTempPath(), "runbook-cli-tests", Guid.NewGuid().ToString("N"));
@@ -89,7 +92,13 @@ public sealed class CliFixture : IDisposable
             info.Environment[k] = v;
         }
 
-        return Process.Start(info)!;
+        var p = Process.Start(info)!;
+        lock (started)
+        {
+            started.Add((p.Id, p.StartTime)); // by id: the test disposes its Process object before this fixture
+        }
+
+        return p;
     }
 
     public Task<(int Code, string Out, string Err)> RunProcessAsync(string user, string groups, params string[] args) => RunProcessAsync(user, groups, [], args);
@@ -122,6 +131,29 @@ public sealed class CliFixture : IDisposable
 
     public void Dispose()
     {
+        lock (started)
+        {
+            foreach (var (id, startTime) in started)
+            {
+                try
+                {
+                    using var p = Process.GetProcessById(id);
+                    if (p.StartTime == startTime && !p.HasExited)
+                    {
+                        p.Kill(entireProcessTree: true);
+                    }
+                }
+                catch (ArgumentException)
+                {
+                    // It has exited.
+                }
+                catch (InvalidOperationException)
+                {
+                    // It exited meanwhile.
+                }
+            }
+        }
+
         try
         {
             System.IO.Directory.Delete(Directory, recursive: true);
