@@ -85,10 +85,8 @@ internal sealed class DockerImage
                 case "FROM":
                     var parts = argument.Split(' ', StringSplitOptions.RemoveEmptyEntries);
                     var image = parts[0];
-                    var frameworks = FrameworksOfImage.FirstOrDefault(f => image.StartsWith(f.Key + ":", StringComparison.Ordinal)).Value
-                        ?? throw new InvalidOperationException($"Dockerfile: FROM {image}: not an image this emulation knows");
+                    _ = FrameworksOf(image);
                     var stageRoot = Directory.CreateDirectory(Path.Combine(directory, "stage" + stages.Count)).FullName;
-                    InstallDotnet(stageRoot, frameworks);
                     stages.Add((parts.Length == 3 && parts[1].Equals("AS", StringComparison.OrdinalIgnoreCase) ? parts[2] : stages.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), stageRoot, image));
                     workdir = "/";
                     break;
@@ -129,9 +127,15 @@ internal sealed class DockerImage
             }
         }
 
+        // Only the final stage's own .NET host is ever started (RUN steps use the SDK).
         var final = stages[^1];
+        InstallDotnet(final.Root, FrameworksOf(final.Base));
         return new DockerImage(final.Root, Under(final.Root, workdir), final.Base, entrypoint, command);
     }
+
+    private static string[] FrameworksOf(string image) =>
+        FrameworksOfImage.FirstOrDefault(f => image.StartsWith(f.Key + ":", StringComparison.Ordinal)).Value
+        ?? throw new InvalidOperationException($"Dockerfile: FROM {image}: not an image this emulation knows");
 
     /// <summary>The instructions of a Dockerfile: comments dropped, continuation lines joined.</summary>
     private static IEnumerable<(string Instruction, string Argument)> Instructions(string dockerfile)
@@ -158,7 +162,7 @@ internal sealed class DockerImage
         }
     }
 
-    /// <summary>A .NET host in the stage's /usr/share/dotnet that sees only <paramref name="frameworks"/> (the SDK too when the image is the SDK's).</summary>
+    /// <summary>A .NET host in the stage's /usr/share/dotnet that sees only <paramref name="frameworks"/>.</summary>
     private static void InstallDotnet(string stageRoot, string[] frameworks)
     {
         var host = Path.GetDirectoryName(ResolveLinks(System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "/usr/share/dotnet/dotnet"))!;
