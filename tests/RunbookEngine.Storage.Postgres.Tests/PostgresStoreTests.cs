@@ -141,6 +141,80 @@ public sealed class PostgresStoreTests
     }
 
     [Fact]
+    public async Task A_claim_over_several_queues_takes_the_longest_due_first_and_reads_only_what_it_takes()
+    {
+        await using var pg = await PgTest.CreateAsync();
+        var store = await pg.OpenAsync(o => o with { Listen = false });
+        const int backlog = 300;
+        for (var r = 0; r < backlog; r++)
+        {
+            // r000 has been due longest, r299 the shortest; even numbers in queue a, odd in b.
+            await store.StartRunAsync(NewRun($"r{r:D3}", r % 2 == 0 ? "a" : "b") with { Now = T0.AddSeconds(r - backlog) }, CancellationToken.None);
+        }
+
+        await store.StartRunAsync(NewRun("elsewhere", "c") with { Now = T0.AddHours(-1) }, CancellationToken.None);
+        var now = T0.AddSeconds(1);
+
+        // Every statement a claim uses reads at most its limit per queue, not the backlog.
+        await AssertClaimReadsAtMostAsync(pg, PostgresWorkflowStore.ReadyRunsSql, now, 3);
+
+        // A queue named twice is one queue: no run is handed out twice.
+        var first = await store.ClaimRunsAsync(new ClaimRequest("w1", ["b", "a", "b"], 3, now, TimeSpan.FromSeconds(30)), CancellationToken.None);
+        Assert.Equal(["r000", "r001", "r002"], first.Select(c => c.Run.RunId));
+        var second = await store.ClaimRunsAsync(new ClaimRequest("w2", ["a"], 2, now, TimeSpan.FromSeconds(30)), CancellationToken.None);
+        Assert.Equal(["r004", "r006"], second.Select(c => c.Run.RunId));
+        var rest = await store.ClaimRunsAsync(new ClaimRequest("w3", ["a", "b"], backlog, now, TimeSpan.FromSeconds(30)), CancellationToken.None);
+        Assert.Equal(backlog - 5, rest.Count);
+        Assert.DoesNotContain(rest, c => c.Run.RunId == "elsewhere");
+
+        // Expired leases, and activities queued or expired, are claimed the same way.
+        var later = now.AddMinutes(5);
+        await AssertClaimReadsAtMostAsync(pg, PostgresWorkflowStore.ExpiredRunsSql, later, 3);
+        await using (var cmd = pg.Sql.CreateCommand(
+            """
+            INSERT INTO steps (run_id, seq, name, kind, status, attempt, queue, activity, available_at, lease_owner, lease_expires_at)
+            SELECT run_id, 1, 'act', 'activity', CASE WHEN right(run_id, 1) < '5' THEN 'queued' ELSE 'running' END, 1, queue, 'noop', @now, 'w0', @now
+            FROM runs WHERE queue IN ('a', 'b')
+            """))
+        {
+            cmd.Parameters.Add(new NpgsqlParameter("now", now));
+            Assert.Equal(backlog, await cmd.ExecuteNonQueryAsync());
+        }
+
+        await AssertClaimReadsAtMostAsync(pg, PostgresWorkflowStore.ReadyActivitiesSql, later, 3);
+        await AssertClaimReadsAtMostAsync(pg, PostgresWorkflowStore.ExpiredActivitiesSql, later, 3);
+        var activities = await store.ClaimActivitiesAsync(new ClaimRequest("w4", ["a", "b"], 4, later, TimeSpan.FromSeconds(30)), CancellationToken.None);
+        Assert.Equal(4, activities.Select(a => a.RunId).Distinct().Count());
+        Assert.All(activities, a => Assert.NotNull(a.PreviousOwner)); // expired attempts first
+
+        static async Task AssertClaimReadsAtMostAsync(PgTest pg, string claimSql, DateTimeOffset now, int limit)
+        {
+            await using var conn = await pg.Sql.OpenConnectionAsync();
+            await using var tx = await conn.BeginTransactionAsync();
+            await using var cmd = new NpgsqlCommand("EXPLAIN (ANALYZE, FORMAT JSON) " + claimSql, conn, tx);
+            cmd.Parameters.Add(new NpgsqlParameter("q", new[] { "a", "b" }));
+            cmd.Parameters.Add(new NpgsqlParameter("now", now));
+            cmd.Parameters.Add(new NpgsqlParameter("n", limit));
+            var plan = JsonNode.Parse((string)(await cmd.ExecuteScalarAsync())!)![0]!["Plan"]!;
+            var nodes = new List<JsonNode>();
+            void Walk(JsonNode node)
+            {
+                nodes.Add(node);
+                foreach (var child in node["Plans"]?.AsArray() ?? [])
+                {
+                    Walk(child!);
+                }
+            }
+
+            Walk(plan);
+            Assert.Equal(limit, (long)plan["Actual Rows"]!);
+            // No step of the plan (scans, the live-run checks, the sort) handles more rows than the limit from each queue.
+            Assert.InRange(nodes.Max(n => (long)n["Actual Rows"]! * (long)n["Actual Loops"]!), limit, 2 * limit);
+            await tx.RollbackAsync();
+        }
+    }
+
+    [Fact]
     public async Task The_timeline_cannot_be_changed_or_deleted_even_with_direct_sql()
     {
         await using var pg = await PgTest.CreateAsync();
