@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Npgsql;
 using RunbookEngine.Testing;
 using RunbookEngine.Workflows;
 using RunbookEngine.Workflows.Storage;
@@ -48,6 +49,33 @@ public sealed class GroupCommitTests
         await AssertEveryRunSummedOnceAsync(pg, h, ids, steps: 3, executed);
         Assert.Equal(120, store.GroupedCommits + store.SingleCommits); // 30 runs x (3 steps + the end)
         await store.DisposeAsync(); // the helpers, asleep or writing, stop with it
+    }
+
+    [Fact]
+    public async Task A_claim_is_not_held_up_by_a_commit_of_the_same_process_that_waits_on_a_lock()
+    {
+        // Claims go beside the writers, not through them: a commit stuck behind another session's lock on its run
+        // keeps the (one) writer busy, and the workers of the process still get new work meanwhile.
+        await using var pg = await PgTest.CreateAsync();
+        var store = await OpenWithRunClaimedByW1Async(pg);
+        await store.StartRunAsync(NewRun("r2"), CancellationToken.None);
+        await using var blocker = await pg.Sql.OpenConnectionAsync();
+        await using var tx = await blocker.BeginTransactionAsync();
+        await using (var hold = new NpgsqlCommand("SELECT 1 FROM runs WHERE run_id = 'r1' FOR UPDATE", blocker, tx))
+        {
+            await hold.ExecuteScalarAsync();
+        }
+
+        var commit = store.CommitAsync(StepCommit("r1", "w1", 1), CancellationToken.None);
+        var claimed = await store.ClaimRunsAsync(new ClaimRequest("w1", ["default"], 5, T0.AddSeconds(2), TimeSpan.FromSeconds(30)), CancellationToken.None)
+            .WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal("r2", Assert.Single(claimed).Run.RunId);
+        Assert.False(commit.IsCompleted, "the commit did not wait for the lock: the test proves nothing");
+        await tx.RollbackAsync();
+        await commit.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(1L, await pg.ScalarAsync<long>("SELECT count(*) FROM steps WHERE run_id = 'r1'"));
+        Assert.Equal("w1", await pg.ScalarAsync<string>("SELECT lease_owner FROM runs WHERE run_id = 'r2'"));
     }
 
     [Fact]
