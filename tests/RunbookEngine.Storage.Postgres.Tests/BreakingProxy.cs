@@ -8,7 +8,7 @@ namespace RunbookEngine.Storage.Postgres.Tests;
 /// <summary>
 /// A TCP proxy on 127.0.0.1 in front of PostgreSQL that breaks one connection at a chosen point of the wire
 /// protocol: before the server sees the client's next request, or after the server has committed a write
-/// (its ReadyForQuery following an INSERT) but before the client hears of it. Each cut is armed once and
+/// (the ReadyForQuery that ends a transaction with an INSERT in it) but before the client hears of it. Each cut is armed once and
 /// happens once; every other byte is passed through unchanged.
 /// </summary>
 internal sealed class BreakingProxy : IAsyncDisposable
@@ -134,7 +134,7 @@ internal sealed class BreakingProxy : IAsyncDisposable
         }
     }
 
-    /// <summary>Passes the server's messages on one by one, watching for a ReadyForQuery that follows an INSERT.</summary>
+    /// <summary>Passes the server's messages on one by one, watching for the ReadyForQuery that ends a transaction with an INSERT.</summary>
     private async Task PumpRepliesAsync(TcpClient client, TcpClient server)
     {
         var pending = new List<byte>();
@@ -168,9 +168,10 @@ internal sealed class BreakingProxy : IAsyncDisposable
                     {
                         insertSeen = true;
                     }
-                    else if (type == 'Z')
+                    else if (type == 'Z' && pending[start + 5] != (byte)'T')
                     {
-                        if (insertSeen && Volatile.Read(ref armed) == AfterCommit && TakeCut(AfterCommit))
+                        // Transaction status I: the transaction (implicit, or ended by COMMIT) is over; E: it failed.
+                        if (pending[start + 5] == (byte)'I' && insertSeen && Volatile.Read(ref armed) == AfterCommit && TakeCut(AfterCommit))
                         {
                             // Everything before the report goes through; the report that the commit happened does not.
                             await to.WriteAsync(pending.GetRange(0, start).ToArray(), closing.Token);

@@ -79,6 +79,46 @@ public sealed class GroupCommitTests
     }
 
     [Fact]
+    public async Task A_claim_whose_connection_breaks_before_the_database_saw_it_is_retried_and_claims_once()
+    {
+        await using var pg = await PgTest.CreateAsync();
+        await using var proxy = new BreakingProxy(pg.Cluster.Port);
+        var store = await pg.OpenAsync(o => o with { ConnectionString = proxy.ConnectionString, Listen = false });
+        await store.StartRunAsync(NewRun("r1"), CancellationToken.None);
+
+        var cut = proxy.CutBeforeNextRequest();
+        var claimed = await store.ClaimRunsAsync(new ClaimRequest("w1", ["default"], 5, T0.AddSeconds(1), TimeSpan.FromSeconds(30)), CancellationToken.None);
+
+        Assert.True(cut.IsCompleted, "the connection was not broken: the test proves nothing");
+        Assert.Equal(1L, store.TransientFailures);
+        Assert.Equal("r1", Assert.Single(claimed).Run.RunId);
+        Assert.Equal(1L, await pg.ScalarAsync<long>("SELECT count(*) FROM timeline WHERE run_id = 'r1' AND kind = 'run.claimed'"));
+    }
+
+    [Fact]
+    public async Task A_claim_whose_connection_breaks_after_the_database_committed_it_is_reported_uncertain_and_recovered_when_its_lease_expires()
+    {
+        await using var pg = await PgTest.CreateAsync();
+        await using var proxy = new BreakingProxy(pg.Cluster.Port);
+        var store = await pg.OpenAsync(o => o with { ConnectionString = proxy.ConnectionString, Listen = false });
+        await store.StartRunAsync(NewRun("r1"), CancellationToken.None);
+
+        var cut = proxy.CutAfterNextCommit();
+        var uncertain = await Assert.ThrowsAsync<WorkflowStoreException>(
+            () => store.ClaimRunsAsync(new ClaimRequest("w1", ["default"], 5, T0.AddSeconds(1), TimeSpan.FromSeconds(30)), CancellationToken.None));
+
+        Assert.True(cut.IsCompleted, "the connection was not broken: the test proves nothing");
+        Assert.Contains("may or may not have been applied", uncertain.Message, StringComparison.Ordinal);
+        Assert.Equal("w1", await pg.ScalarAsync<string>("SELECT lease_owner FROM runs WHERE run_id = 'r1'")); // it was in fact applied, and not twice
+        Assert.Equal(1L, await pg.ScalarAsync<long>("SELECT count(*) FROM timeline WHERE run_id = 'r1' AND kind = 'run.claimed'"));
+
+        // No one gets the run while that lease holds; once it expires, a claim recovers it.
+        Assert.Empty(await store.ClaimRunsAsync(new ClaimRequest("w2", ["default"], 5, T0.AddSeconds(2), TimeSpan.FromSeconds(30)), CancellationToken.None));
+        var recovered = Assert.Single(await store.ClaimRunsAsync(new ClaimRequest("w2", ["default"], 5, T0.AddSeconds(32), TimeSpan.FromSeconds(30)), CancellationToken.None));
+        Assert.Equal(("r1", "w1"), (recovered.Run.RunId, recovered.PreviousOwner));
+    }
+
+    [Fact]
     public async Task A_commit_to_a_run_someone_else_wrote_to_goes_the_slow_way_and_chains_after_that_write()
     {
         await using var pg = await PgTest.CreateAsync();
