@@ -197,11 +197,6 @@ public sealed partial class PostgresWorkflowStore
     }
 
     /// <summary>
-    /// Candidates for a claim: those whose lease expired first (a dead worker's work has waited longest, and under
-    /// a backlog would otherwise wait behind every new item), then ready ones. Rows another worker is claiming
-    /// right now are skipped, not waited for (both queries end in SKIP LOCKED).
-    /// </summary>
-    /// <summary>
     /// A claim in a transaction of its own on a pooled connection, beside the writers' groups rather than in one. A
     /// claim locks only rows no commit of this process holds (ready runs, expired leases, queued activities), and
     /// in a group it sent the whole group the transactional way (seven round trips instead of one) while every
@@ -253,7 +248,7 @@ public sealed partial class PostgresWorkflowStore
     /// A claim that reads only what it takes: for each queue (<c>@q</c>, distinct), an index scan in due order that
     /// stops once it has locked <c>@n</c> rows, then the <c>@n</c> due first of those. Over <c>queue = ANY(@q)</c>
     /// PostgreSQL reads every due row of every queue and sorts them before the limit, so each claim read the whole
-    /// backlog: a third of a millisecond per claim at 3 000 queued runs, growing with it (docs/benchmarks.md).
+    /// backlog: 0.9 ms per claim at 3 000 queued runs, 136 ms at 300 000 (docs/benchmarks.md).
     /// With several queues, rows locked beyond the <c>@n</c> taken stay locked (skipped by other claimers) only
     /// until the claim's transaction ends.
     /// </summary>
@@ -270,6 +265,11 @@ public sealed partial class PostgresWorkflowStore
             """;
     }
 
+    /// <summary>
+    /// Candidates for a claim: those whose lease expired first (a dead worker's work has waited longest, and under
+    /// a backlog would otherwise wait behind every new item), then ready ones. Rows another worker is claiming
+    /// right now are skipped, not waited for (both queries end in SKIP LOCKED).
+    /// </summary>
     private static async Task<List<T>> ExpiredThenReadyAsync<T>(Db db, string expiredSql, string readySql, Func<NpgsqlDataReader, T> map, ClaimRequest request)
     {
         // Distinct: a queue named twice would lock the same rows twice (a transaction does not skip its own locks).

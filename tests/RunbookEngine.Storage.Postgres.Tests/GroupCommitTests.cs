@@ -83,8 +83,7 @@ public sealed class GroupCommitTests
     {
         await using var pg = await PgTest.CreateAsync();
         await using var proxy = new BreakingProxy(pg.Cluster.Port);
-        var store = await pg.OpenAsync(o => o with { ConnectionString = proxy.ConnectionString, Listen = false });
-        await store.StartRunAsync(NewRun("r1"), CancellationToken.None);
+        var store = await OpenWithRunAsync(pg, proxy.ConnectionString);
 
         var cut = proxy.CutBeforeNextRequest();
         var claimed = await store.ClaimRunsAsync(new ClaimRequest("w1", ["default"], 5, T0.AddSeconds(1), TimeSpan.FromSeconds(30)), CancellationToken.None);
@@ -100,8 +99,7 @@ public sealed class GroupCommitTests
     {
         await using var pg = await PgTest.CreateAsync();
         await using var proxy = new BreakingProxy(pg.Cluster.Port);
-        var store = await pg.OpenAsync(o => o with { ConnectionString = proxy.ConnectionString, Listen = false });
-        await store.StartRunAsync(NewRun("r1"), CancellationToken.None);
+        var store = await OpenWithRunAsync(pg, proxy.ConnectionString);
 
         var cut = proxy.CutAfterNextCommit();
         var uncertain = await Assert.ThrowsAsync<WorkflowStoreException>(
@@ -402,11 +400,18 @@ public sealed class GroupCommitTests
         Assert.Equal((long)(ids.Count * steps), await pg.ScalarAsync<long>("SELECT count(*) FROM steps WHERE status = 'completed'"));
     }
 
-    /// <summary>A store holding run r1, claimed by worker w1.</summary>
-    private static async Task<PostgresWorkflowStore> OpenWithRunClaimedByW1Async(PgTest pg, string? connectionString = null)
+    /// <summary>A store holding run r1, ready to be claimed.</summary>
+    private static async Task<PostgresWorkflowStore> OpenWithRunAsync(PgTest pg, string? connectionString = null)
     {
         var store = await pg.OpenAsync(o => o with { ConnectionString = connectionString ?? o.ConnectionString, Listen = false });
         await store.StartRunAsync(NewRun("r1"), CancellationToken.None);
+        return store;
+    }
+
+    /// <summary>A store holding run r1, claimed by worker w1.</summary>
+    private static async Task<PostgresWorkflowStore> OpenWithRunClaimedByW1Async(PgTest pg, string? connectionString = null)
+    {
+        var store = await OpenWithRunAsync(pg, connectionString);
         await store.ClaimRunsAsync(new ClaimRequest("w1", ["default"], 1, T0.AddSeconds(1), TimeSpan.FromSeconds(30)), CancellationToken.None);
         return store;
     }
