@@ -17,7 +17,7 @@ public static class ActionRunner
     /// <param name="step">The kernel's step context (keys, attempt, cancellation).</param>
     /// <param name="logger">A logger.</param>
     /// <returns>The redacted result.</returns>
-    public static async Task<JsonObject> ExecuteAsync(IRunbookAction action, JsonObject with, string stepId, StepContext step, ILogger logger)
+    public static async Task<JsonObject> ExecuteAsync(IRunbookAction action, JsonObject with, string stepId, IStepContext step, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(action);
         ArgumentNullException.ThrowIfNull(with);
@@ -47,7 +47,7 @@ public static class ActionRunner
     /// <param name="step">The kernel's step context.</param>
     /// <param name="logger">A logger.</param>
     /// <returns>The plan.</returns>
-    public static Task<ActionPlan> PlanAsync(IRunbookAction action, JsonObject with, string stepId, StepContext step, ILogger logger)
+    public static Task<ActionPlan> PlanAsync(IRunbookAction action, JsonObject with, string stepId, IStepContext step, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(action);
         ArgumentNullException.ThrowIfNull(step);

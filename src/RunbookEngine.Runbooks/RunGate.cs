@@ -95,7 +95,7 @@ public sealed class RunGate
 
     /// <summary>Waits for the gate before an action call that needs it; returns at once otherwise.</summary>
     /// <exception cref="StepFailedException">Rejected, timed out, or destructive with no approvers named.</exception>
-    internal async Task BeforeAsync(WorkflowContext ctx, IRunbookAction action, JsonObject with, string stepId, string position)
+    internal async Task BeforeAsync(IWorkflowContext ctx, IRunbookAction action, JsonObject with, string stepId, string position)
     {
         var effect = action.Classify(with);
         if (Passed || effect < Before)

@@ -8,11 +8,11 @@ namespace RunbookEngine.Runbooks;
 /// <summary>The values a run's expressions see: inputs, step outputs and statuses, the current result, the run.</summary>
 internal sealed class RunState
 {
-    private readonly WorkflowContext ctx;
+    private readonly IWorkflowContext ctx;
     private readonly Runbook runbook;
     private readonly Dictionary<string, object?> inputs;
 
-    public RunState(WorkflowContext ctx, RunbookRunInput input, Runbook runbook)
+    public RunState(IWorkflowContext ctx, RunbookRunInput input, Runbook runbook)
     {
         this.ctx = ctx;
         this.runbook = runbook;

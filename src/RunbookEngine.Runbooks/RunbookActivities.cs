@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using RunbookEngine.Actions;
@@ -6,15 +7,23 @@ using RunbookEngine.Workflows.Storage;
 
 namespace RunbookEngine.Runbooks;
 
-/// <summary>Registers the actions as task-queue activities, for workers that serve the queues steps name with <c>queue:</c>.</summary>
+/// <summary>
+/// Registers the actions as activities: every action step of a runbook is a call of one of them by name with a JSON
+/// payload (<c>{ "step": id, "with": { ... } }</c>), run in the workflow's worker or on the queue a step names.
+/// </summary>
 public static class RunbookActivities
 {
-    /// <summary>The activity type of an action.</summary>
+    /// <summary>The activity type that executes an action.</summary>
     /// <param name="action">The action name.</param>
     /// <returns><c>action:&lt;name&gt;</c>.</returns>
     public static string ActivityName(string action) => "action:" + action;
 
-    /// <summary>Registers every action of the catalog.</summary>
+    /// <summary>The activity type that plans an action for a dry-run (resolves no secret, changes nothing).</summary>
+    /// <param name="action">The action name.</param>
+    /// <returns><c>plan:&lt;name&gt;</c>.</returns>
+    public static string PlanActivityName(string action) => "plan:" + action;
+
+    /// <summary>Registers the execution and the plan of every action of the catalog.</summary>
     /// <param name="registry">The activity registry.</param>
     /// <param name="actions">The actions.</param>
     /// <param name="logger">The logger of action steps.</param>
@@ -30,6 +39,13 @@ public static class RunbookActivities
                 var with = sc.Input?["with"] as JsonObject ?? [];
                 var stepId = sc.Input?["step"]?.GetValue<string>() ?? sc.StepName;
                 return await ActionRunner.ExecuteAsync(action, with, stepId, sc, logger).ConfigureAwait(false);
+            });
+            registry.Add(PlanActivityName(action.Name), async sc =>
+            {
+                var with = sc.Input?["with"] as JsonObject ?? [];
+                var stepId = sc.Input?["step"]?.GetValue<string>() ?? sc.StepName;
+                var plan = await ActionRunner.PlanAsync(action, with, stepId, sc, logger).ConfigureAwait(false);
+                return JsonSerializer.SerializeToNode(plan, WorkflowJson.Options);
             });
         }
 
@@ -51,7 +67,7 @@ public static class RunbookWorkers
         ArgumentNullException.ThrowIfNull(loggers);
         return new WorkflowWorker(
             store,
-            new RunbookResolver(actions, loggers),
+            new RunbookResolver(actions),
             options,
             new ActivityRegistry().AddRunbookActions(actions, loggers.CreateLogger("runbook.actions")),
             loggerFactory: loggers);

@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using RunbookEngine.Actions;
 using RunbookEngine.Runbooks.Model;
 using RunbookEngine.Runbooks.Scripting;
@@ -12,17 +10,14 @@ namespace RunbookEngine.Runbooks;
 public sealed class RunbookResolver : IWorkflowResolver
 {
     private readonly ActionCatalog actions;
-    private readonly ILoggerFactory loggers;
     private readonly ConcurrentDictionary<string, WorkflowFunction> cache = new(StringComparer.Ordinal);
 
     /// <summary>Initializes a new instance of the <see cref="RunbookResolver"/> class.</summary>
     /// <param name="actions">The actions.</param>
-    /// <param name="loggers">Logging.</param>
-    public RunbookResolver(ActionCatalog actions, ILoggerFactory? loggers = null)
+    public RunbookResolver(ActionCatalog actions)
     {
         ArgumentNullException.ThrowIfNull(actions);
         this.actions = actions;
-        this.loggers = loggers ?? NullLoggerFactory.Instance;
     }
 
     /// <inheritdoc/>
@@ -41,10 +36,9 @@ public sealed class RunbookResolver : IWorkflowResolver
 
         // The text was valid when the run started; it no longer is only if the engine changed under it.
         var runbook = parsed.Runbook ?? throw new RunbookValidationException(parsed.Problems);
-        var logger = loggers.CreateLogger("RunbookEngine.Runbooks." + runbook.Name);
         var function = runbook.Language == RunbookLanguage.Script
-            ? ScriptRunbooks.Workflow(runbook, actions, logger)
-            : new RunbookWorkflow(runbook, actions, logger).RunAsync;
+            ? ScriptRunbooks.Workflow(runbook, actions)
+            : new RunbookWorkflow(runbook, actions).RunAsync;
         cache[definition.Hash] = function;
         return ValueTask.FromResult<WorkflowFunction?>(function);
     }

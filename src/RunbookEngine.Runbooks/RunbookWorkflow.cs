@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.Logging;
 using RunbookEngine.Actions;
 using RunbookEngine.Runbooks.Expressions;
 using RunbookEngine.Runbooks.Model;
@@ -8,7 +7,7 @@ using RunbookEngine.Workflows;
 namespace RunbookEngine.Runbooks;
 
 /// <summary>
-/// Interprets a runbook on the kernel: every action is a durable step (inline, or an activity on the step's
+/// Interprets a runbook on any engine (the interpreter sees only <see cref="IWorkflowContext"/>): every action is a durable step (inline, or an activity on the step's
 /// queue), approvals are signal waits, sleeps are durable timers, and conditions, outputs and routing are
 /// deterministic workflow code, so a run replays exactly.
 /// </summary>
@@ -19,26 +18,22 @@ public sealed class RunbookWorkflow
 
     private readonly Runbook runbook;
     private readonly ActionCatalog actions;
-    private readonly ILogger logger;
 
     /// <summary>Initializes a new instance of the <see cref="RunbookWorkflow"/> class.</summary>
     /// <param name="runbook">The runbook.</param>
-    /// <param name="actions">The actions.</param>
-    /// <param name="logger">The logger of action steps.</param>
-    public RunbookWorkflow(Runbook runbook, ActionCatalog actions, ILogger logger)
+    /// <param name="actions">The actions, for what the workflow decides about a call (inputs, side effect); they execute as activities.</param>
+    public RunbookWorkflow(Runbook runbook, ActionCatalog actions)
     {
         ArgumentNullException.ThrowIfNull(runbook);
         ArgumentNullException.ThrowIfNull(actions);
-        ArgumentNullException.ThrowIfNull(logger);
         this.runbook = runbook;
         this.actions = actions;
-        this.logger = logger;
     }
 
     /// <summary>Runs the runbook.</summary>
     /// <param name="ctx">The workflow context.</param>
     /// <returns>The runbook's outputs.</returns>
-    public async Task<JsonNode?> RunAsync(WorkflowContext ctx)
+    public async Task<JsonNode?> RunAsync(IWorkflowContext ctx)
     {
         ArgumentNullException.ThrowIfNull(ctx);
         var input = RunbookRunInput.FromJson(ctx.Input);
@@ -84,7 +79,7 @@ public sealed class RunbookWorkflow
         return outputs;
     }
 
-    private async Task StepsAsync(WorkflowContext ctx, RunState state, int index, Dictionary<string, int> visits, List<Compensable> done)
+    private async Task StepsAsync(IWorkflowContext ctx, RunState state, int index, Dictionary<string, int> visits, List<Compensable> done)
     {
         while (index < runbook.Steps.Count)
         {
@@ -126,7 +121,7 @@ public sealed class RunbookWorkflow
     /// step of its own (<c>&lt;step&gt;/compensate</c>), recorded with its outcome. One that fails does not stop the
     /// others; the run still fails with the original error.
     /// </summary>
-    private async Task CompensateAsync(WorkflowContext ctx, RunState state, List<Compensable> done, Exception failure)
+    private async Task CompensateAsync(IWorkflowContext ctx, RunState state, List<Compensable> done, Exception failure)
     {
         var (failedStep, kind) = failure is StepFailedException f ? (f.StepName, f.ErrorKind) : (null, ((StepException)failure).Kind);
         await ctx.RecordAsync("compensation", "compensation.started", new JsonObject
@@ -154,7 +149,7 @@ public sealed class RunbookWorkflow
         await ctx.RecordAsync("compensation/done", "compensation.finished", new JsonObject { ["compensated"] = done.Count - failed, ["failed"] = failed }).ConfigureAwait(false);
     }
 
-    private async Task RunStepAsync(WorkflowContext ctx, RunState state, RunbookStep step, string position, List<Compensable> done)
+    private async Task RunStepAsync(IWorkflowContext ctx, RunState state, RunbookStep step, string position, List<Compensable> done)
     {
         if (step.When is { } when)
         {
@@ -210,18 +205,18 @@ public sealed class RunbookWorkflow
         state.Status[step.Id] = state.DryRun ? "planned" : "succeeded";
     }
 
-    private Task<JsonNode?> ActionAsync(WorkflowContext ctx, RunState state, RunbookStep step, string position) =>
+    private Task<JsonNode?> ActionAsync(IWorkflowContext ctx, RunState state, RunbookStep step, string position) =>
         ActionAsync(ctx, state, step, step.Action!, step.With, StepOperations.OptionsOf(step.Retry, step.Timeout, step.TotalTimeout), step.Queue, position);
 
-    private async Task<JsonNode?> ActionAsync(WorkflowContext ctx, RunState state, RunbookStep step, string name, MapTemplate? template, StepOptions options, string? queue, string position, JsonNode? result = null)
+    private async Task<JsonNode?> ActionAsync(IWorkflowContext ctx, RunState state, RunbookStep step, string name, MapTemplate? template, StepOptions options, string? queue, string position, JsonNode? result = null)
     {
         var action = actions.TryGet(name, out var a) ? a : throw new StepFailedException(step.Id, 0, "UnknownAction", $"{step.Location}: action '{name}' is not available in this worker", 0);
         var with = template is null ? new JsonObject() : (JsonObject)state.Render(template, result, step)!;
-        return await StepOperations.ActionAsync(ctx, action, with, step.Id, position, state.DryRun, options, queue, logger, state.Gate).ConfigureAwait(false);
+        return await StepOperations.ActionAsync(ctx, action, with, step.Id, position, state.DryRun, options, queue, state.Gate).ConfigureAwait(false);
     }
 
     /// <summary>Polls the step's verify action until its condition holds; the step fails with <c>VerifyFailed</c> if it never does.</summary>
-    private async Task VerifyAsync(WorkflowContext ctx, RunState state, RunbookStep step, VerifySpec verify, string position)
+    private async Task VerifyAsync(IWorkflowContext ctx, RunState state, RunbookStep step, VerifySpec verify, string position)
     {
         var summary = $"poll {verify.Action} every {Durations.Format(verify.Interval)} for up to {Durations.Format(verify.Timeout)} until {verify.Condition.Text}";
         var options = StepOperations.OptionsOf(null, null, null);
@@ -253,7 +248,7 @@ public sealed class RunbookWorkflow
         }
     }
 
-    private static async Task ApproveAsync(WorkflowContext ctx, RunState state, RunbookStep step, string position)
+    private static async Task ApproveAsync(IWorkflowContext ctx, RunState state, RunbookStep step, string position)
     {
         var spec = step.Approval!;
         var message = spec.Message is null ? null : ExpressionEvaluator.Stringify(RunbookValues.FromJson(state.Render(spec.Message, null)));
@@ -261,7 +256,7 @@ public sealed class RunbookWorkflow
         state.Gate?.Pass();
     }
 
-    private async Task WaitUntilAsync(WorkflowContext ctx, RunState state, RunbookStep step, string position)
+    private async Task WaitUntilAsync(IWorkflowContext ctx, RunState state, RunbookStep step, string position)
     {
         var spec = step.WaitUntil!;
         if (state.DryRun)

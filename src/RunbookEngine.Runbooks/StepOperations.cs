@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.Logging;
 using RunbookEngine.Actions;
 using RunbookEngine.Runbooks.Model;
 using RunbookEngine.Workflows;
@@ -7,7 +6,7 @@ using RunbookEngine.Workflows;
 namespace RunbookEngine.Runbooks;
 
 /// <summary>
-/// What a step of any runbook does on the kernel, shared by YAML runbooks and C# script runbooks so that an
+/// What a step of any runbook does on any engine, shared by YAML runbooks and C# script runbooks so that an
 /// action, an approval or a sleep behaves and is recorded the same way whichever language asked for it.
 /// </summary>
 internal static class StepOperations
@@ -16,37 +15,28 @@ internal static class StepOperations
     /// Runs an action as a durable step: a plan in a dry-run, else inline or as an activity on a queue; in a run
     /// an alert started, first through the run's approval gate when the call needs it.
     /// </summary>
-    public static async Task<JsonNode?> ActionAsync(WorkflowContext ctx, IRunbookAction action, JsonObject with, string stepId, string position, bool dryRun, StepOptions options, string? queue, ILogger logger, RunGate? gate)
+    public static async Task<JsonNode?> ActionAsync(IWorkflowContext ctx, IRunbookAction action, JsonObject with, string stepId, string position, bool dryRun, StepOptions options, string? queue, RunGate? gate)
     {
         if (!dryRun && gate is not null)
         {
             await gate.BeforeAsync(ctx, action, with, stepId, position).ConfigureAwait(false);
         }
 
+        // One shape wherever it runs: the action's activity by name, the step id and the rendered inputs as JSON.
+        var input = new JsonObject { ["step"] = stepId, ["with"] = with };
         if (dryRun)
         {
-            await ctx.StepAsync(
-                position,
-                sc => ActionRunner.PlanAsync(action, with, stepId, sc, logger),
-                new StepOptions { Retry = RetryPolicy.None }).ConfigureAwait(false);
+            // Plans run in this worker: they read, never change, and a dry-run must not wait for another queue.
+            await ctx.ActivityAsync(position, RunbookActivities.PlanActivityName(action.Name), null, input, new StepOptions { Retry = RetryPolicy.None }).ConfigureAwait(false);
             return null;
         }
 
-        if (queue is not null)
-        {
-            var input = new JsonObject { ["step"] = stepId, ["with"] = with };
-            return await ctx.ActivityAsync(position, RunbookActivities.ActivityName(action.Name), queue, input, options).ConfigureAwait(false);
-        }
-
-        return await ctx.StepAsync<JsonNode?>(
-            position,
-            async sc => await ActionRunner.ExecuteAsync(action, with, stepId, sc, logger).ConfigureAwait(false),
-            options).ConfigureAwait(false);
+        return await ctx.ActivityAsync(position, RunbookActivities.ActivityName(action.Name), queue, input, options).ConfigureAwait(false);
     }
 
     /// <summary>Waits for the approvals a gate needs; records every request, refusal, decision and timeout.</summary>
     /// <exception cref="StepFailedException">Rejected, or timed out with <c>on_timeout: reject</c>.</exception>
-    public static async Task ApproveAsync(WorkflowContext ctx, ApprovalSpec spec, string? message, string stepId, string position, bool dryRun, string? gate = null)
+    public static async Task ApproveAsync(IWorkflowContext ctx, ApprovalSpec spec, string? message, string stepId, string position, bool dryRun, string? gate = null)
     {
         var request = new JsonObject
         {
@@ -118,7 +108,7 @@ internal static class StepOperations
     }
 
     /// <summary>A durable timer, or its plan in a dry-run.</summary>
-    public static async Task SleepAsync(WorkflowContext ctx, TimeSpan duration, string stepId, string position, bool dryRun)
+    public static async Task SleepAsync(IWorkflowContext ctx, TimeSpan duration, string stepId, string position, bool dryRun)
     {
         if (dryRun)
         {

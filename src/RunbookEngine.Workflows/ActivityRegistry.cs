@@ -6,13 +6,13 @@ namespace RunbookEngine.Workflows;
 /// <summary>The activity types a worker can execute for its task queues.</summary>
 public sealed class ActivityRegistry
 {
-    private readonly ConcurrentDictionary<string, Func<StepContext, Task<JsonNode?>>> activities = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Func<IStepContext, Task<JsonNode?>>> activities = new(StringComparer.Ordinal);
 
     /// <summary>Registers an activity type.</summary>
     /// <param name="name">The activity type name.</param>
-    /// <param name="body">The code; <see cref="StepContext.Input"/> carries its input.</param>
+    /// <param name="body">The code; <see cref="IStepContext.Input"/> carries its input.</param>
     /// <returns>This registry.</returns>
-    public ActivityRegistry Add(string name, Func<StepContext, Task<JsonNode?>> body)
+    public ActivityRegistry Add(string name, Func<IStepContext, Task<JsonNode?>> body)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(body);
@@ -24,5 +24,5 @@ public sealed class ActivityRegistry
     /// <param name="name">The name.</param>
     /// <param name="body">The code, when found.</param>
     /// <returns>Whether it is registered.</returns>
-    public bool TryGet(string name, out Func<StepContext, Task<JsonNode?>> body) => activities.TryGetValue(name, out body!);
+    public bool TryGet(string name, out Func<IStepContext, Task<JsonNode?>> body) => activities.TryGetValue(name, out body!);
 }

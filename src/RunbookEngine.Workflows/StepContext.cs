@@ -4,10 +4,18 @@ using Microsoft.Extensions.Logging;
 
 namespace RunbookEngine.Workflows;
 
-/// <summary>What a step attempt knows about itself.</summary>
-public sealed class StepContext
+/// <summary>The kernel's <see cref="IStepContext"/>, also a plain one for tools and tests that run a step body themselves.</summary>
+public sealed class StepContext : IStepContext
 {
-    internal StepContext(string runId, string stepName, int sequence, int attempt, JsonNode? input, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>Initializes a new instance of the <see cref="StepContext"/> class.</summary>
+    /// <param name="runId">The run id.</param>
+    /// <param name="stepName">The step name.</param>
+    /// <param name="sequence">The step's position.</param>
+    /// <param name="attempt">The 1-based attempt.</param>
+    /// <param name="input">The activity's input.</param>
+    /// <param name="logger">The logger.</param>
+    /// <param name="cancellationToken">The attempt's token.</param>
+    public StepContext(string runId, string stepName, int sequence, int attempt, JsonNode? input, ILogger logger, CancellationToken cancellationToken)
     {
         RunId = runId;
         StepName = stepName;
@@ -18,30 +26,36 @@ public sealed class StepContext
         CancellationToken = cancellationToken;
     }
 
-    /// <summary>Gets the run id.</summary>
+    /// <inheritdoc/>
     public string RunId { get; }
 
-    /// <summary>Gets the step name.</summary>
+    /// <inheritdoc/>
     public string StepName { get; }
 
-    /// <summary>Gets the step's position in the run.</summary>
+    /// <inheritdoc/>
     public int Sequence { get; }
 
-    /// <summary>Gets the 1-based attempt number; an attempt interrupted by a crash counts.</summary>
+    /// <inheritdoc/>
     public int Attempt { get; }
 
-    /// <summary>Gets the input of an activity step (null for inline steps).</summary>
+    /// <inheritdoc/>
     public JsonNode? Input { get; }
 
-    /// <summary>Gets the logger.</summary>
+    /// <inheritdoc/>
     public ILogger Logger { get; }
 
-    /// <summary>Gets the token cancelled on attempt timeout, run cancellation or worker shutdown.</summary>
+    /// <inheritdoc/>
     public CancellationToken CancellationToken { get; }
 
-    /// <summary>Gets the key unique to this attempt: <c>{run}/{sequence}/{attempt}</c>.</summary>
+    /// <inheritdoc/>
     public string IdempotencyKey => string.Create(CultureInfo.InvariantCulture, $"{RunId}/{Sequence}/{Attempt}");
 
-    /// <summary>Gets the key shared by every attempt of this step: <c>{run}/{sequence}</c>. Use it to find out what an interrupted attempt already did.</summary>
+    /// <inheritdoc/>
     public string StepKey => string.Create(CultureInfo.InvariantCulture, $"{RunId}/{Sequence}");
+
+    /// <inheritdoc/>
+    /// <remarks>A no-op: the worker renews the leases of all it holds by its own heartbeat.</remarks>
+    public void Heartbeat(JsonNode? details = null)
+    {
+    }
 }

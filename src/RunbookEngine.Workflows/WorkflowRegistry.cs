@@ -37,7 +37,7 @@ public sealed class WorkflowRegistry : IWorkflowResolver
     /// <param name="function">The workflow body.</param>
     /// <param name="version">The version label. Default <c>1</c>.</param>
     /// <returns>The definition.</returns>
-    public WorkflowDefinition Add<TInput, TOutput>(string name, Func<WorkflowContext, TInput, Task<TOutput>> function, string version = "1")
+    public WorkflowDefinition Add<TInput, TOutput>(string name, Func<IWorkflowContext, TInput, Task<TOutput>> function, string version = "1")
     {
         ArgumentNullException.ThrowIfNull(function);
         return Add(

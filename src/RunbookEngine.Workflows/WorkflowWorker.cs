@@ -307,7 +307,7 @@ public sealed class WorkflowWorker : IAsyncDisposable
         try
         {
             var history = await store.LoadHistoryAsync(runId, CancellationToken.None).ConfigureAwait(false);
-            var execution = new RunExecution(store, time, options, logger, history, entry.Cancel.Token, entry.Abandon.Token);
+            var execution = new RunExecution(store, activities, time, options, logger, history, entry.Cancel.Token, entry.Abandon.Token);
             var definition = await GetDefinitionAsync(history.Run.DefinitionHash).ConfigureAwait(false);
             if (definition is null)
             {
@@ -334,7 +334,7 @@ public sealed class WorkflowWorker : IAsyncDisposable
                 return;
             }
 
-            await execution.ExecuteAsync(function, new WorkflowContext(execution), CancellationToken.None).ConfigureAwait(false);
+            await execution.ExecuteAsync(function, new KernelWorkflowContext(execution), CancellationToken.None).ConfigureAwait(false);
         }
         catch (LeaseLostException ex)
         {
@@ -393,59 +393,39 @@ public sealed class WorkflowWorker : IAsyncDisposable
     {
         var step = claimed.Step;
         var stepOptions = (step.Options is null ? null : JsonSerializer.Deserialize<StepOptions>(step.Options, WorkflowJson.Options)) ?? StepOptions.Default;
-        var now = time.GetUtcNow();
         var commitEvents = new List<NewTimelineEvent>();
-        DateTimeOffset? deadline = stepOptions.StepTimeout is { } st && step.StartedAt is { } s0 ? s0 + st : null;
+        var deadline = StepAttempts.Deadline(stepOptions, step.StartedAt);
 
         string? output = null;
         string? kind = null;
         string? message = null;
         var nonRetryable = false;
-        var max = stepOptions.Retry.MaximumAttempts;
         if (!activities!.TryGet(step.Activity!, out var body))
         {
             (kind, message, nonRetryable) = ("UnknownActivity", $"No worker of queue '{step.Queue}' knows activity '{step.Activity}' (worker {WorkerId} serves it without registering it).", true);
         }
-        else if (claimed.PreviousOwner is not null && max != 0 && step.Attempt > max + 1)
+        else if (StepAttempts.Refusal(stepOptions, step.Attempt, claimed.PreviousOwner is not null, deadline, time.GetUtcNow()) is { } refused)
         {
-            (kind, message, nonRetryable) = ("Interrupted", $"attempt {step.Attempt - 1} was interrupted and the retry policy allows no more attempts", true);
-        }
-        else if (deadline is { } d && now >= d)
-        {
-            (kind, message, nonRetryable) = ("Timeout", $"step did not finish within its step timeout of {stepOptions.StepTimeout}", true);
+            (kind, message, nonRetryable) = (refused.Kind, refused.Message, true);
         }
         else
         {
-            var limit = StepAttempts.Limit(stepOptions, deadline, now);
-
-            using var timeoutCts = limit is { } l ? new CancellationTokenSource(l, time) : null;
-            using var linked = timeoutCts is null
-                ? CancellationTokenSource.CreateLinkedTokenSource(entry.Abandon.Token)
-                : CancellationTokenSource.CreateLinkedTokenSource(entry.Abandon.Token, timeoutCts.Token);
-            var context = new StepContext(claimed.RunId, step.Name, step.Sequence, step.Attempt, WorkflowJson.Parse(step.Input), logger, linked.Token);
-            var started = time.GetTimestamp();
-            try
-            {
-                var result = await body(context).ConfigureAwait(false);
-                output = result?.ToJsonString(WorkflowJson.Options);
-            }
-            catch (OperationCanceledException) when (entry.Abandon.IsCancellationRequested)
+            var outcome = await StepAttempts.RunAsync(
+                body,
+                token => new StepContext(claimed.RunId, step.Name, step.Sequence, step.Attempt, WorkflowJson.Parse(step.Input), logger, token),
+                stepOptions,
+                step.Attempt,
+                deadline,
+                time,
+                CancellationToken.None,
+                entry.Abandon.Token).ConfigureAwait(false);
+            if (outcome.End == AttemptEnd.Abandoned)
             {
                 logger.LogInformation("Activity {RunId}/{Sequence} abandoned at shutdown or after losing its lease.", claimed.RunId, step.Sequence);
                 return;
             }
-            catch (OperationCanceledException) when (timeoutCts?.IsCancellationRequested == true)
-            {
-                (kind, message) = ("Timeout", $"attempt {step.Attempt} exceeded its timeout of {limit}");
-            }
-#pragma warning disable CA1031 // Whatever activity code throws is the attempt's outcome.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                (kind, message, nonRetryable) = StepAttempts.Classify(ex);
-            }
 
-            Telemetry.StepDuration.Record(time.GetElapsedTime(started).TotalSeconds);
+            (output, kind, message, nonRetryable) = (outcome.Value?.ToJsonString(WorkflowJson.Options), outcome.Kind, outcome.Message, outcome.NonRetryable);
         }
 
         var end = time.GetUtcNow();
@@ -456,9 +436,8 @@ public sealed class WorkflowWorker : IAsyncDisposable
             next = step with { Status = StepStatus.Completed, Output = output, CompletedAt = end, LeaseOwner = null, LeaseExpiresAt = null };
             commitEvents.Add(new(end, actor, TimelineKinds.StepCompleted, TimelineData.Of(("seq", step.Sequence), ("step", step.Name), ("attempt", step.Attempt), ("activity", step.Activity))));
         }
-        else if (!nonRetryable && stepOptions.Retry.AllowsRetry(step.Attempt, kind) && (deadline is null || end + stepOptions.Retry.DelayAfter(step.Attempt) < deadline))
+        else if (StepAttempts.RetryAt(stepOptions, step.Attempt, kind, nonRetryable, end, deadline) is { } retryAt)
         {
-            var retryAt = end + stepOptions.Retry.DelayAfter(step.Attempt);
             next = step with { Status = StepStatus.Queued, ErrorKind = kind, ErrorMessage = message, AvailableAt = retryAt, LeaseOwner = null, LeaseExpiresAt = null };
             commitEvents.Add(new(end, actor, TimelineKinds.StepFailed, TimelineData.Of(("seq", step.Sequence), ("step", step.Name), ("attempt", step.Attempt), ("error_kind", kind), ("error", message), ("retry_at", retryAt))));
             wakeRun = false;

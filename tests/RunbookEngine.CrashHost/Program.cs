@@ -5,6 +5,7 @@
 // Script runbooks are compiled into (or loaded from) <db>.scripts/; the worker prints how often it compiled.
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging.Abstractions;
 using RunbookEngine.Actions;
 using RunbookEngine.CrashHost;
 using RunbookEngine.Runbooks;
@@ -144,7 +145,7 @@ var options = new WorkerOptions
     },
 };
 var compiledBefore = ScriptCache.Compilations;
-await using var worker = new WorkflowWorker(store, new EitherResolver(registry, new RunbookResolver(actions)), options);
+await using var worker = new WorkflowWorker(store, new EitherResolver(registry, new RunbookResolver(actions)), options, new ActivityRegistry().AddRunbookActions(actions, NullLogger.Instance));
 using var stop = new CancellationTokenSource();
 var serving = worker.RunAsync(stop.Token);
 while (true)

@@ -375,7 +375,7 @@ public sealed class RunbookExecutionTests : IAsyncLifetime
         Assert.Equal(RunStatus.Waiting, (await host.RunAsync(run)).Status);
         Assert.False(File.Exists(Path.Combine(host.Directory, "remote")));
 
-        await host.Worker("ops-1", ["ops"], activities: true).RunUntilIdleAsync(CancellationToken.None);
+        await host.Worker("ops-1", ["ops"]).RunUntilIdleAsync(CancellationToken.None);
         await host.DrainAsync();
 
         Assert.Equal(RunStatus.Completed, (await host.RunAsync(run)).Status);

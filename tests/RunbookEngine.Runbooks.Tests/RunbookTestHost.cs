@@ -18,7 +18,7 @@ public sealed class RunbookTestHost : IAsyncDisposable
         Directory = directory;
         Store = store;
         Client = new WorkflowClient(store, Time);
-        Resolver = new RunbookResolver(Actions, Logs);
+        Resolver = new RunbookResolver(Actions);
     }
 
     public string Directory { get; }
@@ -62,11 +62,12 @@ public sealed class RunbookTestHost : IAsyncDisposable
         return started.Run.RunId;
     }
 
-    public WorkflowWorker Worker(string id = "w1", IReadOnlyList<string>? queues = null, bool activities = false) => new(
+    /// <summary>A worker of the queues; every worker that runs runbooks registers the action activities, which its inline steps call.</summary>
+    public WorkflowWorker Worker(string id = "w1", IReadOnlyList<string>? queues = null) => new(
         Store,
         Resolver,
         new WorkerOptions { WorkerId = id, Queues = queues ?? ["default"] },
-        activities ? new ActivityRegistry().AddRunbookActions(Actions, Logs.CreateLogger("actions")) : null,
+        new ActivityRegistry().AddRunbookActions(Actions, Logs.CreateLogger("actions")),
         Time,
         Logs);
 

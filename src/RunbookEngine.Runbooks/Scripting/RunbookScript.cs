@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.Logging;
 using RunbookEngine.Actions;
 using RunbookEngine.Runbooks;
 using RunbookEngine.Runbooks.Model;
@@ -25,10 +24,9 @@ public sealed class RunbookScript
 {
     private static readonly JsonSerializerOptions AsWritten = new();
 
-    private readonly WorkflowContext ctx;
+    private readonly IWorkflowContext ctx;
     private readonly Runbook runbook;
     private readonly ActionCatalog actions;
-    private readonly ILogger logger;
     private readonly RunbookRunInput input;
     private readonly RunGate? gate;
     private readonly JsonObject outputs = [];
@@ -36,12 +34,11 @@ public sealed class RunbookScript
     private string scope = string.Empty;
     private bool reachedRetryStep;
 
-    internal RunbookScript(WorkflowContext ctx, Runbook runbook, ActionCatalog actions, ILogger logger)
+    internal RunbookScript(IWorkflowContext ctx, Runbook runbook, ActionCatalog actions)
     {
         this.ctx = ctx;
         this.runbook = runbook;
         this.actions = actions;
-        this.logger = logger;
         input = RunbookRunInput.FromJson(ctx.Input);
         gate = RunGate.FromJson(input.Gate);
         reachedRetryStep = input.FromStep is null;
@@ -438,7 +435,7 @@ public sealed class RunbookScript
             throw new StepFailedException(id, 0, "InvalidInput", $"step '{id}': {problem}", 0);
         }
 
-        return await StepOperations.ActionAsync(ctx, action, with, id, position, DryRun, OptionsOf(settings), settings?.Queue, logger, gate).ConfigureAwait(false);
+        return await StepOperations.ActionAsync(ctx, action, with, id, position, DryRun, OptionsOf(settings), settings?.Queue, gate).ConfigureAwait(false);
     }
 
     /// <summary>The position of the next step with this id: the id, then <c>id#2</c>, <c>id#3</c> for repeats (loops).</summary>

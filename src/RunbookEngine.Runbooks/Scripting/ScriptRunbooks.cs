@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.Logging;
 using RunbookEngine.Actions;
 using RunbookEngine.Runbooks.Model;
 using RunbookEngine.Scripting;
@@ -46,7 +45,7 @@ public static class ScriptRunbooks
     }
 
     /// <summary>The workflow function of a valid script runbook.</summary>
-    internal static WorkflowFunction Workflow(Runbook runbook, ActionCatalog actions, ILogger logger)
+    internal static WorkflowFunction Workflow(Runbook runbook, ActionCatalog actions)
     {
         var (script, problems) = ScriptCache.Get(runbook);
         if (script is null)
@@ -56,12 +55,12 @@ public static class ScriptRunbooks
 
         return async ctx =>
         {
-            var globals = new RunbookScript(ctx, runbook, actions, logger);
+            var globals = new RunbookScript(ctx, runbook, actions);
             try
             {
                 await script.Run(globals).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException && ex.GetType().Assembly != typeof(WorkflowContext).Assembly)
+            catch (Exception ex) when (ex is not OperationCanceledException && ex.GetType().Assembly != typeof(IWorkflowContext).Assembly)
             {
                 // An exception of the script's own code fails the run, named at its line in the script.
                 throw new StepException(ex.GetType().Name, $"{Where(ex, runbook.File)}: {ex.Message}", nonRetryable: true);

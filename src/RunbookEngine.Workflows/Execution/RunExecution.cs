@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -24,6 +23,7 @@ namespace RunbookEngine.Workflows.Execution;
 internal sealed class RunExecution
 {
     private readonly IWorkflowStore store;
+    private readonly ActivityRegistry? activities;
     private readonly TimeProvider time;
     private readonly WorkerOptions options;
     private readonly ILogger logger;
@@ -45,6 +45,7 @@ internal sealed class RunExecution
 
     public RunExecution(
         IWorkflowStore store,
+        ActivityRegistry? activities,
         TimeProvider time,
         WorkerOptions options,
         ILogger logger,
@@ -53,6 +54,7 @@ internal sealed class RunExecution
         CancellationToken abandoned)
     {
         this.store = store;
+        this.activities = activities;
         this.time = time;
         this.options = options;
         this.logger = logger;
@@ -92,7 +94,7 @@ internal sealed class RunExecution
     }
 
     /// <summary>Runs the workflow function to its outcome or suspension and commits the result.</summary>
-    public async Task ExecuteAsync(WorkflowFunction function, WorkflowContext context, CancellationToken cancellationToken)
+    public async Task ExecuteAsync(WorkflowFunction function, IWorkflowContext context, CancellationToken cancellationToken)
     {
         Task<JsonNode?> workflowTask;
         try
@@ -177,7 +179,27 @@ internal sealed class RunExecution
         return new Guid(bytes);
     }
 
-    public async Task<T> StepAsync<T>(string name, Func<StepContext, Task<T>> body, StepOptions? stepOptions)
+    public Task<T> StepAsync<T>(string name, Func<IStepContext, Task<T>> body, StepOptions? stepOptions) =>
+        StepAsync(name, body, null, stepOptions);
+
+    /// <summary>
+    /// Runs a registered activity in this worker as one of the run's own steps: checkpointed, retried and timed
+    /// out exactly like workflow code, recorded as an inline step (so runs recorded before activities ran inline
+    /// replay unchanged).
+    /// </summary>
+    public Task<JsonNode?> LocalActivityAsync(string name, string activity, JsonNode? input, StepOptions? stepOptions)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(activity);
+        if (activities is null || !activities.TryGet(activity, out var body))
+        {
+            var message = $"activity '{activity}' is not registered with worker {options.WorkerId}";
+            body = _ => throw new StepException("UnknownActivity", message, nonRetryable: true);
+        }
+
+        return StepAsync(name, body, input, stepOptions);
+    }
+
+    private async Task<T> StepAsync<T>(string name, Func<IStepContext, Task<T>> body, JsonNode? input, StepOptions? stepOptions)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(body);
@@ -211,13 +233,9 @@ internal sealed class RunExecution
                     attempt = rec.Attempt + 1;
                     firstStart = rec.StartedAt ?? Now;
                     isNew = false;
-
-                    // At-least-once: an interrupted attempt is retried even under a single-attempt policy, but a step
-                    // that keeps killing its worker stops after one attempt beyond the policy.
-                    var max = stepOptions.Retry.MaximumAttempts;
-                    if (max != 0 && attempt > max + 1)
+                    if (StepAttempts.Refusal(stepOptions, attempt, interrupted: true, deadline: null, Now) is { } interruptedTooOften)
                     {
-                        return FailFinal<T>(rec, seq, name, "Interrupted", $"attempt {rec.Attempt} was interrupted and the retry policy allows no more attempts");
+                        return FailFinal<T>(rec, seq, name, interruptedTooOften.Kind, interruptedTooOften.Message);
                     }
 
                     break;
@@ -244,7 +262,7 @@ internal sealed class RunExecution
             isNew = true;
         }
 
-        return await RunAttemptAsync(seq, name, body, stepOptions, attempt, firstStart, isNew).ConfigureAwait(false);
+        return await RunAttemptAsync(seq, name, body, input, stepOptions, attempt, firstStart, isNew).ConfigureAwait(false);
     }
 
     public async Task DelayAsync(TimeSpan duration, string name)
@@ -493,19 +511,19 @@ internal sealed class RunExecution
         static string Describe(StepKind k, string n) => k == StepKind.Inline ? n : $"{n} ({k.ToString().ToLowerInvariant()})";
     }
 
-    private async Task<T> RunAttemptAsync<T>(int seq, string name, Func<StepContext, Task<T>> body, StepOptions stepOptions, int attempt, DateTimeOffset firstStart, bool isNew)
+    private async Task<T> RunAttemptAsync<T>(int seq, string name, Func<IStepContext, Task<T>> body, JsonNode? input, StepOptions stepOptions, int attempt, DateTimeOffset firstStart, bool isNew)
     {
         var now = Now;
-        DateTimeOffset? deadline = stepOptions.StepTimeout is { } st ? firstStart + st : null;
+        var deadline = StepAttempts.Deadline(stepOptions, firstStart);
         var running = NewRow(seq, name, StepKind.Inline, StepStatus.Running) with { Attempt = attempt, StartedAt = firstStart };
-        if (deadline is { } d0 && now >= d0)
+        if (StepAttempts.Refusal(stepOptions, attempt, interrupted: false, deadline, now) is { } refused)
         {
             if (isNew)
             {
                 pendingSteps.Add(new(running, true));
             }
 
-            return FailFinal<T>(running, seq, name, "Timeout", $"step did not finish within its step timeout of {stepOptions.StepTimeout}");
+            return FailFinal<T>(running, seq, name, refused.Kind, refused.Message);
         }
 
         pendingSteps.Add(new(running, isNew));
@@ -519,72 +537,42 @@ internal sealed class RunExecution
             return await AbortAsync<T>(ex).ConfigureAwait(false);
         }
 
-        var attemptLimit = StepAttempts.Limit(stepOptions, deadline, now);
-
-        using var timeoutCts = attemptLimit is { } limit ? new CancellationTokenSource(limit, time) : null;
-        using var linked = timeoutCts is null
-            ? CancellationTokenSource.CreateLinkedTokenSource(runCancelled, abandoned)
-            : CancellationTokenSource.CreateLinkedTokenSource(runCancelled, abandoned, timeoutCts.Token);
-        var stepContext = new StepContext(Run.RunId, name, seq, attempt, null, logger, linked.Token);
-        using var span = Telemetry.Source.StartActivity("step " + name);
-        span?.SetTag("runbook.run_id", Run.RunId);
-        span?.SetTag("runbook.step.attempt", attempt);
-        var started = time.GetTimestamp();
-        T result = default!;
-        Exception? error = null;
-        try
-        {
-            result = await body(stepContext).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (abandoned.IsCancellationRequested)
-        {
-            return await AbortAsync<T>(new ExecutionAbortedException("The worker is shutting down; the step attempt was abandoned and will be retried.")).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (runCancelled.IsCancellationRequested)
-        {
-            var at = Now;
-            pendingSteps.Add(new(running with { Status = StepStatus.Failed, ErrorKind = "Cancelled", ErrorMessage = "run cancelled during the step", CompletedAt = at }, false));
-            pendingEvents.Add(new(at, actor, TimelineKinds.StepFailed, TimelineData.Of(("seq", seq), ("step", name), ("attempt", attempt), ("error_kind", "Cancelled"), ("final", true))));
-            Exit();
-            throw new OperationCanceledException(runCancelled);
-        }
-        catch (OperationCanceledException) when (timeoutCts?.IsCancellationRequested == true)
-        {
-            error = new StepException("Timeout", $"attempt {attempt} exceeded its timeout of {attemptLimit}");
-        }
-#pragma warning disable CA1031 // Whatever step code throws is the attempt's outcome.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            error = ex;
-        }
-
-        var elapsed = time.GetElapsedTime(started);
-        Telemetry.StepDuration.Record(elapsed.TotalSeconds);
+        var outcome = await StepAttempts.RunAsync(
+            body,
+            token => new StepContext(Run.RunId, name, seq, attempt, input, logger, token),
+            stepOptions,
+            attempt,
+            deadline,
+            time,
+            runCancelled,
+            abandoned).ConfigureAwait(false);
         var end = Now;
-        if (error is null)
+        switch (outcome.End)
         {
-            var json = JsonSerializer.Serialize(result, WorkflowJson.Options);
-            pendingSteps.Add(new(running with { Status = StepStatus.Completed, Output = json, CompletedAt = end }, false));
-            pendingEvents.Add(new(end, actor, TimelineKinds.StepCompleted, TimelineData.Of(("seq", seq), ("step", name), ("attempt", attempt), ("duration_ms", Math.Round(elapsed.TotalMilliseconds, 3)))));
-            Advance(end);
-            Exit();
+            case AttemptEnd.Abandoned:
+                return await AbortAsync<T>(new ExecutionAbortedException("The worker is shutting down; the step attempt was abandoned and will be retried.")).ConfigureAwait(false);
+            case AttemptEnd.Cancelled:
+                pendingSteps.Add(new(running with { Status = StepStatus.Failed, ErrorKind = outcome.Kind, ErrorMessage = outcome.Message, CompletedAt = end }, false));
+                pendingEvents.Add(new(end, actor, TimelineKinds.StepFailed, TimelineData.Of(("seq", seq), ("step", name), ("attempt", attempt), ("error_kind", outcome.Kind), ("final", true))));
+                Exit();
+                throw new OperationCanceledException(runCancelled);
+            case AttemptEnd.Completed:
+                var json = JsonSerializer.Serialize(outcome.Value, WorkflowJson.Options);
+                pendingSteps.Add(new(running with { Status = StepStatus.Completed, Output = json, CompletedAt = end }, false));
+                pendingEvents.Add(new(end, actor, TimelineKinds.StepCompleted, TimelineData.Of(("seq", seq), ("step", name), ("attempt", attempt), ("duration_ms", Math.Round(outcome.Elapsed.TotalMilliseconds, 3)))));
+                Advance(end);
+                Exit();
 
-            // Hand back what a replay would return, so live and replayed runs see the same value.
-            return Deserialize<T>(json);
+                // Hand back what a replay would return, so live and replayed runs see the same value.
+                return Deserialize<T>(json);
         }
 
-        span?.SetStatus(ActivityStatusCode.Error, error.Message);
-        var (kind, message, nonRetryable) = StepAttempts.Classify(error);
-        if (!nonRetryable && stepOptions.Retry.AllowsRetry(attempt, kind))
+        var (kind, message) = (outcome.Kind!, outcome.Message!);
+        if (StepAttempts.RetryAt(stepOptions, attempt, kind, outcome.NonRetryable, end, deadline) is { } next)
         {
-            var next = end + stepOptions.Retry.DelayAfter(attempt);
-            if (deadline is null || next < deadline)
-            {
-                pendingSteps.Add(new(running with { Status = StepStatus.Retrying, ErrorKind = kind, ErrorMessage = message, AvailableAt = next }, false));
-                pendingEvents.Add(new(end, actor, TimelineKinds.StepFailed, TimelineData.Of(("seq", seq), ("step", name), ("attempt", attempt), ("error_kind", kind), ("error", message), ("retry_at", next))));
-                return await SuspendAsync<T>(next, "retry back-off", seq, name).ConfigureAwait(false);
-            }
+            pendingSteps.Add(new(running with { Status = StepStatus.Retrying, ErrorKind = kind, ErrorMessage = message, AvailableAt = next }, false));
+            pendingEvents.Add(new(end, actor, TimelineKinds.StepFailed, TimelineData.Of(("seq", seq), ("step", name), ("attempt", attempt), ("error_kind", kind), ("error", message), ("retry_at", next))));
+            return await SuspendAsync<T>(next, "retry back-off", seq, name).ConfigureAwait(false);
         }
 
         return FailFinal<T>(running, seq, name, kind, message);
