@@ -34,22 +34,21 @@ public sealed record AlertOutcome(
 public sealed class AlertRouter
 {
     private readonly LocalRunbookService service;
-    private readonly IWorkflowStore store;
+    private readonly IJournalStore journal;
     private readonly TimeProvider time;
     private readonly ILogger logger;
 
     /// <summary>Initializes a new instance of the <see cref="AlertRouter"/> class.</summary>
     /// <param name="service">The runbook service (its runbook directories hold the triggers).</param>
-    /// <param name="store">The store.</param>
     /// <param name="logger">The log.</param>
     /// <param name="timeProvider">The clock.</param>
-    public AlertRouter(LocalRunbookService service, IWorkflowStore store, ILogger logger, TimeProvider? timeProvider = null)
+    /// <remarks>Runs are started, read and annotated through the service's <see cref="LocalRunbookService.Client"/>, whichever engine it is.</remarks>
+    public AlertRouter(LocalRunbookService service, ILogger logger, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(service);
-        ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(logger);
         this.service = service;
-        this.store = store;
+        journal = service.Journal;
         this.logger = logger;
         time = timeProvider ?? TimeProvider.System;
     }
@@ -107,7 +106,7 @@ public sealed class AlertRouter
         if (unrouted.Count > 0)
         {
             var now = time.GetUtcNow();
-            await store.AppendJournalAsync(
+            await journal.AppendJournalAsync(
                 [.. unrouted.Select(x => new NewJournalEntry(now, x.Second.Source, x.First.Outcome, x.First.Alert, new JsonObject
                 {
                     ["alert"] = x.Second.ToJson(),
@@ -165,22 +164,22 @@ public sealed class AlertRouter
             return new AlertOutcome(alert.Name, alert.Fingerprint, alert.Status, "started", runbook.Name, started.Run.RunId);
         }
 
-        await store.AppendTimelineAsync(started.Run.RunId, new NewTimelineEvent(time.GetUtcNow(), Actor(alert), "alert.repeated", new JsonObject { ["alert"] = alert.ToJson() }.ToJsonString(WorkflowJson.Options)), ct).ConfigureAwait(false);
+        await service.Client.AnnotateAsync(started.Run.RunId, new NewTimelineEvent(time.GetUtcNow(), Actor(alert), "alert.repeated", new JsonObject { ["alert"] = alert.ToJson() }.ToJsonString(WorkflowJson.Options)), ct).ConfigureAwait(false);
         return new AlertOutcome(alert.Name, alert.Fingerprint, alert.Status, "attached", runbook.Name, started.Run.RunId);
     }
 
     private async Task<AlertOutcome> ResolveAsync(Runbook runbook, TriggerSpec trigger, Alert alert, CancellationToken ct)
     {
-        var run = (await store.ListRunsAsync(new RunQuery { IdempotencyKey = Key(runbook.Name, alert), Limit = 1 }, ct).ConfigureAwait(false)).FirstOrDefault();
+        var run = (await service.Client.ListRunsAsync(new RunQuery { IdempotencyKey = Key(runbook.Name, alert), Limit = 1 }, ct).ConfigureAwait(false)).FirstOrDefault();
         if (run is null)
         {
             return new AlertOutcome(alert.Name, alert.Fingerprint, alert.Status, "no_run", runbook.Name);
         }
 
-        var waitingForApproval = run.Status == RunStatus.Waiting && ApprovalRules.Pending(await store.LoadHistoryAsync(run.RunId, ct).ConfigureAwait(false)) is not null;
+        var waitingForApproval = run.Status == RunStatus.Waiting && ApprovalRules.Pending(await service.Client.GetHistoryAsync(run.RunId, ct).ConfigureAwait(false)) is not null;
         var cancel = trigger.CancelOnResolved && waitingForApproval;
         var data = new JsonObject { ["alert"] = alert.ToJson(), ["run_status"] = run.Status.ToStoredName(), ["action"] = cancel ? "cancel" : "record" };
-        await store.AppendTimelineAsync(run.RunId, new NewTimelineEvent(time.GetUtcNow(), Actor(alert), "alert.resolved", data.ToJsonString(WorkflowJson.Options)), ct).ConfigureAwait(false);
+        await service.Client.AnnotateAsync(run.RunId, new NewTimelineEvent(time.GetUtcNow(), Actor(alert), "alert.resolved", data.ToJsonString(WorkflowJson.Options)), ct).ConfigureAwait(false);
         if (!cancel)
         {
             return new AlertOutcome(alert.Name, alert.Fingerprint, alert.Status, "resolved", runbook.Name, run.RunId);

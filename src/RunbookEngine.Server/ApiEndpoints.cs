@@ -25,7 +25,7 @@ internal static class ApiEndpoints
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 timeout.CancelAfter(TimeSpan.FromSeconds(5));
-                await context.Store.ListRunsAsync(new RunQuery { Limit = 1 }, timeout.Token).ConfigureAwait(false);
+                await context.Service.Client.ListRunsAsync(new RunQuery { Limit = 1 }, timeout.Token).ConfigureAwait(false);
                 return Results.Json(new { status = "ready", store = context.Service.Location, worker = context.Worker is not null, webhooks = Webhooks(context) }, Json);
             }
             catch (Exception ex) when (ex is WorkflowStoreException or OperationCanceledException)

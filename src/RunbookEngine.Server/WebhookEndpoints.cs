@@ -19,7 +19,7 @@ internal static class WebhookEndpoints
 {
     public static void Map(WebApplication app, ServerContext context)
     {
-        var router = new AlertRouter(context.Service, context.Store, context.Loggers.CreateLogger("runbook.alerts"), context.Time);
+        var router = new AlertRouter(context.Service, context.Loggers.CreateLogger("runbook.alerts"), context.Time);
         var limiter = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
         {
             PermitLimit = context.Options.MaxConcurrentWebhooks,

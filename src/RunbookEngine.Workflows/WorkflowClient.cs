@@ -3,8 +3,8 @@ using RunbookEngine.Workflows.Storage;
 
 namespace RunbookEngine.Workflows;
 
-/// <summary>Starts, signals, cancels and reads runs.</summary>
-public sealed class WorkflowClient
+/// <summary>The kernel's <see cref="IRunClient"/>: starts, signals, cancels and reads runs in a store.</summary>
+public sealed class WorkflowClient : IRunClient
 {
     private readonly IWorkflowStore store;
     private readonly TimeProvider time;
@@ -19,17 +19,13 @@ public sealed class WorkflowClient
         time = timeProvider ?? TimeProvider.System;
     }
 
-    /// <summary>Gets the current time of this client's clock.</summary>
+    /// <inheritdoc/>
     public DateTimeOffset Now => time.GetUtcNow();
 
     /// <summary>Gets or sets a callback invoked when this client made work available (to wake an in-process worker).</summary>
     public Action? WorkAvailable { get; set; }
 
-    /// <summary>Starts a run of a definition, or returns the run already started with the same id or idempotency key.</summary>
-    /// <param name="definition">The definition to pin.</param>
-    /// <param name="options">Start options.</param>
-    /// <param name="cancellationToken">Cancellation.</param>
-    /// <returns>The run and whether this call created it.</returns>
+    /// <inheritdoc/>
     public async Task<StartRunResult> StartAsync(WorkflowDefinition definition, StartRunOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(definition);
@@ -54,13 +50,7 @@ public sealed class WorkflowClient
         return result;
     }
 
-    /// <summary>Sends a signal; it is kept until the run waits for it.</summary>
-    /// <param name="runId">The run.</param>
-    /// <param name="signalName">The signal name.</param>
-    /// <param name="payload">The payload.</param>
-    /// <param name="sender">Who sends it.</param>
-    /// <param name="cancellationToken">Cancellation.</param>
-    /// <returns>What happened.</returns>
+    /// <inheritdoc/>
     public async Task<SignalOutcome> SignalAsync(string runId, string signalName, JsonNode? payload, string sender, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(runId);
@@ -75,12 +65,7 @@ public sealed class WorkflowClient
         return outcome;
     }
 
-    /// <summary>Requests cancellation of a run.</summary>
-    /// <param name="runId">The run.</param>
-    /// <param name="actor">Who asks.</param>
-    /// <param name="reason">Why.</param>
-    /// <param name="cancellationToken">Cancellation.</param>
-    /// <returns>What happened.</returns>
+    /// <inheritdoc/>
     public async Task<CancelOutcome> CancelAsync(string runId, string actor, string? reason = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(runId);
@@ -94,27 +79,26 @@ public sealed class WorkflowClient
         return outcome;
     }
 
-    /// <summary>Reads a run.</summary>
-    /// <param name="runId">The run.</param>
-    /// <param name="cancellationToken">Cancellation.</param>
-    /// <returns>The run or null.</returns>
+    /// <inheritdoc/>
     public Task<RunRecord?> GetRunAsync(string runId, CancellationToken cancellationToken = default) => store.GetRunAsync(runId, cancellationToken);
 
-    /// <summary>Lists runs, newest first.</summary>
-    /// <param name="query">The filter.</param>
-    /// <param name="cancellationToken">Cancellation.</param>
-    /// <returns>The runs.</returns>
+    /// <inheritdoc/>
     public Task<IReadOnlyList<RunRecord>> ListRunsAsync(RunQuery? query = null, CancellationToken cancellationToken = default) =>
         store.ListRunsAsync(query ?? new RunQuery(), cancellationToken);
 
-    /// <summary>Reads a run's timeline in order.</summary>
-    /// <param name="runId">The run.</param>
-    /// <param name="afterSequence">Only events after this sequence number.</param>
-    /// <param name="limit">The most events.</param>
-    /// <param name="cancellationToken">Cancellation.</param>
-    /// <returns>The events.</returns>
+    /// <inheritdoc/>
     public Task<IReadOnlyList<TimelineEvent>> GetTimelineAsync(string runId, long afterSequence = 0, int limit = 10_000, CancellationToken cancellationToken = default) =>
         store.GetTimelineAsync(runId, afterSequence, limit, cancellationToken);
+
+    /// <inheritdoc/>
+    public Task<RunHistory> GetHistoryAsync(string runId, CancellationToken cancellationToken = default) => store.LoadHistoryAsync(runId, cancellationToken);
+
+    /// <inheritdoc/>
+    public Task AnnotateAsync(string runId, NewTimelineEvent timelineEvent, CancellationToken cancellationToken = default) =>
+        store.AppendTimelineAsync(runId, timelineEvent, cancellationToken);
+
+    /// <inheritdoc/>
+    public Task<WorkflowDefinition?> GetDefinitionAsync(string hash, CancellationToken cancellationToken = default) => store.GetDefinitionAsync(hash, cancellationToken);
 
     private static string NewRunId(DateTimeOffset now) => "run_" + Guid.CreateVersion7(now).ToString("N");
 }

@@ -11,27 +11,43 @@ namespace RunbookEngine.Runbooks.Service;
 /// <summary>The runbook operations on a store and runbook directories in this process (embedded CLI, the server).</summary>
 public sealed class LocalRunbookService : IRunbookService
 {
-    private readonly IWorkflowStore store;
+    private readonly IGuardStore guards;
+    private readonly IJournalStore journal;
     private readonly ActionCatalog actions;
     private readonly RunbookLibrary library;
-    private readonly WorkflowClient client;
+    private readonly IRunClient client;
     private volatile StrongBox<(string Stamp, IReadOnlyList<RunbookEntry> Entries)>? cacheBox;
 
-    /// <summary>Initializes a new instance of the <see cref="LocalRunbookService"/> class.</summary>
-    /// <param name="store">The store.</param>
+    /// <summary>Initializes a new instance of the <see cref="LocalRunbookService"/> class on the kernel's store.</summary>
+    /// <param name="store">The store: runs through a <see cref="WorkflowClient"/>, guards and journal directly.</param>
     /// <param name="actions">The actions runbooks may use.</param>
     /// <param name="runbookDirectories">Where runbooks are found by name.</param>
     /// <param name="location">The store as shown to people.</param>
     /// <param name="timeProvider">The clock.</param>
     public LocalRunbookService(IWorkflowStore store, ActionCatalog actions, IReadOnlyList<string> runbookDirectories, string location, TimeProvider? timeProvider = null)
+        : this(new WorkflowClient(store ?? throw new ArgumentNullException(nameof(store)), timeProvider), store, store, actions, runbookDirectories, location)
     {
-        ArgumentNullException.ThrowIfNull(store);
+    }
+
+    /// <summary>Initializes a new instance of the <see cref="LocalRunbookService"/> class on any engine.</summary>
+    /// <param name="client">The engine's run client.</param>
+    /// <param name="guards">Where guard state is kept.</param>
+    /// <param name="journal">Where alerts that started no run are kept.</param>
+    /// <param name="actions">The actions runbooks may use.</param>
+    /// <param name="runbookDirectories">Where runbooks are found by name.</param>
+    /// <param name="location">The engine and store as shown to people.</param>
+    public LocalRunbookService(IRunClient client, IGuardStore guards, IJournalStore journal, ActionCatalog actions, IReadOnlyList<string> runbookDirectories, string location)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(guards);
+        ArgumentNullException.ThrowIfNull(journal);
         ArgumentNullException.ThrowIfNull(actions);
         ArgumentNullException.ThrowIfNull(runbookDirectories);
-        this.store = store;
+        this.client = client;
+        this.guards = guards;
+        this.journal = journal;
         this.actions = actions;
         library = new RunbookLibrary(actions);
-        client = new WorkflowClient(store, timeProvider);
         RunbookDirectories = runbookDirectories;
         Location = location;
     }
@@ -45,15 +61,24 @@ public sealed class LocalRunbookService : IRunbookService
     /// <summary>Gets or sets a value indicating whether <see cref="StartRequest.Runbook"/> may be a file path (embedded CLI) or only a name (server).</summary>
     public bool AllowFiles { get; set; } = true;
 
-    /// <summary>Gets or sets a callback for when this service made work available (wakes an in-process worker).</summary>
+    /// <summary>Gets or sets a callback for when this service made work available (wakes an in-process kernel worker).</summary>
     public Action? WorkAvailable
     {
-        get => client.WorkAvailable;
-        set => client.WorkAvailable = value;
+        get => (client as WorkflowClient)?.WorkAvailable;
+        set
+        {
+            if (client is WorkflowClient kernel)
+            {
+                kernel.WorkAvailable = value;
+            }
+        }
     }
 
-    /// <summary>Gets the underlying client.</summary>
-    public WorkflowClient Client => client;
+    /// <summary>Gets the engine's run client.</summary>
+    public IRunClient Client => client;
+
+    /// <summary>Gets where alerts that started no run are kept.</summary>
+    public IJournalStore Journal => journal;
 
     /// <summary>Loads every runbook of the directories.</summary>
     /// <returns>The entries.</returns>
@@ -236,7 +261,7 @@ public sealed class LocalRunbookService : IRunbookService
             throw new RunbookServiceException(ServiceErrorKind.Invalid, "limit must be from 1 to 10000");
         }
 
-        var entries = await store.ListJournalAsync(new JournalQuery { Kind = outcome, Source = source, Limit = limit }, cancellationToken).ConfigureAwait(false);
+        var entries = await journal.ListJournalAsync(new JournalQuery { Kind = outcome, Source = source, Limit = limit }, cancellationToken).ConfigureAwait(false);
         return [.. entries.Where(e => UnroutedOutcomes.Contains(e.Kind)).Select(e =>
         {
             var data = WorkflowJson.Parse(e.Data);
@@ -249,7 +274,7 @@ public sealed class LocalRunbookService : IRunbookService
     public async Task<IReadOnlyList<GuardView>> ListGuardsAsync(string? runbook, CancellationToken cancellationToken)
     {
         var now = client.Now;
-        var records = await store.ListGuardsAsync(null, 1000, cancellationToken).ConfigureAwait(false);
+        var records = await guards.ListGuardsAsync(null, 1000, cancellationToken).ConfigureAwait(false);
         var specs = LoadRunbooks().Where(e => e.Runbook is not null).GroupBy(e => e.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Runbook!.Guards, StringComparer.Ordinal);
         return [.. records
             .Select(r => GuardPolicy.Describe(specs.GetValueOrDefault(RunbookOf(r.Key)), r, now))
@@ -267,14 +292,14 @@ public sealed class LocalRunbookService : IRunbookService
             throw new RunbookServiceException(ServiceErrorKind.Invalid, "a guard reset needs a reason (--reason \"...\"); it is recorded with who reset it");
         }
 
-        if (!await store.ResetGuardAsync(key, new GuardReset(client.Now, caller.Actor, reason.Trim()), cancellationToken).ConfigureAwait(false))
+        if (!await guards.ResetGuardAsync(key, new GuardReset(client.Now, caller.Actor, reason.Trim()), cancellationToken).ConfigureAwait(false))
         {
-            var known = await store.ListGuardsAsync(null, 1000, cancellationToken).ConfigureAwait(false);
+            var known = await guards.ListGuardsAsync(null, 1000, cancellationToken).ConfigureAwait(false);
             var hint = RunbookParser.DidYouMean(key, known.Select(k => k.Key));
             throw new RunbookServiceException(ServiceErrorKind.NotFound, $"no guard '{key}'{(hint is null ? string.Empty : $" (did you mean '{hint}'?)")}; `runbook guards` lists them");
         }
 
-        var record = (await store.ListGuardsAsync(key, 1, cancellationToken).ConfigureAwait(false))[0];
+        var record = (await guards.ListGuardsAsync(key, 1, cancellationToken).ConfigureAwait(false))[0];
         var spec = LoadRunbooks().FirstOrDefault(e => e.Name == RunbookOf(key) && e.Runbook is not null)?.Runbook!.Guards;
         return GuardPolicy.Describe(spec, record, client.Now);
     }
@@ -313,7 +338,7 @@ public sealed class LocalRunbookService : IRunbookService
     public async Task<RunDetail> GetRunDetailAsync(string runId, CancellationToken cancellationToken)
     {
         var run = await RecordAsync(runId, cancellationToken).ConfigureAwait(false);
-        var history = await store.LoadHistoryAsync(run.RunId, cancellationToken).ConfigureAwait(false);
+        var history = await client.GetHistoryAsync(run.RunId, cancellationToken).ConfigureAwait(false);
         var steps = history.Steps.Select(st => new StepView(
             st.Sequence, st.Name, st.Kind.ToString().ToLowerInvariant(), st.Status.ToString().ToLowerInvariant(), st.Attempt, st.ErrorKind, st.ErrorMessage, WorkflowJson.Parse(st.Output))).ToList();
         var view = View(run);
@@ -324,7 +349,7 @@ public sealed class LocalRunbookService : IRunbookService
     public async Task<TimelineView> GetTimelineAsync(string runId, long afterSequence, CancellationToken cancellationToken)
     {
         var run = await RecordAsync(runId, cancellationToken).ConfigureAwait(false);
-        var events = await store.GetTimelineAsync(run.RunId, afterSequence, int.MaxValue, cancellationToken).ConfigureAwait(false);
+        var events = await client.GetTimelineAsync(run.RunId, afterSequence, int.MaxValue, cancellationToken).ConfigureAwait(false);
         var broken = afterSequence == 0 ? TimelineChain.Verify(events) : null;
         return new TimelineView(
             run.RunId,
@@ -345,10 +370,10 @@ public sealed class LocalRunbookService : IRunbookService
         }
 
         var runbook = await PinnedRunbookAsync(run, cancellationToken).ConfigureAwait(false);
-        var history = await store.LoadHistoryAsync(run.RunId, cancellationToken).ConfigureAwait(false);
+        var history = await client.GetHistoryAsync(run.RunId, cancellationToken).ConfigureAwait(false);
         var stepId = step ?? ApprovalRules.Pending(history)?.StepId
             ?? throw new RunbookServiceException(ServiceErrorKind.Conflict, $"run {run.RunId} is not waiting for an approval (status {run.Status.ToStoredName()}); name the step with --step to decide ahead of time");
-        var events = await store.GetTimelineAsync(run.RunId, 0, int.MaxValue, cancellationToken).ConfigureAwait(false);
+        var events = await client.GetTimelineAsync(run.RunId, 0, int.MaxValue, cancellationToken).ConfigureAwait(false);
         ApprovalSpec? spec;
         if (runbook.Language == RunbookLanguage.Script)
         {
@@ -419,7 +444,7 @@ public sealed class LocalRunbookService : IRunbookService
                 throw new RunbookServiceException(ServiceErrorKind.Invalid, $"runbook '{runbook.Name}' has no step '{fromStep}'; its steps: {string.Join(", ", runbook.Steps.Select(x => x.Id))}");
             }
 
-            var history = await store.LoadHistoryAsync(old.RunId, cancellationToken).ConfigureAwait(false);
+            var history = await client.GetHistoryAsync(old.RunId, cancellationToken).ConfigureAwait(false);
             prior = [];
             foreach (var step in runbook.Steps.TakeWhile(x => x.Id != fromStep))
             {
@@ -433,7 +458,7 @@ public sealed class LocalRunbookService : IRunbookService
             }
         }
 
-        var definition = await store.GetDefinitionAsync(old.DefinitionHash, cancellationToken).ConfigureAwait(false);
+        var definition = await client.GetDefinitionAsync(old.DefinitionHash, cancellationToken).ConfigureAwait(false);
         var started = await client.StartAsync(
             definition!,
             new StartRunOptions
@@ -453,7 +478,7 @@ public sealed class LocalRunbookService : IRunbookService
     /// </summary>
     private async Task<JsonObject> ScriptPriorAsync(RunRecord old, Runbook runbook, string fromStep, CancellationToken cancellationToken)
     {
-        var history = await store.LoadHistoryAsync(old.RunId, cancellationToken).ConfigureAwait(false);
+        var history = await client.GetHistoryAsync(old.RunId, cancellationToken).ConfigureAwait(false);
         var order = history.Steps.Where(r => !r.Name.Contains('/', StringComparison.Ordinal)).Select(r => r.Name).Distinct(StringComparer.Ordinal).ToList();
         if (!order.Contains(fromStep, StringComparer.Ordinal))
         {
@@ -541,14 +566,14 @@ public sealed class LocalRunbookService : IRunbookService
     private async Task<RunRecord> RecordAsync(string runId, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(runId);
-        return await store.GetRunAsync(runId, cancellationToken).ConfigureAwait(false)
+        return await client.GetRunAsync(runId, cancellationToken).ConfigureAwait(false)
             ?? throw new RunbookServiceException(ServiceErrorKind.NotFound, $"no run '{runId}' in {Location}; `runbook runs` lists them");
     }
 
     /// <summary>The runbook a run is pinned to, parsed from the stored definition.</summary>
     private async Task<Runbook> PinnedRunbookAsync(RunRecord run, CancellationToken cancellationToken)
     {
-        var definition = await store.GetDefinitionAsync(run.DefinitionHash, cancellationToken).ConfigureAwait(false);
+        var definition = await client.GetDefinitionAsync(run.DefinitionHash, cancellationToken).ConfigureAwait(false);
         if (definition is null || RunbookDefinitions.Parse(actions, definition) is not { } parsed)
         {
             throw new RunbookServiceException(ServiceErrorKind.Invalid, $"run {run.RunId} is not a runbook run (workflow '{run.WorkflowName}')");

@@ -10,7 +10,7 @@ namespace RunbookEngine.Workflows.Storage;
 /// fencing against two workers executing one run. Errors are <see cref="WorkflowStoreException"/> with a
 /// message naming the problem and the database.
 /// </remarks>
-public interface IWorkflowStore : IAsyncDisposable
+public interface IWorkflowStore : IGuardStore, IJournalStore, IAsyncDisposable
 {
     /// <summary>Creates or upgrades the schema; idempotent and safe when several processes start at once.</summary>
     /// <param name="cancellationToken">Cancellation.</param>
@@ -108,40 +108,10 @@ public interface IWorkflowStore : IAsyncDisposable
     /// <returns>A task.</returns>
     Task ReleaseLeasesAsync(string workerId, IReadOnlyCollection<string> runIds, IReadOnlyCollection<(string RunId, int Sequence)> activities, DateTimeOffset now, CancellationToken cancellationToken);
 
-    /// <summary>Reads guard keys with what their policy needs to show their state.</summary>
-    /// <param name="key">Only this key; null for every key, most recently changed first.</param>
-    /// <param name="limit">The most keys returned.</param>
-    /// <param name="cancellationToken">Cancellation.</param>
-    /// <returns>The guards.</returns>
-    Task<IReadOnlyList<GuardRecord>> ListGuardsAsync(string? key, int limit, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Resets a guard: its saved state is cleared and the runs that ended before now are forgotten, so the next
-    /// run of the key starts from a closed breaker and no cooldown. The reset is recorded (append-only) with
-    /// who asked and why. Live runs still count.
-    /// </summary>
-    /// <param name="key">The guard key.</param>
-    /// <param name="reset">Who, when and why.</param>
-    /// <param name="cancellationToken">Cancellation.</param>
-    /// <returns>Whether the key exists (nothing is recorded when it does not).</returns>
-    Task<bool> ResetGuardAsync(string key, GuardReset reset, CancellationToken cancellationToken);
-
     /// <summary>Appends one event outside any lease (fencing rejections, operator notes). Append-only like every event.</summary>
     /// <param name="runId">The run.</param>
     /// <param name="timelineEvent">The event.</param>
     /// <param name="cancellationToken">Cancellation.</param>
     /// <returns>A task.</returns>
     Task AppendTimelineAsync(string runId, NewTimelineEvent timelineEvent, CancellationToken cancellationToken);
-
-    /// <summary>Appends entries to the journal of what was received for no run, in one transaction.</summary>
-    /// <param name="entries">The entries.</param>
-    /// <param name="cancellationToken">Cancellation.</param>
-    /// <returns>A task completed when they are durable.</returns>
-    Task AppendJournalAsync(IReadOnlyList<NewJournalEntry> entries, CancellationToken cancellationToken);
-
-    /// <summary>Lists journal entries, newest first.</summary>
-    /// <param name="query">The filter.</param>
-    /// <param name="cancellationToken">Cancellation.</param>
-    /// <returns>The entries.</returns>
-    Task<IReadOnlyList<JournalEntry>> ListJournalAsync(JournalQuery query, CancellationToken cancellationToken);
 }
