@@ -174,11 +174,12 @@ public sealed class WorkflowWorker : IAsyncDisposable
         }
 
         var renewal = await store.RenewLeasesAsync(WorkerId, runIds, steps, time.GetUtcNow() + options.LeaseDuration, cancellationToken).ConfigureAwait(false);
+        // An entry found here may end (and be disposed) before it is cancelled: InFlight's Try* methods allow that.
         foreach (var id in renewal.CancelRequestedRuns)
         {
             if (runs.TryGetValue(id, out var r))
             {
-                await r.Cancel.CancelAsync().ConfigureAwait(false);
+                await r.TryCancelAsync().ConfigureAwait(false);
             }
         }
 
@@ -187,7 +188,7 @@ public sealed class WorkflowWorker : IAsyncDisposable
             if (runs.TryGetValue(id, out var r))
             {
                 logger.LogWarning("Worker {WorkerId} lost the lease of run {RunId}; abandoning it.", WorkerId, id);
-                await r.Abandon.CancelAsync().ConfigureAwait(false);
+                await r.TryAbandonAsync().ConfigureAwait(false);
             }
         }
 
@@ -195,7 +196,7 @@ public sealed class WorkflowWorker : IAsyncDisposable
         {
             if (activitySteps.TryGetValue(key, out var a))
             {
-                await a.Abandon.CancelAsync().ConfigureAwait(false);
+                await a.TryAbandonAsync().ConfigureAwait(false);
             }
         }
     }
@@ -493,6 +494,32 @@ public sealed class WorkflowWorker : IAsyncDisposable
         public CancellationTokenSource Abandon { get; }
 
         public Task? Task { get; set; }
+
+        /// <summary>Requests the run's cancellation, unless its execution has ended meanwhile.</summary>
+        public async Task TryCancelAsync()
+        {
+            try
+            {
+                await Cancel.CancelAsync().ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The execution ended between the heartbeat's look-up and now: nothing is left to cancel.
+            }
+        }
+
+        /// <summary>Abandons the work, unless it has ended meanwhile.</summary>
+        public async Task TryAbandonAsync()
+        {
+            try
+            {
+                await Abandon.CancelAsync().ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                // As above: it ended first.
+            }
+        }
 
         public void Dispose()
         {
