@@ -36,14 +36,12 @@ public static class RunbookActivities
         {
             registry.Add(ActivityName(action.Name), async sc =>
             {
-                var with = sc.Input?["with"] as JsonObject ?? [];
-                var stepId = sc.Input?["step"]?.GetValue<string>() ?? sc.StepName;
+                var (stepId, with) = Payload(sc);
                 return await ActionRunner.ExecuteAsync(action, with, stepId, sc, logger).ConfigureAwait(false);
             });
             registry.Add(PlanActivityName(action.Name), async sc =>
             {
-                var with = sc.Input?["with"] as JsonObject ?? [];
-                var stepId = sc.Input?["step"]?.GetValue<string>() ?? sc.StepName;
+                var (stepId, with) = Payload(sc);
                 var plan = await ActionRunner.PlanAsync(action, with, stepId, sc, logger).ConfigureAwait(false);
                 return JsonSerializer.SerializeToNode(plan, WorkflowJson.Options);
             });
@@ -51,6 +49,10 @@ public static class RunbookActivities
 
         return registry;
     }
+
+    /// <summary>The step id and rendered inputs an action step sends its activity: <c>{ "step": id, "with": { ... } }</c>.</summary>
+    private static (string StepId, JsonObject With) Payload(IStepContext sc) =>
+        (sc.Input?["step"]?.GetValue<string>() ?? sc.StepName, sc.Input?["with"] as JsonObject ?? []);
 }
 
 /// <summary>Builds the worker that executes runbook runs and serves runbook actions (CLI, server, worker processes).</summary>
