@@ -15,6 +15,9 @@ namespace RunbookEngine.Runbooks;
 /// The gate travels in the run's input, so it is fixed when the run starts and replays exactly. It is decided
 /// per action call from <see cref="IRunbookAction.Classify"/>, a pure function of the step's inputs.
 /// </remarks>
+// Workflow code: every await keeps its continuation on the engine's scheduler (ConfigureAwait(true)), since
+// Temporal runs workflows on a deterministic scheduler of its own and a continuation on the thread pool would
+// leave it; on the kernel there is no context, so it costs nothing.
 public sealed class RunGate
 {
     private RunGate(SideEffect before, ApprovalSpec? approval, string trigger, string mode)
@@ -112,7 +115,7 @@ public sealed class RunGate
         var message = Mode == "approval"
             ? $"this run was started by an alert under mode: approval (trigger at {Trigger}); step '{stepId}' ({action.Name}) {what}: approve to let the run go on"
             : $"this run was started by an alert (trigger at {Trigger}) and step '{stepId}' ({action.Name}) is destructive: approve to let it run";
-        await StepOperations.ApproveAsync(ctx, Approval, message, stepId + "/approval", position + "/approval", dryRun: false, gate: Mode).ConfigureAwait(false);
+        await StepOperations.ApproveAsync(ctx, Approval, message, stepId + "/approval", position + "/approval", dryRun: false, gate: Mode).ConfigureAwait(true);
         Passed = true;
     }
 }

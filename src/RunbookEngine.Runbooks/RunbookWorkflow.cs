@@ -11,6 +11,9 @@ namespace RunbookEngine.Runbooks;
 /// queue), approvals are signal waits, sleeps are durable timers, and conditions, outputs and routing are
 /// deterministic workflow code, so a run replays exactly.
 /// </summary>
+// Workflow code: every await keeps its continuation on the engine's scheduler (ConfigureAwait(true)), since
+// Temporal runs workflows on a deterministic scheduler of its own and a continuation on the thread pool would
+// leave it; on the kernel there is no context, so it costs nothing.
 public sealed class RunbookWorkflow
 {
     /// <summary>The signal name prefix of approval decisions: <c>approval:&lt;step id&gt;</c>.</summary>
@@ -54,7 +57,7 @@ public sealed class RunbookWorkflow
                 {
                     state.SetOutputs(reused, recorded);
                 }
-                await ctx.RecordAsync(id, "step.reused", new JsonObject { ["step"] = id, ["from_run"] = input.RetryOf, ["status"] = state.Status[id] }).ConfigureAwait(false);
+                await ctx.RecordAsync(id, "step.reused", new JsonObject { ["step"] = id, ["from_run"] = input.RetryOf, ["status"] = state.Status[id] }).ConfigureAwait(true);
             }
         }
 
@@ -62,11 +65,11 @@ public sealed class RunbookWorkflow
         var done = new List<Compensable>();
         try
         {
-            await StepsAsync(ctx, state, index, visits, done).ConfigureAwait(false);
+            await StepsAsync(ctx, state, index, visits, done).ConfigureAwait(true);
         }
         catch (Exception ex) when (ex is StepFailedException or StepException && done.Count > 0 && !state.DryRun)
         {
-            await CompensateAsync(ctx, state, done, ex).ConfigureAwait(false);
+            await CompensateAsync(ctx, state, done, ex).ConfigureAwait(true);
             throw;
         }
 
@@ -93,7 +96,7 @@ public sealed class RunbookWorkflow
             var position = visit == 1 ? step.Id : $"{step.Id}#{visit}";
             try
             {
-                await RunStepAsync(ctx, state, step, position, done).ConfigureAwait(false);
+                await RunStepAsync(ctx, state, step, position, done).ConfigureAwait(true);
                 index++;
             }
             catch (StepFailedException failed)
@@ -102,11 +105,11 @@ public sealed class RunbookWorkflow
                 switch (step.OnFailure.Mode)
                 {
                     case FailureMode.Continue:
-                        await ctx.RecordAsync(position + "/on_failure", "step.failure_handled", new JsonObject { ["step"] = step.Id, ["route"] = "continue", ["error_kind"] = failed.ErrorKind }).ConfigureAwait(false);
+                        await ctx.RecordAsync(position + "/on_failure", "step.failure_handled", new JsonObject { ["step"] = step.Id, ["route"] = "continue", ["error_kind"] = failed.ErrorKind }).ConfigureAwait(true);
                         index++;
                         break;
                     case FailureMode.Goto:
-                        await ctx.RecordAsync(position + "/on_failure", "step.failure_handled", new JsonObject { ["step"] = step.Id, ["route"] = "goto", ["target"] = step.OnFailure.Target, ["error_kind"] = failed.ErrorKind }).ConfigureAwait(false);
+                        await ctx.RecordAsync(position + "/on_failure", "step.failure_handled", new JsonObject { ["step"] = step.Id, ["route"] = "goto", ["target"] = step.OnFailure.Target, ["error_kind"] = failed.ErrorKind }).ConfigureAwait(true);
                         index = runbook.Steps.ToList().FindIndex(s => s.Id == step.OnFailure.Target);
                         break;
                     default:
@@ -129,24 +132,24 @@ public sealed class RunbookWorkflow
             ["failed_step"] = failedStep,
             ["error_kind"] = kind,
             ["steps"] = new JsonArray([.. Enumerable.Reverse(done).Select(d => JsonValue.Create(d.Position))]),
-        }).ConfigureAwait(false);
+        }).ConfigureAwait(true);
         var failed = 0;
         foreach (var (step, position, result) in Enumerable.Reverse(done))
         {
             var spec = step.Compensate!;
             try
             {
-                var undone = await ActionAsync(ctx, state, step, spec.Action, spec.With, StepOperations.OptionsOf(spec.Retry, spec.Timeout, null), step.Queue, $"{position}/compensate", result).ConfigureAwait(false);
-                await ctx.RecordAsync($"{position}/compensated", "compensation.succeeded", new JsonObject { ["step"] = step.Id, ["action"] = spec.Action, ["result"] = undone?.DeepClone() }).ConfigureAwait(false);
+                var undone = await ActionAsync(ctx, state, step, spec.Action, spec.With, StepOperations.OptionsOf(spec.Retry, spec.Timeout, null), step.Queue, $"{position}/compensate", result).ConfigureAwait(true);
+                await ctx.RecordAsync($"{position}/compensated", "compensation.succeeded", new JsonObject { ["step"] = step.Id, ["action"] = spec.Action, ["result"] = undone?.DeepClone() }).ConfigureAwait(true);
             }
             catch (StepFailedException ex)
             {
                 failed++;
-                await ctx.RecordAsync($"{position}/compensate-failed", "compensation.failed", new JsonObject { ["step"] = step.Id, ["action"] = spec.Action, ["error_kind"] = ex.ErrorKind, ["error"] = ex.Message }).ConfigureAwait(false);
+                await ctx.RecordAsync($"{position}/compensate-failed", "compensation.failed", new JsonObject { ["step"] = step.Id, ["action"] = spec.Action, ["error_kind"] = ex.ErrorKind, ["error"] = ex.Message }).ConfigureAwait(true);
             }
         }
 
-        await ctx.RecordAsync("compensation/done", "compensation.finished", new JsonObject { ["compensated"] = done.Count - failed, ["failed"] = failed }).ConfigureAwait(false);
+        await ctx.RecordAsync("compensation/done", "compensation.finished", new JsonObject { ["compensated"] = done.Count - failed, ["failed"] = failed }).ConfigureAwait(true);
     }
 
     private async Task RunStepAsync(IWorkflowContext ctx, RunState state, RunbookStep step, string position, List<Compensable> done)
@@ -156,12 +159,12 @@ public sealed class RunbookWorkflow
             var verdict = state.Evaluate(when, result: null, step);
             if (verdict is Unknown)
             {
-                await ctx.RecordAsync(position + "/when", "step.condition_unknown", new JsonObject { ["step"] = step.Id, ["condition"] = when.Text, ["note"] = "depends on a planned step; planned as if true" }).ConfigureAwait(false);
+                await ctx.RecordAsync(position + "/when", "step.condition_unknown", new JsonObject { ["step"] = step.Id, ["condition"] = when.Text, ["note"] = "depends on a planned step; planned as if true" }).ConfigureAwait(true);
             }
             else if (!ExpressionEvaluator.IsTruthy(verdict))
             {
                 state.Status[step.Id] = "skipped";
-                await ctx.RecordAsync(position + "/skipped", "step.skipped", new JsonObject { ["step"] = step.Id, ["condition"] = when.Text }).ConfigureAwait(false);
+                await ctx.RecordAsync(position + "/skipped", "step.skipped", new JsonObject { ["step"] = step.Id, ["condition"] = when.Text }).ConfigureAwait(true);
                 return;
             }
         }
@@ -169,11 +172,11 @@ public sealed class RunbookWorkflow
         switch (step.Type)
         {
             case StepType.Action:
-                var result = await ActionAsync(ctx, state, step, position).ConfigureAwait(false);
+                var result = await ActionAsync(ctx, state, step, position).ConfigureAwait(true);
                 state.SetOutputs(step, result);
                 if (step.Verify is { } verify)
                 {
-                    await VerifyAsync(ctx, state, step, verify, position).ConfigureAwait(false);
+                    await VerifyAsync(ctx, state, step, verify, position).ConfigureAwait(true);
                 }
 
                 if (step.Compensate is { } compensate)
@@ -181,8 +184,8 @@ public sealed class RunbookWorkflow
                     if (state.DryRun)
                     {
                         // Shown with the step, since a dry-run never fails: what would undo it.
-                        await ActionAsync(ctx, state, step, compensate.Action, compensate.With, StepOperations.OptionsOf(null, null, null), null, $"{position}/compensate", result).ConfigureAwait(false);
-                        await ctx.RecordAsync(position + "/compensate-planned", "compensation.planned", new JsonObject { ["step"] = step.Id, ["action"] = compensate.Action, ["summary"] = $"if a later step fails: would undo it with {compensate.Action}" }).ConfigureAwait(false);
+                        await ActionAsync(ctx, state, step, compensate.Action, compensate.With, StepOperations.OptionsOf(null, null, null), null, $"{position}/compensate", result).ConfigureAwait(true);
+                        await ctx.RecordAsync(position + "/compensate-planned", "compensation.planned", new JsonObject { ["step"] = step.Id, ["action"] = compensate.Action, ["summary"] = $"if a later step fails: would undo it with {compensate.Action}" }).ConfigureAwait(true);
                     }
                     else
                     {
@@ -192,13 +195,13 @@ public sealed class RunbookWorkflow
 
                 break;
             case StepType.Sleep:
-                await StepOperations.SleepAsync(ctx, step.Sleep!.Value, step.Id, position, state.DryRun).ConfigureAwait(false);
+                await StepOperations.SleepAsync(ctx, step.Sleep!.Value, step.Id, position, state.DryRun).ConfigureAwait(true);
                 break;
             case StepType.Approval:
-                await ApproveAsync(ctx, state, step, position).ConfigureAwait(false);
+                await ApproveAsync(ctx, state, step, position).ConfigureAwait(true);
                 break;
             case StepType.WaitUntil:
-                await WaitUntilAsync(ctx, state, step, position).ConfigureAwait(false);
+                await WaitUntilAsync(ctx, state, step, position).ConfigureAwait(true);
                 break;
         }
 
@@ -212,7 +215,7 @@ public sealed class RunbookWorkflow
     {
         var action = actions.TryGet(name, out var a) ? a : throw new StepFailedException(step.Id, 0, "UnknownAction", $"{step.Location}: action '{name}' is not available in this worker", 0);
         var with = template is null ? new JsonObject() : (JsonObject)state.Render(template, result, step)!;
-        return await StepOperations.ActionAsync(ctx, action, with, step.Id, position, state.DryRun, options, queue, state.Gate).ConfigureAwait(false);
+        return await StepOperations.ActionAsync(ctx, action, with, step.Id, position, state.DryRun, options, queue, state.Gate).ConfigureAwait(true);
     }
 
     /// <summary>Polls the step's verify action until its condition holds; the step fails with <c>VerifyFailed</c> if it never does.</summary>
@@ -222,29 +225,29 @@ public sealed class RunbookWorkflow
         var options = StepOperations.OptionsOf(null, null, null);
         if (state.DryRun)
         {
-            await ActionAsync(ctx, state, step, verify.Action, verify.With, options, null, $"{position}/verify").ConfigureAwait(false);
-            await ctx.RecordAsync(position + "/verify-planned", "verify.planned", new JsonObject { ["step"] = step.Id, ["condition"] = verify.Condition.Text, ["summary"] = "would then " + summary }).ConfigureAwait(false);
+            await ActionAsync(ctx, state, step, verify.Action, verify.With, options, null, $"{position}/verify").ConfigureAwait(true);
+            await ctx.RecordAsync(position + "/verify-planned", "verify.planned", new JsonObject { ["step"] = step.Id, ["condition"] = verify.Condition.Text, ["summary"] = "would then " + summary }).ConfigureAwait(true);
             return;
         }
 
         var deadline = ctx.UtcNow + verify.Timeout;
         for (var poll = 1; ; poll++)
         {
-            var result = await ActionAsync(ctx, state, step, verify.Action, verify.With, options, null, $"{position}/verify#{poll}").ConfigureAwait(false);
+            var result = await ActionAsync(ctx, state, step, verify.Action, verify.With, options, null, $"{position}/verify#{poll}").ConfigureAwait(true);
             if (ExpressionEvaluator.IsTruthy(state.Evaluate(verify.Condition, result, step)))
             {
-                await ctx.RecordAsync($"{position}/verified", "verify.passed", new JsonObject { ["step"] = step.Id, ["condition"] = verify.Condition.Text, ["polls"] = poll, ["result"] = result?.DeepClone() }).ConfigureAwait(false);
+                await ctx.RecordAsync($"{position}/verified", "verify.passed", new JsonObject { ["step"] = step.Id, ["condition"] = verify.Condition.Text, ["polls"] = poll, ["result"] = result?.DeepClone() }).ConfigureAwait(true);
                 return;
             }
 
             if (ctx.UtcNow + verify.Interval > deadline)
             {
                 var message = $"{verify.Condition.Text} did not hold within {Durations.Format(verify.Timeout)} after the step ({poll} polls of {verify.Action})";
-                await ctx.RecordAsync($"{position}/verify-failed", "verify.failed", new JsonObject { ["step"] = step.Id, ["condition"] = verify.Condition.Text, ["polls"] = poll, ["result"] = result?.DeepClone(), ["error"] = message }).ConfigureAwait(false);
+                await ctx.RecordAsync($"{position}/verify-failed", "verify.failed", new JsonObject { ["step"] = step.Id, ["condition"] = verify.Condition.Text, ["polls"] = poll, ["result"] = result?.DeepClone(), ["error"] = message }).ConfigureAwait(true);
                 throw new StepFailedException(step.Id, 0, "VerifyFailed", message, 1); // the step's action ran once; the polls are in the message
             }
 
-            await ctx.DelayAsync(verify.Interval, $"{position}/verify-interval#{poll}").ConfigureAwait(false);
+            await ctx.DelayAsync(verify.Interval, $"{position}/verify-interval#{poll}").ConfigureAwait(true);
         }
     }
 
@@ -252,7 +255,7 @@ public sealed class RunbookWorkflow
     {
         var spec = step.Approval!;
         var message = spec.Message is null ? null : ExpressionEvaluator.Stringify(RunbookValues.FromJson(state.Render(spec.Message, null)));
-        await StepOperations.ApproveAsync(ctx, spec, message, step.Id, position, state.DryRun).ConfigureAwait(false);
+        await StepOperations.ApproveAsync(ctx, spec, message, step.Id, position, state.DryRun).ConfigureAwait(true);
         state.Gate?.Pass();
     }
 
@@ -261,8 +264,8 @@ public sealed class RunbookWorkflow
         var spec = step.WaitUntil!;
         if (state.DryRun)
         {
-            await ActionAsync(ctx, state, step, position).ConfigureAwait(false);
-            await ctx.RecordAsync(position + "/until", "wait.planned", new JsonObject { ["step"] = step.Id, ["condition"] = spec.Condition.Text, ["summary"] = $"would poll every {Durations.Format(spec.Interval)} for up to {Durations.Format(spec.Timeout)} until {spec.Condition.Text}" }).ConfigureAwait(false);
+            await ActionAsync(ctx, state, step, position).ConfigureAwait(true);
+            await ctx.RecordAsync(position + "/until", "wait.planned", new JsonObject { ["step"] = step.Id, ["condition"] = spec.Condition.Text, ["summary"] = $"would poll every {Durations.Format(spec.Interval)} for up to {Durations.Format(spec.Timeout)} until {spec.Condition.Text}" }).ConfigureAwait(true);
             state.SetOutputs(step, null);
             return;
         }
@@ -270,7 +273,7 @@ public sealed class RunbookWorkflow
         var deadline = ctx.UtcNow + spec.Timeout;
         for (var poll = 1; ; poll++)
         {
-            var result = await ActionAsync(ctx, state, step, $"{position}/poll#{poll}").ConfigureAwait(false);
+            var result = await ActionAsync(ctx, state, step, $"{position}/poll#{poll}").ConfigureAwait(true);
             var met = state.Evaluate(spec.Condition, result, step);
             if (ExpressionEvaluator.IsTruthy(met))
             {
@@ -283,7 +286,7 @@ public sealed class RunbookWorkflow
                 throw new StepFailedException(step.Id, 0, "WaitTimedOut", $"{spec.Condition.Text} did not hold within {Durations.Format(spec.Timeout)} ({poll} polls)", poll);
             }
 
-            await ctx.DelayAsync(spec.Interval, $"{position}/interval#{poll}").ConfigureAwait(false);
+            await ctx.DelayAsync(spec.Interval, $"{position}/interval#{poll}").ConfigureAwait(true);
         }
     }
 

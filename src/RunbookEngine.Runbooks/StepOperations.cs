@@ -9,6 +9,9 @@ namespace RunbookEngine.Runbooks;
 /// What a step of any runbook does on any engine, shared by YAML runbooks and C# script runbooks so that an
 /// action, an approval or a sleep behaves and is recorded the same way whichever language asked for it.
 /// </summary>
+// Workflow code: every await keeps its continuation on the engine's scheduler (ConfigureAwait(true)), since
+// Temporal runs workflows on a deterministic scheduler of its own and a continuation on the thread pool would
+// leave it; on the kernel there is no context, so it costs nothing.
 internal static class StepOperations
 {
     /// <summary>
@@ -19,7 +22,7 @@ internal static class StepOperations
     {
         if (!dryRun && gate is not null)
         {
-            await gate.BeforeAsync(ctx, action, with, stepId, position).ConfigureAwait(false);
+            await gate.BeforeAsync(ctx, action, with, stepId, position).ConfigureAwait(true);
         }
 
         // One shape wherever it runs: the action's activity by name, the step id and the rendered inputs as JSON.
@@ -27,11 +30,11 @@ internal static class StepOperations
         if (dryRun)
         {
             // Plans run in this worker: they read, never change, and a dry-run must not wait for another queue.
-            await ctx.ActivityAsync(position, RunbookActivities.PlanActivityName(action.Name), null, input, new StepOptions { Retry = RetryPolicy.None }).ConfigureAwait(false);
+            await ctx.ActivityAsync(position, RunbookActivities.PlanActivityName(action.Name), null, input, new StepOptions { Retry = RetryPolicy.None }).ConfigureAwait(true);
             return null;
         }
 
-        return await ctx.ActivityAsync(position, RunbookActivities.ActivityName(action.Name), queue, input, options).ConfigureAwait(false);
+        return await ctx.ActivityAsync(position, RunbookActivities.ActivityName(action.Name), queue, input, options).ConfigureAwait(true);
     }
 
     /// <summary>Waits for the approvals a gate needs; records every request, refusal, decision and timeout.</summary>
@@ -57,11 +60,11 @@ internal static class StepOperations
         if (dryRun)
         {
             request["summary"] = $"would wait for {spec.Min} approval(s) from {string.Join(", ", spec.Approvers)}";
-            await ctx.RecordAsync(position, "approval.planned", request).ConfigureAwait(false);
+            await ctx.RecordAsync(position, "approval.planned", request).ConfigureAwait(true);
             return;
         }
 
-        await ctx.RecordAsync(position, "approval.requested", request).ConfigureAwait(false);
+        await ctx.RecordAsync(position, "approval.requested", request).ConfigureAwait(true);
         DateTimeOffset? deadline = spec.Timeout is { } timeout ? ctx.UtcNow + timeout : null;
         var granted = new List<string>();
         for (var k = 1; ; k++)
@@ -69,10 +72,10 @@ internal static class StepOperations
             var remaining = deadline is { } d ? d - ctx.UtcNow : (TimeSpan?)null;
             var decision = remaining is { } r && r <= TimeSpan.Zero
                 ? null
-                : await ctx.WaitForSignalAsync(RunbookWorkflow.ApprovalSignalPrefix + stepId, remaining, $"{position}/decision#{k}").ConfigureAwait(false);
+                : await ctx.WaitForSignalAsync(RunbookWorkflow.ApprovalSignalPrefix + stepId, remaining, $"{position}/decision#{k}").ConfigureAwait(true);
             if (decision is null)
             {
-                await ctx.RecordAsync($"{position}/timed_out", "approval.timed_out", new JsonObject { ["step"] = stepId, ["outcome"] = spec.OnTimeout, ["approvals"] = granted.Count }).ConfigureAwait(false);
+                await ctx.RecordAsync($"{position}/timed_out", "approval.timed_out", new JsonObject { ["step"] = stepId, ["outcome"] = spec.OnTimeout, ["approvals"] = granted.Count }).ConfigureAwait(true);
                 if (spec.OnTimeout == "approve")
                 {
                     return;
@@ -88,18 +91,18 @@ internal static class StepOperations
             var refusal = ApprovalRules.Refusal(spec, ctx.StartedBy, who, groups, granted);
             if (refusal is not null)
             {
-                await ctx.RecordAsync($"{position}/refused#{k}", "approval.refused", new JsonObject { ["step"] = stepId, ["by"] = who, ["decision"] = verdict, ["reason"] = refusal }).ConfigureAwait(false);
+                await ctx.RecordAsync($"{position}/refused#{k}", "approval.refused", new JsonObject { ["step"] = stepId, ["by"] = who, ["decision"] = verdict, ["reason"] = refusal }).ConfigureAwait(true);
                 continue;
             }
 
             if (verdict == "reject")
             {
-                await ctx.RecordAsync($"{position}/rejected", "approval.rejected", new JsonObject { ["step"] = stepId, ["by"] = who, ["comment"] = comment }).ConfigureAwait(false);
+                await ctx.RecordAsync($"{position}/rejected", "approval.rejected", new JsonObject { ["step"] = stepId, ["by"] = who, ["comment"] = comment }).ConfigureAwait(true);
                 throw new StepFailedException(stepId, 0, "Rejected", $"'{stepId}' was rejected by {who}" + (comment is null ? string.Empty : $": {comment}"), 0);
             }
 
             granted.Add(who);
-            await ctx.RecordAsync($"{position}/granted#{k}", "approval.granted", new JsonObject { ["step"] = stepId, ["by"] = who, ["comment"] = comment, ["approvals"] = granted.Count, ["needed"] = spec.Min }).ConfigureAwait(false);
+            await ctx.RecordAsync($"{position}/granted#{k}", "approval.granted", new JsonObject { ["step"] = stepId, ["by"] = who, ["comment"] = comment, ["approvals"] = granted.Count, ["needed"] = spec.Min }).ConfigureAwait(true);
             if (granted.Count >= spec.Min)
             {
                 return;
@@ -112,11 +115,11 @@ internal static class StepOperations
     {
         if (dryRun)
         {
-            await ctx.RecordAsync(position, "sleep.planned", new JsonObject { ["step"] = stepId, ["duration"] = Durations.Format(duration), ["summary"] = $"would sleep {Durations.Format(duration)}" }).ConfigureAwait(false);
+            await ctx.RecordAsync(position, "sleep.planned", new JsonObject { ["step"] = stepId, ["duration"] = Durations.Format(duration), ["summary"] = $"would sleep {Durations.Format(duration)}" }).ConfigureAwait(true);
             return;
         }
 
-        await ctx.DelayAsync(duration, position).ConfigureAwait(false);
+        await ctx.DelayAsync(duration, position).ConfigureAwait(true);
     }
 
     /// <summary>The kernel options of a step's retry policy and timeouts.</summary>

@@ -20,6 +20,9 @@ public sealed class ActivityRegistry
         return this;
     }
 
+    /// <summary>Gets the registered activity type names (for engines that register each with their own worker).</summary>
+    public IReadOnlyCollection<string> Names => [.. activities.Keys.Order(StringComparer.Ordinal)];
+
     /// <summary>Finds an activity type.</summary>
     /// <param name="name">The name.</param>
     /// <param name="body">The code, when found.</param>

@@ -19,6 +19,9 @@ namespace RunbookEngine.Scripting;
 /// must be deterministic; the compiler refuses the clock, random numbers, sleeps, threads and I/O outside a step
 /// and names the alternative here.
 /// </remarks>
+// Workflow code: every await keeps its continuation on the engine's scheduler (ConfigureAwait(true)), since
+// Temporal runs workflows on a deterministic scheduler of its own and a continuation on the thread pool would
+// leave it; on the kernel there is no context, so it costs nothing.
 #pragma warning disable VSTHRD200 // The script API reads as the runbook's own verbs: `await Shell(...)`, `await Step(...)`.
 public sealed class RunbookScript
 {
@@ -156,7 +159,7 @@ public sealed class RunbookScript
             with["expect_status"] = new JsonArray([.. expectStatus.Select(s => JsonValue.Create(s))]);
         }
 
-        return new HttpResult(await RunActionAsync(id, "http", with, settings).ConfigureAwait(false));
+        return new HttpResult(await RunActionAsync(id, "http", with, settings).ConfigureAwait(true));
     }
 
     /// <summary>Records a message in the run's timeline and the worker's log, as the <c>log</c> action.</summary>
@@ -165,7 +168,7 @@ public sealed class RunbookScript
     /// <param name="level">info, warning or error.</param>
     /// <returns>A task.</returns>
     public async Task Log(string id, string message, string level = "info") =>
-        await RunActionAsync(id, "log", new JsonObject { ["message"] = message, ["level"] = level }, null).ConfigureAwait(false);
+        await RunActionAsync(id, "log", new JsonObject { ["message"] = message, ["level"] = level }, null).ConfigureAwait(true);
 
     /// <summary>Runs any action by name, with the same inputs as under a YAML step's <c>with:</c>.</summary>
     /// <param name="id">The step id.</param>
@@ -182,7 +185,7 @@ public sealed class RunbookScript
             _ => JsonSerializer.SerializeToNode(with, AsWritten) as JsonObject
                 ?? throw new StepException("InvalidInput", $"step '{id}': the inputs of action '{action}' must be an object", nonRetryable: true),
         };
-        return await RunActionAsync(id, action, node, settings).ConfigureAwait(false) as JsonObject ?? [];
+        return await RunActionAsync(id, action, node, settings).ConfigureAwait(true) as JsonObject ?? [];
     }
 
     /// <summary>Runs custom code as a checkpointed step: it runs once, its result is recorded, and replay returns the record.</summary>
@@ -195,18 +198,18 @@ public sealed class RunbookScript
     {
         ArgumentNullException.ThrowIfNull(body);
         var position = Position(id);
-        if (await ReusedAsync(id, position).ConfigureAwait(false) is { } reused)
+        if (await ReusedAsync(id, position).ConfigureAwait(true) is { } reused)
         {
             return reused.Value is null ? default! : reused.Value.Deserialize<T>(WorkflowJson.Options)!;
         }
 
         if (DryRun)
         {
-            await ctx.RecordAsync(position, "code.planned", new JsonObject { ["step"] = id, ["summary"] = $"would run the custom code of step '{id}'" }).ConfigureAwait(false);
+            await ctx.RecordAsync(position, "code.planned", new JsonObject { ["step"] = id, ["summary"] = $"would run the custom code of step '{id}'" }).ConfigureAwait(true);
             return default!;
         }
 
-        return await ctx.StepAsync(position, _ => body(), OptionsOf(settings)).ConfigureAwait(false);
+        return await ctx.StepAsync(position, _ => body(), OptionsOf(settings)).ConfigureAwait(true);
     }
 
     /// <summary>Runs custom code that returns nothing as a checkpointed step.</summary>
@@ -221,7 +224,7 @@ public sealed class RunbookScript
             id,
             async () =>
             {
-                await body().ConfigureAwait(false);
+                await body().ConfigureAwait(true);
                 return true;
             },
             settings);
@@ -274,13 +277,13 @@ public sealed class RunbookScript
         }
 
         var position = Position(id);
-        if (await ReusedAsync(id, position).ConfigureAwait(false) is not null)
+        if (await ReusedAsync(id, position).ConfigureAwait(true) is not null)
         {
             return;
         }
 
         var spec = new ApprovalSpec(approvers, min, timeout, approveOnTimeout ? "approve" : "reject", fourEyes, null);
-        await StepOperations.ApproveAsync(ctx, spec, message, id, position, DryRun).ConfigureAwait(false);
+        await StepOperations.ApproveAsync(ctx, spec, message, id, position, DryRun).ConfigureAwait(true);
         gate?.Pass();
     }
 
@@ -291,9 +294,9 @@ public sealed class RunbookScript
     public async Task Sleep(string id, TimeSpan duration)
     {
         var position = Position(id);
-        if (await ReusedAsync(id, position).ConfigureAwait(false) is null)
+        if (await ReusedAsync(id, position).ConfigureAwait(true) is null)
         {
-            await StepOperations.SleepAsync(ctx, duration, id, position, DryRun).ConfigureAwait(false);
+            await StepOperations.SleepAsync(ctx, duration, id, position, DryRun).ConfigureAwait(true);
         }
     }
 
@@ -351,11 +354,11 @@ public sealed class RunbookScript
             for (var k = 1; ; k++)
             {
                 scope = $"{position}/poll#{k}/";
-                var result = await poll().ConfigureAwait(false);
+                var result = await poll().ConfigureAwait(true);
                 scope = outer;
                 if (DryRun)
                 {
-                    await ctx.RecordAsync(position + (verify ? "/verify-planned" : "/until"), verify ? "verify.planned" : "wait.planned", new JsonObject { ["step"] = id, ["summary"] = $"would {summary}" }).ConfigureAwait(false);
+                    await ctx.RecordAsync(position + (verify ? "/verify-planned" : "/until"), verify ? "verify.planned" : "wait.planned", new JsonObject { ["step"] = id, ["summary"] = $"would {summary}" }).ConfigureAwait(true);
                     return result;
                 }
 
@@ -363,7 +366,7 @@ public sealed class RunbookScript
                 {
                     if (verify)
                     {
-                        await ctx.RecordAsync(position + "/verified", "verify.passed", new JsonObject { ["step"] = id, ["polls"] = k }).ConfigureAwait(false);
+                        await ctx.RecordAsync(position + "/verified", "verify.passed", new JsonObject { ["step"] = id, ["polls"] = k }).ConfigureAwait(true);
                     }
 
                     return result;
@@ -374,13 +377,13 @@ public sealed class RunbookScript
                     var message = $"the condition of '{id}' did not hold within {Durations.Format(timeout)} ({k} polls)";
                     if (verify)
                     {
-                        await ctx.RecordAsync(position + "/verify-failed", "verify.failed", new JsonObject { ["step"] = id, ["polls"] = k, ["error"] = message }).ConfigureAwait(false);
+                        await ctx.RecordAsync(position + "/verify-failed", "verify.failed", new JsonObject { ["step"] = id, ["polls"] = k, ["error"] = message }).ConfigureAwait(true);
                     }
 
                     throw new StepFailedException(id, 0, verify ? "VerifyFailed" : "WaitTimedOut", message, k);
                 }
 
-                await ctx.DelayAsync(interval, $"{position}/interval#{k}").ConfigureAwait(false);
+                await ctx.DelayAsync(interval, $"{position}/interval#{k}").ConfigureAwait(true);
             }
         }
         finally
@@ -414,13 +417,13 @@ public sealed class RunbookScript
             with["stdin"] = stdin;
         }
 
-        return new ShellResult(await RunActionAsync(id, "shell", with, settings).ConfigureAwait(false));
+        return new ShellResult(await RunActionAsync(id, "shell", with, settings).ConfigureAwait(true));
     }
 
     private async Task<JsonNode?> RunActionAsync(string id, string name, JsonObject with, StepSettings? settings)
     {
         var position = Position(id);
-        if (await ReusedAsync(id, position).ConfigureAwait(false) is { } reused)
+        if (await ReusedAsync(id, position).ConfigureAwait(true) is { } reused)
         {
             return reused.Value;
         }
@@ -435,7 +438,7 @@ public sealed class RunbookScript
             throw new StepFailedException(id, 0, "InvalidInput", $"step '{id}': {problem}", 0);
         }
 
-        return await StepOperations.ActionAsync(ctx, action, with, id, position, DryRun, OptionsOf(settings), settings?.Queue, gate).ConfigureAwait(false);
+        return await StepOperations.ActionAsync(ctx, action, with, id, position, DryRun, OptionsOf(settings), settings?.Queue, gate).ConfigureAwait(true);
     }
 
     /// <summary>The position of the next step with this id: the id, then <c>id#2</c>, <c>id#3</c> for repeats (loops).</summary>
@@ -474,7 +477,7 @@ public sealed class RunbookScript
         }
 
         var status = prior["status"]?.GetValue<string>() ?? "succeeded";
-        await ctx.RecordAsync(position, "step.reused", new JsonObject { ["step"] = id, ["from_run"] = input.RetryOf, ["status"] = status }).ConfigureAwait(false);
+        await ctx.RecordAsync(position, "step.reused", new JsonObject { ["step"] = id, ["from_run"] = input.RetryOf, ["status"] = status }).ConfigureAwait(true);
         return new StrongBoxed(prior["result"]?.DeepClone());
     }
 

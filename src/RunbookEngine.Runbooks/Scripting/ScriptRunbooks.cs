@@ -8,6 +8,9 @@ using RunbookEngine.Workflows;
 namespace RunbookEngine.Runbooks.Scripting;
 
 /// <summary>C# script runbooks (<c>.csx</c>): metadata read from the header, code compiled (or loaded from the cache).</summary>
+// Workflow code: every await keeps its continuation on the engine's scheduler (ConfigureAwait(true)), since
+// Temporal runs workflows on a deterministic scheduler of its own and a continuation on the thread pool would
+// leave it; on the kernel there is no context, so it costs nothing.
 public static class ScriptRunbooks
 {
     /// <summary>The definition format of script runbooks.</summary>
@@ -58,7 +61,7 @@ public static class ScriptRunbooks
             var globals = new RunbookScript(ctx, runbook, actions);
             try
             {
-                await script.Run(globals).ConfigureAwait(false);
+                await script.Run(globals).ConfigureAwait(true);
             }
             catch (Exception ex) when (ex is not OperationCanceledException && ex.GetType().Assembly != typeof(IWorkflowContext).Assembly)
             {
