@@ -1,0 +1,70 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using RunbookEngine.Workflows;
+using Temporalio.Activities;
+using Temporalio.Exceptions;
+
+namespace RunbookEngine.Temporal;
+
+/// <summary>
+/// The activities a Temporal worker serves for runbooks: every activity of an <see cref="ActivityRegistry"/>
+/// (<c>action:&lt;name&gt;</c> and <c>plan:&lt;name&gt;</c> from <c>AddRunbookActions</c>) under its own name, and
+/// the local activity that runs a script's own step code.
+/// </summary>
+public static class RunbookTemporalActivities
+{
+    /// <summary>Creates the Temporal activity definitions.</summary>
+    /// <param name="registry">The activities, as a kernel worker registers them.</param>
+    /// <param name="logger">The logger handed to each attempt.</param>
+    /// <returns>The definitions to add to a Temporal worker.</returns>
+    public static IReadOnlyList<ActivityDefinition> Create(ActivityRegistry registry, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentNullException.ThrowIfNull(logger);
+        var definitions = new List<ActivityDefinition>();
+        foreach (var name in registry.Names)
+        {
+            registry.TryGet(name, out var body);
+            definitions.Add(ActivityDefinition.Create(name, typeof(Task<JsonNode?>), [typeof(ActivityCall)], 1, args => RunAsync(body, (ActivityCall)args[0]!, logger)));
+        }
+
+        definitions.Add(ActivityDefinition.Create(InlineSteps.ActivityName, typeof(Task<JsonNode?>), [typeof(ActivityCall)], 1, args => RunInlineAsync((ActivityCall)args[0]!, logger)));
+        return definitions;
+    }
+
+    /// <summary>Runs one attempt of an activity and turns our errors into Temporal failures whose type is the error kind.</summary>
+    internal static async Task<JsonNode?> RunAsync(Func<IStepContext, Task<JsonNode?>> body, ActivityCall call, ILogger logger)
+    {
+        var step = new TemporalStepContext(ActivityExecutionContext.Current, call, logger);
+        try
+        {
+            return await body(step).ConfigureAwait(false);
+        }
+        catch (StepException ex)
+        {
+            throw new ApplicationFailureException(ex.Message, ex.Kind, ex.NonRetryable);
+        }
+        catch (StepFailedException ex)
+        {
+            throw new ApplicationFailureException(ex.Message, ex.ErrorKind);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not FailureException)
+        {
+            throw new ApplicationFailureException(ex.Message, ex.GetType().Name);
+        }
+    }
+
+    private static Task<JsonNode?> RunInlineAsync(ActivityCall call, ILogger logger)
+    {
+        var info = ActivityExecutionContext.Current.Info;
+        var key = InlineSteps.Key(info.WorkflowId ?? string.Empty, info.WorkflowRunId ?? string.Empty, call.Sequence);
+        if (!InlineSteps.TryPeek(key, out var body))
+        {
+            // Only when the workflow is not in this process any more (evicted or its worker restarted between
+            // scheduling and running): retryable, and the replayed workflow leaves the code again.
+            throw new ApplicationFailureException($"the code of step '{call.Step}' is not in this worker; it is scheduled again when the run resumes", "InlineStepUnavailable");
+        }
+
+        return RunAsync(body, call, logger);
+    }
+}

@@ -1,0 +1,14 @@
+using System.Text.Json.Nodes;
+
+namespace RunbookEngine.Temporal;
+
+/// <summary>
+/// The input of a runbook's Temporal workflow. The definition travels in it, so the run is pinned to the text it
+/// started with (Temporal keeps it in the workflow's history) and editing the runbook never changes it.
+/// </summary>
+/// <param name="Workflow">The runbook (workflow) name.</param>
+/// <param name="DefinitionContent">The pinned definition's content (the compiled runbook envelope).</param>
+/// <param name="DefinitionHash">Its hash, as the kernel computes it.</param>
+/// <param name="Input">The run's input: inputs, dry-run flag, gate, retry-of data.</param>
+/// <param name="StartedBy">Who started the run (<c>user:alice</c>, <c>alert:alertmanager/DiskFull</c>).</param>
+public sealed record TemporalRunInput(string Workflow, string DefinitionContent, string DefinitionHash, JsonNode? Input, string StartedBy);

@@ -1,0 +1,35 @@
+using System.Text.Json.Nodes;
+using RunbookEngine.Actions;
+using RunbookEngine.Runbooks;
+using Temporalio.Worker;
+
+namespace RunbookEngine.Temporal.Tests;
+
+/// <summary>Runbooks as the Temporal workflow's input, and a replayer with today's interpreter.</summary>
+internal static class ReplayHarness
+{
+    public static ActionCatalog Actions { get; } = ActionCatalog.CreateDefault();
+
+    public static TemporalRunInput Input(string yaml, JsonObject? inputs = null, bool dryRun = false, string startedBy = "user:alice")
+    {
+        var (runbook, problems) = RunbookLibrary.Parse(Actions, "test.yaml", yaml);
+        Assert.True(runbook is not null, string.Join('\n', problems));
+        var (bound, bindProblems) = InputBinder.Bind(runbook!, inputs ?? []);
+        Assert.True(bindProblems.Count == 0, string.Join('\n', bindProblems));
+        var definition = RunbookDefinitions.ToDefinition(runbook!);
+        return new TemporalRunInput(definition.Name, definition.Content, definition.Hash, new RunbookRunInput(bound, dryRun).ToJson(), startedBy);
+    }
+
+    public static HistoryBuilder History(TemporalRunInput input) => new(RunbookTemporalWorkflow.TypeName, input);
+
+    /// <summary>Replays a history through the SDK's replayer with today's interpreter; the result says whether it failed and why.</summary>
+    public static async Task<WorkflowReplayResult> ReplayAsync(HistoryBuilder history, LogLines? logs = null)
+    {
+        var replayer = new WorkflowReplayer(new WorkflowReplayerOptions { TaskQueue = "runbooks", LoggerFactory = logs ?? new LogLines() }.AddWorkflow(RunbookTemporalWorkflow.Definition(new RunbookResolver(Actions))));
+        return await replayer.ReplayWorkflowAsync(history.Build("run_test"), throwOnReplayFailure: false);
+    }
+
+    public static ActivityCall Call(string step, int sequence, JsonNode? input) => new(step, sequence, input);
+
+    public static JsonObject ActionInput(string step, JsonObject with) => new() { ["step"] = step, ["with"] = with };
+}
