@@ -13,29 +13,44 @@ namespace RunbookEngine.Temporal;
 /// </summary>
 public static class RunbookTemporalActivities
 {
+    /// <summary>
+    /// How often a running action heartbeats. Its activities are scheduled with a heartbeat timeout of
+    /// <see cref="TemporalActivityOptions.HeartbeatTimeout"/>, so a worker that dies mid-action is noticed by the
+    /// server in about that time rather than at the end of the attempt's timeout.
+    /// </summary>
+    public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(10);
+
     /// <summary>Creates the Temporal activity definitions.</summary>
     /// <param name="registry">The activities, as a kernel worker registers them.</param>
     /// <param name="logger">The logger handed to each attempt.</param>
+    /// <param name="time">The clock of the heartbeats (the system clock when null).</param>
     /// <returns>The definitions to add to a Temporal worker.</returns>
-    public static IReadOnlyList<ActivityDefinition> Create(ActivityRegistry registry, ILogger logger)
+    public static IReadOnlyList<ActivityDefinition> Create(ActivityRegistry registry, ILogger logger, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(registry);
         ArgumentNullException.ThrowIfNull(logger);
+        time ??= TimeProvider.System;
         var definitions = new List<ActivityDefinition>();
         foreach (var name in registry.Names)
         {
             registry.TryGet(name, out var body);
-            definitions.Add(ActivityDefinition.Create(name, typeof(Task<JsonNode?>), [typeof(ActivityCall)], 1, args => RunAsync(body, (ActivityCall)args[0]!, logger)));
+            definitions.Add(ActivityDefinition.Create(name, typeof(Task<JsonNode?>), [typeof(ActivityCall)], 1, args => RunAsync(body, (ActivityCall)args[0]!, logger, time)));
         }
 
         definitions.Add(ActivityDefinition.Create(InlineSteps.ActivityName, typeof(Task<JsonNode?>), [typeof(ActivityCall)], 1, args => RunInlineAsync((ActivityCall)args[0]!, logger)));
         return definitions;
     }
 
-    /// <summary>Runs one attempt of an activity and turns our errors into Temporal failures whose type is the error kind.</summary>
-    internal static async Task<JsonNode?> RunAsync(Func<IStepContext, Task<JsonNode?>> body, ActivityCall call, ILogger logger)
+    /// <summary>
+    /// Runs one attempt of an activity, heartbeating while it runs (when <paramref name="time"/> is given: local
+    /// activities cannot heartbeat), and turns our errors into Temporal failures whose type is the error kind.
+    /// </summary>
+    internal static async Task<JsonNode?> RunAsync(Func<IStepContext, Task<JsonNode?>> body, ActivityCall call, ILogger logger, TimeProvider? time = null)
     {
-        var step = new TemporalStepContext(ActivityExecutionContext.Current, call, logger);
+        var context = ActivityExecutionContext.Current;
+        var step = new TemporalStepContext(context, call, logger);
+        using var beating = new CancellationTokenSource();
+        var heartbeats = time is null ? Task.CompletedTask : HeartbeatAsync(context, time, beating.Token);
         try
         {
             return await body(step).ConfigureAwait(false);
@@ -51,6 +66,27 @@ public static class RunbookTemporalActivities
         catch (Exception ex) when (ex is not OperationCanceledException and not FailureException)
         {
             throw new ApplicationFailureException(ex.Message, ex.GetType().Name);
+        }
+        finally
+        {
+            await beating.CancelAsync().ConfigureAwait(false);
+            await heartbeats.ConfigureAwait(false);
+        }
+    }
+
+    private static async Task HeartbeatAsync(ActivityExecutionContext context, TimeProvider time, CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(HeartbeatInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
+            {
+                context.Heartbeat();
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // The attempt ended.
         }
     }
 

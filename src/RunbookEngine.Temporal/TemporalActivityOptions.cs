@@ -14,12 +14,20 @@ internal static class TemporalActivityOptions
     public static readonly TimeSpan DefaultAttemptTimeout = TimeSpan.FromHours(1);
 
     /// <summary>
-    /// The activity id of an operation: its position, step name and activity. Temporal's replay compares activity
-    /// ids (not types), so a runbook edited to call something else at a recorded position is caught as
-    /// non-deterministic, as the kernel does by name; the id also names the step in Temporal's UI.
+    /// The activity id of an operation: its position, step name and activity, so Temporal's UI and history name
+    /// the step. Replay in this SDK (1.22) compares the kinds and order of commands and the workflow's ending, not
+    /// activity ids or types: a run is kept from changing under an edited runbook by the definition pinned in its
+    /// input, not by replay (docs/architecture.md, "Runbooks on Temporal").
     /// </summary>
     public static string ActivityId(int sequence, string name, string activity) =>
         string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{sequence}:{name}:{activity}");
+
+    /// <summary>
+    /// The heartbeat timeout of action activities (they heartbeat every
+    /// <see cref="RunbookTemporalActivities.HeartbeatInterval"/> while they run): a worker that dies mid-action is
+    /// noticed in this time, and the attempt counts as failed with a heartbeat timeout.
+    /// </summary>
+    public static readonly TimeSpan HeartbeatTimeout = TimeSpan.FromSeconds(60);
 
     public static ActivityOptions For(StepOptions options, string? queue, int sequence, string name, string activity) => new()
     {
@@ -29,6 +37,7 @@ internal static class TemporalActivityOptions
         Summary = name,
         StartToCloseTimeout = options.AttemptTimeout ?? (options.StepTimeout is null ? DefaultAttemptTimeout : null),
         ScheduleToCloseTimeout = options.StepTimeout,
+        HeartbeatTimeout = HeartbeatTimeout,
         RetryPolicy = RetryOf(options.Retry),
     };
 

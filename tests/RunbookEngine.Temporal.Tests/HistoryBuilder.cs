@@ -84,6 +84,40 @@ public sealed class HistoryBuilder
         return WorkflowTask();
     }
 
+    /// <summary>An activity the last workflow task scheduled, whose attempts ran out of time (<paramref name="timeoutType"/>: StartToClose, ScheduleToClose).</summary>
+    public HistoryBuilder ActivityTimedOut(string activityId, string activityType, object? input, string timeoutType = "StartToClose", int attempt = 1)
+    {
+        var (scheduled, started) = ActivityStarted(activityId, activityType, input, null, attempt);
+        Add("ActivityTaskTimedOut", "activityTaskTimedOutEventAttributes", new JsonObject
+        {
+            ["failure"] = new JsonObject
+            {
+                ["message"] = "activity " + timeoutType + " timeout",
+                ["source"] = "Server",
+                ["timeoutFailureInfo"] = new JsonObject { ["timeoutType"] = "TIMEOUT_TYPE_" + Snake(timeoutType) },
+            },
+            ["scheduledEventId"] = Id(scheduled),
+            ["startedEventId"] = Id(started),
+            ["retryState"] = "MaximumAttemptsReached",
+        });
+        return WorkflowTask();
+    }
+
+    /// <summary>A client asked to cancel the workflow, followed by the workflow task that saw it.</summary>
+    public HistoryBuilder CancelRequested(TimeSpan after, string identity = "user:carol")
+    {
+        time += after;
+        Add("WorkflowExecutionCancelRequested", "workflowExecutionCancelRequestedEventAttributes", new JsonObject { ["cause"] = "runbook cancel", ["identity"] = identity });
+        return WorkflowTask();
+    }
+
+    /// <summary>The workflow ended cancelled in the last workflow task.</summary>
+    public HistoryBuilder Canceled()
+    {
+        Add("WorkflowExecutionCanceled", "workflowExecutionCanceledEventAttributes", new JsonObject { ["workflowTaskCompletedEventId"] = Id(lastWorkflowTaskCompleted) });
+        return this;
+    }
+
     /// <summary>A timer the last workflow task started, which fired.</summary>
     public HistoryBuilder TimerFired(int timerId, TimeSpan duration)
     {
@@ -143,6 +177,8 @@ public sealed class HistoryBuilder
     private static string Id(long id) => id.ToString(CultureInfo.InvariantCulture);
 
     private static string Duration(TimeSpan d) => d.TotalSeconds.ToString(CultureInfo.InvariantCulture) + "s";
+
+    private static string Snake(string pascal) => string.Concat(pascal.Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + c : char.ToUpperInvariant(c).ToString())).ToUpperInvariant();
 
     private static JsonObject Queue(string name) => new() { ["name"] = name, ["kind"] = "Normal" };
 

@@ -1,0 +1,114 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging.Abstractions;
+using RunbookEngine.Actions;
+using RunbookEngine.Runbooks;
+using RunbookEngine.Testing;
+using RunbookEngine.Workflows;
+using Temporalio.Activities;
+using Temporalio.Exceptions;
+using Temporalio.Testing;
+
+namespace RunbookEngine.Temporal.Tests;
+
+/// <summary>
+/// The activities a Temporal worker serves, run by the SDK's <see cref="ActivityEnvironment"/>: real actions (log,
+/// shell) with their outputs, failures as application failures typed by error kind, heartbeats while they run,
+/// cancellation that stops the process, and secrets kept out of what goes back to the server.
+/// </summary>
+public sealed class RunbookActivityTests
+{
+    /// <summary>How long a test waits for something that should happen at once before it fails instead of hanging.</summary>
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+
+    private readonly ManualTimeProvider time = new();
+    private readonly IReadOnlyList<ActivityDefinition> definitions;
+
+    public RunbookActivityTests()
+    {
+        var registry = new ActivityRegistry().AddRunbookActions(ReplayHarness.Actions, NullLogger.Instance);
+        definitions = RunbookTemporalActivities.Create(registry, NullLogger.Instance, time);
+    }
+
+    [Fact]
+    public void Every_action_and_plan_of_the_catalog_and_the_script_step_activity_are_served()
+    {
+        var names = definitions.Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
+
+        foreach (var action in ReplayHarness.Actions.All.Select(a => a.Name))
+        {
+            Assert.Contains(RunbookActivities.ActivityName(action), names);
+            Assert.Contains(RunbookActivities.PlanActivityName(action), names);
+        }
+
+        Assert.Contains(InlineSteps.ActivityName, names);
+    }
+
+    [Fact]
+    public async Task An_action_returns_its_outputs()
+    {
+        var result = await new ActivityEnvironment().RunAsync(() => InvokeAsync("action:shell", "check", new JsonObject { ["command"] = new JsonArray("echo", "disk ok") }));
+
+        Assert.Equal(0, result?["exit_code"]?.GetValue<int>());
+        Assert.Equal("disk ok", result?["stdout"]?.GetValue<string>().Trim());
+    }
+
+    [Fact]
+    public async Task A_failing_action_is_an_application_failure_typed_by_its_error_kind()
+    {
+        var retryable = await Assert.ThrowsAsync<ApplicationFailureException>(() => new ActivityEnvironment().RunAsync(() => InvokeAsync("action:shell", "check", new JsonObject { ["command"] = new JsonArray("false") })));
+        Assert.Equal("ExitCode", retryable.ErrorType);
+        Assert.False(retryable.NonRetryable);
+
+        var permanent = await Assert.ThrowsAsync<ApplicationFailureException>(() => new ActivityEnvironment().RunAsync(() => InvokeAsync("action:shell", "check", new JsonObject { ["command"] = new JsonArray() })));
+        Assert.Equal("InvalidInput", permanent.ErrorType);
+        Assert.True(permanent.NonRetryable, "an input error is not retried by the server");
+    }
+
+    [Fact]
+    public async Task A_running_action_heartbeats_and_a_cancelled_one_stops_its_process()
+    {
+        var beat = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var env = new ActivityEnvironment { Heartbeater = _ => beat.TrySetResult() };
+        var marker = Path.Combine(Path.GetTempPath(), "rb-temporal-" + Guid.NewGuid().ToString("N"));
+        var firstTick = time.WaitForTimerAsync(RunbookTemporalActivities.HeartbeatInterval);
+
+        // The process would write the marker after 30 s if it were left running.
+        var running = env.RunAsync(() => InvokeAsync("action:shell", "drain", new JsonObject { ["command"] = new JsonArray("bash", "-c", $"sleep 30; touch '{marker}'") }));
+        await firstTick.WaitAsync(Bound);
+        time.Advance(RunbookTemporalActivities.HeartbeatInterval);
+        await beat.Task.WaitAsync(Bound);
+
+        env.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
+        Assert.False(File.Exists(marker));
+    }
+
+    [Fact]
+    public async Task A_secret_never_goes_back_to_the_server_in_an_output_or_a_failure()
+    {
+        const string Value = "s3cr3t-temporal-token";
+        var variable = "RB_TEMPORAL_SECRET_" + Guid.NewGuid().ToString("N")[..8];
+        Environment.SetEnvironmentVariable(variable, Value);
+        try
+        {
+            var env = new JsonObject { ["TOKEN"] = $"secret://env/{variable}" };
+            var output = await new ActivityEnvironment().RunAsync(() => InvokeAsync("action:shell", "auth", new JsonObject { ["command"] = new JsonArray("bash", "-c", "echo \"token=$TOKEN\""), ["env"] = env.DeepClone() }));
+            Assert.DoesNotContain(Value, output!.ToJsonString(), StringComparison.Ordinal);
+            Assert.Contains(Secrets.Mask, output.ToJsonString(), StringComparison.Ordinal);
+
+            var failure = await Assert.ThrowsAsync<ApplicationFailureException>(() => new ActivityEnvironment().RunAsync(() => InvokeAsync("action:shell", "auth", new JsonObject { ["command"] = new JsonArray("bash", "-c", "echo \"token=$TOKEN\" >&2; exit 3"), ["env"] = env.DeepClone() })));
+            Assert.DoesNotContain(Value, failure.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain(Value, failure.ToString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
+    }
+
+    private async Task<JsonNode?> InvokeAsync(string activity, string step, JsonObject with)
+    {
+        var definition = definitions.Single(d => d.Name == activity);
+        return (JsonNode?)await definition.InvokeAsync([new ActivityCall(step, 1, new JsonObject { ["step"] = step, ["with"] = with })]);
+    }
+}
