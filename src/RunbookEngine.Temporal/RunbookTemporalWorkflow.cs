@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using RunbookEngine.Workflows;
+using RunbookEngine.Workflows.Storage;
 using Temporalio.Exceptions;
 using Temporalio.Workflows;
 using KernelDefinition = RunbookEngine.Workflows.WorkflowDefinition;
@@ -23,12 +24,18 @@ public sealed class RunbookTemporalWorkflow
     /// <summary>The Temporal signal that carries every interpreter signal (approval decisions).</summary>
     public const string SignalName = "signal";
 
-    /// <summary>The query that returns the events the workflow recorded.</summary>
-    public const string EventsQuery = "events";
+    /// <summary>The query that returns the run's journal (steps, timeline events, signals not yet taken).</summary>
+    public const string JournalQuery = "journal";
+
+    /// <summary>The interpreter signal name that asks to cancel: sent (with who and why) just before Temporal's cancel request.</summary>
+    public const string CancelSignal = "run.cancel";
+
+    /// <summary>The interpreter signal name that appends an event from outside the run to its timeline.</summary>
+    public const string AnnotateSignal = "run.annotate";
 
     private readonly IWorkflowResolver resolver;
-    private readonly SignalInbox inbox = new();
-    private readonly List<RecordedEvent> events = [];
+    private readonly RunJournal journal = new();
+    private (string By, string? Reason)? cancelRequest;
 
     /// <summary>Initializes a new instance of the <see cref="RunbookTemporalWorkflow"/> class.</summary>
     /// <param name="resolver">Rebuilds the runbook from its pinned definition (a <c>RunbookResolver</c>).</param>
@@ -38,9 +45,9 @@ public sealed class RunbookTemporalWorkflow
         this.resolver = resolver;
     }
 
-    /// <summary>Gets the events recorded so far, in order.</summary>
-    [WorkflowQuery(EventsQuery)]
-    public IReadOnlyList<RecordedEvent> Events => events;
+    /// <summary>Gets the run's journal as it stands.</summary>
+    [WorkflowQuery(JournalQuery)]
+    public RunJournalSnapshot Journal => journal.Snapshot();
 
     /// <summary>The Temporal definition of this workflow, created with the resolver its instances use.</summary>
     /// <param name="resolver">The resolver.</param>
@@ -55,6 +62,13 @@ public sealed class RunbookTemporalWorkflow
     public async Task<JsonNode?> RunAsync(TemporalRunInput input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        journal.Created(Utc(Workflow.Info.WorkflowStartTime), input.StartedBy, input.Created ?? new JsonObject { ["workflow"] = input.Workflow, ["definition_hash"] = input.DefinitionHash });
+        if (input.Blocked is { } blocked)
+        {
+            // Refused by a guard when it asked to start: it ends at once, visible in Temporal as in our CLI.
+            throw Fail(new ApplicationFailureException(blocked, BlockedErrorType, nonRetryable: true));
+        }
+
         var definition = new KernelDefinition(input.Workflow, input.DefinitionContent);
         WorkflowFunction? function;
         try
@@ -65,26 +79,46 @@ public sealed class RunbookTemporalWorkflow
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            throw new ApplicationFailureException($"The pinned definition of runbook '{input.Workflow}' could not be loaded: {ex.Message}", "DefinitionInvalid", nonRetryable: true);
+            throw Fail(new ApplicationFailureException($"The pinned definition of runbook '{input.Workflow}' could not be loaded: {ex.Message}", "DefinitionInvalid", nonRetryable: true));
         }
 
         if (function is null)
         {
-            throw new ApplicationFailureException($"This worker cannot run runbook '{input.Workflow}' at definition {definition.Hash[..12]}.", "DefinitionUnavailable", nonRetryable: true);
+            throw Fail(new ApplicationFailureException($"This worker cannot run runbook '{input.Workflow}' at definition {definition.Hash[..12]}.", "DefinitionUnavailable", nonRetryable: true));
         }
 
         try
         {
-            return await function(new TemporalWorkflowContext(input, inbox, events)).ConfigureAwait(true);
+            var output = await function(new TemporalWorkflowContext(input, journal)).ConfigureAwait(true);
+            journal.Event(Now, RunJournal.Actor, TimelineKinds.RunCompleted, TimelineData.Of(("output", output)));
+            return output;
         }
         catch (StepFailedException ex)
         {
-            throw new ApplicationFailureException(ex.Message, ex.ErrorKind, nonRetryable: true);
+            throw Fail(new ApplicationFailureException(ex.Message, ex.ErrorKind, nonRetryable: true));
         }
         catch (StepException ex)
         {
-            throw new ApplicationFailureException(ex.Message, ex.Kind, nonRetryable: true);
+            throw Fail(new ApplicationFailureException(ex.Message, ex.Kind, nonRetryable: true));
         }
+        catch (Exception ex) when (Workflow.CancellationToken.IsCancellationRequested && (ex is OperationCanceledException || TemporalException.IsCanceledException(ex)))
+        {
+            journal.Event(Now, RunJournal.Actor, TimelineKinds.RunCancelled, TimelineData.Of(("requested_by", cancelRequest?.By), ("reason", cancelRequest?.Reason)));
+            throw;
+        }
+    }
+
+    /// <summary>The Temporal failure type of a run a guard refused (shown as <c>blocked</c>).</summary>
+    public const string BlockedErrorType = "GuardBlocked";
+
+    private static DateTimeOffset Now => Utc(Workflow.UtcNow);
+
+    private static DateTimeOffset Utc(DateTime t) => new(DateTime.SpecifyKind(t, DateTimeKind.Utc));
+
+    private ApplicationFailureException Fail(ApplicationFailureException failure)
+    {
+        journal.Event(Now, RunJournal.Actor, TimelineKinds.RunFailed, TimelineData.Of(("error_kind", failure.ErrorType), ("error", failure.Message)));
+        return failure;
     }
 
     /// <summary>Receives an interpreter signal; it is kept until the workflow waits for its name.</summary>
@@ -94,7 +128,26 @@ public sealed class RunbookTemporalWorkflow
     public Task SignalAsync(TemporalSignal signal)
     {
         ArgumentNullException.ThrowIfNull(signal);
-        inbox.Add(new ReceivedSignal(signal.Name, signal.Payload, signal.Sender, new DateTimeOffset(DateTime.SpecifyKind(Workflow.UtcNow, DateTimeKind.Utc))));
+        switch (signal.Name)
+        {
+            case CancelSignal:
+                var reason = signal.Payload?["reason"]?.GetValue<string>();
+                cancelRequest = (signal.Sender, reason);
+                journal.Event(Now, signal.Sender, TimelineKinds.RunCancelRequested, TimelineData.Of(("reason", reason)));
+                break;
+            case AnnotateSignal:
+                var kind = signal.Payload?["kind"]?.GetValue<string>();
+                if (kind is not null && kind.Contains('.', StringComparison.Ordinal) && !TimelineKinds.IsKernelKind(kind))
+                {
+                    journal.Event(Now, signal.Sender, kind, signal.Payload?["data"]?.ToJsonString(WorkflowJson.Options));
+                }
+
+                break;
+            default:
+                journal.Received(signal.Name, signal.Payload, signal.Sender, Now);
+                break;
+        }
+
         return Task.CompletedTask;
     }
 }

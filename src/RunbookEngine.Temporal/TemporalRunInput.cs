@@ -11,4 +11,6 @@ namespace RunbookEngine.Temporal;
 /// <param name="DefinitionHash">Its hash, as the kernel computes it.</param>
 /// <param name="Input">The run's input: inputs, dry-run flag, gate, retry-of data.</param>
 /// <param name="StartedBy">Who started the run (<c>user:alice</c>, <c>alert:alertmanager/DiskFull</c>).</param>
-public sealed record TemporalRunInput(string Workflow, string DefinitionContent, string DefinitionHash, JsonNode? Input, string StartedBy);
+/// <param name="Created">The data of its <c>run.created</c> event (the trigger alert, the file, retry-of), as on the kernel.</param>
+/// <param name="Blocked">Why a guard refused the run, when it did: the run then ends at once as blocked.</param>
+public sealed record TemporalRunInput(string Workflow, string DefinitionContent, string DefinitionHash, JsonNode? Input, string StartedBy, JsonObject? Created = null, string? Blocked = null);

@@ -21,15 +21,13 @@ namespace RunbookEngine.Temporal;
 internal sealed class TemporalWorkflowContext : RunbookEngine.Workflows.IWorkflowContext
 {
     private readonly TemporalRunInput run;
-    private readonly SignalInbox inbox;
-    private readonly List<RecordedEvent> events;
+    private readonly RunJournal journal;
     private int sequence;
 
-    public TemporalWorkflowContext(TemporalRunInput run, SignalInbox inbox, List<RecordedEvent> events)
+    public TemporalWorkflowContext(TemporalRunInput run, RunJournal journal)
     {
         this.run = run;
-        this.inbox = inbox;
-        this.events = events;
+        this.journal = journal;
     }
 
     public string RunId => Workflow.Info.WorkflowId;
@@ -61,9 +59,12 @@ internal sealed class TemporalWorkflowContext : RunbookEngine.Workflows.IWorkflo
         options ??= StepOptions.Default;
         options.Validate();
         var seq = ++sequence;
+        journal.ActivityScheduled(seq, name, activity, queue, input, options, UtcNow);
         try
         {
-            return await Workflow.ExecuteActivityAsync<JsonNode?>(activity, [new ActivityCall(name, seq, input)], TemporalActivityOptions.For(options, queue, seq, name, activity)).ConfigureAwait(true);
+            var output = await Workflow.ExecuteActivityAsync<JsonNode?>(activity, [new ActivityCall(name, seq, input)], TemporalActivityOptions.For(options, queue, seq, name, activity)).ConfigureAwait(true);
+            journal.ActivityCompleted(seq, output, UtcNow);
+            return output;
         }
         catch (ActivityFailureException ex) when (!TemporalException.IsCanceledException(ex))
         {
@@ -80,9 +81,11 @@ internal sealed class TemporalWorkflowContext : RunbookEngine.Workflows.IWorkflo
         var seq = ++sequence;
         var key = InlineSteps.Key(Workflow.Info.WorkflowId, Workflow.Info.RunId, seq);
         InlineSteps.Leave(key, async sc => JsonSerializer.SerializeToNode(await body(sc).ConfigureAwait(false), WorkflowJson.Options));
+        journal.ActivityScheduled(seq, name, InlineSteps.ActivityName, null, null, options, UtcNow);
         try
         {
             var result = await Workflow.ExecuteLocalActivityAsync<JsonNode?>(InlineSteps.ActivityName, [new ActivityCall(name, seq, null)], TemporalActivityOptions.ForLocal(options, seq, name)).ConfigureAwait(true);
+            journal.ActivityCompleted(seq, result, UtcNow);
             return result is null ? default! : result.Deserialize<T>(WorkflowJson.Options)!;
         }
         catch (ActivityFailureException ex) when (!TemporalException.IsCanceledException(ex))
@@ -105,18 +108,22 @@ internal sealed class TemporalWorkflowContext : RunbookEngine.Workflows.IWorkflo
         }
 
         var seq = ++sequence;
-        events.Add(new RecordedEvent(seq, name, UtcNow, kind, data?.DeepClone()));
+        journal.Recorded(seq, name, kind, data, UtcNow);
         return Task.CompletedTask;
     }
 
     public async Task DelayAsync(TimeSpan duration, string name = "sleep")
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        ++sequence;
+        var seq = ++sequence;
+        var now = UtcNow;
+        journal.TimerStarted(seq, name, now + duration, now);
         if (duration > TimeSpan.Zero)
         {
             await Workflow.DelayAsync(duration).ConfigureAwait(true);
         }
+
+        journal.TimerFired(seq, UtcNow);
     }
 
     public async Task<ReceivedSignal?> WaitForSignalAsync(string signalName, TimeSpan? timeout = null, string? name = null)
@@ -127,23 +134,31 @@ internal sealed class TemporalWorkflowContext : RunbookEngine.Workflows.IWorkflo
             throw new ArgumentOutOfRangeException(nameof(timeout), "A signal wait timeout must not be negative.");
         }
 
-        ++sequence;
+        var seq = ++sequence;
+        var start = UtcNow;
+        journal.WaitStarted(seq, name ?? signalName, signalName, start + timeout, start);
         bool arrived;
         if (timeout is not { } limit)
         {
-            await Workflow.WaitConditionAsync(() => inbox.Has(signalName)).ConfigureAwait(true);
+            await Workflow.WaitConditionAsync(() => journal.Has(signalName)).ConfigureAwait(true);
             arrived = true;
         }
         else
         {
             // A zero timeout takes a signal already received and starts no timer.
-            arrived = limit == TimeSpan.Zero ? inbox.Has(signalName) : await Workflow.WaitConditionAsync(() => inbox.Has(signalName), limit).ConfigureAwait(true);
+            arrived = limit == TimeSpan.Zero ? journal.Has(signalName) : await Workflow.WaitConditionAsync(() => journal.Has(signalName), limit).ConfigureAwait(true);
         }
 
-        return arrived ? inbox.Take(signalName) : null;
+        if (!arrived)
+        {
+            journal.WaitTimedOut(seq, UtcNow);
+            return null;
+        }
+
+        return journal.Take(seq, signalName, UtcNow);
     }
 
-    private static StepFailedException Failed(string name, int seq, ActivityFailureException ex)
+    private StepFailedException Failed(string name, int seq, ActivityFailureException ex)
     {
         var (kind, message) = ex.InnerException switch
         {
@@ -152,6 +167,7 @@ internal sealed class TemporalWorkflowContext : RunbookEngine.Workflows.IWorkflo
             { } inner => (inner.GetType().Name, inner.Message),
             null => ("ActivityFailed", ex.Message),
         };
+        journal.ActivityFailed(seq, kind, message, UtcNow);
         return new StepFailedException(name, seq, kind, message, 0);
     }
 }

@@ -26,8 +26,23 @@ internal static class ReplayHarness
     public static async Task<WorkflowReplayResult> ReplayAsync(HistoryBuilder history, LogLines? logs = null)
     {
         var replayer = new WorkflowReplayer(new WorkflowReplayerOptions { TaskQueue = "runbooks", LoggerFactory = logs ?? new LogLines() }.AddWorkflow(RunbookTemporalWorkflow.Definition(new RunbookResolver(Actions))));
-        return await replayer.ReplayWorkflowAsync(history.Build("run_test"), throwOnReplayFailure: false);
+        return await replayer.ReplayWorkflowAsync(history.Build(RunId), throwOnReplayFailure: false);
     }
+
+    /// <summary>Replays a history and returns the journal the workflow holds at its end (what the <c>journal</c> query answers).</summary>
+    public static async Task<RunJournalSnapshot> JournalAfterAsync(HistoryBuilder history)
+    {
+        RunbookTemporalWorkflow? instance = null;
+        var resolver = new RunbookResolver(Actions);
+        var definition = Temporalio.Workflows.WorkflowDefinition.Create(typeof(RunbookTemporalWorkflow), RunbookTemporalWorkflow.TypeName, _ => instance = new RunbookTemporalWorkflow(resolver));
+        var replayer = new WorkflowReplayer(new WorkflowReplayerOptions { TaskQueue = "runbooks", LoggerFactory = new LogLines() }.AddWorkflow(definition));
+        var result = await replayer.ReplayWorkflowAsync(history.Build(RunId), throwOnReplayFailure: false);
+        Assert.Null(result.ReplayFailure);
+        Assert.NotNull(instance);
+        return instance.Journal;
+    }
+
+    public const string RunId = "run_test";
 
     public static ActivityCall Call(string step, int sequence, JsonNode? input) => new(step, sequence, input);
 
