@@ -10,9 +10,9 @@ internal static class ReplayHarness
 {
     public static ActionCatalog Actions { get; } = ActionCatalog.CreateDefault();
 
-    public static TemporalRunInput Input(string yaml, JsonObject? inputs = null, bool dryRun = false, string startedBy = "user:alice")
+    public static TemporalRunInput Input(string yaml, JsonObject? inputs = null, bool dryRun = false, string startedBy = "user:alice", string file = "test.yaml")
     {
-        var (runbook, problems) = RunbookLibrary.Parse(Actions, "test.yaml", yaml);
+        var (runbook, problems) = RunbookLibrary.Parse(Actions, file, yaml);
         Assert.True(runbook is not null, string.Join('\n', problems));
         var (bound, bindProblems) = InputBinder.Bind(runbook!, inputs ?? []);
         Assert.True(bindProblems.Count == 0, string.Join('\n', bindProblems));

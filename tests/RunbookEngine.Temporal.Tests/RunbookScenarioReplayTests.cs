@@ -198,3 +198,48 @@ public sealed class RunbookScenarioReplayTests
     private static TemporalSignal Decision(string decision, string sender) =>
         new("approval:ok", new JsonObject { ["decision"] = decision, ["comment"] = "checked the dashboard" }, sender);
 }
+
+/// <summary>A C# script runbook on Temporal: compiled and run on the workflow's deterministic scheduler.</summary>
+public sealed class ScriptReplayTests
+{
+    [Fact]
+    public async Task A_script_runbook_replays_its_actions_in_order()
+    {
+        var input = ReplayHarness.Input(
+            """
+            /*---
+            name: scripted
+            inputs:
+              pods: { type: list, required: true }
+            outputs:
+              done: whether every pod was probed
+            ---*/
+            foreach (var pod in Input<string[]>("pods"))
+            {
+                await Shell("probe", ["echo", pod]);
+            }
+
+            await Log("report", "probed");
+            Output("done", true);
+            """,
+            new JsonObject { ["pods"] = new JsonArray("web-1", "web-2") },
+            file: "scripted.csx");
+        var probe = new JsonObject { ["exit_code"] = 0, ["stdout"] = "ok\n" };
+        var history = ReplayHarness.History(input)
+            .ActivityCompleted("1:probe:action:shell", "action:shell", null, probe)
+            .ActivityCompleted("2:probe#2:action:shell", "action:shell", null, probe)
+            .ActivityCompleted("3:report:action:log", "action:log", null, new JsonObject { ["message"] = "probed" })
+            .Completed(new JsonObject { ["done"] = true });
+
+        var logs = new LogLines();
+        var result = await ReplayHarness.ReplayAsync(history, logs);
+        Assert.True(result.ReplayFailure is null, result.ReplayFailure + "\n" + string.Join('\n', logs.Lines));
+
+        // One probe fewer than the script makes is caught.
+        var shorter = ReplayHarness.History(input)
+            .ActivityCompleted("1:probe:action:shell", "action:shell", null, probe)
+            .ActivityCompleted("3:report:action:log", "action:log", null, new JsonObject { ["message"] = "probed" })
+            .Completed(new JsonObject { ["done"] = true });
+        Assert.NotNull((await ReplayHarness.ReplayAsync(shorter)).ReplayFailure);
+    }
+}

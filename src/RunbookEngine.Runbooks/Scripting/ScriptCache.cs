@@ -120,8 +120,10 @@ public static class ScriptCache
         return new CompiledScript(key, async globals =>
         {
             // Roslyn's script entry point: an array of submission states whose first slot is the globals object.
+            // Workflow code: the rest of the run continues on the engine's scheduler (Temporal's is deterministic
+            // and sees a continuation on the thread pool as a workflow that stopped without a command).
             var task = (Task<object>)factory.Invoke(null, [new object?[] { globals, null }])!;
-            return await task.ConfigureAwait(false);
+            return await task.ConfigureAwait(true);
         });
     }
 }
