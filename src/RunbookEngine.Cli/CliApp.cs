@@ -27,11 +27,11 @@ internal static class CliApp
             """);
         root.Add(new HelpOption());
         root.Add(new VersionOption());
-        root.Add(globals.Store);
-        root.Add(globals.Runbooks);
-        root.Add(globals.Output);
-        root.Add(globals.Server);
-        root.Add(globals.Token);
+        foreach (var option in globals.All)
+        {
+            root.Add(option);
+        }
+
         Func<ParseResult, CliSession> session = parse => new CliSession(parse, globals, io);
         root.Add(ValidateCommand.Create(session));
         root.Add(ListCommand.Create(session));

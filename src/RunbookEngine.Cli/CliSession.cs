@@ -10,6 +10,7 @@ using RunbookEngine.Runbooks.Model;
 using RunbookEngine.Runbooks.Service;
 using RunbookEngine.Storage.Postgres;
 using RunbookEngine.Storage.Sqlite;
+using RunbookEngine.Temporal;
 using RunbookEngine.Workflows;
 using RunbookEngine.Workflows.Storage;
 
@@ -19,9 +20,20 @@ namespace RunbookEngine.Cli;
 internal sealed class CliSession : IAsyncDisposable
 {
     private static readonly JsonSerializerOptions Indented = new(WorkflowJson.Options) { WriteIndented = true };
+    /// <summary>The TEMPORAL_* variables the Temporal SDK's environment configuration reads (as the Temporal CLI does).</summary>
+    private static readonly string[] TemporalVariables =
+    [
+        "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_API_KEY", "TEMPORAL_PROFILE", "TEMPORAL_CONFIG_FILE",
+        "TEMPORAL_TLS", "TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_CERT_DATA", "TEMPORAL_TLS_CLIENT_KEY_PATH",
+        "TEMPORAL_TLS_CLIENT_KEY_DATA", "TEMPORAL_TLS_SERVER_CA_CERT_PATH", "TEMPORAL_TLS_SERVER_CA_CERT_DATA",
+        "TEMPORAL_TLS_SERVER_NAME", "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION", "HOME", "XDG_CONFIG_HOME",
+    ];
+
+    private readonly TemporalEngineOptions temporalSettings;
     private IWorkflowStore? store;
     private IRunbookService? service;
     private RemoteRunbookService? remote;
+    private (Temporalio.Client.TemporalClient Client, TemporalEngineOptions Options)? temporal;
 
     public CliSession(ParseResult parse, GlobalOptions globals, CliIo io)
     {
@@ -34,12 +46,39 @@ internal sealed class CliSession : IAsyncDisposable
         var user = io.Environment("RUNBOOK_USER") is { Length: > 0 } u ? u : Environment.UserName;
         Actor = "user:" + user;
         Groups = (io.Environment("RUNBOOK_GROUPS") ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Engine = parse.GetValue(globals.Engine) ?? (io.Environment("RUNBOOK_ENGINE") is { Length: > 0 } engine ? engine : "builtin");
+        if (Engine is not ("builtin" or "temporal"))
+        {
+            throw new CliException($"RUNBOOK_ENGINE '{Engine}' is not an engine: use builtin or temporal", ExitCodes.Invalid);
+        }
+
+        temporalSettings = new TemporalEngineOptions
+        {
+            Address = parse.GetValue(globals.TemporalAddress),
+            Namespace = parse.GetValue(globals.TemporalNamespace),
+            ApiKey = parse.GetValue(globals.TemporalApiKey),
+            TlsCertPath = parse.GetValue(globals.TemporalTlsCert),
+            TlsKeyPath = parse.GetValue(globals.TemporalTlsKey),
+            TlsCaPath = parse.GetValue(globals.TemporalTlsCa),
+            TaskQueue = parse.GetValue(globals.TaskQueue) ?? (io.Environment("RUNBOOK_TEMPORAL_TASK_QUEUE") is { Length: > 0 } tq ? tq : TemporalEngineOptions.DefaultTaskQueue),
+            SearchAttributes = io.Environment("RUNBOOK_TEMPORAL_SEARCH_ATTRIBUTES") != "off",
+            Environment = TemporalVariables.Select(n => (Name: n, Value: io.Environment(n))).Where(v => v.Value is not null).ToDictionary(v => v.Name, v => v.Value!, StringComparer.Ordinal),
+        };
         Loggers = io.Environment("RUNBOOK_LOG") is { Length: > 0 } level
             ? LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(Enum.TryParse<LogLevel>(level, true, out var l) ? l : LogLevel.Information))
             : NullLoggerFactory.Instance;
     }
 
     public CliIo Io { get; }
+
+    /// <summary>Gets the engine that runs the runs: <c>builtin</c> or <c>temporal</c>.</summary>
+    public string Engine { get; }
+
+    /// <summary>Gets a value indicating whether runs are Temporal workflows.</summary>
+    public bool IsTemporal => Engine == "temporal" && ServerUrl is null;
+
+    /// <summary>Gets where the runs are, as shown to people (the store, or Temporal's address and namespace).</summary>
+    public string RunsName => temporal is { } t ? $"temporal {t.Options.Address} namespace {t.Options.Namespace}" : StoreName;
 
     public string StorePath { get; }
 
@@ -127,14 +166,54 @@ internal sealed class CliSession : IAsyncDisposable
             return service;
         }
 
+        // Temporal first: an unreachable cluster is reported before anything is created on disk.
+        var runs = IsTemporal ? await TemporalRunClientAsync(cancellationToken).ConfigureAwait(false) : null;
         var s = await StoreAsync(cancellationToken).ConfigureAwait(false);
-        service = new LocalRunbookService(s, Actions, [RunbooksDirectory], StoreName);
+        service = runs is not null
+            ? new LocalRunbookService(runs, s, s, Actions, [RunbooksDirectory], RunsName)
+            : new LocalRunbookService(s, Actions, [RunbooksDirectory], StoreName);
         return service;
     }
 
     /// <summary>A worker that executes runbook runs and serves runbook actions on its queues.</summary>
     public async Task<WorkflowWorker> WorkerAsync(WorkerOptions options, CancellationToken cancellationToken) =>
         RunbookWorkers.Create(await StoreAsync(cancellationToken).ConfigureAwait(false), Actions, options, Loggers);
+
+    /// <summary>The connected Temporal client (once per command), or a one-line error naming what failed within 10 s.</summary>
+    public async Task<(Temporalio.Client.TemporalClient Client, TemporalEngineOptions Options)> TemporalAsync(CancellationToken cancellationToken)
+    {
+        temporal ??= await TemporalConnector.ConnectAsync(temporalSettings, Loggers, cancellationToken).ConfigureAwait(false);
+        return temporal.Value;
+    }
+
+    /// <summary>The run client over Temporal.</summary>
+    public async Task<TemporalRunClient> TemporalRunClientAsync(CancellationToken cancellationToken)
+    {
+        var (client, options) = await TemporalAsync(cancellationToken).ConfigureAwait(false);
+        return new TemporalRunClient(client, options);
+    }
+
+    /// <summary>
+    /// Executes runs in this process while a command follows one: a kernel worker on the store, or a Temporal worker
+    /// on the workflow task queue. Returns when <paramref name="stop"/> is cancelled and the worker has stopped.
+    /// </summary>
+    public async Task<Func<Task>> StartLocalWorkerAsync(CancellationToken stop, CancellationToken cancellationToken)
+    {
+        if (IsTemporal)
+        {
+            var (client, options) = await TemporalAsync(cancellationToken).ConfigureAwait(false);
+            var running = TemporalRunbookWorker.RunAsync(client, Actions, new TemporalRunbookWorker.WorkerSettings { WorkflowTaskQueue = options.TaskQueue, ShutdownTimeout = TimeSpan.FromSeconds(10) }, Loggers, stop);
+            return () => running;
+        }
+
+        var worker = await WorkerAsync(new WorkerOptions { PollInterval = TimeSpan.FromMilliseconds(200), ShutdownTimeout = TimeSpan.FromSeconds(10) }, cancellationToken).ConfigureAwait(false);
+        var serving = worker.RunAsync(stop);
+        return async () =>
+        {
+            await serving.ConfigureAwait(false);
+            await worker.DisposeAsync().ConfigureAwait(false);
+        };
+    }
 
     public void Line(string text = "") => Io.Out.WriteLine(text);
 

@@ -35,4 +35,62 @@ internal sealed class GlobalOptions
         Description = "The API token for --server (env RUNBOOK_TOKEN); its identity is the actor recorded in the timeline.",
         Recursive = true,
     };
+
+    public Option<string?> Engine { get; } = new Option<string?>("--engine")
+    {
+        Description = "What runs the runs: builtin (the store's own engine, default) or temporal (workflows on a Temporal cluster; guards and the alert journal stay in --store). Env RUNBOOK_ENGINE.",
+        Recursive = true,
+    }.AcceptOnlyFromAmong("builtin", "temporal");
+
+    public Option<string?> TemporalAddress { get; } = new("--temporal-address")
+    {
+        HelpName = "host:port",
+        Description = "With --engine temporal: the frontend host:port (env TEMPORAL_ADDRESS, default localhost:7233).",
+        Recursive = true,
+    };
+
+    public Option<string?> TemporalNamespace { get; } = new("--temporal-namespace")
+    {
+        HelpName = "name",
+        Description = "With --engine temporal: the namespace (env TEMPORAL_NAMESPACE, default default).",
+        Recursive = true,
+    };
+
+    public Option<string?> TemporalApiKey { get; } = new("--temporal-api-key")
+    {
+        HelpName = "key",
+        Description = "With --engine temporal: an API key (turns TLS on). Prefer env TEMPORAL_API_KEY: a flag shows in the process list.",
+        Recursive = true,
+    };
+
+    public Option<string?> TemporalTlsCert { get; } = new("--temporal-tls-cert")
+    {
+        HelpName = "file",
+        Description = "With --engine temporal: the client certificate (PEM file) for mTLS (env TEMPORAL_TLS_CLIENT_CERT_PATH).",
+        Recursive = true,
+    };
+
+    public Option<string?> TemporalTlsKey { get; } = new("--temporal-tls-key")
+    {
+        HelpName = "file",
+        Description = "With --engine temporal: the client key (PEM file) for mTLS (env TEMPORAL_TLS_CLIENT_KEY_PATH).",
+        Recursive = true,
+    };
+
+    public Option<string?> TemporalTlsCa { get; } = new("--temporal-tls-ca")
+    {
+        HelpName = "file",
+        Description = "With --engine temporal: the server's CA certificate (PEM file) (env TEMPORAL_TLS_SERVER_CA_CERT_PATH; default the system's).",
+        Recursive = true,
+    };
+
+    public Option<string?> TaskQueue { get; } = new("--task-queue")
+    {
+        HelpName = "name",
+        Description = "With --engine temporal: the task queue of runbook workflows (env RUNBOOK_TEMPORAL_TASK_QUEUE, default runbooks).",
+        Recursive = true,
+    };
+
+    /// <summary>Every global option, to add to the root command.</summary>
+    public IEnumerable<Option> All => [Store, Runbooks, Output, Server, Token, Engine, TemporalAddress, TemporalNamespace, TemporalApiKey, TemporalTlsCert, TemporalTlsKey, TemporalTlsCa, TaskQueue];
 }

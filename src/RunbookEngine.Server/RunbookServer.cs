@@ -25,8 +25,12 @@ public static class RunbookServer
     /// <param name="actions">The actions.</param>
     /// <param name="loggers">Loggers; the host's own go to them too.</param>
     /// <param name="timeProvider">The clock.</param>
+    /// <param name="engine">
+    /// Another engine's run client and embedded worker (Temporal's); null runs on the built-in kernel over
+    /// <paramref name="store"/>. Guards and the alert journal stay in <paramref name="store"/> either way.
+    /// </param>
     /// <returns>The web application.</returns>
-    public static WebApplication Build(RunbookServerOptions options, IWorkflowStore store, string storeName, ActionCatalog actions, ILoggerFactory loggers, TimeProvider? timeProvider = null)
+    public static WebApplication Build(RunbookServerOptions options, IWorkflowStore store, string storeName, ActionCatalog actions, ILoggerFactory loggers, TimeProvider? timeProvider = null, ServerEngine? engine = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(store);
@@ -47,8 +51,10 @@ public static class RunbookServer
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout + TimeSpan.FromSeconds(5));
         builder.Services.Configure<Microsoft.Extensions.Hosting.ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
 
-        var service = new LocalRunbookService(store, actions, options.RunbookDirectories, storeName, time) { AllowFiles = false };
-        var context = new ServerContext(options, store, service, new ApiTokenFile(options.TokensFile), actions, loggers, time);
+        var service = engine is null
+            ? new LocalRunbookService(store, actions, options.RunbookDirectories, storeName, time) { AllowFiles = false }
+            : new LocalRunbookService(engine.Client, store, store, actions, options.RunbookDirectories, engine.Name) { AllowFiles = false };
+        var context = new ServerContext(options, store, service, new ApiTokenFile(options.TokensFile), actions, loggers, time) { Engine = engine };
         builder.Services.AddSingleton(context);
         if (options.EmbeddedWorker)
         {
@@ -114,7 +120,16 @@ internal sealed record ServerContext(
 
     /// <summary>Gets or sets the embedded worker, when there is one (to wake it when work arrives).</summary>
     public WorkflowWorker? Worker { get; set; }
+
+    /// <summary>Gets the engine other than the built-in kernel, if one runs the runs.</summary>
+    public ServerEngine? Engine { get; init; }
 }
+
+/// <summary>An engine other than the built-in kernel for <c>runbook serve</c> (Temporal's).</summary>
+/// <param name="Name">How it is shown: where its runs are.</param>
+/// <param name="Client">Its run client.</param>
+/// <param name="Worker">Runs its worker in this process until cancelled (the embedded worker).</param>
+public sealed record ServerEngine(string Name, IRunClient Client, Func<CancellationToken, Task> Worker);
 
 /// <summary>Error bodies and statuses.</summary>
 internal static class ServerErrors
@@ -152,6 +167,12 @@ internal sealed class EmbeddedWorker(ServerContext context) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (context.Engine is { } engine)
+        {
+            await engine.Worker(stoppingToken).ConfigureAwait(false);
+            return;
+        }
+
         var worker = RunbookWorkers.Create(
             context.Store,
             context.Actions,

@@ -43,7 +43,10 @@ public static class TemporalConnector
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            throw new TemporalEngineException($"cannot connect to Temporal at {options.Address}: {FirstLine(ex.Message)}", ex);
+            var reason = ex.Message.Contains("ConnectionRefused", StringComparison.Ordinal) || ex.Message.Contains("Connection refused", StringComparison.Ordinal)
+                ? "connection refused: is the server running and the address right (--temporal-address or TEMPORAL_ADDRESS)?"
+                : FirstLine(ex.Message);
+            throw new TemporalEngineException($"cannot connect to Temporal at {options.Address}: {reason}", ex);
         }
 
         try

@@ -4,7 +4,7 @@ namespace RunbookEngine.Temporal;
 /// Something the Temporal engine could not do, said in one line that names what failed (the address, the
 /// namespace, the credential, the task queue): the CLI prints it and exits 1, never a stack trace.
 /// </summary>
-public sealed class TemporalEngineException : Exception
+public sealed class TemporalEngineException : RunbookEngine.Workflows.WorkflowStoreException
 {
     /// <summary>Initializes a new instance of the <see cref="TemporalEngineException"/> class.</summary>
     public TemporalEngineException()

@@ -58,6 +58,43 @@ public sealed class TemporalRunClient : IRunClient
     /// <inheritdoc/>
     public DateTimeOffset Now => time.GetUtcNow();
 
+    /// <inheritdoc/>
+    public Task<StartRunResult> StartAsync(WorkflowDefinition definition, StartRunOptions? options = null, CancellationToken cancellationToken = default) =>
+        CallAsync(() => StartCoreAsync(definition, options, cancellationToken));
+
+    /// <inheritdoc/>
+    public Task<SignalOutcome> SignalAsync(string runId, string signalName, JsonNode? payload, string sender, CancellationToken cancellationToken = default) =>
+        CallAsync(() => SignalCoreAsync(runId, signalName, payload, sender, cancellationToken));
+
+    /// <inheritdoc/>
+    public Task<CancelOutcome> CancelAsync(string runId, string actor, string? reason = null, CancellationToken cancellationToken = default) =>
+        CallAsync(() => CancelCoreAsync(runId, actor, reason, cancellationToken));
+
+    /// <inheritdoc/>
+    public Task<RunRecord?> GetRunAsync(string runId, CancellationToken cancellationToken = default) =>
+        CallAsync(() => GetRunCoreAsync(runId, cancellationToken));
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<RunRecord>> ListRunsAsync(RunQuery? query = null, CancellationToken cancellationToken = default) =>
+        CallAsync(() => ListRunsCoreAsync(query, cancellationToken));
+
+    /// <inheritdoc/>
+    public Task<RunHistory> GetHistoryAsync(string runId, CancellationToken cancellationToken = default) =>
+        CallAsync(() => GetHistoryCoreAsync(runId, cancellationToken));
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<TimelineEvent>> GetTimelineAsync(string runId, long afterSequence = 0, int limit = 10_000, CancellationToken cancellationToken = default) =>
+        CallAsync(() => GetTimelineCoreAsync(runId, afterSequence, limit, cancellationToken));
+
+    /// <inheritdoc/>
+    /// <remarks>Temporal cannot add to the history of a run that has ended: such an event is not kept, and the alert journal still has the alert.</remarks>
+    public Task AnnotateAsync(string runId, NewTimelineEvent timelineEvent, CancellationToken cancellationToken = default) =>
+        CallAsync(async () => { await AnnotateCoreAsync(runId, timelineEvent, cancellationToken).ConfigureAwait(false); return true; });
+
+    /// <inheritdoc/>
+    public Task<WorkflowDefinition?> GetDefinitionAsync(string hash, CancellationToken cancellationToken = default) =>
+        CallAsync(() => GetDefinitionCoreAsync(hash, cancellationToken));
+
     /// <summary>The workflow id of a run started with an idempotency key: the same key gives the same id.</summary>
     /// <param name="idempotencyKey">The key.</param>
     /// <returns>The id.</returns>
@@ -67,8 +104,7 @@ public sealed class TemporalRunClient : IRunClient
         return "run_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(idempotencyKey)))[..32];
     }
 
-    /// <inheritdoc/>
-    public async Task<StartRunResult> StartAsync(WorkflowDefinition definition, StartRunOptions? options = null, CancellationToken cancellationToken = default)
+    private async Task<StartRunResult> StartCoreAsync(WorkflowDefinition definition, StartRunOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(definition);
         options ??= new StartRunOptions();
@@ -117,8 +153,7 @@ public sealed class TemporalRunClient : IRunClient
         return new StartRunResult(run, Created: true);
     }
 
-    /// <inheritdoc/>
-    public async Task<SignalOutcome> SignalAsync(string runId, string signalName, JsonNode? payload, string sender, CancellationToken cancellationToken = default)
+    private async Task<SignalOutcome> SignalCoreAsync(string runId, string signalName, JsonNode? payload, string sender, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(runId);
         ArgumentException.ThrowIfNullOrWhiteSpace(signalName);
@@ -138,8 +173,7 @@ public sealed class TemporalRunClient : IRunClient
         return SignalOutcome.Delivered;
     }
 
-    /// <inheritdoc/>
-    public async Task<CancelOutcome> CancelAsync(string runId, string actor, string? reason = null, CancellationToken cancellationToken = default)
+    private async Task<CancelOutcome> CancelCoreAsync(string runId, string actor, string? reason = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(runId);
         ArgumentException.ThrowIfNullOrWhiteSpace(actor);
@@ -160,8 +194,7 @@ public sealed class TemporalRunClient : IRunClient
         return CancelOutcome.Requested;
     }
 
-    /// <inheritdoc/>
-    public async Task<RunRecord?> GetRunAsync(string runId, CancellationToken cancellationToken = default)
+    private async Task<RunRecord?> GetRunCoreAsync(string runId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(runId);
         var handle = client.GetWorkflowHandle(runId);
@@ -203,8 +236,7 @@ public sealed class TemporalRunClient : IRunClient
         return record;
     }
 
-    /// <inheritdoc/>
-    public async Task<IReadOnlyList<RunRecord>> ListRunsAsync(RunQuery? query = null, CancellationToken cancellationToken = default)
+    private async Task<IReadOnlyList<RunRecord>> ListRunsCoreAsync(RunQuery? query = null, CancellationToken cancellationToken = default)
     {
         query ??= new RunQuery();
         if (query.IdempotencyKey is { } key)
@@ -234,24 +266,20 @@ public sealed class TemporalRunClient : IRunClient
         return runs;
     }
 
-    /// <inheritdoc/>
-    public async Task<RunHistory> GetHistoryAsync(string runId, CancellationToken cancellationToken = default)
+    private async Task<RunHistory> GetHistoryCoreAsync(string runId, CancellationToken cancellationToken = default)
     {
         var run = await GetRunAsync(runId, cancellationToken).ConfigureAwait(false) ?? throw new TemporalEngineException($"no run '{runId}' in Temporal namespace '{options.Namespace}'");
         var journal = await JournalAsync(runId, cancellationToken).ConfigureAwait(false);
         return History(run, journal);
     }
 
-    /// <inheritdoc/>
-    public async Task<IReadOnlyList<TimelineEvent>> GetTimelineAsync(string runId, long afterSequence = 0, int limit = 10_000, CancellationToken cancellationToken = default)
+    private async Task<IReadOnlyList<TimelineEvent>> GetTimelineCoreAsync(string runId, long afterSequence = 0, int limit = 10_000, CancellationToken cancellationToken = default)
     {
         var journal = await JournalAsync(runId, cancellationToken).ConfigureAwait(false);
         return [.. Timeline(runId, journal).Where(e => e.Sequence > afterSequence).Take(limit)];
     }
 
-    /// <inheritdoc/>
-    /// <remarks>Temporal cannot add to the history of a run that has ended: such an event is not kept, and the alert journal still has the alert.</remarks>
-    public async Task AnnotateAsync(string runId, NewTimelineEvent timelineEvent, CancellationToken cancellationToken = default)
+    private async Task AnnotateCoreAsync(string runId, NewTimelineEvent timelineEvent, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(timelineEvent);
         var run = await GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
@@ -263,8 +291,7 @@ public sealed class TemporalRunClient : IRunClient
         await SendAsync(runId, new TemporalSignal(RunbookTemporalWorkflow.AnnotateSignal, new JsonObject { ["kind"] = timelineEvent.Kind, ["data"] = WorkflowJson.Parse(timelineEvent.Data) }, timelineEvent.Actor), cancellationToken).ConfigureAwait(false);
     }
 
-    /// <inheritdoc/>
-    public async Task<WorkflowDefinition?> GetDefinitionAsync(string hash, CancellationToken cancellationToken = default)
+    private async Task<WorkflowDefinition?> GetDefinitionCoreAsync(string hash, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(hash);
         if (definitions.TryGetValue(hash, out var known) || !options.SearchAttributes)
@@ -463,6 +490,19 @@ public sealed class TemporalRunClient : IRunClient
         catch (RpcException ex) when (ex.Code is RpcException.StatusCode.DeadlineExceeded or RpcException.StatusCode.Cancelled or RpcException.StatusCode.FailedPrecondition)
         {
             throw new TemporalEngineException($"run {runId}'s journal could not be read: no Temporal worker answered on task queue '{options.TaskQueue}' within {options.QueryTimeout.TotalSeconds:0} s (start one with `runbook worker --engine temporal --task-queue {options.TaskQueue}`): {ex.Message}");
+        }
+    }
+
+    /// <summary>A call to Temporal whose RPC failure (unreachable, refused, overloaded) becomes one line naming Temporal and the code.</summary>
+    private async Task<T> CallAsync<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (RpcException ex)
+        {
+            throw new TemporalEngineException($"Temporal at {options.Address} (namespace '{options.Namespace}') refused the call ({ex.Code}): {ex.Message.Split('\n', 2)[0]}", ex);
         }
     }
 

@@ -81,10 +81,13 @@ internal sealed class BreakingProxy : IAsyncDisposable
 
     private void Break(TcpClient client, TcpClient server)
     {
+        // Marked before the sockets close: the store sees the break as soon as they do, and a test that checks
+        // right after its call failed must find the cut already recorded (under load the proxy thread can be
+        // descheduled between the close and a later mark).
         Cuts++;
+        cut.TrySetResult();
         client.Client.Close(0);
         server.Client.Close(0);
-        cut.TrySetResult();
     }
 
     private async Task AcceptAsync()

@@ -11,14 +11,8 @@ internal static class Follower
     public static async Task<int> FollowAsync(CliSession s, string runId, CancellationToken ct)
     {
         var service = await s.ServiceAsync(ct).ConfigureAwait(false);
-        WorkflowWorker? worker = null;
-        Task serving = Task.CompletedTask;
         using var stop = new CancellationTokenSource();
-        if (!s.IsRemote)
-        {
-            worker = await s.WorkerAsync(new WorkerOptions { PollInterval = TimeSpan.FromMilliseconds(200), ShutdownTimeout = TimeSpan.FromSeconds(10) }, ct).ConfigureAwait(false);
-            serving = worker.RunAsync(stop.Token);
-        }
+        var stopped = s.IsRemote ? () => Task.CompletedTask : await s.StartLocalWorkerAsync(stop.Token, ct).ConfigureAwait(false);
 
         long seen = 0;
         var events = new List<EventView>();
@@ -35,7 +29,7 @@ internal static class Follower
                     if (!s.Json)
                     {
                         s.Line($"  {e.At:HH:mm:ss}  {e.Kind,-22} {EventText.Describe(e)}");
-                        if (!s.IsRemote && e.Kind == "step.scheduled" && e.Data?["queue"]?.GetValue<string>() is { } q && q != "default")
+                        if (!s.IsRemote && !s.IsTemporal && e.Kind == "step.scheduled" && e.Data?["queue"]?.GetValue<string>() is { } q && q != "default")
                         {
                             s.Line($"            (this process serves queue 'default'; start a worker for '{q}': runbook worker --queue {q})");
                         }
@@ -62,18 +56,14 @@ internal static class Follower
         finally
         {
             await stop.CancelAsync().ConfigureAwait(false);
-            await serving.ConfigureAwait(false);
-            if (worker is not null)
-            {
-                await worker.DisposeAsync().ConfigureAwait(false);
-            }
+            await stopped().ConfigureAwait(false);
         }
 
         if (interrupted)
         {
             s.Error(s.IsRemote
                 ? $"stopped following run {runId} ({run.Status}); it goes on on the server: `runbook status {runId}` shows it"
-                : $"stopped following run {runId} ({run.Status}); it is kept in {s.StoreName}: `runbook worker` continues it, `runbook status {runId}` shows it");
+                : $"stopped following run {runId} ({run.Status}); it is kept in {s.RunsName}: `runbook worker{(s.IsTemporal ? " --engine temporal" : string.Empty)}` continues it, `runbook status {runId}` shows it");
             return ExitCodes.Interrupted;
         }
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.Extensions.Hosting;
 using RunbookEngine.Actions;
 using RunbookEngine.Server;
+using RunbookEngine.Temporal;
 using RunbookEngine.Workflows;
 
 namespace RunbookEngine.Cli.Commands;
@@ -120,7 +121,17 @@ internal static class ServeCommand
                 PagerDutySecrets = signing,
                 Sources = sources,
             };
-            var app = RunbookServer.Build(options, store, s.StoreName, s.Actions, s.Loggers);
+            ServerEngine? engine = null;
+            if (s.IsTemporal)
+            {
+                var (client, temporal) = await s.TemporalAsync(ct).ConfigureAwait(false);
+                engine = new ServerEngine(
+                    s.RunsName,
+                    new TemporalRunClient(client, temporal),
+                    stop => TemporalRunbookWorker.RunAsync(client, s.Actions, new TemporalRunbookWorker.WorkerSettings { WorkflowTaskQueue = temporal.TaskQueue, Queues = [.. options.Queues.Where(x => x != "default")], Concurrency = n }, s.Loggers, stop));
+            }
+
+            var app = RunbookServer.Build(options, store, s.StoreName, s.Actions, s.Loggers, engine: engine);
             await using (app.ConfigureAwait(false))
             {
                 try
@@ -133,7 +144,7 @@ internal static class ServeCommand
                 }
 
                 var addresses = app.Urls.Count > 0 ? string.Join(", ", app.Urls) : string.Join(", ", listen);
-                s.Line($"serving on {addresses} with {s.StoreName}; runbooks from {s.RunbooksDirectory}; {(options.EmbeddedWorker ? "embedded worker on " + string.Join(", ", options.Queues) : "no embedded worker")}; Ctrl-C to stop");
+                s.Line($"serving on {addresses} with {s.RunsName}; runbooks from {s.RunbooksDirectory}; {(options.EmbeddedWorker ? "embedded worker on " + string.Join(", ", options.Queues) : "no embedded worker")}; Ctrl-C to stop");
                 if (sources.Count > 0)
                 {
                     s.Line("webhook sources: " + string.Join(", ", sources.Values.Select(x => $"/hooks/{x.Name} ({(x.Mapping is null ? string.Empty : "generic, ")}{x.Auth?.Kind ?? "API token"})")));

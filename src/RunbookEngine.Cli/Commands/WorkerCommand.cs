@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using RunbookEngine.Runbooks;
+using RunbookEngine.Temporal;
 using RunbookEngine.Workflows;
 
 namespace RunbookEngine.Cli.Commands;
@@ -23,6 +24,11 @@ internal static class WorkerCommand
               runbook worker
               runbook worker --queue ops --queue default --concurrency 16
               runbook worker --store "Host=db;Database=runbook;Username=runbook" --lease 15s
+              runbook worker --engine temporal --temporal-address temporal:7233 --queue gpu
+
+            With --engine temporal it is a Temporal worker: it polls --task-queue (default runbooks) for runbook
+            workflows and their actions, and each --queue for the actions of steps with that queue:. --lease
+            does not apply (Temporal's heartbeats and timeouts do).
             """);
         command.Add(queues);
         command.Add(concurrency);
@@ -45,6 +51,16 @@ internal static class WorkerCommand
             if (n is < 1 or > 1024)
             {
                 throw new CliException("--concurrency must be from 1 to 1024", ExitCodes.Invalid);
+            }
+
+            if (s.IsTemporal)
+            {
+                var (client, options) = await s.TemporalAsync(ct).ConfigureAwait(false);
+                var extra = parse.GetValue(queues) ?? [];
+                s.Line($"worker serving runbook workflows on task queue {options.TaskQueue}{(extra.Length > 0 ? " and actions on " + string.Join(", ", extra) : string.Empty)} at {s.RunsName}; Ctrl-C to stop");
+                await TemporalRunbookWorker.RunAsync(client, s.Actions, new TemporalRunbookWorker.WorkerSettings { WorkflowTaskQueue = options.TaskQueue, Queues = extra, Concurrency = n }, s.Loggers, ct).ConfigureAwait(false);
+                s.Line("worker stopped");
+                return ExitCodes.Ok;
             }
 
             var served = parse.GetValue(queues) is { Length: > 0 } q ? q : ["default"];
