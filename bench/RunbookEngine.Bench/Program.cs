@@ -78,7 +78,7 @@ void Line(string s)
 // 1. The raw limit: single-row INSERT + COMMIT, one connection, same pragmas as the store.
 var raw = RawCommits(Path.Combine(dir, "raw.db"), 2000, sync);
 var rawLatencyMs = 1000.0 / raw;
-Line($"raw single-row INSERT+COMMIT: {raw:F0} commits/s ({rawLatencyMs:F3} ms per commit), synchronous={sync}");
+Line($"raw single-row INSERT+COMMIT: {raw:F0} commits/s ({rawLatencyMs:F3} ms per commit), synchronous={sync}, SQLite {SqliteVersion(Path.Combine(dir, "raw.db"))}");
 
 // 2. Per-step overhead at concurrency 1: time between consecutive step entries of one run.
 List<double> gaps;
@@ -114,6 +114,15 @@ foreach (var concurrency in new[] { 8, 64 })
 Line($"targets: c1 step <= 2 raw commits: {(p50 <= 2 * rawLatencyMs ? "met" : "NOT met")} (p50); c64 steps/s >= raw commits/s: {(rates[64] >= raw ? "met" : "NOT met")}");
 Directory.Delete(dir, recursive: true);
 return 0;
+
+static string SqliteVersion(string path)
+{
+    using var c = new SqliteConnection($"Data Source={path}");
+    c.Open();
+    using var q = c.CreateCommand();
+    q.CommandText = "SELECT sqlite_version()";
+    return (string)q.ExecuteScalar()!;
+}
 
 static double RawCommits(string path, int count, SqliteSynchronous sync)
 {
