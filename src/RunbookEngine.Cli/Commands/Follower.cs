@@ -20,7 +20,7 @@ internal static class Follower
         var interrupted = false;
         try
         {
-            while (true)
+            async Task ReadNewEventsAsync()
             {
                 foreach (var e in (await service.GetTimelineAsync(runId, seen, CancellationToken.None).ConfigureAwait(false)).Events)
                 {
@@ -35,10 +35,16 @@ internal static class Follower
                         }
                     }
                 }
+            }
 
+            while (true)
+            {
+                await ReadNewEventsAsync().ConfigureAwait(false);
                 run = await service.GetRunAsync(runId, CancellationToken.None).ConfigureAwait(false);
                 if (run.IsTerminal)
                 {
+                    // What the run wrote between the timeline read and the status read (run.completed, ...).
+                    await ReadNewEventsAsync().ConfigureAwait(false);
                     break;
                 }
 
