@@ -16,23 +16,23 @@ namespace RunbookEngine.Runbooks;
 /// </summary>
 public sealed partial class RunbookParser
 {
-    private static readonly string[] RootKeys = ["name", "description", "inputs", "steps", "outputs", "max_loops", "triggers", "guards"];
-    private static readonly string[] ScriptRootKeys = ["name", "description", "inputs", "outputs", "triggers", "guards"];
-    private static readonly string[] GuardKeys = ["target", "max_live", "cooldown", "rate", "breaker"];
-    private static readonly string[] RateKeys = ["max", "per"];
-    private static readonly string[] BreakerKeys = ["failures", "window", "open_for", "count"];
-    private static readonly string[] TriggerKeys = ["source", "match", "inputs", "mode", "approval", "destructive", "on_resolved"];
-    private static readonly string[] GateApprovalKeys = ["approvers", "min", "timeout", "on_timeout"];
-    private static readonly string[] AlertSources = ["alertmanager", "grafana", "pagerduty", "azure-monitor"];
-    private static readonly string[] AlertFields = ["labels", "annotations", "status", "fingerprint", "source", "starts_at", "ends_at", "generator_url"];
-    private static readonly string[] InputKeys = ["type", "required", "default", "pattern", "values", "secret", "description"];
-    private static readonly string[] StepKeys = ["id", "description", "action", "with", "outputs", "when", "approval", "sleep", "wait_until", "retry", "timeout", "total_timeout", "on_failure", "queue", "verify", "compensate"];
-    private static readonly string[] CompensateKeys = ["action", "with", "retry", "timeout"];
-    private static readonly string[] VerifyKeys = ["action", "with", "condition", "interval", "timeout"];
-    private static readonly string[] ApprovalKeys = ["approvers", "min", "timeout", "on_timeout", "four_eyes", "message"];
-    private static readonly string[] WaitKeys = ["condition", "interval", "timeout"];
-    private static readonly string[] RetryKeys = ["max_attempts", "initial_interval", "backoff", "max_interval", "non_retryable"];
-    private static readonly string[] RunFields = ["id", "started_by", "dry_run", "runbook"];
+    internal static readonly string[] RootKeys = ["name", "description", "inputs", "steps", "outputs", "max_loops", "triggers", "guards"];
+    internal static readonly string[] ScriptRootKeys = ["name", "description", "inputs", "outputs", "triggers", "guards"];
+    internal static readonly string[] GuardKeys = ["target", "max_live", "cooldown", "rate", "breaker"];
+    internal static readonly string[] RateKeys = ["max", "per"];
+    internal static readonly string[] BreakerKeys = ["failures", "window", "open_for", "count"];
+    internal static readonly string[] TriggerKeys = ["source", "match", "inputs", "mode", "approval", "destructive", "on_resolved"];
+    internal static readonly string[] GateApprovalKeys = ["approvers", "min", "timeout", "on_timeout"];
+    internal static readonly string[] AlertSources = ["alertmanager", "grafana", "pagerduty", "azure-monitor"];
+    internal static readonly string[] AlertFields = ["labels", "annotations", "status", "fingerprint", "source", "starts_at", "ends_at", "generator_url"];
+    internal static readonly string[] InputKeys = ["type", "required", "default", "pattern", "values", "secret", "description"];
+    internal static readonly string[] StepKeys = ["id", "description", "action", "with", "outputs", "when", "approval", "sleep", "wait_until", "retry", "timeout", "total_timeout", "on_failure", "queue", "verify", "compensate"];
+    internal static readonly string[] CompensateKeys = ["action", "with", "retry", "timeout"];
+    internal static readonly string[] VerifyKeys = ["action", "with", "condition", "interval", "timeout"];
+    internal static readonly string[] ApprovalKeys = ["approvers", "min", "timeout", "on_timeout", "four_eyes", "message"];
+    internal static readonly string[] WaitKeys = ["condition", "interval", "timeout"];
+    internal static readonly string[] RetryKeys = ["max_attempts", "initial_interval", "backoff", "max_interval", "non_retryable"];
+    internal static readonly string[] RunFields = ["id", "started_by", "dry_run", "runbook"];
 
     private readonly ActionCatalog actions;
     private readonly List<RunbookDiagnostic> diagnostics = [];

@@ -288,12 +288,23 @@ public sealed class CliTests : IDisposable
         var (_, help, _) = await cli.InvokeAsync("alice", "--help");
         var snapshot = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "Snapshots", "help.txt"));
         Assert.Equal(snapshot.ReplaceLineEndings("\n").TrimEnd(), help.ReplaceLineEndings("\n").TrimEnd());
-        foreach (var command in new[] { "validate", "list", "run", "runs", "status", "timeline", "approve", "reject", "cancel", "retry", "guards", "alerts", "worker", "serve", "token" })
+        foreach (var command in new[] { "validate", "list", "run", "runs", "status", "timeline", "approve", "reject", "cancel", "retry", "guards", "alerts", "worker", "serve", "token", "schema" })
         {
             var (code, text, _) = await cli.InvokeAsync("alice", command, "--help");
             Assert.Equal(0, code);
             Assert.Contains("Example", text, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task Schema_prints_the_checked_in_runbook_schema()
+    {
+        var (code, output, _) = await cli.InvokeAsync("alice", "schema");
+
+        Assert.Equal(0, code);
+        var root = System.IO.Path.Combine(CliFixture.ExamplesDir, "..", "schema", "runbook.schema.json");
+        Assert.Equal("RunbookEngine runbook", JsonNode.Parse(output)!["title"]!.GetValue<string>());
+        Assert.Equal(await File.ReadAllTextAsync(root), output);
     }
 
     [Fact]

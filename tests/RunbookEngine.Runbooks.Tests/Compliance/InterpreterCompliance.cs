@@ -352,7 +352,7 @@ public abstract class InterpreterCompliance : IAsyncLifetime
 
     protected abstract Task<IRunbookEngineHarness> CreateHarnessAsync();
 
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
