@@ -14,6 +14,9 @@ internal static class ApiEndpoints
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.Never, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    /// <summary>How bodies are parsed: a key given twice is an error, not "the last one wins" (or an exception later).</summary>
+    private static readonly System.Text.Json.JsonDocumentOptions Document = new() { AllowDuplicateProperties = false };
+
     private const string CallerKey = "runbook.caller";
 
     public static void Map(WebApplication app, ServerContext context)
@@ -221,15 +224,16 @@ internal static class ApiEndpoints
             return new T();
         }
 
-        RequireJson(http);
+        // Parsed as a document first: UTF-8, depth and duplicate keys are checked for the whole body, known keys or not.
+        var node = ParseJson(await BytesAsync(http, ct).ConfigureAwait(false), " for this request");
         try
         {
-            return await JsonSerializer.DeserializeAsync<T>(http.Request.Body, Json, ct).ConfigureAwait(false)
+            return node.Deserialize<T>(Json)
                 ?? throw new RunbookServiceException(ServiceErrorKind.Invalid, "the body is JSON null; an object is expected");
         }
         catch (JsonException ex)
         {
-            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"the body is not valid JSON for this request: {ex.Message}");
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"the body is not valid JSON for this request: {OneLine(ex.Message)}");
         }
     }
 
@@ -247,17 +251,48 @@ internal static class ApiEndpoints
     }
 
     /// <summary>Parses a JSON body; malformed JSON is a 400 naming the problem.</summary>
-    public static System.Text.Json.Nodes.JsonNode? ParseJson(byte[] body)
+    /// <param name="body">The body's bytes.</param>
+    /// <param name="forWhat">Words after "not valid JSON" in the reason.</param>
+    /// <returns>The JSON.</returns>
+    public static System.Text.Json.Nodes.JsonNode? ParseJson(byte[] body, string forWhat = "")
     {
+        RequireUtf8(body);
         try
         {
-            return System.Text.Json.Nodes.JsonNode.Parse(body);
+            // Materialized at once, so a duplicate key is found here rather than by the first reader of the node.
+            var node = System.Text.Json.Nodes.JsonNode.Parse(body, documentOptions: Document);
+            _ = node?.ToJsonString();
+            return node;
         }
         catch (JsonException ex)
         {
-            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"the body is not valid JSON: {ex.Message}");
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"the body is not valid JSON{forWhat}: {OneLine(ex.Message)}");
+        }
+        catch (ArgumentException ex)
+        {
+            // A JsonObject refusing a key it already has.
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"the body is not valid JSON{forWhat}: {OneLine(ex.Message)}");
         }
     }
+
+    /// <summary>JSON is UTF-8: a body that is not is refused before it is parsed, with where it stops being.</summary>
+    private static void RequireUtf8(byte[] body)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(body))
+        {
+            return;
+        }
+
+        var valid = 0;
+        while (valid < body.Length && System.Text.Rune.DecodeFromUtf8(body.AsSpan(valid), out _, out var consumed) == System.Buffers.OperationStatus.Done)
+        {
+            valid += consumed;
+        }
+
+        throw new RunbookServiceException(ServiceErrorKind.Invalid, $"the body is not valid UTF-8 (from byte {valid}); JSON must be UTF-8");
+    }
+
+    private static string OneLine(string message) => message.ReplaceLineEndings(" ");
 
     private static void RequireJson(HttpContext http)
     {

@@ -321,7 +321,7 @@ public sealed class LocalRunbookService : IRunbookService
             {
                 parsed = RunStatusExtensions.ParseStoredName(status);
             }
-            catch (ArgumentException)
+            catch (FormatException)
             {
                 throw new RunbookServiceException(ServiceErrorKind.Invalid, $"status '{status}' is not one of ready, running, waiting, completed, failed, cancelled, blocked");
             }
