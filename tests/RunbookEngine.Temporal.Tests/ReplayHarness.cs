@@ -8,6 +8,17 @@ namespace RunbookEngine.Temporal.Tests;
 /// <summary>Runbooks as the Temporal workflow's input, and a replayer with today's interpreter.</summary>
 internal static class ReplayHarness
 {
+    /// <summary>An approval by bob with a 30 minute deadline, then a log step: the approval scenarios' runbook.</summary>
+    public const string Gate = """
+        name: gate
+        steps:
+          - id: ok
+            approval: { approvers: [bob], timeout: 30m }
+          - id: after
+            action: log
+            with: { message: "approved" }
+        """;
+
     public static ActionCatalog Actions { get; } = ActionCatalog.CreateDefault();
 
     public static TemporalRunInput Input(string yaml, JsonObject? inputs = null, bool dryRun = false, string startedBy = "user:alice", string file = "test.yaml")

@@ -12,20 +12,10 @@ namespace RunbookEngine.Temporal.Tests;
 /// </summary>
 public sealed class RunJournalTests
 {
-    private const string Gate = """
-        name: gate
-        steps:
-          - id: ok
-            approval: { approvers: [bob], timeout: 30m }
-          - id: after
-            action: log
-            with: { message: "approved" }
-        """;
-
     [Fact]
     public async Task A_granted_approval_reads_as_the_kernels_timeline_with_an_intact_chain()
     {
-        var history = ReplayHarness.History(ReplayHarness.Input(Gate));
+        var history = ReplayHarness.History(ReplayHarness.Input(ReplayHarness.Gate));
         var timer = history.NextEventId;
         history.TimerStarted(1, TimeSpan.FromMinutes(30))
             .Signaled(RunbookTemporalWorkflow.SignalName, new TemporalSignal("approval:ok", new JsonObject { ["decision"] = "approve", ["comment"] = "graphs look fine" }, "user:bob"), TimeSpan.FromMinutes(5))
@@ -52,7 +42,7 @@ public sealed class RunJournalTests
     [Fact]
     public async Task A_run_waiting_for_its_approval_shows_the_pending_gate_and_its_deadline()
     {
-        var history = ReplayHarness.History(ReplayHarness.Input(Gate)).TimerStarted(1, TimeSpan.FromMinutes(30));
+        var history = ReplayHarness.History(ReplayHarness.Input(ReplayHarness.Gate)).TimerStarted(1, TimeSpan.FromMinutes(30));
 
         var journal = await ReplayHarness.JournalAfterAsync(history);
         var run = TemporalRunClient.History(Running(), journal);
@@ -67,7 +57,7 @@ public sealed class RunJournalTests
     [Fact]
     public async Task A_run_running_an_action_shows_it_running_and_its_outputs_once_done()
     {
-        var running = await ReplayHarness.JournalAfterAsync(ReplayHarness.History(ReplayHarness.Input(Gate.Replace("timeout: 30m", "timeout: 30m, on_timeout: approve", StringComparison.Ordinal))).TimerFired(1, TimeSpan.FromMinutes(30)));
+        var running = await ReplayHarness.JournalAfterAsync(ReplayHarness.History(ReplayHarness.Input(ReplayHarness.Gate.Replace("timeout: 30m", "timeout: 30m, on_timeout: approve", StringComparison.Ordinal))).TimerFired(1, TimeSpan.FromMinutes(30)));
         Assert.Equal(RunStatus.Running, TemporalRunClient.History(Running(), running).Run.Status);
         Assert.Contains(running.Steps, s => s is { Kind: StepKind.Activity, Status: StepStatus.Queued, Activity: "action:log", Name: "after" });
 
@@ -79,7 +69,7 @@ public sealed class RunJournalTests
     [Fact]
     public async Task A_cancelled_run_records_who_cancelled_it_and_why()
     {
-        var input = ReplayHarness.Input(Gate.Replace(", timeout: 30m", string.Empty, StringComparison.Ordinal));
+        var input = ReplayHarness.Input(ReplayHarness.Gate.Replace(", timeout: 30m", string.Empty, StringComparison.Ordinal));
         var history = ReplayHarness.History(input)
             .Signaled(RunbookTemporalWorkflow.SignalName, new TemporalSignal(RunbookTemporalWorkflow.CancelSignal, new JsonObject { ["reason"] = "false alarm" }, "user:carol"), TimeSpan.FromMinutes(2))
             .CancelRequested(TimeSpan.Zero)

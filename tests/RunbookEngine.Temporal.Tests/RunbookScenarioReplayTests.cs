@@ -11,16 +11,6 @@ namespace RunbookEngine.Temporal.Tests;
 /// </summary>
 public sealed class RunbookScenarioReplayTests
 {
-    private const string Gate = """
-        name: gate
-        steps:
-          - id: ok
-            approval: { approvers: [bob], timeout: 30m }
-          - id: after
-            action: log
-            with: { message: "approved" }
-        """;
-
     private static readonly JsonObject Approved = new() { ["message"] = "approved" };
 
     [Fact]
@@ -89,7 +79,7 @@ public sealed class RunbookScenarioReplayTests
     [Fact]
     public async Task An_approval_granted_by_an_approver_cancels_its_deadline_and_runs_the_next_step()
     {
-        var history = ReplayHarness.History(ReplayHarness.Input(Gate));
+        var history = ReplayHarness.History(ReplayHarness.Input(ReplayHarness.Gate));
         var timer = history.NextEventId;
         history.TimerStarted(1, TimeSpan.FromMinutes(30))
             .Signaled(RunbookTemporalWorkflow.SignalName, Decision("approve", "user:bob"), TimeSpan.FromMinutes(5))
@@ -105,7 +95,7 @@ public sealed class RunbookScenarioReplayTests
     {
         // Mallory is not an approver: the workflow itself refuses her decision and starts a new wait for the time
         // left; Bob's decision then passes the gate.
-        var history = ReplayHarness.History(ReplayHarness.Input(Gate));
+        var history = ReplayHarness.History(ReplayHarness.Input(ReplayHarness.Gate));
         var first = history.NextEventId;
         history.TimerStarted(1, TimeSpan.FromMinutes(30))
             .Signaled(RunbookTemporalWorkflow.SignalName, Decision("approve", "user:mallory"), TimeSpan.FromMinutes(5))
@@ -119,7 +109,7 @@ public sealed class RunbookScenarioReplayTests
         Assert.Null((await ReplayHarness.ReplayAsync(history)).ReplayFailure);
 
         // Had Mallory's decision been taken, the step would have run at once, with no second wait.
-        var taken = ReplayHarness.History(ReplayHarness.Input(Gate));
+        var taken = ReplayHarness.History(ReplayHarness.Input(ReplayHarness.Gate));
         var only = taken.NextEventId;
         taken.TimerStarted(1, TimeSpan.FromMinutes(30))
             .Signaled(RunbookTemporalWorkflow.SignalName, Decision("approve", "user:mallory"), TimeSpan.FromMinutes(5))
@@ -132,7 +122,7 @@ public sealed class RunbookScenarioReplayTests
     [Fact]
     public async Task A_rejected_approval_fails_the_run_without_running_the_next_step()
     {
-        var history = ReplayHarness.History(ReplayHarness.Input(Gate));
+        var history = ReplayHarness.History(ReplayHarness.Input(ReplayHarness.Gate));
         var timer = history.NextEventId;
         history.TimerStarted(1, TimeSpan.FromMinutes(30))
             .Signaled(RunbookTemporalWorkflow.SignalName, Decision("reject", "user:bob"), TimeSpan.FromMinutes(5))
@@ -140,7 +130,7 @@ public sealed class RunbookScenarioReplayTests
             .Failed("Rejected", "'ok' was rejected by user:bob");
         Assert.Null((await ReplayHarness.ReplayAsync(history)).ReplayFailure);
 
-        var ran = ReplayHarness.History(ReplayHarness.Input(Gate));
+        var ran = ReplayHarness.History(ReplayHarness.Input(ReplayHarness.Gate));
         var t = ran.NextEventId;
         ran.TimerStarted(1, TimeSpan.FromMinutes(30))
             .Signaled(RunbookTemporalWorkflow.SignalName, Decision("reject", "user:bob"), TimeSpan.FromMinutes(5))
@@ -153,12 +143,12 @@ public sealed class RunbookScenarioReplayTests
     [Fact]
     public async Task An_approval_nobody_answers_fails_the_run_when_its_deadline_fires()
     {
-        var history = ReplayHarness.History(ReplayHarness.Input(Gate))
+        var history = ReplayHarness.History(ReplayHarness.Input(ReplayHarness.Gate))
             .TimerFired(1, TimeSpan.FromMinutes(30))
             .Failed("ApprovalTimedOut", "no decision on 'ok' within 30m; on_timeout is reject");
         Assert.Null((await ReplayHarness.ReplayAsync(history)).ReplayFailure);
 
-        var approvedAnyway = ReplayHarness.History(ReplayHarness.Input(Gate.Replace("timeout: 30m", "timeout: 30m, on_timeout: approve", StringComparison.Ordinal)))
+        var approvedAnyway = ReplayHarness.History(ReplayHarness.Input(ReplayHarness.Gate.Replace("timeout: 30m", "timeout: 30m, on_timeout: approve", StringComparison.Ordinal)))
             .TimerFired(1, TimeSpan.FromMinutes(30))
             .ActivityCompleted("4:after:action:log", "action:log", null, Approved)
             .Completed(new JsonObject());
@@ -168,7 +158,7 @@ public sealed class RunbookScenarioReplayTests
     [Fact]
     public async Task A_run_cancelled_while_it_waits_for_an_approval_ends_cancelled()
     {
-        var input = ReplayHarness.Input(Gate.Replace(", timeout: 30m", string.Empty, StringComparison.Ordinal));
+        var input = ReplayHarness.Input(ReplayHarness.Gate.Replace(", timeout: 30m", string.Empty, StringComparison.Ordinal));
         var history = ReplayHarness.History(input)
             .CancelRequested(TimeSpan.FromMinutes(3))
             .Canceled();
