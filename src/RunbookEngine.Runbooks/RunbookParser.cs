@@ -251,6 +251,7 @@ public sealed partial class RunbookParser
         CheckReferences(steps, inputs);
         CheckTriggerReferences();
         CheckDestructiveSteps(triggers, steps);
+        CheckCommandInjection(triggers, steps);
         if (name is null)
         {
             return null;
@@ -572,6 +573,58 @@ public sealed partial class RunbookParser
                 {
                     Error(trigger.Location, $"this trigger starts runs with no one watching, and step '{step.Id}' at {step.Location} ({step.Action}) is destructive: name who approves it with approval: {{ approvers: [group:sre-oncall] }}, or write destructive: allow to let it run unattended");
                     break;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// A string <c>command:</c> runs through <c>bash -c</c> (or <c>pwsh -Command</c>): interpolating an input a
+    /// trigger sets from an alert into it lets whoever controls the alert's labels run commands on the worker
+    /// (a label <c>x; rm -rf /</c>). Refused, with the two safe ways: the value in <c>env:</c>, or an argument list.
+    /// </summary>
+    private void CheckCommandInjection(List<TriggerSpec> triggers, List<RunbookStep> steps)
+    {
+        var fromAlerts = triggers.SelectMany(t => t.Inputs.Select(i => (i.Name, t.Location)))
+            .GroupBy(i => i.Name, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.First().Location, StringComparer.Ordinal);
+        if (fromAlerts.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var step in steps)
+        {
+            var calls = new List<(string? Action, MapTemplate? With)> { (step.Action, step.With) };
+            if (step.Compensate is { } c)
+            {
+                calls.Add((c.Action, c.With));
+            }
+
+            if (step.Verify is { } v)
+            {
+                calls.Add((v.Action, v.With));
+            }
+
+            foreach (var (action, with) in calls)
+            {
+                if (action != "shell" || with?.Entries.FirstOrDefault(e => e.Key == "command").Value is not { } command || command is ListTemplate)
+                {
+                    continue;
+                }
+
+                var expressions = command switch
+                {
+                    ExpressionTemplate e => [e.Expression],
+                    InterpolatedTemplate i => i.Parts.Where(x => x.Expression is not null).Select(x => x.Expression!).ToList(),
+                    _ => new List<Expr>(),
+                };
+                var input = expressions.SelectMany(Walk).OfType<RefExpr>()
+                    .Where(r => r.Path.Count >= 2 && r.Path[0] == "inputs" && fromAlerts.ContainsKey(r.Path[1]))
+                    .Select(r => r.Path[1]).FirstOrDefault();
+                if (input is not null)
+                {
+                    Error(command.Location, $"step '{step.Id}': the string command interpolates inputs.{input}, which the trigger at {fromAlerts[input]} sets from an alert; a string command runs through a shell, so an alert label such as 'x; rm -rf /' would run as a command. Pass the value in env: (env: {{ {input.ToUpperInvariant().Replace('-', '_')}: \"${{{{ inputs.{input} }}}}\" }} and \"${input.ToUpperInvariant().Replace('-', '_')}\" in the command) or use an argument list (command: [prog, \"${{{{ inputs.{input} }}}}\"])");
                 }
             }
         }
