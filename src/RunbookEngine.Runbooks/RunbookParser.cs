@@ -69,7 +69,7 @@ public sealed partial class RunbookParser
         triggerSites.Clear();
         var runbook = ParseDocument(yaml);
         var ordered = diagnostics.OrderBy(d => d.Location.Line).ThenBy(d => d.Location.Column).ToList();
-        return (ordered.Count == 0 ? runbook : null, ordered);
+        return (ordered.TrueForAll(d => d.Warning) ? runbook : null, ordered);
     }
 
     /// <summary>
@@ -137,6 +137,8 @@ public sealed partial class RunbookParser
     private void Error(YamlNode node, string message) => diagnostics.Add(new(Loc(node), message));
 
     private void Error(SourceLocation at, string message) => diagnostics.Add(new(at, message));
+
+    private void Warn(SourceLocation at, string message) => diagnostics.Add(new(at, message, Warning: true));
 
     private Runbook? ParseDocument(string source)
     {
@@ -588,10 +590,6 @@ public sealed partial class RunbookParser
         var fromAlerts = triggers.SelectMany(t => t.Inputs.Select(i => (i.Name, t.Location)))
             .GroupBy(i => i.Name, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.First().Location, StringComparer.Ordinal);
-        if (fromAlerts.Count == 0)
-        {
-            return;
-        }
 
         foreach (var step in steps)
         {
@@ -619,12 +617,24 @@ public sealed partial class RunbookParser
                     InterpolatedTemplate i => i.Parts.Where(x => x.Expression is not null).Select(x => x.Expression!).ToList(),
                     _ => new List<Expr>(),
                 };
-                var input = expressions.SelectMany(Walk).OfType<RefExpr>()
-                    .Where(r => r.Path.Count >= 2 && r.Path[0] == "inputs" && fromAlerts.ContainsKey(r.Path[1]))
-                    .Select(r => r.Path[1]).FirstOrDefault();
-                if (input is not null)
+                var used = expressions.SelectMany(Walk).OfType<RefExpr>()
+                    .Where(r => r.Path.Count >= 2 && r.Path[0] == "inputs")
+                    .Select(r => r.Path[1]).Distinct(StringComparer.Ordinal).ToList();
+                if (used.Count == 0)
                 {
-                    Error(command.Location, $"step '{step.Id}': the string command interpolates inputs.{input}, which the trigger at {fromAlerts[input]} sets from an alert; a string command runs through a shell, so an alert label such as 'x; rm -rf /' would run as a command. Pass the value in env: (env: {{ {input.ToUpperInvariant().Replace('-', '_')}: \"${{{{ inputs.{input} }}}}\" }} and \"${input.ToUpperInvariant().Replace('-', '_')}\" in the command) or use an argument list (command: [prog, \"${{{{ inputs.{input} }}}}\"])");
+                    continue;
+                }
+
+                var input = used.FirstOrDefault(fromAlerts.ContainsKey) ?? used[0];
+                var variable = input.ToUpperInvariant().Replace('-', '_');
+                var fix = $"Pass the value in env: (env: {{ {variable}: \"${{{{ inputs.{input} }}}}\" }} and \"${variable}\" in the command) or use an argument list (command: [prog, \"${{{{ inputs.{input} }}}}\"])";
+                if (fromAlerts.TryGetValue(input, out var trigger))
+                {
+                    Error(command.Location, $"step '{step.Id}': the string command interpolates inputs.{input}, which the trigger at {trigger} sets from an alert; a string command runs through a shell, so an alert label such as 'x; rm -rf /' would run as a command. {fix}");
+                }
+                else
+                {
+                    Warn(command.Location, $"step '{step.Id}': the string command interpolates inputs.{input}; a string command runs through a shell, so a value such as 'x; rm -rf /' would run as a command. {fix}");
                 }
             }
         }

@@ -31,6 +31,22 @@ public sealed class CorpusTests
     }
 
     [Fact]
+    public void A_string_command_with_an_input_people_set_is_valid_with_a_warning_and_an_argument_list_has_none()
+    {
+        var parser = new RunbookParser(ActionCatalog.CreateDefault());
+        var (warned, diagnostics) = parser.Parse("echo.yaml", "name: echo\ninputs:\n  host: { type: string }\nsteps:\n  - id: e\n    action: shell\n    with: { command: \"echo ${{ inputs.host }}\" }\n");
+
+        Assert.NotNull(warned);
+        var warning = Assert.Single(diagnostics);
+        Assert.True(warning.Warning);
+        Assert.StartsWith("echo.yaml:7:23: warning: step 'e': the string command interpolates inputs.host;", warning.ToString(), StringComparison.Ordinal);
+
+        var (safe, none) = parser.Parse("echo.yaml", "name: echo\ninputs:\n  host: { type: string }\nsteps:\n  - id: e\n    action: shell\n    with: { command: [echo, \"${{ inputs.host }}\"], env: { H: \"${{ inputs.host }}\" } }\n");
+        Assert.NotNull(safe);
+        Assert.Empty(none);
+    }
+
+    [Fact]
     public void The_corpus_covers_the_problem_kinds_the_reference_promises()
     {
         var all = string.Join('\n', Directory.GetFiles(Broken, "*.expected").Select(File.ReadAllText));

@@ -62,7 +62,9 @@ internal static class ValidateCommand
                 }
                 else
                 {
-                    s.Line(invalid == 0 ? $"{entries.Count} runbook(s) valid" : $"{invalid} of {entries.Count} runbook(s) invalid, {entries.Sum(e => e.Problems.Count)} problem(s)");
+                    var warnings = entries.Sum(e => e.Problems.Count(p => p.Severity == "warning"));
+                    var also = warnings == 0 ? string.Empty : $", {warnings} warning(s)";
+                    s.Line(invalid == 0 ? $"{entries.Count} runbook(s) valid{also}" : $"{invalid} of {entries.Count} runbook(s) invalid, {entries.Sum(e => e.Problems.Count) - warnings} problem(s){also}");
                 }
             }
 

@@ -3,8 +3,9 @@ namespace RunbookEngine.Runbooks.Model;
 /// <summary>One problem found in a runbook.</summary>
 /// <param name="Location">Where.</param>
 /// <param name="Message">What.</param>
-public sealed record RunbookDiagnostic(SourceLocation Location, string Message)
+/// <param name="Warning">A warning: the runbook is still valid and runs (`runbook validate` prints it and exits 0).</param>
+public sealed record RunbookDiagnostic(SourceLocation Location, string Message, bool Warning = false)
 {
     /// <inheritdoc/>
-    public override string ToString() => $"{Location}: {Message}";
+    public override string ToString() => Warning ? $"{Location}: warning: {Message}" : $"{Location}: {Message}";
 }

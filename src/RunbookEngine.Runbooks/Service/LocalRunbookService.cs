@@ -106,7 +106,7 @@ public sealed class LocalRunbookService : IRunbookService
     /// <inheritdoc/>
     public Task<IReadOnlyList<RunbookInfo>> ListRunbooksAsync(CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<RunbookInfo>>([.. LoadRunbooks().Select(e => new RunbookInfo(
-            e.Name, e.Runbook?.Description, e.File, e.Runbook is not null, e.Diagnostics.Count, [.. (e.Runbook?.Inputs ?? []).Select(i => i.Name)]))]);
+            e.Name, e.Runbook?.Description, e.File, e.Runbook is not null, e.Diagnostics.Count(d => !d.Warning), [.. (e.Runbook?.Inputs ?? []).Select(i => i.Name)]))]);
 
     /// <inheritdoc/>
     public Task<IReadOnlyList<ValidationReport>> ValidateAsync(IReadOnlyList<RunbookSource> sources, CancellationToken cancellationToken)
@@ -136,7 +136,7 @@ public sealed class LocalRunbookService : IRunbookService
     public static ProblemView Problem(RunbookDiagnostic d)
     {
         ArgumentNullException.ThrowIfNull(d);
-        return new ProblemView(d.Location.File, d.Location.Line, d.Location.Column, d.Message);
+        return new ProblemView(d.Location.File, d.Location.Line, d.Location.Column, d.Message, d.Warning ? "warning" : "error");
     }
 
     /// <summary>Finds a runbook by name (or file, when allowed).</summary>
