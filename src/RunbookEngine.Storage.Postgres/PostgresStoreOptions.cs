@@ -34,6 +34,9 @@ public sealed partial record PostgresStoreOptions
     /// <summary>Gets whether the store LISTENs for work notifications to wake idle workers at once (they poll anyway). Default true.</summary>
     public bool Listen { get; init; } = true;
 
+    /// <summary>Gets the clock of reconnect waits and of the reconnect window (tests pass a manual one). Default the system's.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
     /// <summary>Gets a value indicating whether a store string names PostgreSQL rather than a SQLite file.</summary>
     /// <param name="store">A <c>--store</c> value.</param>
     /// <returns>True for <c>Host=...</c> connection strings and <c>postgres://</c> or <c>postgresql://</c> URLs.</returns>

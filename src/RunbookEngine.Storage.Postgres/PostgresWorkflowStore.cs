@@ -254,7 +254,7 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
     /// <summary>Runs an idempotent database action, retrying transient failures with backoff within the reconnect window.</summary>
     private async Task<T> WithRetryAsync<T>(Func<Task<T>> action, CancellationToken cancellationToken)
     {
-        var started = Stopwatch.GetTimestamp();
+        var started = options.TimeProvider.GetTimestamp();
         var delay = TimeSpan.FromMilliseconds(100);
         while (true)
         {
@@ -262,11 +262,11 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
             {
                 return await action().ConfigureAwait(false);
             }
-            catch (Exception ex) when (PostgresErrors.IsTransient(ex) && !cancellationToken.IsCancellationRequested && Stopwatch.GetElapsedTime(started) + delay < options.ReconnectWindow)
+            catch (Exception ex) when (PostgresErrors.IsTransient(ex) && !cancellationToken.IsCancellationRequested && options.TimeProvider.GetElapsedTime(started) + delay < options.ReconnectWindow)
             {
                 Interlocked.Increment(ref transientFailures);
                 dataSource.Clear();
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(delay, options.TimeProvider, cancellationToken).ConfigureAwait(false);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
             }
             catch (Exception ex) when (ex is not OperationCanceledException and not ObjectDisposedException)
@@ -352,7 +352,7 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
     private async Task ExecuteBatchAsync(List<WriteOperation> batch)
     {
         var pending = batch;
-        var started = Stopwatch.GetTimestamp();
+        var started = options.TimeProvider.GetTimestamp();
         var delay = TimeSpan.FromMilliseconds(100);
         while (pending.Count > 0)
         {
@@ -366,14 +366,14 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
 #pragma warning restore CA1031
             {
                 var undecided = pending.Where(o => !o.IsDone).ToList();
-                if (!committing.Value && PostgresErrors.IsTransient(ex) && !stopping.IsCancellationRequested && Stopwatch.GetElapsedTime(started) + delay < options.ReconnectWindow)
+                if (!committing.Value && PostgresErrors.IsTransient(ex) && !stopping.IsCancellationRequested && options.TimeProvider.GetElapsedTime(started) + delay < options.ReconnectWindow)
                 {
                     // Nothing of this transaction was applied: try the undecided writes again once the database answers.
                     Interlocked.Increment(ref transientFailures);
                     dataSource.Clear();
                     try
                     {
-                        await Task.Delay(delay, stopping.Token).ConfigureAwait(false);
+                        await Task.Delay(delay, options.TimeProvider, stopping.Token).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException)
                     {
@@ -535,7 +535,7 @@ public sealed partial class PostgresWorkflowStore : IWorkflowStore, IWorkAvailab
             {
                 try
                 {
-                    await Task.Delay(delay, stopping.Token).ConfigureAwait(false);
+                    await Task.Delay(delay, options.TimeProvider, stopping.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {

@@ -50,7 +50,7 @@ internal static class Follower
 
                 try
                 {
-                    await Task.Delay(Tick, ct).ConfigureAwait(false);
+                    await Task.Delay(Tick, TimeProvider.System, ct).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
