@@ -31,6 +31,23 @@ public interface IRunbookAction
     /// <returns>The side-effect class.</returns>
     SideEffect Classify(JsonObject with) => SideEffect;
 
+    /// <summary>
+    /// Checks a string input written literally in a runbook (or the content of a <see cref="ParameterType.File"/>
+    /// input) when the runbook is validated, e.g. parses a script. By default nothing is checked.
+    /// </summary>
+    /// <param name="parameter">The input's name.</param>
+    /// <param name="text">Its text.</param>
+    /// <returns>The problems, at lines and columns of <paramref name="text"/>.</returns>
+    IReadOnlyList<InputProblem> CheckInput(string parameter, string text) => [];
+
+    /// <summary>
+    /// Checks which inputs a step gives together (say, exactly one of two), when the runbook is validated and before
+    /// an execution. By default any combination of the <see cref="Parameters"/> with the required ones is accepted.
+    /// </summary>
+    /// <param name="given">The names of the inputs given.</param>
+    /// <returns>The problem, or null.</returns>
+    string? CheckKeys(IReadOnlyCollection<string> given) => null;
+
     /// <summary>Gets the keys accepted under <c>with:</c>.</summary>
     IReadOnlyList<ActionParameter> Parameters { get; }
 

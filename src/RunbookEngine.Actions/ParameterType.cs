@@ -26,4 +26,11 @@ public enum ParameterType
 
     /// <summary>A number or a list of numbers.</summary>
     NumberOrList,
+
+    /// <summary>
+    /// A path, relative to the runbook's file, to a file beside it. The file is read when the runbook is loaded and
+    /// pinned with it (a run uses the text it started with, on every worker); the action receives
+    /// <c>{ "path": ..., "content": ... }</c>.
+    /// </summary>
+    File,
 }

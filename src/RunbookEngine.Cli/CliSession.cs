@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using RunbookEngine.Actions;
+using RunbookEngine.PowerShell;
 using RunbookEngine.Runbooks;
 using RunbookEngine.Runbooks.Model;
 using RunbookEngine.Runbooks.Service;
@@ -100,7 +101,7 @@ internal sealed class CliSession : IAsyncDisposable
 
     public ILoggerFactory Loggers { get; }
 
-    public ActionCatalog Actions { get; } = ActionCatalog.CreateDefault();
+    public ActionCatalog Actions { get; } = ActionCatalog.CreateDefault().AddPowerShell();
 
     public RunbookLibrary Library => new(Actions);
 

@@ -24,6 +24,12 @@ public static class RunbookDefinitions
         ArgumentNullException.ThrowIfNull(runbook);
         var format = runbook.Language == RunbookLanguage.Script ? ScriptRunbooks.Format : YamlFormat;
         var envelope = new JsonObject { ["format"] = format, ["file"] = runbook.File, ["source"] = runbook.Source };
+        if (runbook.Files.Count > 0)
+        {
+            // Only when there are any: the definition (and its hash) of a runbook without file inputs stays as it was.
+            envelope["files"] = new JsonObject(runbook.Files.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => KeyValuePair.Create(f.Key, (JsonNode?)f.Value)));
+        }
+
         return new WorkflowDefinition(runbook.Name, envelope.ToJsonString());
     }
 
@@ -34,10 +40,28 @@ public static class RunbookDefinitions
     public static (Runbook? Runbook, IReadOnlyList<RunbookDiagnostic> Problems)? Parse(ActionCatalog actions, WorkflowDefinition definition) =>
         Read(definition) switch
         {
-            { Format: YamlFormat } e => new RunbookParser(actions).Parse(e.File, e.Source),
+            { Format: YamlFormat } e => new RunbookParser(actions).Parse(e.File, e.Source, PinnedFiles(definition)),
             { Format: ScriptRunbooks.Format } e => ScriptRunbooks.Parse(actions, e.File, e.Source, compile: false),
             _ => null,
         };
+
+    /// <summary>The files a definition pins (an empty set for one that pins none: nothing is read from disk).</summary>
+    private static Dictionary<string, string> PinnedFiles(WorkflowDefinition definition)
+    {
+        var files = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (JsonNode.Parse(definition.Content)?["files"] is JsonObject pinned)
+        {
+            foreach (var (path, text) in pinned)
+            {
+                if (text is JsonValue v && v.TryGetValue<string>(out var content))
+                {
+                    files[path] = content;
+                }
+            }
+        }
+
+        return files;
+    }
 
     /// <summary>Reads a definition's envelope.</summary>
     /// <param name="definition">The stored definition.</param>

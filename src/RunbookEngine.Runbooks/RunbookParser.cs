@@ -38,8 +38,11 @@ public sealed partial class RunbookParser
     private readonly List<RunbookDiagnostic> diagnostics = [];
     private readonly List<(Expr Expr, SourceLocation Start, string? Step, bool AllowResult)> sites = [];
     private readonly List<(Expr Expr, SourceLocation Start)> triggerSites = [];
+    private readonly Dictionary<string, string> readFiles = new(StringComparer.Ordinal);
     private string file = string.Empty;
     private bool script;
+    private string[] sourceLines = [];
+    private IReadOnlyDictionary<string, string>? pinnedFiles;
 
     /// <summary>Initializes a new instance of the <see cref="RunbookParser"/> class.</summary>
     /// <param name="actions">The actions steps may name.</param>
@@ -52,11 +55,16 @@ public sealed partial class RunbookParser
     /// <summary>Parses and validates a runbook.</summary>
     /// <param name="path">The file path, as it should appear in messages.</param>
     /// <param name="source">The YAML text.</param>
+    /// <param name="files">
+    /// The files its <c>file:</c> inputs name, as pinned in a run's definition; null reads them from disk, relative
+    /// to <paramref name="path"/>.
+    /// </param>
     /// <returns>The runbook (null when there are problems) and every problem, in file order.</returns>
-    public (Runbook? Runbook, IReadOnlyList<RunbookDiagnostic> Diagnostics) Parse(string path, string source)
+    public (Runbook? Runbook, IReadOnlyList<RunbookDiagnostic> Diagnostics) Parse(string path, string source, IReadOnlyDictionary<string, string>? files = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(source);
+        pinnedFiles = files;
         return ParseAs(path, source, isScript: false);
     }
 
@@ -67,8 +75,10 @@ public sealed partial class RunbookParser
         diagnostics.Clear();
         sites.Clear();
         triggerSites.Clear();
+        readFiles.Clear();
+        sourceLines = yaml.Split('\n');
         var runbook = ParseDocument(yaml);
-        var ordered = diagnostics.OrderBy(d => d.Location.Line).ThenBy(d => d.Location.Column).ToList();
+        var ordered = diagnostics.OrderBy(d => d.Location.File != path).ThenBy(d => d.Location.Line).ThenBy(d => d.Location.Column).ToList();
         return (ordered.TrueForAll(d => d.Warning) ? runbook : null, ordered);
     }
 
@@ -85,6 +95,7 @@ public sealed partial class RunbookParser
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(yaml);
         ArgumentNullException.ThrowIfNull(source);
+        pinnedFiles = null;
         var (runbook, problems) = ParseAs(path, yaml, isScript: true);
         return (runbook is null ? null : runbook with { Source = source }, problems);
     }
@@ -265,6 +276,7 @@ public sealed partial class RunbookParser
             Guards = guards,
             Language = script ? RunbookLanguage.Script : RunbookLanguage.Yaml,
             ScriptOutputs = declared,
+            Files = new SortedDictionary<string, string>(readFiles, StringComparer.Ordinal),
         };
     }
 
@@ -951,7 +963,7 @@ public sealed partial class RunbookParser
                 with = (MapTemplate)ParseTemplate(withNode, id, allowResult: false);
                 if (action is not null && actions.TryGet(action, out var a))
                 {
-                    CheckWith(a, with, withNode, what);
+                    with = CheckWith(a, with, withNode, what);
                 }
             }
         }
@@ -1093,7 +1105,7 @@ public sealed partial class RunbookParser
                 with = (MapTemplate)ParseTemplate(wn, stepId, allowResult);
                 if (action is not null && actions.TryGet(action, out var a))
                 {
-                    CheckWith(a, with, wn, $"the {block} of {what}");
+                    with = CheckWith(a, with, wn, $"the {block} of {what}");
                 }
             }
         }
@@ -1121,15 +1133,30 @@ public sealed partial class RunbookParser
         return action is null || condition is null || interval is null || timeout is null ? null : new VerifySpec(action, with, condition, interval.Value, timeout.Value, Loc(m));
     }
 
-    private void CheckWith(IRunbookAction action, MapTemplate with, YamlNode withNode, string what)
+    /// <summary>Checks a step's inputs against its action; returns them with every file input read and pinned.</summary>
+    private MapTemplate CheckWith(IRunbookAction action, MapTemplate with, YamlNode withNode, string what)
     {
         var given = with.Entries.ToDictionary(e => e.Key, StringComparer.Ordinal);
+        var entries = new List<(string Key, Template Value, SourceLocation KeyLocation)>(with.Entries.Count);
         foreach (var (key, value, keyLocation) in with.Entries)
         {
             var p = action.Parameters.FirstOrDefault(x => x.Name == key);
+            entries.Add((key, value, keyLocation));
             if (p is null)
             {
                 Error(keyLocation, $"{what}: action '{action.Name}' has no input '{key}'{Hint(DidYouMean(key, action.Parameters.Select(x => x.Name)))}; it takes {string.Join(", ", action.Parameters.Select(x => x.Name))}");
+                continue;
+            }
+
+            if (p.Verbatim && value is not LiteralTemplate)
+            {
+                Error(value.Location, $"{what}: '{key}' is code and is run as written: it cannot hold ${{{{ }}}} expressions, since a value pasted into code (an alert label such as '$(Remove-Item ...)') would run as code; pass values as parameters instead, e.g. parameters: {{ Name: \"${{{{ inputs.name }}}}\" }}, and read them with param($Name)");
+                continue;
+            }
+
+            if (p.Type == ParameterType.File)
+            {
+                entries[^1] = (key, PinFile(action, key, value, what), keyLocation);
                 continue;
             }
 
@@ -1137,12 +1164,102 @@ public sealed partial class RunbookParser
             {
                 Error(value.Location, $"{what}: '{key}' {problem}");
             }
+            else if (value is LiteralTemplate { Value: JsonValue text } && text.TryGetValue<string>(out var literal))
+            {
+                var node = (withNode as YamlMappingNode)?.Children.FirstOrDefault(c => c.Key is YamlScalarNode { Value: var k } && k == key).Value;
+                foreach (var found in action.CheckInput(key, literal))
+                {
+                    Error(InsideScalar(node, value.Location, found), $"{what}: '{key}': {found.Message}");
+                }
+            }
         }
 
         foreach (var missing in action.Parameters.Where(p => p.Required && !given.ContainsKey(p.Name)))
         {
             Error(withNode, $"{what}: action '{action.Name}' needs '{missing.Name}' ({missing.Description})");
         }
+
+        if (action.CheckKeys(given.Keys) is { } combination)
+        {
+            Error(withNode, $"{what}: {combination}");
+        }
+
+        return with with { Entries = entries };
+    }
+
+    /// <summary>
+    /// Reads a file input (a path relative to the runbook) and pins its text into the step's inputs as
+    /// <c>{ path, content }</c>: the definition a run starts with then holds the file too.
+    /// </summary>
+    private Template PinFile(IRunbookAction action, string key, Template value, string what)
+    {
+        if (value is not LiteralTemplate { Value: JsonValue v } || !v.TryGetValue<string>(out var relative) || relative.Length == 0)
+        {
+            Error(value.Location, $"{what}: '{key}' must be a path written as is (a file beside the runbook, read when the runbook is loaded), not an expression");
+            return value;
+        }
+
+        if (Path.IsPathRooted(relative) || relative.Contains('\\', StringComparison.Ordinal))
+        {
+            Error(value.Location, $"{what}: '{key}' must be a path relative to the runbook's file, with / between directories (got '{relative}'): every worker reads the runbook's own copy");
+            return value;
+        }
+
+        var shown = Path.GetDirectoryName(file) is { Length: > 0 } dir ? dir.Replace('\\', '/') + "/" + relative : relative;
+        string? content;
+        if (pinnedFiles is not null)
+        {
+            content = pinnedFiles.TryGetValue(relative, out var pinned) ? pinned : null;
+            if (content is null)
+            {
+                Error(value.Location, $"{what}: '{key}': the file '{relative}' is not in the runbook's pinned definition");
+                return value;
+            }
+        }
+        else
+        {
+            try
+            {
+                content = File.ReadAllText(shown);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Error(value.Location, $"{what}: '{key}': cannot read '{shown}': {ex.Message}");
+                return value;
+            }
+        }
+
+        readFiles[relative] = content;
+        foreach (var found in action.CheckInput(key, content))
+        {
+            Error(new SourceLocation(shown, found.Line, found.Column), $"{what}: '{key}': {found.Message}");
+        }
+
+        return new LiteralTemplate(new JsonObject { ["path"] = relative, ["content"] = content }, value.Location);
+    }
+
+    /// <summary>
+    /// Where a line and column of a scalar's text are in the runbook: exact for a literal block (<c>|</c>) and for the
+    /// first line of a plain or quoted scalar; the scalar's start otherwise.
+    /// </summary>
+    private SourceLocation InsideScalar(YamlNode? node, SourceLocation start, InputProblem at)
+    {
+        if (node is not YamlScalarNode scalar)
+        {
+            return start;
+        }
+
+        if (scalar.Style == ScalarStyle.Literal)
+        {
+            // The text starts on the line after the '|', at the block's indentation (that of its first non-blank line).
+            var first = (int)scalar.Start.Line + 1;
+            var indent = sourceLines.Skip(first - 1).Where(l => l.Trim().Length > 0).Select(l => l.Length - l.TrimStart(' ').Length).FirstOrDefault();
+            return start with { Line = first + at.Line - 1, Column = indent + at.Column };
+        }
+
+        return at.Line == 1 && scalar.Style is ScalarStyle.Plain or ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted
+            ? start with { Column = start.Column + at.Column - (scalar.Style == ScalarStyle.Plain ? 1 : 0) }
+            : start;
     }
 
     private static string? TypeProblem(ActionParameter p, Template value)

@@ -268,6 +268,7 @@ public static class RunbookSchema
                 ParameterType.StringOrList => new JsonArray("string", "array"),
                 ParameterType.StringOrMap => new JsonArray("string", "object"),
                 ParameterType.NumberOrList => new JsonArray("number", "array", "string"),
+                ParameterType.File => new JsonArray("string"),
                 _ => throw new InvalidOperationException($"no schema type for parameter type {p.Type}"),
             };
             property["type"] = types;

@@ -181,6 +181,12 @@ public sealed record Runbook(
     /// <summary>Gets the language it is written in.</summary>
     public RunbookLanguage Language { get; init; } = RunbookLanguage.Yaml;
 
+    /// <summary>
+    /// Gets the files its <c>file:</c> inputs name (path relative to the runbook, text), read when it was loaded and
+    /// pinned with it in every run's definition.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Files { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
     /// <summary>Gets the outputs a C# script runbook declares (name and description); it sets them with <c>Output(name, value)</c>.</summary>
     public IReadOnlyList<ScriptOutput> ScriptOutputs { get; init; } = [];
 }

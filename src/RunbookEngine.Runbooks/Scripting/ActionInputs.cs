@@ -19,6 +19,11 @@ internal static class ActionInputs
                 return $"action '{action.Name}' has no input '{key}'{hint}; it takes {string.Join(", ", action.Parameters.Select(x => x.Name))}";
             }
 
+            if (p.Type == ParameterType.File)
+            {
+                return $"input '{key}' of action '{action.Name}' names a file beside a YAML runbook, read and pinned when that runbook is loaded; a C# script runbook passes the text itself" + (action.Parameters.FirstOrDefault(x => x.Verbatim) is { } verbatim ? $" as '{verbatim.Name}'" : string.Empty);
+            }
+
             if (value is not null && !Fits(p.Type, value))
             {
                 return $"input '{key}' of action '{action.Name}' must be {RunbookParser.Describe(p.Type)}";
@@ -31,7 +36,9 @@ internal static class ActionInputs
         }
 
         var missing = action.Parameters.FirstOrDefault(p => p.Required && with[p.Name] is null);
-        return missing is null ? null : $"action '{action.Name}' needs '{missing.Name}' ({missing.Description})";
+        return missing is not null ? $"action '{action.Name}' needs '{missing.Name}' ({missing.Description})"
+            : action.CheckKeys([.. with.Where(kv => kv.Value is not null).Select(kv => kv.Key)]) is { } combination ? $"action '{action.Name}': {combination}"
+            : null;
     }
 
     private static bool Fits(ParameterType type, JsonNode value) => (type, value.GetValueKind()) switch
