@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Json.Schema;
 using RunbookEngine.Actions;
+using RunbookEngine.PowerShell;
 using RunbookEngine.Runbooks.Tests.Compliance;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -17,7 +18,8 @@ namespace RunbookEngine.Runbooks.Tests;
 /// </summary>
 public sealed partial class RunbookSchemaTests
 {
-    private static readonly ActionCatalog Actions = ActionCatalog.CreateDefault();
+    /// <summary>The catalog the CLI ships: the built-in actions and powershell.</summary>
+    private static readonly ActionCatalog Actions = ActionCatalog.CreateDefault().AddPowerShell();
 
     private static readonly Lazy<JsonSchema> Schema = new(() => JsonSchema.FromText(RunbookSchema.Text(Actions)));
 

@@ -13,10 +13,11 @@ namespace RunbookEngine.Runbooks.Tests;
 /// <summary>Runbooks executed through the real kernel on a real SQLite file, with a manual clock.</summary>
 public sealed class RunbookTestHost : IAsyncDisposable
 {
-    private RunbookTestHost(string directory, SqliteWorkflowStore store)
+    private RunbookTestHost(string directory, SqliteWorkflowStore store, ActionCatalog actions)
     {
         Directory = directory;
         Store = store;
+        Actions = actions;
         Client = new WorkflowClient(store, Time);
         Resolver = new RunbookResolver(Actions);
     }
@@ -29,18 +30,20 @@ public sealed class RunbookTestHost : IAsyncDisposable
 
     public WorkflowClient Client { get; }
 
-    public ActionCatalog Actions { get; } = ActionCatalog.CreateDefault();
+    public ActionCatalog Actions { get; }
 
     public CapturingLoggerFactory Logs { get; } = new();
 
     public RunbookResolver Resolver { get; }
 
-    public static async Task<RunbookTestHost> CreateAsync()
+    /// <summary>A host on a fresh SQLite file.</summary>
+    /// <param name="actions">The actions runbooks may use; default the built-in ones.</param>
+    public static async Task<RunbookTestHost> CreateAsync(ActionCatalog? actions = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), "runbook-tests", Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(dir);
         var store = await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = Path.Combine(dir, "runbook.db") });
-        return new RunbookTestHost(dir, store);
+        return new RunbookTestHost(dir, store, actions ?? ActionCatalog.CreateDefault());
     }
 
     /// <summary>Scripts compiled by the tests go to one directory of this test process, not the user's cache.</summary>

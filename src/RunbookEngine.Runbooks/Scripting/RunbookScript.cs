@@ -132,6 +132,26 @@ public sealed class RunbookScript
     public Task<ShellResult> Shell(string id, string command, IReadOnlyDictionary<string, string>? env = null, string? workingDirectory = null, string? stdin = null, StepSettings? settings = null) =>
         ShellAsync(id, JsonValue.Create(command), env, workingDirectory, stdin, settings);
 
+    /// <summary>
+    /// Runs a PowerShell script in the worker's process as the <c>powershell</c> action (the worker must serve it:
+    /// the <c>runbook</c> CLI's workers do). Values reach the script as typed parameters, never pasted into its text.
+    /// </summary>
+    /// <param name="id">The step id.</param>
+    /// <param name="script">The script; its <c>param()</c> block declares the parameters.</param>
+    /// <param name="parameters">Named parameters (an anonymous object or a dictionary; values may be <c>secret://</c> references).</param>
+    /// <param name="settings">Retries, timeouts, queue.</param>
+    /// <returns>The result: <c>output</c> (the objects written, as JSON), <c>value</c> (the last), and the streams.</returns>
+    public Task<JsonObject> PowerShell(string id, string script, object? parameters = null, StepSettings? settings = null)
+    {
+        var with = new JsonObject { ["script"] = script };
+        if (parameters is not null)
+        {
+            with["parameters"] = JsonSerializer.SerializeToNode(parameters, AsWritten);
+        }
+
+        return Action(id, "powershell", with, settings);
+    }
+
     /// <summary>Sends an HTTP request as the <c>http</c> action.</summary>
     /// <param name="id">The step id.</param>
     /// <param name="url">The absolute URL.</param>
