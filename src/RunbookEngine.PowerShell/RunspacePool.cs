@@ -41,7 +41,7 @@ internal sealed class RunspacePool : IDisposable
     public RunspacePool(int maxIdlePerSettings) => this.maxIdlePerSettings = maxIdlePerSettings;
 
     /// <summary>Gets the pool every <see cref="PowerShellAction"/> of this process shares.</summary>
-    public static RunspacePool Shared { get; } = new(Math.Max(4, Environment.ProcessorCount * 2));
+    public static RunspacePool Shared { get; } = new(Math.Max(16, Environment.ProcessorCount * 4));
 
     /// <summary>Rents an open runspace with these settings, opening one when none is idle.</summary>
     public async Task<RentedRunspace> RentAsync(SessionSettings settings, CancellationToken cancellationToken)
