@@ -116,7 +116,7 @@ public sealed partial class PowerShellAction : IRunbookAction
             details["what_if"] = new JsonArray([.. preview.WhatIf.Select(w => JsonValue.Create(w))]);
             var summary = preview.WhatIf.Count == 0
                 ? $"would run the PowerShell script {script.Display}: its -WhatIf preview reports no change"
-                : $"would run the PowerShell script {script.Display}: " + string.Join("; ", preview.WhatIf);
+                : $"would run the PowerShell script {script.Display}: " + string.Join("; ", preview.WhatIf.Select(w => w.TrimEnd('.')));
             return new ActionPlan(Name, "run", script.Display, summary, SideEffect.Mutating, details);
         }
         catch (StepException ex)

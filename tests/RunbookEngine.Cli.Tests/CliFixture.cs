@@ -39,6 +39,14 @@ public sealed class CliFixture : IDisposable
         {
             File.Copy(f, Path.Combine(RunbooksDir, Path.GetFileName(f)), overwrite: true);
         }
+
+        // The scripts some examples name with file:, beside them as in the repository.
+        var scripts = Path.Combine(RunbooksDir, "scripts");
+        System.IO.Directory.CreateDirectory(scripts);
+        foreach (var f in System.IO.Directory.GetFiles(Path.Combine(ExamplesDir, "scripts")))
+        {
+            File.Copy(f, Path.Combine(scripts, Path.GetFileName(f)), overwrite: true);
+        }
     }
 
     /// <summary>Runs the CLI in this process.</summary>

@@ -32,7 +32,26 @@ public sealed class ExampleRunbookTests : IDisposable
     {
         var (code, output, err) = await cli.InvokeAsync("alice", "validate");
         Assert.True(code == 0, err);
-        Assert.Contains("8 runbook(s) valid", output, StringComparison.Ordinal);
+        Assert.Contains("9 runbook(s) valid", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Stale_files_cleanup_in_powershell_lists_what_it_would_delete_then_deletes_only_the_old_files()
+    {
+        var logs = Logs();
+        var (code, output, err) = await cli.InvokeAsync("alice", "run", "stale-files-cleanup-powershell", "-p", $"path={logs}", "--dry-run");
+        Assert.True(code == 0, err + output);
+        Assert.Contains("survey: would run the PowerShell script (inline, 6 lines): its -WhatIf preview reports no change", output, StringComparison.Ordinal);
+        Assert.Contains($"remove: would run the PowerShell script scripts/Remove-StaleFiles.ps1: Performing the operation \"Remove File\" on target \"{logs}/app-1.log\"; Performing the operation \"Remove File\" on target \"{logs}/app-2.log\"", output, StringComparison.Ordinal);
+        Assert.Equal(3, Directory.GetFiles(logs).Length);
+
+        (code, output, err) = await cli.InvokeAsync("alice", "run", "stale-files-cleanup-powershell", "-p", $"path={logs}", "--output", "json");
+        Assert.True(code == 0, err + output);
+        var run = JsonNode.Parse(output)!;
+        Assert.Equal("completed", run["status"]!.GetValue<string>());
+        Assert.Equal(2, run["output"]!["removed"]!.GetValue<int>());
+        Assert.Equal(6, run["output"]!["freed_bytes"]!.GetValue<long>());
+        Assert.Equal(["today.log"], Directory.GetFiles(logs).Select(Path.GetFileName));
     }
 
     [Fact]

@@ -142,7 +142,7 @@ public sealed class PowerShellActionTests : IDisposable
         Assert.True(File.Exists(victim), "the plan deleted the file");
         Assert.False(File.Exists(victim + ".restarted"), "the plan ran what ShouldProcess guards");
         Assert.Equal(SideEffect.Mutating, plan.SideEffect);
-        Assert.Equal($"would run the PowerShell script (inline, 4 lines): Performing the operation \"Remove File\" on target \"{victim}\".; Performing the operation \"Restart service\" on target \"nginx\".", plan.Summary);
+        Assert.Equal($"would run the PowerShell script (inline, 4 lines): Performing the operation \"Remove File\" on target \"{victim}\"; Performing the operation \"Restart service\" on target \"nginx\"", plan.Summary);
         Assert.Equal(2, plan.Details!["what_if"]!.AsArray().Count);
         Assert.True(plan.Details["previewable"]!.GetValue<bool>());
 
