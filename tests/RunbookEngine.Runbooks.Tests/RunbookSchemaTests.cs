@@ -50,7 +50,7 @@ public sealed partial class RunbookSchemaTests
         var path = Path.Combine(InterpreterCompliance.RepositoryRoot(), "runbooks", file);
         var text = File.ReadAllText(path);
         Assert.StartsWith("# yaml-language-server: $schema=../schema/runbook.schema.json", text, StringComparison.Ordinal);
-        var (runbook, problems) = RunbookLibrary.Parse(Actions, file, text);
+        var (runbook, problems) = RunbookLibrary.Parse(Actions, path, text); // the real path: file: inputs are read beside it
         Assert.True(runbook is not null, string.Join('\n', problems));
 
         var result = Evaluate(text);

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging.Abstractions;
 using RunbookEngine.Actions;
+using RunbookEngine.PowerShell;
 using RunbookEngine.Cli;
 using RunbookEngine.Storage.Sqlite;
 
@@ -89,7 +90,7 @@ public sealed class ServerFixture : IAsyncDisposable
             },
             store,
             store.DatabasePath,
-            ActionCatalog.CreateDefault(),
+            ActionCatalog.CreateDefault().AddPowerShell(), // what `runbook serve` serves
             Logs);
         await app.StartAsync();
         Url = app.Urls.Single();
