@@ -16,7 +16,7 @@ namespace RunbookEngine.Runbooks;
 /// </summary>
 public sealed partial class RunbookParser
 {
-    internal static readonly string[] RootKeys = ["name", "description", "inputs", "steps", "outputs", "max_loops", "triggers", "guards"];
+    internal static readonly string[] RootKeys = ["name", "description", "inputs", "defaults", "steps", "outputs", "max_loops", "triggers", "guards"];
     internal static readonly string[] ScriptRootKeys = ["name", "description", "inputs", "outputs", "triggers", "guards"];
     internal static readonly string[] GuardKeys = ["target", "max_live", "cooldown", "rate", "breaker"];
     internal static readonly string[] RateKeys = ["max", "per"];
@@ -220,6 +220,11 @@ public sealed partial class RunbookParser
             }
             else
             {
+                if (map.TryGetValue("defaults", out var defaultsNode))
+                {
+                    ApplyDefaults(defaultsNode, seq);
+                }
+
                 foreach (var s in seq.Children)
                 {
                     if (ParseStep(s) is { } step)
@@ -1131,6 +1136,72 @@ public sealed partial class RunbookParser
         var (condition, interval, timeout) = ParsePolling(keys, m, stepId, $"{what}: 'verify' needs a 'condition' over the polled result, e.g. \"${{{{ result.value < 90 }}}}\"", $"{what}: 'verify' needs a 'timeout' (how long the condition may take to hold)");
 
         return action is null || condition is null || interval is null || timeout is null ? null : new VerifySpec(action, with, condition, interval.Value, timeout.Value, Loc(m));
+    }
+
+    /// <summary>
+    /// <c>defaults:</c> gives, per action, inputs every call of that action in the runbook (a step, its verify, its
+    /// compensate) takes unless it gives them itself: e.g. <c>powershell: { language_mode: constrained }</c>. Each
+    /// default is copied into the calls' <c>with:</c> mappings before they are parsed, keeping its own position, so
+    /// a problem with it is reported where it is written.
+    /// </summary>
+    private void ApplyDefaults(YamlNode node, YamlSequenceNode steps)
+    {
+        if (node is not YamlMappingNode byAction)
+        {
+            Error(node, "'defaults' must be a mapping of action names to the inputs their steps take by default, e.g. defaults: { powershell: { language_mode: constrained } }");
+            return;
+        }
+
+        var defaults = new Dictionary<string, YamlMappingNode>(StringComparer.Ordinal);
+        foreach (var (key, value) in byAction.Children)
+        {
+            var name = (key as YamlScalarNode)?.Value ?? string.Empty;
+            if (!actions.TryGet(name, out var action))
+            {
+                Error(key, $"defaults: unknown action '{name}'{Hint(DidYouMean(name, actions.All.Select(a => a.Name)))}; available: {string.Join(", ", actions.All.Select(a => a.Name))}");
+                continue;
+            }
+
+            if (value is not YamlMappingNode with)
+            {
+                Error(value, $"defaults: the defaults of '{name}' must be a mapping of its inputs, like a step's 'with'");
+                continue;
+            }
+
+            foreach (var input in with.Children.Keys.OfType<YamlScalarNode>().Where(k => !action.Parameters.Any(p => p.Name == k.Value)))
+            {
+                Error(input, $"defaults: action '{name}' has no input '{input.Value}'{Hint(DidYouMean(input.Value ?? string.Empty, action.Parameters.Select(x => x.Name)))}; it takes {string.Join(", ", action.Parameters.Select(x => x.Name))}");
+            }
+
+            defaults[name] = with;
+        }
+
+        foreach (var step in steps.Children.OfType<YamlMappingNode>())
+        {
+            foreach (var call in new[] { step, Child(step, "verify"), Child(step, "compensate") }.OfType<YamlMappingNode>())
+            {
+                if (Child(call, "action") is YamlScalarNode { Value: { } name } && defaults.TryGetValue(name, out var given))
+                {
+                    if (Child(call, "with") is not { } with)
+                    {
+                        with = new YamlMappingNode();
+                        call.Children.Add(new YamlScalarNode("with"), with);
+                    }
+
+                    if (with is YamlMappingNode target)
+                    {
+                        // An unknown input is reported once, at the defaults: it is not copied into every call.
+                        var known = actions.TryGet(name, out var action) ? action.Parameters.Select(p => p.Name).ToHashSet(StringComparer.Ordinal) : [];
+                        foreach (var (key, value) in given.Children.Where(kv => kv.Key is YamlScalarNode { Value: { } k } && known.Contains(k) && Child(target, k) is null))
+                        {
+                            target.Children.Add(key, value);
+                        }
+                    }
+                }
+            }
+        }
+
+        static YamlNode? Child(YamlMappingNode m, string key) => m.Children.TryGetValue(new YamlScalarNode(key), out var v) ? v : null;
     }
 
     /// <summary>Checks a step's inputs against its action; returns them with every file input read and pinned.</summary>

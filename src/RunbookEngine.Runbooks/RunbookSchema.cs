@@ -27,6 +27,7 @@ public static class RunbookSchema
         ["root.inputs"] = "The inputs, by name: type, default, pattern, whether required or secret.",
         ["root.steps"] = "The steps, run in order: an action, an approval, a sleep or a wait_until each.",
         ["root.outputs"] = "The run's outputs, by name: values, usually expressions over the steps (${{ steps.ID.outputs.NAME }}).",
+        ["root.defaults"] = "Inputs every call of an action takes unless it gives them itself, by action name, e.g. powershell: { language_mode: constrained }.",
         ["root.max_loops"] = "1 to 10000, default 10: a step reached more often than this in one run (through goto) fails the run with LoopLimit.",
         ["root.triggers"] = "Which alerts `runbook serve` starts this runbook for, and how (live, dry-run, approval).",
         ["root.guards"] = "Limits per target shared by every worker: one live run, cooldown, rate, circuit breaker.",
@@ -182,6 +183,7 @@ public static class RunbookSchema
             ["name"] = new JsonObject { ["type"] = "string", ["pattern"] = "^[a-z0-9][a-z0-9-]*$" },
             ["description"] = String(),
             ["inputs"] = new JsonObject { ["type"] = "object", ["additionalProperties"] = Ref("input") },
+            ["defaults"] = Defaults(actions),
             ["steps"] = new JsonObject { ["type"] = "array", ["minItems"] = 1, ["items"] = Ref("step") },
             ["outputs"] = new JsonObject { ["type"] = "object" },
             ["max_loops"] = Number(1),
@@ -251,6 +253,19 @@ public static class RunbookSchema
         })]);
         return step;
     }
+
+    /// <summary>defaults: per action, the keys of its with:, none of them required (a step may give the rest).</summary>
+    private static JsonObject Defaults(ActionCatalog actions) => new()
+    {
+        ["type"] = "object",
+        ["properties"] = new JsonObject(actions.All.Select(a =>
+        {
+            var with = With(a);
+            with.Remove("required");
+            return KeyValuePair.Create(a.Name, (JsonNode?)with);
+        })),
+        ["additionalProperties"] = false,
+    };
 
     private static JsonObject With(IRunbookAction action)
     {

@@ -113,6 +113,44 @@ public sealed class PowerShellRunbookTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Runbook_defaults_set_the_options_of_every_powershell_step_that_does_not_set_its_own()
+    {
+        var yaml = """
+            name: defaults
+            defaults:
+              powershell: { language_mode: constrained, allow_errors: true }
+            steps:
+              - id: constrained
+                action: powershell
+                with: { script: "Add-Type -TypeDefinition 'public class RbDefaults {}'\n'went on'" }
+              - id: full
+                action: powershell
+                with: { script: "$ExecutionContext.SessionState.LanguageMode.ToString()", language_mode: full }
+            """;
+        var run = await host.StartAsync(yaml);
+        await host.DrainAsync();
+
+        Assert.Equal(RunStatus.Completed, (await host.RunAsync(run)).Status);
+        var steps = (await host.HistoryAsync(run)).Steps;
+        var constrained = JsonNode.Parse(steps.Single(s => s.Name == "constrained").Output!)!;
+        Assert.Contains("not supported in this language mode", constrained["errors"]![0]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("went on", constrained["value"]!.GetValue<string>());
+        Assert.Equal("FullLanguage", JsonNode.Parse(steps.Single(s => s.Name == "full").Output!)!["value"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void Defaults_for_an_unknown_action_or_input_are_reported_where_they_are_written()
+    {
+        var yaml = "name: d\ndefaults:\n  powershel: { language_mode: full }\n  powershell: { langauge_mode: full }\nsteps:\n  - id: a\n    action: powershell\n    with: { script: \"1\" }\n";
+        var (runbook, problems) = RunbookLibrary.Parse(host.Actions, "d.yaml", yaml);
+        Assert.Null(runbook);
+        var text = problems.Select(p => p.ToString()).ToList();
+        Assert.Contains(text, p => p.StartsWith("d.yaml:3:3: defaults: unknown action 'powershel' (did you mean 'powershell'?)", StringComparison.Ordinal));
+        Assert.Contains(text, p => p.StartsWith("d.yaml:4:17: defaults: action 'powershell' has no input 'langauge_mode' (did you mean 'language_mode'?)", StringComparison.Ordinal));
+        Assert.Equal(2, text.Count); // once each, where written: not again for every step the defaults reach
+    }
+
+    [Fact]
     public async Task A_step_timeout_stops_the_pipeline_on_the_runs_clock()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
