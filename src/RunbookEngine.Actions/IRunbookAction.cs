@@ -48,6 +48,14 @@ public interface IRunbookAction
     /// <returns>The problem, or null.</returns>
     string? CheckKeys(IReadOnlyCollection<string> given) => null;
 
+    /// <summary>
+    /// What of an execution's (already redacted) result the run's timeline records as a <c>step.output</c> event,
+    /// e.g. the warnings and errors a script wrote; null (the default) records nothing beyond the step's own events.
+    /// </summary>
+    /// <param name="result">The result the execution returned.</param>
+    /// <returns>The event's data, or null.</returns>
+    JsonObject? TimelineRecord(JsonObject result) => null;
+
     /// <summary>Gets the keys accepted under <c>with:</c>.</summary>
     IReadOnlyList<ActionParameter> Parameters { get; }
 

@@ -29,6 +29,7 @@ internal static class EventText
             "run.cancelled" => "cancelled" + (S("reason") is { Length: > 0 } r2 ? $": {r2}" : string.Empty),
             "run.released" => $"released by {e.Actor} ({S("reason")})",
             "step.started" => $"{step} attempt {S("attempt")}",
+            "step.output" => $"{step} wrote " + string.Join("; ", new[] { "errors", "warnings", "information", "verbose" }.Where(k => d[k] is JsonArray { Count: > 0 }).Select(k => $"{k}: {string.Join(" | ", d[k]!.AsArray().Select(x => x?.ToString()))}")),
             "step.completed" => $"{step} done" + (S("duration_ms") is { Length: > 0 } ms ? $" in {ms} ms" : string.Empty),
             "step.failed" => $"{step} attempt {S("attempt")} failed: {S("error_kind")}: {S("error")}" + (S("retry_at") is { Length: > 0 } ra ? $" (retry at {ra})" : string.Empty),
             "step.interrupted" => $"{step} attempt {S("attempt")} was interrupted",

@@ -98,6 +98,29 @@ public sealed partial class PowerShellAction : IRunbookAction
     }
 
     /// <inheritdoc/>
+    /// <remarks>The errors, warnings, information and verbose records the script wrote: at most 20 of each, 500 characters each.</remarks>
+    public JsonObject? TimelineRecord(JsonObject result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var record = new JsonObject();
+        foreach (var (stream, field) in new[] { ("errors", "text"), ("warnings", null), ("information", null), ("verbose", null) })
+        {
+            if (result[stream] is JsonArray { Count: > 0 } items)
+            {
+                record[stream] = new JsonArray([.. items.Take(20).Select(i => JsonValue.Create(Shorten((field is null ? i : i?[field])?.ToString() ?? string.Empty)))]);
+                if (items.Count > 20)
+                {
+                    record[stream + "_dropped"] = items.Count - 20;
+                }
+            }
+        }
+
+        return record.Count == 0 ? null : record;
+
+        static string Shorten(string text) => text.Length <= 500 ? text : text[..500] + "...";
+    }
+
+    /// <inheritdoc/>
     public async Task<ActionPlan> PlanAsync(ActionRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);

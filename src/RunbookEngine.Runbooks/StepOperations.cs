@@ -34,7 +34,16 @@ internal static class StepOperations
             return null;
         }
 
-        return await ctx.ActivityAsync(position, RunbookActivities.ActivityName(action.Name), queue, input, options).ConfigureAwait(true);
+        var result = await ctx.ActivityAsync(position, RunbookActivities.ActivityName(action.Name), queue, input, options).ConfigureAwait(true);
+
+        // Recorded from the step's recorded result, so a replay records the same event at the same place.
+        if (result is JsonObject done && action.TimelineRecord(done) is { } record)
+        {
+            record["step"] = stepId;
+            await ctx.RecordAsync(position + "/output", "step.output", record).ConfigureAwait(true);
+        }
+
+        return result;
     }
 
     /// <summary>Waits for the approvals a gate needs; records every request, refusal, decision and timeout.</summary>

@@ -228,6 +228,12 @@ public sealed class PowerShellRunbookTests : IAsyncLifetime
         Assert.Contains("error ***", leak, StringComparison.Ordinal);
         Assert.Contains("non-terminating ***", steps.Single(s => s.Name == "fails").ErrorMessage, StringComparison.Ordinal);
         Assert.Contains("terminating ***", steps.Single(s => s.Name == "throws").ErrorMessage, StringComparison.Ordinal);
+        var output = JsonNode.Parse((await host.TimelineAsync(run)).Single(e => e.Kind == "step.output").Data!)!;
+        Assert.Equal("leak", output["step"]!.GetValue<string>());
+        Assert.Equal(["warn ***"], output["warnings"]!.AsArray().Select(w => w!.GetValue<string>()));
+        Assert.Equal(["info ***", "host ***"], output["information"]!.AsArray().Select(w => w!.GetValue<string>()));
+        Assert.Equal(["verbose ***"], output["verbose"]!.AsArray().Select(w => w!.GetValue<string>()));
+        Assert.StartsWith("NotSpecified: error ***", output["errors"]![0]!.GetValue<string>(), StringComparison.Ordinal);
         await host.AssertNeverStoredOrLoggedAsync(Secret, "the secret parameter");
     }
 
