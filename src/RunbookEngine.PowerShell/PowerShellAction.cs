@@ -366,6 +366,9 @@ public sealed partial class PowerShellAction : IRunbookAction
         PSExecutionPolicy? policy = With(with, "execution_policy") is { } text
             ? Enum.TryParse<PSExecutionPolicy>(text, ignoreCase: true, out var p) && Enum.IsDefined(p) ? p : throw new StepException("InvalidInput", $"powershell: 'execution_policy' is one of {string.Join(", ", ExecutionPolicies)}, not '{text}'", nonRetryable: true)
             : null;
+
+        // PowerShell has execution policies only on Windows; elsewhere setting one throws PlatformNotSupportedException.
+        policy = OperatingSystem.IsWindows() ? policy : null;
         var directory = DirectoryOf(with);
         var modules = with["modules"] is JsonArray list
             ? string.Join('\n', list.Select(m => Path.GetFullPath(m?.ToString() ?? string.Empty, directory)))

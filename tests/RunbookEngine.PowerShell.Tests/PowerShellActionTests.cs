@@ -222,6 +222,18 @@ public sealed class PowerShellActionTests : IDisposable
     }
 
     [Fact]
+    public async Task An_execution_policy_is_accepted_by_name_and_a_wrong_one_is_refused()
+    {
+        // PowerShell has no execution policy off Windows: the setting opens its own runspace and the script runs.
+        var result = await ExecuteAsync(new JsonObject { ["script"] = "'ran'", ["execution_policy"] = "remotesigned" });
+        Assert.Equal("ran", result["value"]!.GetValue<string>());
+
+        var ex = await Assert.ThrowsAsync<StepException>(() => ExecuteAsync(new JsonObject { ["script"] = "'ran'", ["execution_policy"] = "lax" }));
+        Assert.Equal("InvalidInput", ex.Kind);
+        Assert.Contains("'execution_policy' is one of Unrestricted, RemoteSigned", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_scripts_variables_do_not_reach_the_next_step_on_the_same_runspace()
     {
         await ExecuteAsync(new JsonObject { ["script"] = "$leftover = 'from step one'\nSet-Location /" });

@@ -151,6 +151,45 @@ public sealed class PowerShellRunbookTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_run_an_alert_started_asks_for_approval_before_a_script_that_cannot_be_previewed_and_not_before_one_that_can()
+    {
+        var previewed = Path.Combine(Dir, "previewed.txt");
+        var unpreviewed = Path.Combine(Dir, "unpreviewed.txt");
+        var yaml = $$"""
+            name: gated
+            triggers:
+              - match: ["alertname = DiskFull"]
+                approval: { approvers: [bob] }
+            steps:
+              - id: safe
+                action: powershell
+                with:
+                  script: |
+                    [CmdletBinding(SupportsShouldProcess)] param()
+                    Set-Content -Path "{{previewed}}" -Value yes
+              - id: fix
+                action: powershell
+                with:
+                  script: |
+                    Set-Content -Path "{{unpreviewed}}" -Value yes
+            """;
+        var runbook = host.Parse(yaml);
+        var started = await host.Client.StartAsync(RunbookDefinitions.ToDefinition(runbook), new StartRunOptions { Input = new RunbookRunInput([], Gate: RunGate.For(runbook.Triggers[0])).ToJson(), Actor = "alert:alertmanager" });
+        var run = started.Run.RunId;
+        await host.DrainAsync();
+
+        Assert.True(File.Exists(previewed), "the previewable script waited for an approval it does not need");
+        Assert.False(File.Exists(unpreviewed), "the script that cannot be previewed ran without an approval");
+        Assert.Contains(await host.TimelineAsync(run), e => e.Kind == "approval.requested" && e.Data!.Contains("(powershell) is destructive: approve to let it run", StringComparison.Ordinal) && e.Data.Contains("fix/approval", StringComparison.Ordinal));
+
+        await host.DecideAsync(run, "fix/approval", "bob", "approve");
+        await host.DrainAsync();
+
+        Assert.Equal(RunStatus.Completed, (await host.RunAsync(run)).Status);
+        Assert.True(File.Exists(unpreviewed));
+    }
+
+    [Fact]
     public async Task A_step_timeout_stops_the_pipeline_on_the_runs_clock()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
