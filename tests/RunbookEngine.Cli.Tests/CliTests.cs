@@ -45,6 +45,19 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Validate_parses_powershell_scripts_beside_a_runbook_and_exits_2_at_the_scripts_line_and_column()
+    {
+        Directory.CreateDirectory(Path.Combine(cli.RunbooksDir, "scripts"));
+        File.WriteAllText(Path.Combine(cli.RunbooksDir, "scripts", "fix.ps1"), "param($Name)\nif ($Name {\n}\n");
+        var runbook = cli.Write("ps.yaml", "name: ps\nsteps:\n  - id: fix\n    action: powershell\n    with: { file: scripts/fix.ps1, parameters: { Name: web-1 } }\n");
+
+        var (code, _, err) = await cli.InvokeAsync("alice", "validate", runbook);
+
+        Assert.Equal(2, code);
+        Assert.Contains($"{Path.Combine(cli.RunbooksDir, "scripts", "fix.ps1")}:2:11: step 'fix': 'file': PowerShell syntax error: Unexpected token '{{' in expression or statement.", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_wrong_flag_gets_a_one_line_error_the_usage_and_exit_2()
     {
         var (code, _, err) = await cli.InvokeAsync("alice", "run", "touch", "--no-such-flag");
