@@ -177,6 +177,10 @@ internal static class PostgresSchema
             ALTER TABLE steps DROP CONSTRAINT steps_output_ref_fkey;
             ALTER TABLE timeline DROP CONSTRAINT timeline_run_id_fkey;
             """),
+        (6, """
+            -- The W3C traceparent of a run's trace: every worker that executes the run continues it.
+            ALTER TABLE runs ADD COLUMN trace_parent text;
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

@@ -39,8 +39,8 @@ public sealed partial class PostgresWorkflowStore
                 var inserted = await db.ExecAsync(
                     """
                     INSERT INTO runs (run_id, workflow, definition_hash, queue, status, idempotency_key, input, input_ref, created_by, created_at, updated_at, available_at, timeline_hash,
-                                      guard_key, guard_seen, completed_at, error_kind, error_message)
-                    VALUES (@id, @w, @h, @q, @status, @k, @in, @inref, @by, @now, @now, @available, @genesis, @gk, @gseen, @done, @ek, @em)
+                                      guard_key, guard_seen, completed_at, error_kind, error_message, trace_parent)
+                    VALUES (@id, @w, @h, @q, @status, @k, @in, @inref, @by, @now, @now, @available, @genesis, @gk, @gseen, @done, @ek, @em, @tp)
                     ON CONFLICT DO NOTHING
                     """,
                     Db.P("status", blocked ? "blocked" : "ready"),
@@ -59,7 +59,8 @@ public sealed partial class PostgresWorkflowStore
                     Db.P("inref", inputRef),
                     Db.P("by", run.Actor),
                     Db.P("now", run.Now),
-                    Db.P("genesis", TimelineChain.Genesis)).ConfigureAwait(false);
+                    Db.P("genesis", TimelineChain.Genesis),
+                    Db.P("tp", run.TraceParent)).ConfigureAwait(false);
                 if (inserted == 0)
                 {
                     return new StartRunResult(await ExistingAsync(db).ConfigureAwait(false) ?? throw new WorkflowStoreException($"Run {run.RunId} conflicts with an existing run but cannot be read."), false);

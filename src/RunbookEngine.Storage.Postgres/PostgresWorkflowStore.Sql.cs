@@ -13,7 +13,7 @@ public sealed partial class PostgresWorkflowStore
         SELECT r.run_id, r.workflow, r.definition_hash, r.queue, r.status, r.idempotency_key,
                COALESCE(r.input, pi.content), COALESCE(r.output, po.content), r.error_kind, r.error_message,
                r.created_by, r.created_at, r.updated_at, r.completed_at, r.available_at, r.lease_owner, r.lease_expires_at,
-               r.cancel_requested, r.cancel_requested_by, r.cancel_reason, r.wake_count
+               r.cancel_requested, r.cancel_requested_by, r.cancel_reason, r.wake_count, r.trace_parent
         FROM runs r
         LEFT JOIN payloads pi ON pi.hash = r.input_ref
         LEFT JOIN payloads po ON po.hash = r.output_ref
@@ -66,7 +66,10 @@ public sealed partial class PostgresWorkflowStore
         r.GetBoolean(17),
         Str(r, 18),
         Str(r, 19),
-        r.GetInt64(20));
+        r.GetInt64(20))
+    {
+        TraceParent = Str(r, 21),
+    };
 
     private static StepRecord MapStep(NpgsqlDataReader r) => new(
         r.GetInt32(0),

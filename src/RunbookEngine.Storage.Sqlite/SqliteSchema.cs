@@ -130,6 +130,10 @@ internal static class SqliteSchema
             CREATE TRIGGER journal_append_only_delete BEFORE DELETE ON journal
                 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
             """),
+        (4, """
+            -- The W3C traceparent of a run's trace: every worker that executes the run continues it.
+            ALTER TABLE runs ADD COLUMN trace_parent TEXT;
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

@@ -47,8 +47,8 @@ public sealed partial class SqliteWorkflowStore
                     tx,
                     """
                     INSERT INTO runs (run_id, workflow, definition_hash, queue, status, idempotency_key, input, created_by, created_at, updated_at, available_at, timeline_hash,
-                                      guard_key, guard_seen, completed_at, error_kind, error_message)
-                    VALUES ($id, $w, $h, $q, $status, $k, $in, $by, $now, $now, $available, $genesis, $gk, $gseen, $done, $ek, $em)
+                                      guard_key, guard_seen, completed_at, error_kind, error_message, trace_parent)
+                    VALUES ($id, $w, $h, $q, $status, $k, $in, $by, $now, $now, $available, $genesis, $gk, $gseen, $done, $ek, $em, $tp)
                     """,
                     ("$status", blocked ? "blocked" : "ready"),
                     ("$available", blocked ? null : now),
@@ -65,7 +65,8 @@ public sealed partial class SqliteWorkflowStore
                     ("$in", run.Input),
                     ("$by", run.Actor),
                     ("$now", now),
-                    ("$genesis", TimelineChain.Genesis));
+                    ("$genesis", TimelineChain.Genesis),
+                    ("$tp", run.TraceParent));
                 AppendEvents(c, tx, run.RunId, GuardStores.CreatedEvents(run, verdict));
                 return new StartRunResult(ReadRun(c, tx, run.RunId)!, true);
             },

@@ -8,7 +8,7 @@ namespace RunbookEngine.Storage.Sqlite;
 /// <content>Command helpers and row mapping.</content>
 public sealed partial class SqliteWorkflowStore
 {
-    private const string RunColumns = "run_id, workflow, definition_hash, queue, status, idempotency_key, input, output, error_kind, error_message, created_by, created_at, updated_at, completed_at, available_at, lease_owner, lease_expires_at, cancel_requested, cancel_requested_by, cancel_reason, wake_count";
+    private const string RunColumns = "run_id, workflow, definition_hash, queue, status, idempotency_key, input, output, error_kind, error_message, created_by, created_at, updated_at, completed_at, available_at, lease_owner, lease_expires_at, cancel_requested, cancel_requested_by, cancel_reason, wake_count, trace_parent";
 
     private const string StepColumns = "seq, name, kind, status, attempt, queue, activity, input, output, error_kind, error_message, options, available_at, started_at, completed_at, lease_owner, lease_expires_at";
 
@@ -129,7 +129,10 @@ public sealed partial class SqliteWorkflowStore
         r.GetInt64(17) != 0,
         Str(r, 18),
         Str(r, 19),
-        r.GetInt64(20));
+        r.GetInt64(20))
+    {
+        TraceParent = Str(r, 21),
+    };
 
     private static StepRecord MapStep(SqliteDataReader r) => new(
         r.GetInt32(0),

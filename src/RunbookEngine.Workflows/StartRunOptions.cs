@@ -23,6 +23,13 @@ public sealed record StartRunOptions
     /// <summary>Gets extra data for the <c>run.created</c> timeline event, as a JSON object.</summary>
     public JsonObject? CreatedEventData { get; init; }
 
+    /// <summary>
+    /// Gets the W3C <c>traceparent</c> of the trace the run belongs to: every worker that executes it, now or after
+    /// a crash, continues that trace. Default the current activity's (e.g. the alert webhook request that started
+    /// it), else a new trace.
+    /// </summary>
+    public string? TraceParent { get; init; }
+
     /// <summary>Gets the admission guard decided when the run is stored; a refused run is stored as <see cref="RunStatus.Blocked"/>.</summary>
     public Storage.RunGuard? Guard { get; init; }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using RunbookEngine.Workflows.Execution;
 using RunbookEngine.Workflows.Storage;
 
 namespace RunbookEngine.Workflows;
@@ -39,9 +40,15 @@ public sealed class WorkflowClient : IRunClient
             created[key] = value?.DeepClone();
         }
 
+        var traceParent = options.TraceParent ?? Telemetry.TraceParentForStart(definition.Name, runId);
         var result = await store.StartRunAsync(
-            new NewRun(runId, definition, options.Queue, options.Input?.ToJsonString(WorkflowJson.Options), options.IdempotencyKey, options.Actor, now, created.ToJsonString(WorkflowJson.Options), options.Guard),
+            new NewRun(runId, definition, options.Queue, options.Input?.ToJsonString(WorkflowJson.Options), options.IdempotencyKey, options.Actor, now, created.ToJsonString(WorkflowJson.Options), options.Guard, traceParent),
             cancellationToken).ConfigureAwait(false);
+        if (result.Created)
+        {
+            Telemetry.RunsStarted.Add(1, new KeyValuePair<string, object?>("runbook.workflow", definition.Name));
+        }
+
         if (result.Created && !result.Run.Status.IsTerminal())
         {
             WorkAvailable?.Invoke();

@@ -308,7 +308,8 @@ public sealed class WorkflowWorker : IAsyncDisposable
         try
         {
             var history = await store.LoadHistoryAsync(runId, CancellationToken.None).ConfigureAwait(false);
-            var execution = new RunExecution(store, activities, time, options, logger, history, entry.Cancel.Token, entry.Abandon.Token);
+            using var span = Telemetry.StartRun(history.Run);
+            var execution = new RunExecution(store, activities, time, options, logger, history, entry.Cancel.Token, entry.Abandon.Token) { Span = span };
             var definition = await GetDefinitionAsync(history.Run.DefinitionHash).ConfigureAwait(false);
             if (definition is null)
             {
@@ -411,6 +412,8 @@ public sealed class WorkflowWorker : IAsyncDisposable
         }
         else
         {
+            // A step on a queue runs apart from its run's execution: its span joins the run's trace through the stored run.
+            using var span = Telemetry.Source.HasListeners() && await store.GetRunAsync(claimed.RunId, CancellationToken.None).ConfigureAwait(false) is { } run ? Telemetry.StartRun(run, "activity " + step.Activity) : null;
             var outcome = await StepAttempts.RunAsync(
                 body,
                 token => new StepContext(claimed.RunId, step.Name, step.Sequence, step.Attempt, WorkflowJson.Parse(step.Input), logger, token),

@@ -58,7 +58,7 @@ public sealed class PostgresStoreTests
         var opened = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => pg.OpenAsync()));
 
         Assert.Equal(8, opened.Length);
-        Assert.Equal(5L, await pg.ScalarAsync<long>("SELECT count(*) FROM schema_migrations")); // each of the 5 migrations once
+        Assert.Equal(6L, await pg.ScalarAsync<long>("SELECT count(*) FROM schema_migrations")); // each of the 6 migrations once
         Assert.Equal(5, await opened[0].SchemaVersionAsync(CancellationToken.None));
         Assert.Equal(PostgresSchema.LatestVersion, await opened[0].SchemaVersionAsync(CancellationToken.None));
         Assert.Equal(pg.Schema, await pg.ScalarAsync<string>("SELECT table_schema::text FROM information_schema.tables WHERE table_name = 'runs' AND table_schema = @s", new NpgsqlParameter("s", pg.Schema)));

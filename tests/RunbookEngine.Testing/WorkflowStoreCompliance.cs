@@ -60,6 +60,19 @@ public abstract class WorkflowStoreCompliance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_runs_traceparent_is_stored_with_it_and_read_back_by_every_query()
+    {
+        const string TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        var def = H.Registry.Add("traced", _ => Task.FromResult<JsonNode?>(null));
+        var traced = await H.Client.StartAsync(def, new StartRunOptions { TraceParent = TraceParent, IdempotencyKey = "traced" });
+
+        Assert.Equal(TraceParent, traced.Run.TraceParent);
+        Assert.Equal(TraceParent, (await H.Client.GetRunAsync(traced.Run.RunId))!.TraceParent);
+        Assert.Equal(TraceParent, (await H.Client.StartAsync(def, new StartRunOptions { IdempotencyKey = "traced" })).Run.TraceParent);
+        Assert.Equal(TraceParent, (await H.Client.ListRunsAsync()).Single(r => r.RunId == traced.Run.RunId).TraceParent);
+    }
+
+    [Fact]
     public async Task A_run_completes_with_its_output_and_an_ordered_verifiable_timeline()
     {
         var def = H.Registry.Add("sum", async ctx =>

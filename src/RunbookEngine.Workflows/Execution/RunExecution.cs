@@ -70,6 +70,9 @@ internal sealed class RunExecution
 
     public RunRecord Run => history.Run;
 
+    /// <summary>Gets the span of this execution (null when nothing traces): commits add their timeline events to it.</summary>
+    public System.Diagnostics.Activity? Span { get; init; }
+
     public Random Random { get; }
 
     public DateTimeOffset WorkflowTime => workflowTime;
@@ -130,7 +133,7 @@ internal sealed class RunExecution
             var output = workflowTask.Result?.ToJsonString(WorkflowJson.Options);
             outcome = new RunTransition(RunStatus.Completed, Output: output);
             outcomeEvent = new(now, actor, TimelineKinds.RunCompleted, TimelineData.Of(("output", workflowTask.Result)));
-            Telemetry.RunsFinished.Add(1, new KeyValuePair<string, object?>("status", "completed"));
+            Finished("completed");
         }
         else
         {
@@ -143,7 +146,7 @@ internal sealed class RunExecution
                 var reason = Run.CancelReason ?? "cancellation requested";
                 outcome = new RunTransition(RunStatus.Cancelled, ErrorKind: "Cancelled", ErrorMessage: reason);
                 outcomeEvent = new(now, actor, TimelineKinds.RunCancelled, TimelineData.Of(("requested_by", Run.CancelRequestedBy), ("reason", reason)));
-                Telemetry.RunsFinished.Add(1, new KeyValuePair<string, object?>("status", "cancelled"));
+                Finished("cancelled");
             }
             else
             {
@@ -155,7 +158,8 @@ internal sealed class RunExecution
                 };
                 outcome = new RunTransition(RunStatus.Failed, ErrorKind: kind, ErrorMessage: message);
                 outcomeEvent = new(now, actor, TimelineKinds.RunFailed, TimelineData.Of(("error_kind", kind), ("error", message)));
-                Telemetry.RunsFinished.Add(1, new KeyValuePair<string, object?>("status", "failed"));
+                Finished("failed");
+                Span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, $"{kind}: {message}");
             }
         }
 
@@ -673,11 +677,20 @@ internal sealed class RunExecution
             false,
             [.. pendingEvents],
             extendLease ? now + options.LeaseDuration : null);
+        var started = time.GetTimestamp();
         await store.CommitAsync(commit, cancellationToken).ConfigureAwait(false);
+        Telemetry.CommitDuration.Record(time.GetElapsedTime(started).TotalSeconds);
+        Telemetry.Events(Span, commit.Events);
         pendingSteps.Clear();
         pendingConsumed.Clear();
         pendingEvents.Clear();
         options.AfterCommit?.Invoke(Run.RunId, commit.Steps.Select(s => s.Step).ToList());
+    }
+
+    private void Finished(string status)
+    {
+        Telemetry.RunsFinished.Add(1, new KeyValuePair<string, object?>("runbook.workflow", Run.WorkflowName), new KeyValuePair<string, object?>("status", status));
+        Span?.SetTag("runbook.run.status", status);
     }
 
     private void Advance(DateTimeOffset? to)

@@ -95,6 +95,7 @@ internal static class StepAttempts
         var stepContext = context(linked.Token);
         using var span = Telemetry.Source.StartActivity("step " + stepContext.StepName);
         span?.SetTag("runbook.run_id", stepContext.RunId);
+        span?.SetTag("runbook.step", stepContext.StepName);
         span?.SetTag("runbook.step.attempt", attempt);
         var started = time.GetTimestamp();
         AttemptOutcome<T> outcome;
@@ -123,9 +124,13 @@ internal static class StepAttempts
         }
 
         var elapsed = time.GetElapsedTime(started);
-        Telemetry.StepDuration.Record(elapsed.TotalSeconds);
+        var end = new KeyValuePair<string, object?>("outcome", outcome.End.ToString().ToLowerInvariant());
+        Telemetry.StepDuration.Record(elapsed.TotalSeconds, end);
+        Telemetry.StepAttempts.Add(1, end);
+        span?.SetTag("runbook.step.outcome", end.Value);
         if (outcome.End == AttemptEnd.Failed)
         {
+            span?.SetTag("runbook.step.error_kind", outcome.Kind);
             span?.SetStatus(ActivityStatusCode.Error, outcome.Message);
         }
 

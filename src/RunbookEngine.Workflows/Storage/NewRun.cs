@@ -10,6 +10,7 @@ namespace RunbookEngine.Workflows.Storage;
 /// <param name="Now">The current time.</param>
 /// <param name="CreatedEventData">The data of the <c>run.created</c> timeline event (JSON object text), stored as given.</param>
 /// <param name="Guard">Admission control decided in the same transaction, if any.</param>
+/// <param name="TraceParent">The W3C traceparent of the run's trace, if any.</param>
 public sealed record NewRun(
     string RunId,
     WorkflowDefinition Definition,
@@ -19,4 +20,5 @@ public sealed record NewRun(
     string Actor,
     DateTimeOffset Now,
     string? CreatedEventData = null,
-    RunGuard? Guard = null);
+    RunGuard? Guard = null,
+    string? TraceParent = null);

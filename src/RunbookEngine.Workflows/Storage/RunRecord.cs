@@ -43,4 +43,8 @@ public sealed record RunRecord(
     bool CancelRequested,
     string? CancelRequestedBy,
     string? CancelReason,
-    long WakeCount);
+    long WakeCount)
+{
+    /// <summary>Gets the W3C traceparent of the run's trace, recorded when it was started (null for runs stored before it was).</summary>
+    public string? TraceParent { get; init; }
+}
