@@ -1,8 +1,10 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.CommandLine.Help;
 using RunbookEngine.Cli.Commands;
 using RunbookEngine.Runbooks.Model;
 using RunbookEngine.Runbooks.Service;
+using RunbookEngine.Server;
 using RunbookEngine.Workflows;
 
 namespace RunbookEngine.Cli;
@@ -10,6 +12,9 @@ namespace RunbookEngine.Cli;
 /// <summary>The <c>runbook</c> command line.</summary>
 internal static class CliApp
 {
+    /// <summary>The assembly's one ActivitySource: a span per command, so a run started by <c>runbook run</c> is rooted at it.</summary>
+    private static readonly ActivitySource Source = new("RunbookEngine.Cli");
+
     public static Command Build(CliIo io)
     {
         var globals = new GlobalOptions();
@@ -75,6 +80,10 @@ internal static class CliApp
             return ExitCodes.Invalid;
         }
 
+        // Every command but serve (which has its own, with /metrics) exports as OTEL_* says; disposing flushes.
+        var invoked = parse.CommandResult.Command;
+        using var telemetry = invoked.Name == "serve" ? null : RunbookTelemetry.Start(io.Environment);
+        using var span = Source.StartActivity(Path(invoked));
         try
         {
             return await parse.InvokeAsync(new InvocationConfiguration { Output = io.Out, Error = io.Error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = TerminationGrace }, cancellationToken).ConfigureAwait(false);

@@ -61,8 +61,23 @@ public static class RunbookServer
             builder.Services.AddHostedService<EmbeddedWorker>();
         }
 
+        RunbookTelemetry.AddTo(builder, options.Environment);
         var app = builder.Build();
         app.Use(ErrorsAsync);
+        if (options.MetricsRequireToken)
+        {
+            app.Use((http, next) =>
+            {
+                if (http.Request.Path.StartsWithSegments("/metrics", StringComparison.Ordinal))
+                {
+                    ApiEndpoints.Authorize(http, context, ApiRole.Viewer);
+                }
+
+                return next();
+            });
+        }
+
+        app.MapPrometheusScrapingEndpoint();
         ApiEndpoints.Map(app, context);
         WebhookEndpoints.Map(app, context);
         app.Lifetime.ApplicationStopped.Register(() =>

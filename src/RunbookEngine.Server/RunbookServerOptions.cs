@@ -46,6 +46,15 @@ public sealed record RunbookServerOptions
     /// <summary>Gets how long a graceful shutdown lets in-flight steps finish.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Gets a value indicating whether <c>GET /metrics</c> (Prometheus) needs an API token of any role, sent as
+    /// <c>Authorization: Bearer</c>; default false: open, like most exporters, since it shows counts, never inputs.
+    /// </summary>
+    public bool MetricsRequireToken { get; init; }
+
+    /// <summary>Gets how the server reads its <c>OTEL_*</c> settings (see <see cref="RunbookTelemetry"/>); default the process's environment.</summary>
+    public Func<string, string?> Environment { get; init; } = System.Environment.GetEnvironmentVariable;
+
     /// <summary>Gets a callback after each commit of the embedded worker and each routed alert notification: for diagnostics and tests that wait for progress without polling.</summary>
     public Action? Progress { get; init; }
 }

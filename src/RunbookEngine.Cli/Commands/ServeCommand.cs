@@ -19,9 +19,11 @@ internal static class ServeCommand
         var queues = new Option<string[]>("--queue", "-q") { Description = "A task queue the embedded worker serves; repeat for several (default: default)." };
         var pagerDuty = new Option<string[]>("--pagerduty-secret") { Description = "The signing secret of a PagerDuty V3 webhook subscription, as a reference (secret://env/NAME or secret://file/PATH); repeat during a rotation. /hooks/pagerduty then accepts only deliveries with a matching X-PagerDuty-Signature." };
         var config = new Option<string?>("--config") { Description = "The server configuration (env RUNBOOK_SERVER_CONFIG): webhook sources with their own credentials (bearer, basic, PagerDuty signature, query token) and generic JSON webhooks with their mapping. docs/api.md shows the format." };
+        var metricsAuth = new Option<bool>("--metrics-auth") { Description = "Require an API token (any role) for GET /metrics, the Prometheus scrape endpoint; open by default (it shows counts, never inputs)." };
         var command = new Command("serve", """
             Run the server: the REST API under /api (what `--server` commands use), alert webhooks, /healthz and
-            /readyz, and a worker that executes runs. Every API call needs a token (`runbook token create`).
+            /readyz, Prometheus metrics at /metrics, and a worker that executes runs. Every API call needs a token
+            (`runbook token create`). Traces and metrics also go by OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
             Listens on loopback only unless --urls says otherwise. Ctrl-C (SIGTERM) drains: no new requests,
             in-flight steps finish (up to 30 s), then the rest is handed back to other workers.
 
@@ -38,6 +40,7 @@ internal static class ServeCommand
         command.Add(queues);
         command.Add(pagerDuty);
         command.Add(config);
+        command.Add(metricsAuth);
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
@@ -120,6 +123,8 @@ internal static class ServeCommand
                 Queues = parse.GetValue(queues) is { Length: > 0 } q ? q : ["default"],
                 PagerDutySecrets = signing,
                 Sources = sources,
+                MetricsRequireToken = parse.GetValue(metricsAuth),
+                Environment = s.Io.Environment,
             };
             ServerEngine? engine = null;
             if (s.IsTemporal)
