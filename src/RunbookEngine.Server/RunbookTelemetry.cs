@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry;
+using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -44,10 +45,10 @@ public static class RunbookTelemetry
     {
         env ??= Environment.GetEnvironmentVariable;
         var traces = ExportsTraces(env)
-            ? Sdk.CreateTracerProviderBuilder().ConfigureResource(r => Resource(r, env)).AddSource([.. Names]).AddHttpClientInstrumentation().AddOtlpExporter().Build()
+            ? Sdk.CreateTracerProviderBuilder().ConfigureResource(r => Resource(r, env)).AddSource([.. Names]).AddHttpClientInstrumentation().AddOtlpExporter(o => Otlp(o, env, "TRACES")).Build()
             : null;
         var metrics = ExportsMetrics(env)
-            ? Sdk.CreateMeterProviderBuilder().ConfigureResource(r => Resource(r, env)).AddMeter([.. Names]).AddOtlpExporter().Build()
+            ? Sdk.CreateMeterProviderBuilder().ConfigureResource(r => Resource(r, env)).AddMeter([.. Names]).AddOtlpExporter(o => Otlp(o, env, "METRICS")).Build()
             : null;
         return new Providers(traces, metrics);
     }
@@ -61,12 +62,12 @@ public static class RunbookTelemetry
             m.AddMeter([.. Names]).AddPrometheusExporter();
             if (ExportsMetrics(env))
             {
-                m.AddOtlpExporter();
+                m.AddOtlpExporter(o => Otlp(o, env, "METRICS"));
             }
         });
         if (ExportsTraces(env))
         {
-            otel.WithTracing(t => t.AddSource([.. Names]).AddAspNetCoreInstrumentation().AddHttpClientInstrumentation().AddOtlpExporter());
+            otel.WithTracing(t => t.AddSource([.. Names]).AddAspNetCoreInstrumentation().AddHttpClientInstrumentation().AddOtlpExporter(o => Otlp(o, env, "TRACES")));
         }
     }
 
@@ -75,13 +76,48 @@ public static class RunbookTelemetry
         && !string.Equals(env($"OTEL_{signal}_EXPORTER"), "none", StringComparison.OrdinalIgnoreCase)
         && (!string.IsNullOrWhiteSpace(env("OTEL_EXPORTER_OTLP_ENDPOINT")) || !string.IsNullOrWhiteSpace(env($"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")));
 
+    /// <summary>
+    /// The exporter's endpoint, protocol, headers and timeout from the OTEL_EXPORTER_OTLP_* variables as
+    /// <paramref name="env"/> reads them (the SDK reads only the process's): a signal's own endpoint as given,
+    /// the common one with /v1/traces or /v1/metrics appended for http/protobuf, as the specification says.
+    /// </summary>
+    private static void Otlp(OtlpExporterOptions options, Func<string, string?> env, string signal)
+    {
+        var protocol = env($"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL") ?? env("OTEL_EXPORTER_OTLP_PROTOCOL");
+        options.Protocol = string.Equals(protocol, "http/protobuf", StringComparison.OrdinalIgnoreCase) ? OtlpExportProtocol.HttpProtobuf : OtlpExportProtocol.Grpc;
+        if (env($"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT") is { Length: > 0 } own)
+        {
+            options.Endpoint = new Uri(own);
+        }
+        else if (env("OTEL_EXPORTER_OTLP_ENDPOINT") is { Length: > 0 } common)
+        {
+            options.Endpoint = options.Protocol == OtlpExportProtocol.HttpProtobuf
+                ? new Uri(common.TrimEnd('/') + (signal == "TRACES" ? "/v1/traces" : "/v1/metrics"))
+                : new Uri(common);
+        }
+
+        if ((env($"OTEL_EXPORTER_OTLP_{signal}_HEADERS") ?? env("OTEL_EXPORTER_OTLP_HEADERS")) is { Length: > 0 } headers)
+        {
+            options.Headers = headers;
+        }
+
+        if ((env($"OTEL_EXPORTER_OTLP_{signal}_TIMEOUT") ?? env("OTEL_EXPORTER_OTLP_TIMEOUT")) is { Length: > 0 } timeout && int.TryParse(timeout, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ms))
+        {
+            options.TimeoutMilliseconds = ms;
+        }
+    }
+
     private static void Resource(ResourceBuilder resource, Func<string, string?> env)
     {
-        // The SDK reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES itself; a name set there wins over ours.
-        if (string.IsNullOrWhiteSpace(env("OTEL_SERVICE_NAME")) && env("OTEL_RESOURCE_ATTRIBUTES")?.Contains("service.name=", StringComparison.Ordinal) != true)
-        {
-            resource.AddService("runbook", serviceVersion: typeof(RunbookTelemetry).Assembly.GetName().Version?.ToString());
-        }
+        // Read through env as well (the SDK's own detector reads only the process's variables, which tests cannot set per call).
+        var attributes = (env("OTEL_RESOURCE_ATTRIBUTES") ?? string.Empty)
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(kv => kv.Split('=', 2))
+            .Where(kv => kv.Length == 2 && kv[0].Length > 0)
+            .Select(kv => new KeyValuePair<string, object>(kv[0], Uri.UnescapeDataString(kv[1])))
+            .ToList();
+        var name = env("OTEL_SERVICE_NAME") is { Length: > 0 } n ? n : attributes.FirstOrDefault(a => a.Key == "service.name").Value as string ?? "runbook";
+        resource.AddService(name, serviceVersion: typeof(RunbookTelemetry).Assembly.GetName().Version?.ToString()).AddAttributes(attributes.Where(a => a.Key != "service.name"));
     }
 
     private sealed class Providers(TracerProvider? traces, MeterProvider? metrics) : IDisposable

@@ -309,6 +309,7 @@ public sealed class WorkflowWorker : IAsyncDisposable
         {
             var history = await store.LoadHistoryAsync(runId, CancellationToken.None).ConfigureAwait(false);
             using var span = Telemetry.StartRun(history.Run);
+            span?.SetTag("runbook.worker", WorkerId);
             var execution = new RunExecution(store, activities, time, options, logger, history, entry.Cancel.Token, entry.Abandon.Token) { Span = span };
             var definition = await GetDefinitionAsync(history.Run.DefinitionHash).ConfigureAwait(false);
             if (definition is null)

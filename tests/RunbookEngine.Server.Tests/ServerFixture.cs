@@ -71,7 +71,7 @@ public sealed class ServerFixture : IAsyncDisposable
         return path;
     }
 
-    public async Task<ServerFixture> StartAsync(long maxBody = 1024 * 1024, IReadOnlyDictionary<string, WebhookSource>? sources = null, int webhookSlots = 32, int webhookQueue = 256)
+    public async Task<ServerFixture> StartAsync(long maxBody = 1024 * 1024, IReadOnlyDictionary<string, WebhookSource>? sources = null, int webhookSlots = 32, int webhookQueue = 256, bool metricsRequireToken = false)
     {
         store = await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = StorePath });
         app = RunbookServer.Build(
@@ -87,6 +87,7 @@ public sealed class ServerFixture : IAsyncDisposable
                 MaxConcurrentWebhooks = webhookSlots,
                 WebhookQueueLimit = webhookQueue,
                 ShutdownTimeout = TimeSpan.FromSeconds(5),
+                MetricsRequireToken = metricsRequireToken,
             },
             store,
             store.DatabasePath,

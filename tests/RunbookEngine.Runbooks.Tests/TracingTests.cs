@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using OpenTelemetry;
+using OpenTelemetry.Trace;
+using RunbookEngine.Workflows;
+
+namespace RunbookEngine.Runbooks.Tests;
+
+/// <summary>The spans of a real run through the kernel on SQLite, exported by OpenTelemetry's in-memory exporter.</summary>
+public sealed class TracingTests : IAsyncLifetime
+{
+    private readonly List<Activity> spans = [];
+    private RunbookTestHost host = null!;
+    private TracerProvider tracer = null!;
+
+    public async Task InitializeAsync()
+    {
+        host = await RunbookTestHost.CreateAsync();
+        tracer = Sdk.CreateTracerProviderBuilder().AddSource("RunbookEngine.Workflows").AddInMemoryExporter(spans).Build()!;
+    }
+
+    public async Task DisposeAsync()
+    {
+        tracer.Dispose();
+        await host.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_run_with_a_retry_and_an_approval_resumed_by_another_worker_is_one_trace_with_a_span_per_attempt()
+    {
+        var mark = Path.Combine(host.Directory, "tried-once");
+        var run = await host.StartAsync($$"""
+            name: traced
+            steps:
+              - id: flaky
+                action: shell
+                retry: { max_attempts: 2, initial_interval: 1s }
+                with: { command: [bash, -c, "if [ -f {{mark}} ]; then echo ok; else touch {{mark}}; exit 1; fi"] }
+              - id: approve
+                approval: { approvers: [bob] }
+              - id: after
+                action: log
+                with: { message: done }
+            """);
+        await host.DrainAsync(); // attempt 1 fails; the retry waits for its timer
+        host.Time.Advance(TimeSpan.FromSeconds(2));
+        await host.DrainAsync(); // attempt 2 passes; the approval waits
+        await host.DecideAsync(run, "approve", "bob", "approve");
+        await host.Worker("w2").RunUntilIdleAsync(CancellationToken.None); // another worker takes it up
+        Assert.Equal(RunStatus.Completed, (await host.RunAsync(run)).Status);
+        tracer.ForceFlush();
+
+        var stored = (await host.RunAsync(run)).TraceParent!;
+        Assert.True(ActivityContext.TryParse(stored, null, out var parent), stored);
+        var trace = spans.Where(s => s.TraceId == parent.TraceId).ToList();
+        Assert.DoesNotContain(spans, s => s.GetTagItem("runbook.run_id") as string == run && s.TraceId != parent.TraceId);
+
+        // The start span is the root (nothing was current when the run was started), and the recorded parent.
+        var root = Assert.Single(trace, s => s.DisplayName == "start traced");
+        Assert.Equal(parent.SpanId, root.SpanId);
+        Assert.Equal(ActivityKind.Producer, root.Kind);
+
+        // One span per execution, each a child of the root, the last by the other worker.
+        var executions = trace.Where(s => s.DisplayName == "run traced").OrderBy(s => s.StartTimeUtc).ToList();
+        Assert.Equal(["w1", "w1", "w2"], executions.Select(s => s.GetTagItem("runbook.worker") as string));
+        Assert.All(executions, s => Assert.Equal(root.SpanId, s.ParentSpanId));
+        Assert.Equal("completed", executions[^1].GetTagItem("runbook.run.status"));
+
+        // A span per attempt: the failed one marked as an error, both children of an execution.
+        var attempts = trace.Where(s => s.DisplayName == "step flaky").OrderBy(s => (int)s.GetTagItem("runbook.step.attempt")!).ToList();
+        Assert.Equal([1, 2], attempts.Select(s => (int)s.GetTagItem("runbook.step.attempt")!));
+        Assert.Equal(ActivityStatusCode.Error, attempts[0].Status);
+        Assert.Equal("ExitCode", attempts[0].GetTagItem("runbook.step.error_kind"));
+        Assert.Equal(ActivityStatusCode.Unset, attempts[1].Status);
+        Assert.All(attempts, a => Assert.Contains(executions, e => e.SpanId == a.ParentSpanId));
+
+        // The timeline's decisions as events on the executions: the retry, the request and who granted it.
+        var events = executions.SelectMany(e => e.Events).ToList();
+        Assert.Contains(events, e => e.Name == "step.failed" && e.Tags.Any(t => t.Key == "runbook.retry_at"));
+        Assert.Contains(events, e => e.Name == "approval.requested");
+        Assert.Contains(events, e => e.Name == "approval.granted" && e.Tags.Any(t => t.Key == "runbook.by" && t.Value as string == "bob"));
+    }
+}
