@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
+using RunbookEngine.Testing;
 using RunbookEngine.Workflows;
 
 namespace RunbookEngine.Runbooks.Tests;
@@ -15,7 +16,7 @@ public sealed class TracingTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         host = await RunbookTestHost.CreateAsync();
-        tracer = Sdk.CreateTracerProviderBuilder().AddSource("RunbookEngine.Workflows").AddInMemoryExporter(spans).Build()!;
+        tracer = Sdk.CreateTracerProviderBuilder().AddSource("RunbookEngine.Workflows", "System.Net.Http").AddInMemoryExporter(spans).Build()!;
     }
 
     public async Task DisposeAsync()
@@ -78,5 +79,31 @@ public sealed class TracingTests : IAsyncLifetime
         Assert.Contains(events, e => e.Name == "step.failed" && e.Tags.Any(t => t.Key == "runbook.retry_at"));
         Assert.Contains(events, e => e.Name == "approval.requested");
         Assert.Contains(events, e => e.Name == "approval.granted" && e.Tags.Any(t => t.Key == "runbook.by" && t.Value as string == "bob"));
+    }
+
+    [Fact]
+    public async Task An_http_step_sends_the_runs_trace_to_the_target_in_a_W3C_traceparent()
+    {
+        await using var target = new LocalHttpServer((_, _) => (200, "{}", "application/json"));
+        var run = await host.StartAsync($$"""
+            name: calls-out
+            steps:
+              - id: call
+                action: http
+                with: { url: "{{target.Url}}/restart", method: POST }
+            """);
+        await host.DrainAsync();
+        Assert.Equal(RunStatus.Completed, (await host.RunAsync(run)).Status);
+        tracer.ForceFlush();
+
+        var traceId = ActivityContext.Parse((await host.RunAsync(run)).TraceParent!, null).TraceId;
+        var sent = Assert.Single(target.Requests).Headers["traceparent"];
+        var received = ActivityContext.Parse(sent, null);
+        Assert.Equal(traceId, received.TraceId);
+
+        // The target's parent is the step's attempt (or the HTTP client's span under it): inside the run's trace.
+        var attempt = Assert.Single(spans, s => s.DisplayName == "step call" && s.TraceId == traceId);
+        Assert.Contains(spans, s => s.TraceId == traceId && s.SpanId == received.SpanId);
+        Assert.True(received.SpanId == attempt.SpanId || spans.Any(s => s.SpanId == received.SpanId && s.ParentSpanId == attempt.SpanId));
     }
 }
