@@ -74,6 +74,18 @@ internal static class StepOperations
         }
 
         await ctx.RecordAsync(position, "approval.requested", request).ConfigureAwait(true);
+        var requested = ctx.UtcNow;
+
+        // Measured when the outcome's event is recorded live, not when a later execution replays it: whether it
+        // replays is known just before the record (its position is then already in the history).
+        void Waited(string outcome, bool replayed)
+        {
+            if (!replayed)
+            {
+                Telemetry.ApprovalWait.Record((ctx.UtcNow - requested).TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
+            }
+        }
+
         DateTimeOffset? deadline = spec.Timeout is { } timeout ? ctx.UtcNow + timeout : null;
         var granted = new List<string>();
         for (var k = 1; ; k++)
@@ -84,7 +96,9 @@ internal static class StepOperations
                 : await ctx.WaitForSignalAsync(RunbookWorkflow.ApprovalSignalPrefix + stepId, remaining, $"{position}/decision#{k}").ConfigureAwait(true);
             if (decision is null)
             {
+                var replayedTimeout = ctx.IsReplaying;
                 await ctx.RecordAsync($"{position}/timed_out", "approval.timed_out", new JsonObject { ["step"] = stepId, ["outcome"] = spec.OnTimeout, ["approvals"] = granted.Count }).ConfigureAwait(true);
+                Waited("timed_out", replayedTimeout);
                 if (spec.OnTimeout == "approve")
                 {
                     return;
@@ -106,14 +120,18 @@ internal static class StepOperations
 
             if (verdict == "reject")
             {
+                var replayedRejection = ctx.IsReplaying;
                 await ctx.RecordAsync($"{position}/rejected", "approval.rejected", new JsonObject { ["step"] = stepId, ["by"] = who, ["comment"] = comment }).ConfigureAwait(true);
+                Waited("rejected", replayedRejection);
                 throw new StepFailedException(stepId, 0, "Rejected", $"'{stepId}' was rejected by {who}" + (comment is null ? string.Empty : $": {comment}"), 0);
             }
 
             granted.Add(who);
+            var replayedGrant = ctx.IsReplaying;
             await ctx.RecordAsync($"{position}/granted#{k}", "approval.granted", new JsonObject { ["step"] = stepId, ["by"] = who, ["comment"] = comment, ["approvals"] = granted.Count, ["needed"] = spec.Min }).ConfigureAwait(true);
             if (granted.Count >= spec.Min)
             {
+                Waited("approved", replayedGrant);
                 return;
             }
         }

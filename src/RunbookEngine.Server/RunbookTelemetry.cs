@@ -59,7 +59,8 @@ public static class RunbookTelemetry
         var otel = builder.Services.AddOpenTelemetry().ConfigureResource(r => Resource(r, env));
         otel.WithMetrics(m =>
         {
-            m.AddMeter([.. Names]).AddPrometheusExporter();
+            // No cached scrape: a scrape right after an event shows it (Prometheus scrapes every few seconds at most).
+            m.AddMeter([.. Names]).AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0);
             if (ExportsMetrics(env))
             {
                 m.AddOtlpExporter(o => Otlp(o, env, "METRICS"));

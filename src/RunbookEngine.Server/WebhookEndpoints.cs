@@ -57,6 +57,19 @@ internal static class WebhookEndpoints
     {
         public async Task ReceiveAsync(HttpContext http, string source, Func<JsonNode?, IReadOnlyList<Alert>> parse)
         {
+            try
+            {
+                await ReceiveCoreAsync(http, source, parse).ConfigureAwait(false);
+            }
+            catch (RunbookServiceException)
+            {
+                Telemetry.Webhook(source, "refused");
+                throw;
+            }
+        }
+
+        private async Task ReceiveCoreAsync(HttpContext http, string source, Func<JsonNode?, IReadOnlyList<Alert>> parse)
+        {
             // Credentials first: an unauthenticated request is refused before it can take a slot or be read. A source
             // that signs its deliveries is checked against its secrets once the body is read.
             var auth = AuthOf(source);
@@ -66,6 +79,7 @@ internal static class WebhookEndpoints
             using var lease = await limiter.AcquireAsync(1, http.RequestAborted).ConfigureAwait(false);
             if (!lease.IsAcquired)
             {
+                Telemetry.Webhook(source, "throttled");
                 http.Response.Headers.RetryAfter = "1";
                 await ServerErrors.WriteAsync(http, 429, "overloaded", "too many alert notifications at once; retry after 1 s (nothing from this request was stored)").ConfigureAwait(false);
                 return;
@@ -90,6 +104,12 @@ internal static class WebhookEndpoints
 
             // Routing awaits every start: when the 202 goes out, the runs are in the store.
             var outcomes = await router.RouteAsync(alerts, payload, http.RequestAborted).ConfigureAwait(false);
+            Telemetry.Webhook(source, "accepted");
+            foreach (var outcome in outcomes)
+            {
+                Telemetry.Alerts.Add(1, new KeyValuePair<string, object?>("source", source), new KeyValuePair<string, object?>("outcome", outcome.Outcome));
+            }
+
             context.Options.Progress?.Invoke();
             http.Response.StatusCode = StatusCodes.Status202Accepted;
             await http.Response.WriteAsJsonAsync(new { alerts = alerts.Count, outcomes }, ApiEndpoints.Json, http.RequestAborted).ConfigureAwait(false);

@@ -47,6 +47,10 @@ public sealed class WorkflowClient : IRunClient
         if (result.Created)
         {
             Telemetry.RunsStarted.Add(1, new KeyValuePair<string, object?>("runbook.workflow", definition.Name));
+            if (options.Guard is { Enforce: true } guard)
+            {
+                Telemetry.GuardDecisions.Add(1, new KeyValuePair<string, object?>("runbook.guard.key", guard.Key), new KeyValuePair<string, object?>("decision", result.Run.Status == RunStatus.Blocked ? "blocked" : "allowed"));
+            }
         }
 
         if (result.Created && !result.Run.Status.IsTerminal())

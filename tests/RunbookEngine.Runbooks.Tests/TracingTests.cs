@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
 using RunbookEngine.Testing;
@@ -45,6 +46,7 @@ public sealed class TracingTests : IAsyncLifetime
         await host.DrainAsync(); // attempt 1 fails; the retry waits for its timer
         host.Time.Advance(TimeSpan.FromSeconds(2));
         await host.DrainAsync(); // attempt 2 passes; the approval waits
+        host.Time.Advance(TimeSpan.FromSeconds(90));
         await host.DecideAsync(run, "approve", "bob", "approve");
         await host.Worker("w2").RunUntilIdleAsync(CancellationToken.None); // another worker takes it up
         Assert.Equal(RunStatus.Completed, (await host.RunAsync(run)).Status);
@@ -105,5 +107,51 @@ public sealed class TracingTests : IAsyncLifetime
         var attempt = Assert.Single(spans, s => s.DisplayName == "step call" && s.TraceId == traceId);
         Assert.Contains(spans, s => s.TraceId == traceId && s.SpanId == received.SpanId);
         Assert.True(received.SpanId == attempt.SpanId || spans.Any(s => s.SpanId == received.SpanId && s.ParentSpanId == attempt.SpanId));
+    }
+
+    [Fact]
+    public async Task An_approvals_wait_is_measured_once_from_request_to_decision_and_not_again_on_replay()
+    {
+        var waits = new System.Collections.Concurrent.ConcurrentQueue<(double Seconds, string? Outcome)>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "RunbookEngine.Runbooks" && instrument.Name == "runbook.approval.wait")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "outcome")
+                {
+                    waits.Enqueue((value, tag.Value as string));
+                }
+            }
+        });
+        listener.Start();
+
+        var run = await host.StartAsync("""
+            name: measured
+            steps:
+              - id: gate
+                approval: { approvers: [bob] }
+              - id: pause
+                sleep: 10s
+              - id: after
+                action: log
+                with: { message: done }
+            """);
+        await host.DrainAsync();
+        host.Time.Advance(TimeSpan.FromSeconds(417));
+        await host.DecideAsync(run, "gate", "bob", "approve");
+        await host.DrainAsync(); // granted, then the sleep suspends the run
+        host.Time.Advance(TimeSpan.FromSeconds(11));
+        await host.DrainAsync(); // replays the grant, then finishes
+        Assert.Equal(RunStatus.Completed, (await host.RunAsync(run)).Status);
+
+        Assert.Single(waits, w => w is { Seconds: 417, Outcome: "approved" });
     }
 }

@@ -60,6 +60,43 @@ public sealed class MetricsTests : IAsyncDisposable
         Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
     }
 
+    [Fact]
+    public async Task Webhook_deliveries_are_counted_by_source_and_outcome_and_their_alerts_by_what_they_did()
+    {
+        server.Write("disk.yaml", "name: disk\ntriggers:\n  - source: alertmanager\n    match: [\"alertname = MeteredDiskFull\"]\nsteps:\n  - id: say\n    action: log\n    with: { message: hi }\n");
+        await server.StartAsync();
+        const string Delivery = """
+            {"version": "4", "status": "firing", "receiver": "runbook", "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "", "groupKey": "g",
+             "alerts": [{"status": "firing", "labels": {"alertname": "MeteredDiskFull"}, "annotations": {}, "startsAt": "2026-12-06T03:00:00Z", "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": "fp-metered"}]}
+            """;
+        var before = await ScrapeAsync();
+
+        using var anonymous = server.Http(null);
+        using var refused = await anonymous.PostAsync("/hooks/alertmanager", ServerFixture.JsonBody(Delivery));
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        using var op = server.Http(server.Operator);
+        using var accepted = await op.PostAsync("/hooks/alertmanager", ServerFixture.JsonBody(Delivery));
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        var after = await ScrapeAsync();
+
+        // Other tests' servers in this process count too: what this test sent is at least the difference.
+        Assert.True(Value(after, "runbook_webhook_requests_total", "outcome=\"refused\"", "source=\"alertmanager\"") - Value(before, "runbook_webhook_requests_total", "outcome=\"refused\"", "source=\"alertmanager\"") >= 1, after);
+        Assert.True(Value(after, "runbook_webhook_requests_total", "outcome=\"accepted\"", "source=\"alertmanager\"") - Value(before, "runbook_webhook_requests_total", "outcome=\"accepted\"", "source=\"alertmanager\"") >= 1, after);
+        Assert.True(Value(after, "runbook_alerts_total", "outcome=\"started\"", "source=\"alertmanager\"") >= 1, after);
+    }
+
+    private async Task<string> ScrapeAsync()
+    {
+        using var http = new HttpClient();
+        return await http.GetStringAsync(server.Url + "/metrics");
+    }
+
+    /// <summary>The sum of a metric's samples whose labels include all of <paramref name="labels"/> (0 when none).</summary>
+    private static double Value(string exposition, string metric, params string[] labels) =>
+        exposition.Split('\n')
+            .Where(l => l.StartsWith(metric + "{", StringComparison.Ordinal) && labels.All(x => l.Contains(x, StringComparison.Ordinal)))
+            .Sum(l => double.Parse(l[(l.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
+
     /// <summary>
     /// The value of a PromQL query once it reaches <paramref name="atLeast"/>: after each scrape, the samples of the
     /// one before are in Prometheus's head, so a few scrapes at most.

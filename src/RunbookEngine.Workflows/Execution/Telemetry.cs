@@ -22,6 +22,8 @@ internal static class Telemetry
 
     public static readonly Counter<long> RunsFinished = Meter.CreateCounter<long>("runbook.run.finished", "{run}", "Runs that reached a terminal status, by workflow (runbook) and status.");
 
+    public static readonly Counter<long> GuardDecisions = Meter.CreateCounter<long>("runbook.guard.decisions", "{run}", "Guard admissions of runs, by guard key (runbook and target) and decision (allowed, blocked).");
+
     public static readonly Histogram<double> StepDuration = Meter.CreateHistogram<double>("runbook.step.duration", "s", "Duration of one step attempt, by outcome.");
 
     public static readonly Counter<long> StepAttempts = Meter.CreateCounter<long>("runbook.step.attempts", "{attempt}", "Step attempts, by outcome (completed, failed, cancelled).");

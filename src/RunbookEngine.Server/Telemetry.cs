@@ -1,0 +1,18 @@
+using System.Diagnostics.Metrics;
+
+namespace RunbookEngine.Server;
+
+/// <summary>The assembly's one <see cref="Meter"/>, named <c>RunbookEngine.Server</c>.</summary>
+internal static class Telemetry
+{
+    public const string Name = "RunbookEngine.Server";
+
+    public static readonly Meter Meter = new(Name);
+
+    public static readonly Counter<long> WebhookRequests = Meter.CreateCounter<long>("runbook.webhook.requests", "{request}", "Alert webhook deliveries, by source and outcome (accepted, refused, throttled).");
+
+    public static readonly Counter<long> Alerts = Meter.CreateCounter<long>("runbook.alerts", "{alert}", "Alerts in accepted deliveries, by source and what they did (started, deduplicated, unmatched, blocked, ...).");
+
+    public static void Webhook(string source, string outcome) =>
+        WebhookRequests.Add(1, new KeyValuePair<string, object?>("source", source), new KeyValuePair<string, object?>("outcome", outcome));
+}
