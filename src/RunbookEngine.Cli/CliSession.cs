@@ -66,7 +66,10 @@ internal sealed class CliSession : IAsyncDisposable
             Environment = TemporalVariables.Select(n => (Name: n, Value: io.Environment(n))).Where(v => v.Value is not null).ToDictionary(v => v.Name, v => v.Value!, StringComparer.Ordinal),
         };
         Loggers = io.Environment("RUNBOOK_LOG") is { Length: > 0 } level
-            ? LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(Enum.TryParse<LogLevel>(level, true, out var l) ? l : LogLevel.Information))
+            ? LoggerFactory.Create(b => b
+                .Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId) // with tracing on, each line names its trace and span
+                .AddSimpleConsole(o => { o.SingleLine = true; o.IncludeScopes = true; })
+                .SetMinimumLevel(Enum.TryParse<LogLevel>(level, true, out var l) ? l : LogLevel.Information))
             : NullLoggerFactory.Instance;
     }
 

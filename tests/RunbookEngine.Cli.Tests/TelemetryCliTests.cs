@@ -43,6 +43,23 @@ public sealed class TelemetryCliTests : IDisposable
         Assert.Contains(requests, r => r.Path == "/v1/metrics" && r.Body.Contains("runbook.run.finished", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task With_tracing_on_each_log_line_names_its_trace_and_span_and_every_line_of_a_run_is_in_one_trace()
+    {
+        await using var collector = new LocalHttpServer((_, _) => (200, string.Empty, "application/x-protobuf"));
+        cli.Write("logged.yaml", "name: logged\nsteps:\n  - id: one\n    action: log\n    with: { message: first }\n  - id: two\n    action: log\n    with: { message: second, level: warning }\n");
+        var env = new Dictionary<string, string> { ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.Url, ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf", ["RUNBOOK_LOG"] = "information" };
+
+        var (code, output, err) = await cli.RunProcessAsync("alice", string.Empty, env, "run", "logged");
+
+        Assert.True(code == 0, err + output);
+        var lines = (output + err).Split('\n').Where(l => l.Contains("first", StringComparison.Ordinal) || l.Contains("second", StringComparison.Ordinal)).Where(l => l.Contains("=>", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, lines.Count);
+        var traces = lines.Select(l => System.Text.RegularExpressions.Regex.Match(l, "SpanId:([0-9a-f]{16}), TraceId:([0-9a-f]{32})")).ToList();
+        Assert.All(traces, m => Assert.True(m.Success));
+        Assert.Single(traces.Select(m => m.Groups[2].Value).Distinct());
+    }
+
     [Theory]
     [InlineData("OTEL_SDK_DISABLED", "true")]
     [InlineData("OTEL_TRACES_EXPORTER", "none")]
