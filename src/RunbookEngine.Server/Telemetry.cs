@@ -11,7 +11,7 @@ internal static class Telemetry
 
     public static readonly Counter<long> WebhookRequests = Meter.CreateCounter<long>("runbook.webhook.requests", "{request}", "Alert webhook deliveries, by source and outcome (accepted, refused, throttled).");
 
-    public static readonly Counter<long> Alerts = Meter.CreateCounter<long>("runbook.alerts", "{alert}", "Alerts in accepted deliveries, by source and what they did (started, deduplicated, unmatched, blocked, ...).");
+    public static readonly Counter<long> Alerts = Meter.CreateCounter<long>("runbook.alerts", "{alert}", "Alerts in accepted deliveries, by source and what they did (started, attached, unmatched, invalid, blocked, resolved, cancelled, no_run).");
 
     public static void Webhook(string source, string outcome) =>
         WebhookRequests.Add(1, new KeyValuePair<string, object?>("source", source), new KeyValuePair<string, object?>("outcome", outcome));
