@@ -67,7 +67,10 @@ internal static class Telemetry
         return start?.Id;
     }
 
-    /// <summary>Adds the timeline events a commit stored to the execution's span, with their top-level fields.</summary>
+    /// <summary>
+    /// Adds the timeline events a commit stored to the execution's span: the kind as the event's name, the actor, and
+    /// the event's data as its JSON text (not parsed again: a commit's events are on the step's hot path).
+    /// </summary>
     public static void Events(Activity? span, IReadOnlyList<NewTimelineEvent> events)
     {
         if (span is not { IsAllDataRequested: true })
@@ -77,19 +80,7 @@ internal static class Telemetry
 
         foreach (var e in events)
         {
-            var tags = new ActivityTagsCollection { ["runbook.actor"] = e.Actor };
-            if (e.Data is { } data && System.Text.Json.Nodes.JsonNode.Parse(data) is System.Text.Json.Nodes.JsonObject o)
-            {
-                foreach (var (key, value) in o)
-                {
-                    if (value is System.Text.Json.Nodes.JsonValue v)
-                    {
-                        tags["runbook." + key] = v.ToString();
-                    }
-                }
-            }
-
-            span.AddEvent(new ActivityEvent(e.Kind, e.At, tags));
+            span.AddEvent(new ActivityEvent(e.Kind, e.At, new ActivityTagsCollection { ["runbook.actor"] = e.Actor, ["runbook.data"] = e.Data }));
         }
     }
 
