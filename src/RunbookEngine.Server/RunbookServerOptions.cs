@@ -52,6 +52,9 @@ public sealed record RunbookServerOptions
     /// </summary>
     public bool MetricsRequireToken { get; init; }
 
+    /// <summary>Gets how often the queue backlog (<c>runbook.queue.depth</c>, <c>runbook.queue.oldest_age</c>) is read from the store; default 15 s.</summary>
+    public TimeSpan BacklogInterval { get; init; } = TimeSpan.FromSeconds(15);
+
     /// <summary>Gets how the server reads its <c>OTEL_*</c> settings (see <see cref="RunbookTelemetry"/>); default the process's environment.</summary>
     public Func<string, string?> Environment { get; init; } = System.Environment.GetEnvironmentVariable;
 

@@ -13,6 +13,10 @@ internal static class Telemetry
 
     public static readonly Counter<long> Alerts = Meter.CreateCounter<long>("runbook.alerts", "{alert}", "Alerts in accepted deliveries, by source and what they did (started, attached, unmatched, invalid, blocked, resolved, cancelled, no_run).");
 
+    public static readonly ObservableGauge<double> QueueDepth = Meter.CreateObservableGauge("runbook.queue.depth", () => BacklogSampler.Observe(b => b.Count), "{item}", "Due work no worker has claimed yet, by task queue and kind (run: workflow code; step: an activity).");
+
+    public static readonly ObservableGauge<double> QueueOldestAge = Meter.CreateObservableGauge("runbook.queue.oldest_age", () => BacklogSampler.Observe(null), "s", "How long the item that has waited longest has been due, by task queue and kind.");
+
     public static void Webhook(string source, string outcome) =>
         WebhookRequests.Add(1, new KeyValuePair<string, object?>("source", source), new KeyValuePair<string, object?>("outcome", outcome));
 }

@@ -8,6 +8,22 @@ namespace RunbookEngine.Storage.Postgres;
 public sealed partial class PostgresWorkflowStore
 {
     /// <inheritdoc/>
+    public Task<IReadOnlyList<QueueBacklog>> BacklogAsync(DateTimeOffset now, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<QueueBacklog>>(
+        async db => await db.QueryAsync(
+            $"""
+            SELECT queue, 'run', COUNT(*), MIN(available_at) FROM runs
+              WHERE status IN ('ready', 'waiting') AND available_at <= @now GROUP BY queue
+            UNION ALL
+            SELECT queue, 'step', COUNT(*), MIN(available_at) FROM steps s
+              WHERE kind = 'activity' AND status = 'queued' AND available_at <= @now AND {LiveRun}
+              GROUP BY queue
+            ORDER BY 1, 2
+            """,
+            r => new QueueBacklog(r.GetString(0), r.GetString(1), r.GetInt64(2), r.GetFieldValue<DateTimeOffset>(3)),
+            Db.P("now", now)).ConfigureAwait(false),
+        cancellationToken);
+
+    /// <inheritdoc/>
     public Task<IReadOnlyList<ClaimedRun>> ClaimRunsAsync(ClaimRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);

@@ -8,6 +8,25 @@ namespace RunbookEngine.Storage.Sqlite;
 public sealed partial class SqliteWorkflowStore
 {
     /// <inheritdoc/>
+    public Task<IReadOnlyList<QueueBacklog>> BacklogAsync(DateTimeOffset now, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<QueueBacklog>>(
+        c => Query(
+            c,
+            null,
+            """
+            SELECT queue, 'run', COUNT(*), MIN(available_at) FROM runs
+              WHERE status IN ('ready', 'waiting') AND available_at <= $now GROUP BY queue
+            UNION ALL
+            SELECT queue, 'step', COUNT(*), MIN(available_at) FROM steps s
+              WHERE kind = 'activity' AND status = 'queued' AND available_at <= $now
+                AND EXISTS (SELECT 1 FROM runs r WHERE r.run_id = s.run_id AND r.status NOT IN ('completed', 'failed', 'cancelled'))
+              GROUP BY queue
+            ORDER BY 1, 2
+            """,
+            r => new QueueBacklog(r.GetString(0), r.GetString(1), r.GetInt64(2), SqliteTime.FromDb(r.GetInt64(3))),
+            ("$now", SqliteTime.ToDb(now))),
+        cancellationToken);
+
+    /// <inheritdoc/>
     public Task<IReadOnlyList<ClaimedRun>> ClaimRunsAsync(ClaimRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);

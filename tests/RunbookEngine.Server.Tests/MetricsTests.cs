@@ -85,6 +85,24 @@ public sealed class MetricsTests : IAsyncDisposable
         Assert.True(Value(after, "runbook_alerts_total", "outcome=\"started\"", "source=\"alertmanager\"") >= 1, after);
     }
 
+    [Fact]
+    public async Task The_queue_gauges_show_work_no_worker_of_its_queue_has_taken_and_how_long_it_has_waited()
+    {
+        server.Write("elsewhere.yaml", "name: elsewhere\nsteps:\n  - id: far\n    action: log\n    queue: metered-elsewhere\n    with: { message: hi }\n");
+        await server.StartAsync();
+        using var op = server.Http(server.Operator);
+        using var started = await op.PostAsync("/api/runs", ServerFixture.JsonBody("""{"runbook":"elsewhere"}"""));
+        Assert.Equal(HttpStatusCode.Created, started.StatusCode);
+
+        // The embedded worker serves "default" only: the step waits on its queue; each sample of the backlog is progress.
+        var scrape = string.Empty;
+        await server.WaitUntilAsync(
+            async () => Value(scrape = await ScrapeAsync(), "runbook_queue_depth", "kind=\"step\"", "queue=\"metered-elsewhere\"") == 1,
+            "the queue gauge to count the waiting step");
+        Assert.True(Value(scrape, "runbook_queue_oldest_age_seconds", "kind=\"step\"", "queue=\"metered-elsewhere\"") >= 0, scrape);
+        Assert.Contains("runbook_queue_oldest_age_seconds{", scrape, StringComparison.Ordinal);
+    }
+
     private async Task<string> ScrapeAsync()
     {
         using var http = new HttpClient();

@@ -88,6 +88,7 @@ public sealed class ServerFixture : IAsyncDisposable
                 WebhookQueueLimit = webhookQueue,
                 ShutdownTimeout = TimeSpan.FromSeconds(5),
                 MetricsRequireToken = metricsRequireToken,
+                BacklogInterval = TimeSpan.FromMilliseconds(100),
             },
             store,
             store.DatabasePath,

@@ -568,6 +568,43 @@ public abstract class WorkflowStoreCompliance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_backlog_counts_what_is_due_per_queue_and_kind_with_the_longest_waiting()
+    {
+        var remote = H.Registry.Add("remote-backlog", async ctx => await ctx.ActivityAsync("restart-web", "restart", "ops", null));
+        var sleeper = H.Registry.Add("sleeper", async ctx =>
+        {
+            await ctx.DelayAsync(TimeSpan.FromHours(1), "nap");
+            return null;
+        });
+        var t0 = H.Time.GetUtcNow();
+        Assert.Empty(await H.Store.BacklogAsync(t0, CancellationToken.None));
+
+        // A run whose activity waits on "ops", and a run that sleeps (not due for an hour).
+        await H.Client.StartAsync(remote);
+        await H.Client.StartAsync(sleeper);
+        await H.Worker("orchestrator").RunUntilIdleAsync(CancellationToken.None);
+
+        // Two new runs on "default", one on "billing", a minute apart: none claimed yet.
+        H.Time.Advance(TimeSpan.FromMinutes(1));
+        var first = H.Time.GetUtcNow();
+        await H.Client.StartAsync(remote);
+        H.Time.Advance(TimeSpan.FromMinutes(1));
+        await H.Client.StartAsync(remote);
+        await H.Client.StartAsync(remote, new StartRunOptions { Queue = "billing" });
+
+        var backlog = await H.Store.BacklogAsync(H.Time.GetUtcNow(), CancellationToken.None);
+        Assert.Equal(
+            [("billing", "run", 1L), ("default", "run", 2L), ("ops", "step", 1L)],
+            backlog.Select(b => (b.Queue, b.Kind, b.Count)));
+        Assert.Equal(first.ToUnixTimeMilliseconds(), backlog.Single(b => b.Queue == "default").OldestDueAt.ToUnixTimeMilliseconds());
+        Assert.Equal(t0.ToUnixTimeMilliseconds(), backlog.Single(b => b.Queue == "ops").OldestDueAt.ToUnixTimeMilliseconds());
+
+        // The sleeper's timer, once due, is work for the default queue too.
+        H.Time.Advance(TimeSpan.FromHours(1));
+        Assert.Equal(3L, (await H.Store.BacklogAsync(H.Time.GetUtcNow(), CancellationToken.None)).Single(b => b.Queue == "default").Count);
+    }
+
+    [Fact]
     public async Task A_failed_activity_is_retried_on_its_queue_after_the_back_off()
     {
         var calls = 0;

@@ -99,6 +99,15 @@ public interface IWorkflowStore : IGuardStore, IJournalStore, IAsyncDisposable
     /// <returns>Which leases were lost and which runs were asked to cancel.</returns>
     Task<LeaseRenewal> RenewLeasesAsync(string workerId, IReadOnlyCollection<string> runIds, IReadOnlyCollection<(string RunId, int Sequence)> activities, DateTimeOffset until, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// What is due and waits for a worker, per task queue and kind (for the queue depth and the age of the oldest
+    /// waiting item, which say whether workers keep up). Queues with nothing due are left out.
+    /// </summary>
+    /// <param name="now">The current time: what is due by then counts.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The backlog, by queue and kind.</returns>
+    Task<IReadOnlyList<QueueBacklog>> BacklogAsync(DateTimeOffset now, CancellationToken cancellationToken);
+
     /// <summary>Gives runs and activities back: their leases expire now so another worker claims them at once.</summary>
     /// <param name="workerId">The worker.</param>
     /// <param name="runIds">Runs to release.</param>
