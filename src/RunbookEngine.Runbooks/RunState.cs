@@ -16,10 +16,14 @@ internal sealed class RunState
     {
         this.ctx = ctx;
         this.runbook = runbook;
+        Input = input;
         DryRun = input.DryRun;
         Gate = RunGate.FromJson(input.Gate);
         inputs = RunbookValues.FromJson(input.Inputs) as Dictionary<string, object?> ?? [];
     }
+
+    /// <summary>Gets what the run started with.</summary>
+    public RunbookRunInput Input { get; }
 
     public bool DryRun { get; }
 

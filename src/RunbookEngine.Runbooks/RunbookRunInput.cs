@@ -9,7 +9,8 @@ namespace RunbookEngine.Runbooks;
 /// <param name="FromStep">With <paramref name="RetryOf"/>: the step to start at; earlier steps reuse that run's outputs.</param>
 /// <param name="Prior">Step id to <c>{ status, result }</c> of the retried run: reused steps recompute their outputs from the result.</param>
 /// <param name="Gate">The approval gate of a run an alert started (see <see cref="RunGate"/>), or null.</param>
-public sealed record RunbookRunInput(JsonObject Inputs, bool DryRun = false, string? RetryOf = null, string? FromStep = null, JsonObject? Prior = null, JsonObject? Gate = null)
+/// <param name="Alert">The alert that started it, <c>{ source, fired_at }</c>, for the time from alert to first step and to recovery; or null.</param>
+public sealed record RunbookRunInput(JsonObject Inputs, bool DryRun = false, string? RetryOf = null, string? FromStep = null, JsonObject? Prior = null, JsonObject? Gate = null, JsonObject? Alert = null)
 {
     /// <summary>Serializes to the stored form.</summary>
     /// <returns>The JSON object.</returns>
@@ -21,6 +22,7 @@ public sealed record RunbookRunInput(JsonObject Inputs, bool DryRun = false, str
         ["from_step"] = FromStep,
         ["prior"] = Prior?.DeepClone(),
         ["gate"] = Gate?.DeepClone(),
+        ["alert"] = Alert?.DeepClone(),
     };
 
     /// <summary>Reads the stored form.</summary>
@@ -32,5 +34,10 @@ public sealed record RunbookRunInput(JsonObject Inputs, bool DryRun = false, str
         node?["retry_of"]?.GetValue<string>(),
         node?["from_step"]?.GetValue<string>(),
         node?["prior"] as JsonObject,
-        node?["gate"] as JsonObject);
+        node?["gate"] as JsonObject,
+        node?["alert"] as JsonObject);
+
+    /// <summary>Gets when the alert that started the run fired, if one did and said so.</summary>
+    public DateTimeOffset? AlertFiredAt =>
+        Alert?["fired_at"] is JsonValue v && v.TryGetValue<string>(out var text) && DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at) ? at : null;
 }

@@ -61,6 +61,12 @@ public sealed class RunbookWorkflow
             }
         }
 
+        if (input.FromStep is null)
+        {
+            // Before the first step records anything: replayed exactly when a previous execution began it.
+            Telemetry.SinceAlert(Telemetry.AlertToFirstStep, ctx, input, runbook.Name, ctx.IsReplaying);
+        }
+
         var visits = new Dictionary<string, int>(StringComparer.Ordinal);
         var done = new List<Compensable>();
         try
@@ -236,7 +242,9 @@ public sealed class RunbookWorkflow
             var result = await ActionAsync(ctx, state, step, verify.Action, verify.With, options, null, $"{position}/verify#{poll}").ConfigureAwait(true);
             if (ExpressionEvaluator.IsTruthy(state.Evaluate(verify.Condition, result, step)))
             {
+                var replayed = ctx.IsReplaying;
                 await ctx.RecordAsync($"{position}/verified", "verify.passed", new JsonObject { ["step"] = step.Id, ["condition"] = verify.Condition.Text, ["polls"] = poll, ["result"] = result?.DeepClone() }).ConfigureAwait(true);
+                Telemetry.SinceAlert(Telemetry.TimeToRecovery, ctx, state.Input, runbook.Name, replayed);
                 return;
             }
 

@@ -83,6 +83,12 @@ public sealed class MetricsTests : IAsyncDisposable
         Assert.True(Value(after, "runbook_webhook_requests_total", "outcome=\"refused\"", "source=\"alertmanager\"") - Value(before, "runbook_webhook_requests_total", "outcome=\"refused\"", "source=\"alertmanager\"") >= 1, after);
         Assert.True(Value(after, "runbook_webhook_requests_total", "outcome=\"accepted\"", "source=\"alertmanager\"") - Value(before, "runbook_webhook_requests_total", "outcome=\"accepted\"", "source=\"alertmanager\"") >= 1, after);
         Assert.True(Value(after, "runbook_alerts_total", "outcome=\"started\"", "source=\"alertmanager\"") >= 1, after);
+
+        // The run keeps when its alert fired, for the time to its first step and to its recovery.
+        var runId = (await ServerFixture.ReadAsync(accepted))!["outcomes"]![0]!["run_id"]!.GetValue<string>();
+        var input = JsonNode.Parse((await server.Store.GetRunAsync(runId, CancellationToken.None))!.Input!)!;
+        Assert.Equal("alertmanager", input["alert"]!["source"]!.GetValue<string>());
+        Assert.StartsWith("2026-12-06T03:00:00", input["alert"]!["fired_at"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
     [Fact]

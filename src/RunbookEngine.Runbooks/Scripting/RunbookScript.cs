@@ -386,7 +386,9 @@ public sealed class RunbookScript
                 {
                     if (verify)
                     {
+                        var replayed = ctx.IsReplaying;
                         await ctx.RecordAsync(position + "/verified", "verify.passed", new JsonObject { ["step"] = id, ["polls"] = k }).ConfigureAwait(true);
+                        Telemetry.SinceAlert(Telemetry.TimeToRecovery, ctx, input, runbook.Name, replayed);
                     }
 
                     return result;

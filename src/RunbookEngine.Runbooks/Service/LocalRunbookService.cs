@@ -206,6 +206,12 @@ public sealed class LocalRunbookService : IRunbookService
         return await StartRunbookAsync(entry, bound, request.DryRun, request.IdempotencyKey, caller.Actor, null, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>The source and firing time of the alert in a triggered run's <c>run.created</c> data, or null.</summary>
+    private static JsonObject? AlertOf(JsonObject? createdData) =>
+        createdData?["trigger"]?["alert"] is JsonObject alert && alert["starts_at"] is JsonValue firedAt
+            ? new JsonObject { ["source"] = alert["source"]?.DeepClone(), ["fired_at"] = firedAt.DeepClone() }
+            : null;
+
     /// <summary>Starts a run of a valid runbook with bound inputs.</summary>
     /// <param name="entry">The runbook.</param>
     /// <param name="inputs">The inputs, already bound.</param>
@@ -228,7 +234,7 @@ public sealed class LocalRunbookService : IRunbookService
 
         var started = await client.StartAsync(
             RunbookDefinitions.ToDefinition(entry.Runbook!),
-            new StartRunOptions { Actor = actor, IdempotencyKey = idempotencyKey, Input = new RunbookRunInput(inputs, dryRun, Gate: dryRun ? null : gate).ToJson(), CreatedEventData = created, Guard = GuardFor(entry.Runbook!, inputs, dryRun) },
+            new StartRunOptions { Actor = actor, IdempotencyKey = idempotencyKey, Input = new RunbookRunInput(inputs, dryRun, Gate: dryRun ? null : gate, Alert: AlertOf(createdData)).ToJson(), CreatedEventData = created, Guard = GuardFor(entry.Runbook!, inputs, dryRun) },
             cancellationToken).ConfigureAwait(false);
         return new StartedRun(View(started.Run), started.Created);
     }

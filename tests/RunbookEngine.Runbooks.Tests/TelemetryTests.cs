@@ -7,8 +7,8 @@ using RunbookEngine.Workflows;
 
 namespace RunbookEngine.Runbooks.Tests;
 
-/// <summary>The spans of a real run through the kernel on SQLite, exported by OpenTelemetry's in-memory exporter.</summary>
-public sealed class TracingTests : IAsyncLifetime
+/// <summary>The spans (OpenTelemetry's in-memory exporter) and measurements (a MeterListener) of real runs through the kernel on SQLite.</summary>
+public sealed class TelemetryTests : IAsyncLifetime
 {
     private readonly List<Activity> spans = [];
     private RunbookTestHost host = null!;
@@ -113,26 +113,7 @@ public sealed class TracingTests : IAsyncLifetime
     [Fact]
     public async Task An_approvals_wait_is_measured_once_from_request_to_decision_and_not_again_on_replay()
     {
-        var waits = new System.Collections.Concurrent.ConcurrentQueue<(double Seconds, string? Outcome)>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == "RunbookEngine.Runbooks" && instrument.Name == "runbook.approval.wait")
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
-        {
-            foreach (var tag in tags)
-            {
-                if (tag.Key == "outcome")
-                {
-                    waits.Enqueue((value, tag.Value as string));
-                }
-            }
-        });
-        listener.Start();
+        using var listener = Listen("runbook.approval.wait", "outcome", out var waits);
 
         var run = await host.StartAsync("""
             name: measured
@@ -153,6 +134,71 @@ public sealed class TracingTests : IAsyncLifetime
         await host.DrainAsync(); // replays the grant, then finishes
         Assert.Equal(RunStatus.Completed, (await host.RunAsync(run)).Status);
 
-        Assert.Single(waits, w => w is { Seconds: 417, Outcome: "approved" });
+        Assert.Single(waits, w => w is { Value: 417, Tag: "approved" });
+    }
+
+    [Fact]
+    public async Task A_run_an_alert_started_measures_the_time_from_the_alert_to_its_first_step_and_to_its_verified_recovery_once()
+    {
+        using var toFirst = Listen("runbook.alert.to_first_step", "runbook.workflow", out var firsts);
+        using var toRecovery = Listen("runbook.alert.time_to_recovery", "runbook.workflow", out var recoveries);
+        var runbook = host.Parse("""
+            name: recovers
+            steps:
+              - id: fix
+                action: log
+                with: { message: fixed }
+                verify:
+                  action: log
+                  with: { message: healthy }
+                  condition: "${{ result.message == 'healthy' }}"
+                  interval: 30s
+                  timeout: 5m
+              - id: pause
+                sleep: 1m
+              - id: after
+                action: log
+                with: { message: done }
+            """);
+        var fired = host.Time.GetUtcNow() - TimeSpan.FromSeconds(120);
+        var alert = new System.Text.Json.Nodes.JsonObject { ["source"] = "alertmanager", ["fired_at"] = fired.ToString("O", System.Globalization.CultureInfo.InvariantCulture) };
+        var started = await host.Client.StartAsync(RunbookDefinitions.ToDefinition(runbook), new StartRunOptions { Input = new RunbookRunInput([], Alert: alert).ToJson(), Actor = "alert:alertmanager" });
+
+        await host.DrainAsync(); // the first step, its verify passes, then the sleep suspends the run
+        host.Time.Advance(TimeSpan.FromMinutes(2));
+        await host.DrainAsync(); // replays both, then finishes
+        Assert.Equal(RunStatus.Completed, (await host.RunAsync(started.Run.RunId)).Status);
+
+        Assert.Single(firsts, m => m is { Value: 120, Tag: "recovers" });
+        Assert.Single(recoveries, m => m is { Value: 120, Tag: "recovers" }); // no time passed on the manual clock before the verify
+    }
+
+    /// <summary>Collects every measurement of one instrument of the engine, with the value of one of its tags.</summary>
+    private static MeterListener Listen(string instrumentName, string tagName, out System.Collections.Concurrent.ConcurrentQueue<(double Value, string? Tag)> measurements)
+    {
+        var collected = new System.Collections.Concurrent.ConcurrentQueue<(double Value, string? Tag)>();
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name.StartsWith("RunbookEngine.", StringComparison.Ordinal) && instrument.Name == instrumentName)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == tagName)
+                {
+                    collected.Enqueue((value, tag.Value as string));
+                }
+            }
+        });
+        listener.Start();
+        measurements = collected;
+        return listener;
     }
 }
