@@ -61,11 +61,7 @@ public static class RunbookServer
             builder.Services.AddHostedService<EmbeddedWorker>();
         }
 
-        if (engine is null)
-        {
-            // On Temporal the runs are Temporal's: its own metrics say what waits on a task queue.
-            builder.Services.AddHostedService<BacklogSampler>();
-        }
+        builder.Services.AddHostedService<BacklogSampler>();
 
         RunbookTelemetry.AddTo(builder, options.Environment);
         var app = builder.Build();

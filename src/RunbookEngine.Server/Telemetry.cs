@@ -17,6 +17,8 @@ internal static class Telemetry
 
     public static readonly ObservableGauge<double> QueueOldestAge = Meter.CreateObservableGauge("runbook.queue.oldest_age", () => BacklogSampler.Observe(null), "s", "How long the item that has waited longest has been due, by task queue and kind.");
 
+    public static readonly ObservableGauge<int> Breaker = Meter.CreateObservableGauge("runbook.guard.breaker", BacklogSampler.ObserveBreakers, "{state}", "Each declared circuit breaker's state, by runbook and target: 0 closed, 1 half-open, 2 open.");
+
     public static void Webhook(string source, string outcome) =>
         WebhookRequests.Add(1, new KeyValuePair<string, object?>("source", source), new KeyValuePair<string, object?>("outcome", outcome));
 }

@@ -109,6 +109,36 @@ public sealed class MetricsTests : IAsyncDisposable
         Assert.Contains("runbook_queue_oldest_age_seconds{", scrape, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_breaker_gauge_shows_each_declared_breaker_closed_then_open_after_a_failure()
+    {
+        server.Write("tripping.yaml", """
+            name: tripping
+            inputs:
+              host: { type: string, required: true }
+            guards:
+              target: "${{ inputs.host }}"
+              breaker: { failures: 1, window: 30m, open_for: 10m }
+            steps:
+              - id: fail
+                action: shell
+                with: { command: [/bin/false] }
+            """);
+        await server.StartAsync();
+        using var op = server.Http(server.Operator);
+        using var started = await op.PostAsync("/api/runs", ServerFixture.JsonBody("""{"runbook":"tripping","inputs":{"host":"metered-web-7"}}"""));
+        Assert.Equal(HttpStatusCode.Created, started.StatusCode);
+        var runId = (await ServerFixture.ReadAsync(started))!["run"]!["run_id"]!.GetValue<string>();
+        await server.WaitUntilAsync(async () => await server.RunStatusAsync(runId) == "failed", "the run to fail");
+
+        // The failed run trips the breaker; the next sample of the guards shows it open (2).
+        var scrape = string.Empty;
+        await server.WaitUntilAsync(
+            async () => Value(scrape = await ScrapeAsync(), "runbook_guard_breaker", "target=\"metered-web-7\"", "runbook_workflow=\"tripping\"") == 2,
+            "the breaker gauge to show the breaker open");
+        Assert.Contains("runbook_guard_breaker{", scrape, StringComparison.Ordinal);
+    }
+
     private async Task<string> ScrapeAsync()
     {
         using var http = new HttpClient();
