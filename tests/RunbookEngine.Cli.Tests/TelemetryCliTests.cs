@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
 using System.Text.Json.Nodes;
 using RunbookEngine.Testing;
 
@@ -74,5 +77,175 @@ public sealed class TelemetryCliTests : IDisposable
         Assert.True(code == 0, err + output);
         Assert.DoesNotContain(collector.Requests, r => r.Path == "/v1/traces");
         Assert.Equal(variable == "OTEL_SDK_DISABLED", !collector.Requests.Any(r => r.Path == "/v1/metrics")); // metrics stay on when only traces are off
+    }
+
+    [Fact]
+    public async Task A_run_resumed_after_its_worker_was_killed_continues_the_trace_it_started_in()
+    {
+        using var collector = new RawCollector();
+        var fifo = Path.Combine(cli.Directory, "gate.fifo");
+        using (var mkfifo = Process.Start("mkfifo", [fifo]))
+        {
+            await mkfifo.WaitForExitAsync();
+        }
+
+        cli.Write("crashy.yaml", $$$"""
+            name: crashy
+            steps:
+              - id: wait
+                action: shell
+                with: { command: 'read line < "{{{fifo}}}"; echo "$line"' }
+              - id: after
+                action: log
+                with: { message: done }
+            """);
+        var env = new Dictionary<string, string> { ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.Url, ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf" };
+
+        // Started by `runbook run --detach`: its command span is the run's root, exported when it exits.
+        var (code, runId, err) = await cli.RunProcessAsync("ops", string.Empty, env, "run", "crashy", "--detach");
+        Assert.True(code == 0, err);
+        runId = runId.Trim();
+        var root = Assert.Single(collector.Spans(), s => s.Name == "runbook run");
+
+        // Worker A takes the step, and is killed (SIGKILL) while the step runs: whatever it had not exported is lost.
+        using var first = cli.Start("ops", string.Empty, env, "worker", "--lease", "2s");
+        await using (var opened = await Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Write)).WaitAsync(TimeSpan.FromSeconds(60)))
+        {
+            first.Kill(entireProcessTree: true);
+            await first.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        // Worker B resumes the run once A's lease has expired, runs the step again, and stops cleanly (flushing).
+        using var second = cli.Start("ops", string.Empty, env, "worker", "--lease", "2s");
+        await using (var pipe = await Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Write)).WaitAsync(TimeSpan.FromSeconds(60)))
+        {
+            await pipe.WriteAsync("go\n"u8.ToArray());
+        }
+
+        var watch = Stopwatch.StartNew();
+        while (JsonNode.Parse((await cli.InvokeAsync("ops", "status", runId, "-o", "json")).Out)?["status"]?.GetValue<string>() != "completed")
+        {
+            Assert.False(second.HasExited, "worker B exited before the run completed");
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(90), "worker B did not complete the run within 90 s");
+            await Task.Yield();
+        }
+
+        using (var stop = Process.Start("kill", ["-INT", second.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await stop.WaitForExitAsync();
+        }
+
+        await second.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+
+        // Worker B's execution of the run and its attempt of the step are in the trace the run started in.
+        var spans = collector.Spans();
+        var execution = Assert.Single(spans, s => s.Name == "run crashy");
+        Assert.Equal(root.TraceId, execution.TraceId);
+        Assert.Equal(root.SpanId, execution.ParentSpanId);
+        var attempt = Assert.Single(spans, s => s.Name == "step wait");
+        Assert.Equal(root.TraceId, attempt.TraceId);
+        Assert.Equal(execution.SpanId, attempt.ParentSpanId);
+    }
+
+    /// <summary>A span as OTLP carries it: name, trace id, span id and parent span id (hex).</summary>
+    private sealed record Span(string Name, string TraceId, string SpanId, string ParentSpanId);
+
+    /// <summary>An OTLP/HTTP receiver on 127.0.0.1 that keeps the spans of every /v1/traces request, read from the protobuf.</summary>
+    private sealed class RawCollector : IDisposable
+    {
+        private readonly HttpListener listener = new();
+        private readonly ConcurrentQueue<byte[]> traces = new();
+
+        public RawCollector()
+        {
+            var port = ServiceProcess.FreePort();
+            Url = $"http://127.0.0.1:{port}";
+            listener.Prefixes.Add(Url + "/");
+            listener.Start();
+            _ = Task.Run(LoopAsync);
+        }
+
+        public string Url { get; }
+
+        public List<Span> Spans() => [.. traces.SelectMany(body => Fields(body, 1).SelectMany(rs => Fields(rs, 2)).SelectMany(ss => Fields(ss, 2)).Select(ToSpan))];
+
+        public void Dispose() => listener.Close();
+
+        // ExportTraceServiceRequest: 1 resource_spans { 2 scope_spans { 2 spans { 1 trace_id, 2 span_id, 4 parent_span_id, 5 name } } }
+        private static Span ToSpan(byte[] span)
+        {
+            string Hex(int field) => Fields(span, field).Select(Convert.ToHexStringLower).FirstOrDefault() ?? string.Empty;
+            return new Span(System.Text.Encoding.UTF8.GetString(Fields(span, 5).FirstOrDefault() ?? []), Hex(1), Hex(2), Hex(4));
+        }
+
+        /// <summary>The length-delimited values of one field number in a protobuf message.</summary>
+        private static IEnumerable<byte[]> Fields(byte[] message, int number)
+        {
+            var found = new List<byte[]>();
+            var i = 0;
+            while (i < message.Length)
+            {
+                var key = Varint(message, ref i);
+                var (field, type) = ((int)(key >> 3), (int)(key & 7));
+                switch (type)
+                {
+                    case 0: Varint(message, ref i); break;
+                    case 1: i += 8; break;
+                    case 5: i += 4; break;
+                    case 2:
+                        var length = (int)Varint(message, ref i);
+                        if (field == number)
+                        {
+                            found.Add(message[i..(i + length)]);
+                        }
+
+                        i += length;
+                        break;
+                    default: throw new InvalidDataException($"protobuf wire type {type}");
+                }
+            }
+
+            return found;
+        }
+
+        private static ulong Varint(byte[] data, ref int i)
+        {
+            ulong value = 0;
+            for (var shift = 0; ; shift += 7)
+            {
+                var b = data[i++];
+                value |= (ulong)(b & 0x7f) << shift;
+                if (b < 0x80)
+                {
+                    return value;
+                }
+            }
+        }
+
+        private async Task LoopAsync()
+        {
+            while (listener.IsListening)
+            {
+                HttpListenerContext ctx;
+                try
+                {
+                    ctx = await listener.GetContextAsync();
+                }
+                catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException)
+                {
+                    return;
+                }
+
+                using var body = new MemoryStream();
+                await ctx.Request.InputStream.CopyToAsync(body);
+                if (ctx.Request.Url!.AbsolutePath == "/v1/traces")
+                {
+                    traces.Enqueue(body.ToArray());
+                }
+
+                ctx.Response.StatusCode = 200;
+                ctx.Response.Close();
+            }
+        }
     }
 }
