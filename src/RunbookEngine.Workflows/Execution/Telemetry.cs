@@ -68,8 +68,9 @@ internal static class Telemetry
     }
 
     /// <summary>
-    /// Adds the timeline events a commit stored to the execution's span: the kind as the event's name, the actor, and
-    /// the event's data as its JSON text (not parsed again: a commit's events are on the step's hot path).
+    /// Adds the timeline events a commit stored to the execution's span (but a step's start and completion, which its
+    /// span shows): the kind as the event's name, the actor, and the event's data as its JSON text (not parsed again:
+    /// a commit's events are on the step's hot path).
     /// </summary>
     public static void Events(Activity? span, IReadOnlyList<NewTimelineEvent> events)
     {
@@ -80,6 +81,12 @@ internal static class Telemetry
 
         foreach (var e in events)
         {
+            // A step's start and successful end are its own span already: on every step's path, not repeated as events.
+            if (e.Kind is TimelineKinds.StepStarted or TimelineKinds.StepCompleted)
+            {
+                continue;
+            }
+
             span.AddEvent(new ActivityEvent(e.Kind, e.At, new ActivityTagsCollection { ["runbook.actor"] = e.Actor, ["runbook.data"] = e.Data }));
         }
     }
