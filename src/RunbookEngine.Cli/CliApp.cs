@@ -83,7 +83,9 @@ internal static class CliApp
         // Every command but serve (which has its own, with /metrics) exports as OTEL_* says; disposing flushes.
         var invoked = parse.CommandResult.Command;
         using var telemetry = invoked.Name == "serve" ? null : RunbookTelemetry.Start(io.Environment);
-        using var span = Source.StartActivity(Path(invoked));
+        // A span per command, so a run started by `runbook run` is rooted at it; not for the long-lived worker and
+        // server, whose runs are rooted where they were started and which would otherwise hold one span for days.
+        using var span = invoked.Name is "worker" or "serve" ? null : Source.StartActivity(Path(invoked));
         try
         {
             return await parse.InvokeAsync(new InvocationConfiguration { Output = io.Out, Error = io.Error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = TerminationGrace }, cancellationToken).ConfigureAwait(false);
