@@ -124,7 +124,13 @@ internal static class StepAttempts
         }
 
         var elapsed = time.GetElapsedTime(started);
-        var end = new KeyValuePair<string, object?>("outcome", outcome.End.ToString().ToLowerInvariant());
+        var end = new KeyValuePair<string, object?>("outcome", outcome.End switch
+        {
+            AttemptEnd.Completed => "completed",
+            AttemptEnd.Failed => "failed",
+            AttemptEnd.Cancelled => "cancelled",
+            _ => "abandoned",
+        });
         Telemetry.StepDuration.Record(elapsed.TotalSeconds, end);
         Telemetry.StepAttempts.Add(1, end);
         span?.SetTag("runbook.step.outcome", end.Value);
