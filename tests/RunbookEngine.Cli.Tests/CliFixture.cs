@@ -49,6 +49,19 @@ public sealed class CliFixture : IDisposable
         }
     }
 
+    /// <summary>Makes a named pipe in the test's directory: a step that reads it is in flight until the test writes.</summary>
+    public async Task<string> FifoAsync(string name)
+    {
+        var fifo = Path.Combine(Directory, name);
+        using var mkfifo = Process.Start("mkfifo", [fifo]);
+        await mkfifo.WaitForExitAsync();
+        return fifo;
+    }
+
+    /// <summary>Opens a named pipe for writing: returns once a step has opened it for reading.</summary>
+    public static Task<FileStream> OpenForWritingAsync(string fifo) =>
+        Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Write)).WaitAsync(TimeSpan.FromSeconds(60));
+
     /// <summary>Runs the CLI in this process.</summary>
     public async Task<(int Code, string Out, string Err)> InvokeAsync(string user, params string[] args) =>
         await InvokeAsync(user, [], CancellationToken.None, args);

@@ -83,11 +83,7 @@ public sealed class ProcessTests : IDisposable
     public async Task Sigterm_lets_a_worker_finish_a_step_longer_than_two_seconds_and_record_it()
     {
         // The step waits on a pipe the test holds: it is in flight when the signal arrives, and ends when told.
-        var fifo = Path.Combine(cli.Directory, "step.fifo");
-        using (var mkfifo = Process.Start("mkfifo", [fifo]))
-        {
-            await mkfifo.WaitForExitAsync();
-        }
+        var fifo = await cli.FifoAsync("step.fifo");
 
         cli.Write("slow.yaml", $$$"""
             name: slow
@@ -104,7 +100,7 @@ public sealed class ProcessTests : IDisposable
         Assert.True(started == 0, startErr);
 
         // Opening the pipe for writing returns once the step has opened it for reading.
-        await using var pipe = await Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Write)).WaitAsync(TimeSpan.FromSeconds(60));
+        await using var pipe = await CliFixture.OpenForWritingAsync(fifo);
         using (var kill = Process.Start("kill", ["-TERM", worker.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
         {
             await kill.WaitForExitAsync();

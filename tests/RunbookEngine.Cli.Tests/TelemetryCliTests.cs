@@ -83,11 +83,7 @@ public sealed class TelemetryCliTests : IDisposable
     public async Task A_run_resumed_after_its_worker_was_killed_continues_the_trace_it_started_in()
     {
         using var collector = new RawCollector();
-        var fifo = Path.Combine(cli.Directory, "gate.fifo");
-        using (var mkfifo = Process.Start("mkfifo", [fifo]))
-        {
-            await mkfifo.WaitForExitAsync();
-        }
+        var fifo = await cli.FifoAsync("gate.fifo");
 
         cli.Write("crashy.yaml", $$$"""
             name: crashy
@@ -109,7 +105,7 @@ public sealed class TelemetryCliTests : IDisposable
 
         // Worker A takes the step, and is killed (SIGKILL) while the step runs: whatever it had not exported is lost.
         using var first = cli.Start("ops", string.Empty, env, "worker", "--lease", "2s");
-        await using (var opened = await Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Write)).WaitAsync(TimeSpan.FromSeconds(60)))
+        await using (var opened = await CliFixture.OpenForWritingAsync(fifo))
         {
             first.Kill(entireProcessTree: true);
             await first.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
@@ -117,7 +113,7 @@ public sealed class TelemetryCliTests : IDisposable
 
         // Worker B resumes the run once A's lease has expired, runs the step again, and stops cleanly (flushing).
         using var second = cli.Start("ops", string.Empty, env, "worker", "--lease", "2s");
-        await using (var pipe = await Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Write)).WaitAsync(TimeSpan.FromSeconds(60)))
+        await using (var pipe = await CliFixture.OpenForWritingAsync(fifo))
         {
             await pipe.WriteAsync("go\n"u8.ToArray());
         }
