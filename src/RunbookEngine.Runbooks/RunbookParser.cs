@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using RunbookEngine.Actions;
 using RunbookEngine.Runbooks.Expressions;
 using RunbookEngine.Runbooks.Model;
+using RunbookEngine.Runbooks.Yaml;
 using RunbookEngine.Workflows;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -40,6 +41,7 @@ public sealed partial class RunbookParser
     private readonly List<(Expr Expr, SourceLocation Start)> triggerSites = [];
     private readonly Dictionary<string, string> readFiles = new(StringComparer.Ordinal);
     private string file = string.Empty;
+    private YamlFields fields = new(string.Empty, []);
     private bool script;
     private string[] sourceLines = [];
     private IReadOnlyDictionary<string, string>? pinnedFiles;
@@ -71,6 +73,7 @@ public sealed partial class RunbookParser
     private (Runbook? Runbook, IReadOnlyList<RunbookDiagnostic> Diagnostics) ParseAs(string path, string yaml, bool isScript)
     {
         file = path;
+        fields = new YamlFields(path, diagnostics);
         script = isScript;
         diagnostics.Clear();
         sites.Clear();
@@ -104,81 +107,22 @@ public sealed partial class RunbookParser
     /// <param name="word">What was written.</param>
     /// <param name="known">What is allowed.</param>
     /// <returns>The suggestion or null.</returns>
-    internal static string? DidYouMean(string word, IEnumerable<string> known)
-    {
-        var best = known.Select(k => (k, d: Distance(word.ToLowerInvariant(), k))).OrderBy(x => x.d).FirstOrDefault();
-        return best.k is not null && best.d <= Math.Max(1, Math.Min(3, word.Length / 2)) ? best.k : null;
-    }
+    internal static string? DidYouMean(string word, IEnumerable<string> known) => YamlFields.DidYouMean(word, known);
 
-    private static int Distance(string a, string b)
-    {
-        var d = new int[a.Length + 1, b.Length + 1];
-        for (var i = 0; i <= a.Length; i++)
-        {
-            d[i, 0] = i;
-        }
+    private static string Hint(string? suggestion) => YamlFields.Hint(suggestion);
 
-        for (var j = 0; j <= b.Length; j++)
-        {
-            d[0, j] = j;
-        }
+    private SourceLocation Loc(YamlNode node) => fields.Loc(node);
 
-        for (var i = 1; i <= a.Length; i++)
-        {
-            for (var j = 1; j <= b.Length; j++)
-            {
-                var cost = a[i - 1] == b[j - 1] ? 0 : 1;
-                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
-                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-                {
-                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
-                }
-            }
-        }
+    private void Error(YamlNode node, string message) => fields.Error(node, message);
 
-        return d[a.Length, b.Length];
-    }
+    private void Error(SourceLocation at, string message) => fields.Error(at, message);
 
-    private static string Hint(string? suggestion) => suggestion is null ? string.Empty : $" (did you mean '{suggestion}'?)";
-
-    private SourceLocation Loc(YamlNode node) => new(file, (int)node.Start.Line, (int)node.Start.Column);
-
-    private SourceLocation Loc(Mark mark) => new(file, (int)mark.Line, (int)mark.Column);
-
-    private void Error(YamlNode node, string message) => diagnostics.Add(new(Loc(node), message));
-
-    private void Error(SourceLocation at, string message) => diagnostics.Add(new(at, message));
-
-    private void Warn(SourceLocation at, string message) => diagnostics.Add(new(at, message, Warning: true));
+    private void Warn(SourceLocation at, string message) => fields.Warn(at, message);
 
     private Runbook? ParseDocument(string source)
     {
-        var stream = new YamlStream();
-        try
+        if (fields.LoadMapping(source, "a runbook", "'name' and 'steps'", "'name', 'steps' and optionally 'description', 'inputs', 'outputs'") is not { } root)
         {
-            stream.Load(new StringReader(source));
-        }
-        catch (YamlException ex)
-        {
-            var message = ex.InnerException is { } inner && inner.Message.Length > 0 ? inner.Message : ex.Message;
-            Error(Loc(ex.Start), "YAML syntax error: " + message.Replace($"({ex.Start}) - ({ex.End}): ", string.Empty, StringComparison.Ordinal));
-            return null;
-        }
-
-        if (stream.Documents.Count == 0)
-        {
-            Error(new SourceLocation(file, 1, 1), "the file is empty; a runbook needs at least 'name' and 'steps'");
-            return null;
-        }
-
-        if (stream.Documents.Count > 1)
-        {
-            Error(stream.Documents[1].RootNode, "one runbook per file: remove the second YAML document");
-        }
-
-        if (stream.Documents[0].RootNode is not YamlMappingNode root)
-        {
-            Error(stream.Documents[0].RootNode, "a runbook is a mapping with 'name', 'steps' and optionally 'description', 'inputs', 'outputs'");
             return null;
         }
 
@@ -708,99 +652,17 @@ public sealed partial class RunbookParser
         }
     }
 
-    private Dictionary<string, YamlNode> Keys(YamlMappingNode node, string[] known, string what)
-    {
-        var result = new Dictionary<string, YamlNode>(StringComparer.Ordinal);
-        foreach (var (k, v) in node.Children)
-        {
-            if (k is not YamlScalarNode { Value: { } key })
-            {
-                Error(k, $"keys of {what} must be plain names");
-                continue;
-            }
+    private Dictionary<string, YamlNode> Keys(YamlMappingNode node, string[] known, string what) => fields.Keys(node, known, what);
 
-            if (!known.Contains(key, StringComparer.Ordinal))
-            {
-                Error(k, $"unknown key '{key}' in {what}{Hint(DidYouMean(key, known))}");
-                continue;
-            }
+    private IEnumerable<(string Key, YamlNode Value, YamlNode KeyNode)> Entries(YamlNode node, string what) => fields.Entries(node, what);
 
-            result[key] = v;
-        }
+    private string? RequireString(YamlNode node, string what) => fields.RequireString(node, what);
 
-        return result;
-    }
+    private bool? RequireBool(YamlNode node, string what) => fields.RequireBool(node, what);
 
-    private IEnumerable<(string Key, YamlNode Value, YamlNode KeyNode)> Entries(YamlNode node, string what)
-    {
-        if (node is not YamlMappingNode m)
-        {
-            Error(node, $"'{what}' must be a mapping of names to values");
-            yield break;
-        }
+    private int? RequireInt(YamlNode node, string what, int min, int max) => fields.RequireInt(node, what, min, max);
 
-        foreach (var (k, v) in m.Children)
-        {
-            if (k is YamlScalarNode { Value: { } key })
-            {
-                yield return (key, v, k);
-            }
-            else
-            {
-                Error(k, $"keys of '{what}' must be plain names");
-            }
-        }
-    }
-
-    private string? RequireString(YamlNode node, string what)
-    {
-        if (node is YamlScalarNode s && s.Value is not null && !(s.Style == ScalarStyle.Plain && s.Value.Length == 0))
-        {
-            return s.Value;
-        }
-
-        Error(node, $"'{what}' must be a string");
-        return null;
-    }
-
-    private bool? RequireBool(YamlNode node, string what)
-    {
-        if (node is YamlScalarNode { Style: ScalarStyle.Plain, Value: "true" or "false" } s)
-        {
-            return s.Value == "true";
-        }
-
-        Error(node, $"'{what}' must be true or false");
-        return null;
-    }
-
-    private int? RequireInt(YamlNode node, string what, int min, int max)
-    {
-        if (node is YamlScalarNode { Style: ScalarStyle.Plain } s && int.TryParse(s.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) && i >= min && i <= max)
-        {
-            return i;
-        }
-
-        Error(node, $"'{what}' must be a whole number from {min} to {max}");
-        return null;
-    }
-
-    private TimeSpan? RequireDuration(YamlNode node, string what)
-    {
-        if (node is YamlScalarNode { Value: { } v } && Durations.TryParse(v, out var d))
-        {
-            if (d <= TimeSpan.Zero)
-            {
-                Error(node, $"'{what}' must be longer than zero");
-                return null;
-            }
-
-            return d;
-        }
-
-        Error(node, $"'{what}' must be a duration like 500ms, 30s, 5m, 2h or 1h30m");
-        return null;
-    }
+    private TimeSpan? RequireDuration(YamlNode node, string what) => fields.RequireDuration(node, what);
 
     private List<RunbookInput> ParseInputs(YamlNode node)
     {
@@ -1632,44 +1494,7 @@ public sealed partial class RunbookParser
     private SourceLocation ContentStart(YamlScalarNode s) =>
         s.Style is ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted ? Loc(s) with { Column = (int)s.Start.Column + 1 } : Loc(s);
 
-    private static JsonNode? ScalarOrTree(YamlNode node)
-    {
-        switch (node)
-        {
-            case YamlScalarNode s when s.Style == ScalarStyle.Plain:
-                var v = s.Value ?? string.Empty;
-                if (v is "" or "~" or "null")
-                {
-                    return null;
-                }
-
-                if (v is "true" or "false")
-                {
-                    return JsonValue.Create(v == "true");
-                }
-
-                if (double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && NumberLike().IsMatch(v))
-                {
-                    return JsonValue.Create(d);
-                }
-
-                return JsonValue.Create(v);
-            case YamlScalarNode s:
-                return JsonValue.Create(s.Value ?? string.Empty);
-            case YamlSequenceNode seq:
-                return new JsonArray([.. seq.Children.Select(ScalarOrTree)]);
-            case YamlMappingNode map:
-                var o = new JsonObject();
-                foreach (var (k, val) in map.Children)
-                {
-                    o[((YamlScalarNode)k).Value ?? string.Empty] = ScalarOrTree(val);
-                }
-
-                return o;
-            default:
-                return null;
-        }
-    }
+    private static JsonNode? ScalarOrTree(YamlNode node) => YamlFields.ScalarOrTree(node);
 
     private void CheckSteps(List<RunbookStep> steps)
     {
@@ -1817,7 +1642,4 @@ public sealed partial class RunbookParser
 
     [GeneratedRegex("^[A-Za-z][A-Za-z0-9_-]*$")]
     private static partial Regex IdPattern();
-
-    [GeneratedRegex(@"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")]
-    private static partial Regex NumberLike();
 }
