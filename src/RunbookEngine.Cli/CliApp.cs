@@ -53,6 +53,7 @@ internal static class CliApp
         root.Add(WorkerCommand.Create(session));
         root.Add(ServeCommand.Create(session));
         root.Add(TokenCommand.Create(session));
+        root.Add(DrillCommand.Create(session));
         root.Add(SchemaCommand.Create(session));
         return root;
     }

@@ -223,6 +223,9 @@ internal sealed class CliSession : IAsyncDisposable
 
     public void Error(string text) => Io.Error.WriteLine(text);
 
+    /// <summary>Gets the options of the JSON this command writes.</summary>
+    public static JsonSerializerOptions JsonOptions => Indented;
+
     public void WriteJson(JsonNode? node) => Io.Out.WriteLine(node?.ToJsonString(Indented) ?? "null");
 
     public void Table(IReadOnlyList<string> headers, IEnumerable<IReadOnlyList<string?>> rows)

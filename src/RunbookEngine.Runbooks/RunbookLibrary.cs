@@ -30,8 +30,12 @@ public sealed class RunbookLibrary
     /// <summary>Whether a path names a runbook file by its extension.</summary>
     /// <param name="path">The path.</param>
     /// <returns>Whether it ends in .yaml, .yml or .csx.</returns>
+    /// <remarks>A game-day drill (<c>*.drill.yaml</c>) is not a runbook, wherever it is kept.</remarks>
     public static bool IsRunbookFile(string path) =>
-        path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase) || ScriptRunbooks.IsScript(path);
+        !IsDrill(path) && (path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase) || ScriptRunbooks.IsScript(path));
+
+    private static bool IsDrill(string path) =>
+        path.EndsWith(".drill.yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".drill.yml", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Lists the runbook files under the given files and directories (recursively), in path order.</summary>
     /// <param name="paths">Files or directories.</param>

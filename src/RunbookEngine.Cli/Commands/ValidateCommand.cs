@@ -1,4 +1,5 @@
 using System.CommandLine;
+using RunbookEngine.Drills;
 using RunbookEngine.Runbooks;
 using RunbookEngine.Runbooks.Service;
 
@@ -11,17 +12,20 @@ internal static class ValidateCommand
     {
         var paths = new Argument<string[]>("path") { Description = "Runbook files or directories (default: the runbooks directory).", Arity = ArgumentArity.ZeroOrMore };
         var command = new Command("validate", """
-            Check runbooks without running them: YAML (.yaml, .yml) and C# scripts (.csx, compiled and cached).
+            Check runbooks without running them: YAML (.yaml, .yml) and C# scripts (.csx, compiled and cached),
+            and game-day drills (*.drill.yaml) together with the runbook each replays.
             Every problem is reported as file:line:col: message. Exit 0 when all are valid, 2 otherwise.
 
-            Example: runbook validate runbooks/ my-new-runbook.yaml restart-pods.csx
+            Example: runbook validate runbooks/ my-new-runbook.yaml restart-pods.csx drills/
             """);
         command.Add(paths);
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
             var given = parse.GetValue(paths) is { Length: > 0 } p ? p : [s.RunbooksDirectory];
-            var (files, missing) = RunbookLibrary.Files(given);
+            var (found, missing) = RunbookLibrary.Files(given);
+            var files = found.Where(f => !DrillParser.IsDrillFile(f)).ToList();
+            var drillFiles = found.Where(DrillParser.IsDrillFile).Concat(DrillLoader.Files(given.Where(Directory.Exists)).Files).Distinct(StringComparer.Ordinal).ToList();
             foreach (var m in missing)
             {
                 s.Error($"{m}: no such file or directory");
@@ -43,7 +47,9 @@ internal static class ValidateCommand
             }
 
             var service = await s.ServiceAsync(ct).ConfigureAwait(false);
-            var entries = (sources.Count == 0 ? [] : await service.ValidateAsync(sources, ct).ConfigureAwait(false)).Concat(unreadable).OrderBy(e => e.File, StringComparer.Ordinal).ToList();
+            var drills = drillFiles.Select(f => DrillLoader.Load(f, s.Actions, [s.RunbooksDirectory]))
+                .Select(d => new ValidationReport(d.File, d.Drill?.Name, d.Valid, [.. d.Diagnostics.Select(LocalRunbookService.Problem)])).ToList();
+            var entries = (sources.Count == 0 ? [] : await service.ValidateAsync(sources, ct).ConfigureAwait(false)).Concat(unreadable).Concat(drills).OrderBy(e => e.File, StringComparer.Ordinal).ToList();
             if (s.Json)
             {
                 s.WriteJson(entries);
@@ -58,13 +64,14 @@ internal static class ValidateCommand
                 var invalid = entries.Count(e => !e.Valid);
                 if (entries.Count == 0 && missing.Count == 0)
                 {
-                    s.Error($"no runbook files (*.yaml, *.yml) in {string.Join(", ", given)}");
+                    s.Error($"no runbook files (*.yaml, *.yml, *.csx) or drills (*.drill.yaml) in {string.Join(", ", given)}");
                 }
                 else
                 {
                     var warnings = entries.Sum(e => e.Problems.Count(p => p.Severity == "warning"));
                     var also = warnings == 0 ? string.Empty : $", {warnings} warning(s)";
-                    s.Line(invalid == 0 ? $"{entries.Count} runbook(s) valid{also}" : $"{invalid} of {entries.Count} runbook(s) invalid, {entries.Sum(e => e.Problems.Count) - warnings} problem(s){also}");
+                    var what = drills.Count == 0 ? "runbook(s)" : sources.Count + unreadable.Count == 0 ? "drill(s)" : "runbook(s) and drill(s)";
+                    s.Line(invalid == 0 ? $"{entries.Count} {what} valid{also}" : $"{invalid} of {entries.Count} {what} invalid, {entries.Sum(e => e.Problems.Count) - warnings} problem(s){also}");
                 }
             }
 

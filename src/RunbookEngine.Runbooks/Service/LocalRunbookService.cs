@@ -84,7 +84,7 @@ public sealed class LocalRunbookService : IRunbookService
     /// <returns>The entries.</returns>
     public IReadOnlyList<RunbookEntry> LoadRunbooks()
     {
-        var missing = RunbookDirectories.Where(d => !Directory.Exists(d)).ToList();
+        var missing = RunbookDirectories.Where(d => !Directory.Exists(d) && !File.Exists(d)).ToList();
         if (missing.Count > 0)
         {
             throw new RunbookServiceException(ServiceErrorKind.Invalid, $"the runbooks directory '{missing[0]}' does not exist (set --runbooks or RUNBOOK_PATH)");

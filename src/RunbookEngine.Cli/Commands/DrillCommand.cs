@@ -1,0 +1,132 @@
+using System.CommandLine;
+using RunbookEngine.Drills;
+using RunbookEngine.Runbooks;
+
+namespace RunbookEngine.Cli.Commands;
+
+/// <summary><c>runbook drill run PATH...</c>: game-day drills replayed on virtual time.</summary>
+internal static class DrillCommand
+{
+    private static readonly string[] Formats = ["text", "md", "json", "junit"];
+
+    public static Command Create(Func<ParseResult, CliSession> session)
+    {
+        var command = new Command("drill", """
+            Game-day drills: replay an incident (alerts, how each target answered, who approved) against
+            today's runbook, on virtual time, with every action answered from the drill file: nothing leaves
+            the machine. `runbook drill run --help` says how; docs/drills.md describes the file.
+            """);
+        command.Add(CreateRun(session));
+        command.SetAction(async (parse, ct) =>
+        {
+            await using var s = session(parse);
+            s.Error("runbook drill: say what to do: `runbook drill run drills/` (see runbook drill run --help)");
+            return ExitCodes.Invalid;
+        });
+        return command;
+    }
+
+    private static Command CreateRun(Func<ParseResult, CliSession> session)
+    {
+        var paths = new Argument<string[]>("path") { Description = "Drill files (*.drill.yaml) or directories of them (default: drills).", Arity = ArgumentArity.ZeroOrMore };
+        var runbook = new Option<string?>("--runbook") { Description = "Replay against this runbook file instead of the one the drill names (e.g. your edited copy)." };
+        var report = new Option<string?>("--report") { Description = "Report format: text (default), md (for a postmortem), json, junit (for CI)." };
+        report.AcceptOnlyFromAmong(Formats);
+        var outFile = new Option<string?>("--out") { Description = "Write the report to this file; the terminal still gets the short text." };
+        var command = new Command("run", """
+            Replay drills: each drill's alerts go through the real alert routing, guards, interpreter, retries,
+            timeouts and approvals, on a throwaway store and on virtual time, so hours of incident replay in
+            milliseconds and the same file gives the same timeline every time. No action's code runs: each call
+            is answered as the drill says (respond, fail, hang, latency), so no process, HTTP request or cloud
+            call leaves the drill, and no secret is read. Checks each expectation and reports MTTD (alert fired
+            to run started) and MTTR (alert fired to verified recovery).
+            Exit 0 when every expectation held, 1 when one did not, 2 when a drill file is invalid (then none runs).
+
+            Examples:
+              runbook drill run drills/
+              runbook drill run drills/disk-full.drill.yaml --runbook runbooks/disk-full-cleanup.yaml
+              runbook drill run drills/ --report junit --out drill-results.xml
+            """);
+        command.Add(paths);
+        command.Add(runbook);
+        command.Add(report);
+        command.Add(outFile);
+        command.SetAction(async (parse, ct) =>
+        {
+            await using var s = session(parse);
+            var given = parse.GetValue(paths) is { Length: > 0 } p ? p : ["drills"];
+            var (files, missing) = DrillLoader.Files(given);
+            foreach (var m in missing)
+            {
+                s.Error($"{m}: no such file or directory");
+            }
+
+            if (files.Count == 0)
+            {
+                if (missing.Count == 0)
+                {
+                    s.Error($"no drill files (*{DrillParser.Extension}) in {string.Join(", ", given)}");
+                }
+
+                return ExitCodes.Invalid;
+            }
+
+            var loaded = files.Select(f => DrillLoader.Load(f, s.Actions, [s.RunbooksDirectory], parse.GetValue(runbook))).ToList();
+            var invalid = loaded.Where(l => !l.Valid).ToList();
+            if (invalid.Count > 0 || missing.Count > 0)
+            {
+                s.PrintDiagnostics(invalid.SelectMany(l => l.Diagnostics));
+                s.Error($"{invalid.Count + missing.Count} of {files.Count + missing.Count} drill(s) invalid; none was run");
+                return ExitCodes.Invalid;
+            }
+
+            var runner = new DrillRunner(s.Actions);
+            var results = new List<DrillResult>();
+            foreach (var drill in loaded)
+            {
+                if (!s.Json && loaded.Count > 1)
+                {
+                    s.Error($"drill {drill.Drill!.Name} ...");
+                }
+
+                results.Add(await runner.RunAsync(drill.Drill!, drill.Runbook!, ct).ConfigureAwait(false));
+            }
+
+            var format = parse.GetValue(report) ?? (s.Json ? "json" : "text");
+            var written = format switch
+            {
+                "md" => DrillReports.Markdown(results),
+                "junit" => DrillReports.JUnit(results),
+                "json" => null,
+                _ => string.Concat(results.Select(DrillReports.Text)),
+            };
+            if (parse.GetValue(outFile) is { } path)
+            {
+                var text = written ?? System.Text.Json.JsonSerializer.SerializeToNode(results, CliSession.JsonOptions)!.ToJsonString(CliSession.JsonOptions);
+                await File.WriteAllTextAsync(path, text, ct).ConfigureAwait(false);
+                if (!s.Json)
+                {
+                    await s.Io.Out.WriteAsync(string.Concat(results.Select(DrillReports.Text))).ConfigureAwait(false);
+                }
+
+                s.Error($"report written to {path}");
+            }
+            else if (written is null)
+            {
+                s.WriteJson(results);
+            }
+            else
+            {
+                await s.Io.Out.WriteAsync(written).ConfigureAwait(false);
+            }
+
+            if (!s.Json && results.Count > 1)
+            {
+                s.Line($"{results.Count(r => r.Passed)} of {results.Count} drill(s) passed");
+            }
+
+            return results.All(r => r.Passed) ? ExitCodes.Ok : ExitCodes.Failed;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,631 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using RunbookEngine.Actions;
+using RunbookEngine.Runbooks.Model;
+using RunbookEngine.Runbooks.Yaml;
+using YamlDotNet.RepresentationModel;
+
+namespace RunbookEngine.Drills;
+
+/// <summary>Reads a drill file and reports every problem at once, each at its <c>file:line:col</c>.</summary>
+public sealed class DrillParser
+{
+    /// <summary>The file name ending that marks a drill.</summary>
+    public const string Extension = ".drill.yaml";
+
+    private static readonly string[] AlertKeys = ["source", "name", "labels", "annotations", "fired", "received", "repeat", "resolved"];
+    private static readonly string[] RunKeys = ["inputs", "actor", "dry_run", "at"];
+    private static readonly string[] Sources = ["alertmanager", "grafana", "pagerduty", "azure-monitor"];
+    private static readonly string[] Outcomes = ["completed", "failed", "cancelled", "blocked"];
+    private static readonly string[] AlertOutcomes = ["started", "blocked", "unmatched", "invalid"];
+    private static readonly string[] FailKeys = ["kind", "message", "non_retryable"];
+
+    private readonly ActionCatalog actions;
+    private readonly List<RunbookDiagnostic> diagnostics = [];
+    private YamlFields fields = new(string.Empty, []);
+
+    /// <summary>Initializes a new instance of the <see cref="DrillParser"/> class.</summary>
+    /// <param name="actions">The actions an <c>actions:</c> entry may name.</param>
+    public DrillParser(ActionCatalog actions)
+    {
+        ArgumentNullException.ThrowIfNull(actions);
+        this.actions = actions;
+    }
+
+    /// <summary>Whether a path names a drill file.</summary>
+    /// <param name="path">The path.</param>
+    /// <returns>Whether it ends in <c>.drill.yaml</c> or <c>.drill.yml</c>.</returns>
+    public static bool IsDrillFile(string path) =>
+        path is not null && (path.EndsWith(Extension, StringComparison.OrdinalIgnoreCase) || path.EndsWith(".drill.yml", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Parses a drill.</summary>
+    /// <param name="file">The file, as shown in messages.</param>
+    /// <param name="source">The YAML text.</param>
+    /// <returns>The drill (null when there are problems) and every problem, in file order.</returns>
+    public (Drill? Drill, IReadOnlyList<RunbookDiagnostic> Diagnostics) Parse(string file, string source)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(source);
+        diagnostics.Clear();
+        fields = new YamlFields(file, diagnostics);
+        var drill = ParseRoot(file, source);
+        var ordered = diagnostics.OrderBy(d => d.Location.Line).ThenBy(d => d.Location.Column).ToList();
+        return (ordered.TrueForAll(d => d.Warning) ? drill : null, ordered);
+    }
+
+    /// <summary>Checks a drill against the runbook it replays: the steps it names must exist.</summary>
+    /// <param name="drill">The drill.</param>
+    /// <param name="runbook">The runbook.</param>
+    /// <returns>The problems, at the drill's lines.</returns>
+    public static IReadOnlyList<RunbookDiagnostic> Check(Drill drill, Runbook runbook)
+    {
+        ArgumentNullException.ThrowIfNull(drill);
+        ArgumentNullException.ThrowIfNull(runbook);
+        if (runbook.Language == RunbookLanguage.Script)
+        {
+            // A script's steps are named by its code as it runs: nothing to check them against before.
+            return [];
+        }
+
+        var ids = runbook.Steps.Select(s => s.Id).ToList();
+        var problems = new List<RunbookDiagnostic>();
+        void Known(string id, SourceLocation at, string what)
+        {
+            var bare = id.EndsWith("/approval", StringComparison.Ordinal) ? id[..^"/approval".Length] : id;
+            if (!ids.Contains(bare, StringComparer.Ordinal))
+            {
+                problems.Add(new(at, $"{what} '{id}': runbook '{runbook.Name}' has no step '{bare}'{YamlFields.Hint(YamlFields.DidYouMean(bare, ids))}; its steps: {string.Join(", ", ids)}"));
+            }
+        }
+
+        foreach (var script in drill.Steps.Values)
+        {
+            Known(script.Step, script.At, "steps:");
+        }
+
+        foreach (var (step, at) in drill.Expect.StepsRun.Concat(drill.Expect.StepsSkipped))
+        {
+            Known(step, at, "expected step");
+        }
+
+        foreach (var approval in drill.Approvals.Where(a => a.Step is not null))
+        {
+            Known(approval.Step!, approval.At, "approval of step");
+        }
+
+        if (drill.Run is not null)
+        {
+            foreach (var name in drill.Run.Inputs.Select(i => i.Key).Where(k => !runbook.Inputs.Any(i => i.Name == k)))
+            {
+                problems.Add(new(drill.Run.Location, $"run.inputs: runbook '{runbook.Name}' has no input '{name}'{YamlFields.Hint(YamlFields.DidYouMean(name, runbook.Inputs.Select(i => i.Name)))}"));
+            }
+        }
+
+        return problems;
+    }
+
+    private Drill? ParseRoot(string file, string source)
+    {
+        if (fields.LoadMapping(source, "a drill", "'drill', 'runbook' and 'expect'", "'drill', 'runbook', 'alerts' or 'run', 'steps', 'approvals' and 'expect'") is not { } root)
+        {
+            return null;
+        }
+
+        var map = fields.Keys(root, Drill.RootKeys, "a drill");
+        var name = Required(root, map, "drill", "the drill's name, e.g. drill: disk-full-on-web-1");
+        var runbook = Required(root, map, "runbook", "the runbook it replays: a path relative to this file or a runbook name");
+        var start = Drill.DefaultStart;
+        if (map.TryGetValue("start", out var s) && fields.RequireString(s, "start") is { } text)
+        {
+            if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
+            {
+                start = at.ToUniversalTime();
+            }
+            else
+            {
+                fields.Error(s, $"'start' must be a time like 2026-11-20T03:12:00Z, not '{text}'");
+            }
+        }
+
+        var horizon = map.TryGetValue("horizon", out var h) ? fields.RequireDuration(h, "horizon") ?? TimeSpan.FromHours(24) : TimeSpan.FromHours(24);
+        var alerts = map.TryGetValue("alerts", out var a) ? ParseAlerts(a) : [];
+        var run = map.TryGetValue("run", out var r) ? ParseRun(r) : null;
+        if (alerts.Count == 0 && run is null && !map.ContainsKey("alerts") && !map.ContainsKey("run"))
+        {
+            fields.Error(root, "a drill needs 'alerts' (what fired) or 'run' (a run started by hand), or both");
+        }
+
+        var steps = new Dictionary<string, DrillStepScript>(StringComparer.Ordinal);
+        if (map.TryGetValue("steps", out var st))
+        {
+            foreach (var (id, value, keyNode) in fields.Entries(st, "steps"))
+            {
+                if (ParseStepScript(id, value, fields.Loc(keyNode)) is { } script)
+                {
+                    steps[id] = script;
+                }
+            }
+        }
+
+        var byAction = new Dictionary<string, DrillAnswers>(StringComparer.Ordinal);
+        if (map.TryGetValue("actions", out var ac))
+        {
+            foreach (var (action, value, keyNode) in fields.Entries(ac, "actions"))
+            {
+                if (!actions.TryGet(action, out _))
+                {
+                    var known = actions.All.Select(x => x.Name).ToList();
+                    fields.Error(keyNode, $"unknown action '{action}' in 'actions'{YamlFields.Hint(YamlFields.DidYouMean(action, known))}; actions: {string.Join(", ", known)}");
+                    continue;
+                }
+
+                if (ParseAnswers(value, $"actions.{action}") is { } answers)
+                {
+                    byAction[action] = answers;
+                }
+            }
+        }
+
+        var approvals = map.TryGetValue("approvals", out var ap) ? ParseApprovals(ap) : [];
+        DrillExpectations? expect = null;
+        if (map.TryGetValue("expect", out var ex))
+        {
+            expect = ParseExpectations(ex);
+        }
+        else
+        {
+            fields.Error(root, "missing 'expect': say what must hold, e.g. expect: { outcome: completed, mttr: 15m }");
+        }
+
+        if (name is null || runbook is null || expect is null)
+        {
+            return null;
+        }
+
+        return new Drill
+        {
+            Name = name,
+            Description = map.TryGetValue("description", out var d) ? fields.RequireString(d, "description") : null,
+            File = file,
+            Runbook = runbook,
+            RunbookAt = fields.Loc(map["runbook"]),
+            Start = start,
+            Horizon = horizon,
+            Alerts = alerts,
+            Run = run,
+            Steps = steps,
+            Actions = byAction,
+            Approvals = approvals,
+            Expect = expect,
+        };
+    }
+
+    private string? Required(YamlMappingNode root, Dictionary<string, YamlNode> map, string key, string what)
+    {
+        if (!map.TryGetValue(key, out var node))
+        {
+            fields.Error(root, $"missing '{key}': {what}");
+            return null;
+        }
+
+        return fields.RequireString(node, key);
+    }
+
+    private List<DrillAlert> ParseAlerts(YamlNode node)
+    {
+        var result = new List<DrillAlert>();
+        if (node is not YamlSequenceNode seq)
+        {
+            fields.Error(node, "'alerts' must be a list of alerts, e.g. - { name: DiskFull, labels: { instance: web-1 }, fired: 0s }");
+            return result;
+        }
+
+        foreach (var item in seq.Children)
+        {
+            if (item is not YamlMappingNode m)
+            {
+                fields.Error(item, "an alert is a mapping with 'name' or 'labels', and optionally 'fired', 'received', 'repeat', 'resolved'");
+                continue;
+            }
+
+            var keys = fields.Keys(m, AlertKeys, "an alert");
+            var source = "alertmanager";
+            if (keys.TryGetValue("source", out var s) && fields.RequireString(s, "source") is { } written)
+            {
+                if (Sources.Contains(written, StringComparer.Ordinal))
+                {
+                    source = written;
+                }
+                else
+                {
+                    fields.Error(s, $"unknown alert source '{written}'{YamlFields.Hint(YamlFields.DidYouMean(written, Sources))}; sources: {string.Join(", ", Sources)}");
+                }
+            }
+
+            var labels = keys.TryGetValue("labels", out var l) ? StringMap(l, "labels") : new Dictionary<string, string>(StringComparer.Ordinal);
+            if (keys.TryGetValue("name", out var n) && fields.RequireString(n, "name") is { } alertName)
+            {
+                labels["alertname"] = alertName;
+            }
+
+            if (!labels.ContainsKey("alertname"))
+            {
+                fields.Error(m, "an alert needs a name: 'name: DiskFull' or an 'alertname' label");
+            }
+
+            var fired = Offset(keys, "fired") ?? TimeSpan.Zero;
+            var received = Offset(keys, "received") ?? fired;
+            if (received < fired)
+            {
+                fields.Error(keys["received"], $"'received' ({Workflows.Durations.Format(received)}) is before 'fired' ({Workflows.Durations.Format(fired)}): an alert reaches the engine after it fires");
+            }
+
+            var repeats = new List<TimeSpan>();
+            if (keys.TryGetValue("repeat", out var rep))
+            {
+                if (rep is YamlSequenceNode times)
+                {
+                    repeats.AddRange(times.Children.Select(t => fields.RequireDuration(t, "repeat", allowZero: true)).OfType<TimeSpan>());
+                }
+                else
+                {
+                    fields.Error(rep, "'repeat' must be a list of times, e.g. repeat: [5m, 10m]");
+                }
+            }
+
+            var resolved = Offset(keys, "resolved");
+            if (resolved is { } rs && rs < fired)
+            {
+                fields.Error(keys["resolved"], "'resolved' is before 'fired'");
+            }
+
+            result.Add(new DrillAlert(source, labels, keys.TryGetValue("annotations", out var an) ? StringMap(an, "annotations") : new Dictionary<string, string>(StringComparer.Ordinal), fired, received, repeats, resolved, fields.Loc(m)));
+        }
+
+        return result;
+    }
+
+    private TimeSpan? Offset(Dictionary<string, YamlNode> keys, string key) =>
+        keys.TryGetValue(key, out var node) ? fields.RequireDuration(node, key, allowZero: true) : null;
+
+    private Dictionary<string, string> StringMap(YamlNode node, string what)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value, _) in fields.Entries(node, what))
+        {
+            if (value is YamlScalarNode { Value: { } v })
+            {
+                result[key] = v;
+            }
+            else
+            {
+                fields.Error(value, $"'{what}.{key}' must be a string");
+            }
+        }
+
+        return result;
+    }
+
+    private DrillRun? ParseRun(YamlNode node)
+    {
+        if (node is not YamlMappingNode m)
+        {
+            fields.Error(node, "'run' is a mapping: { inputs: {...}, actor: user:alice, dry_run: false, at: 0s }");
+            return null;
+        }
+
+        var keys = fields.Keys(m, RunKeys, "'run'");
+        var inputs = keys.TryGetValue("inputs", out var i) ? YamlFields.ScalarOrTree(i) as JsonObject : [];
+        if (inputs is null)
+        {
+            fields.Error(keys["inputs"], "'run.inputs' must be a mapping of input names to values");
+            inputs = [];
+        }
+
+        var actor = keys.TryGetValue("actor", out var a) ? fields.RequireString(a, "actor") ?? "user:drill" : "user:drill";
+        if (!actor.Contains(':', StringComparison.Ordinal))
+        {
+            fields.Error(keys["actor"], $"'actor' must be kind:name, e.g. user:{actor}");
+        }
+
+        var dryRun = keys.TryGetValue("dry_run", out var dr) && (fields.RequireBool(dr, "dry_run") ?? false);
+        return new DrillRun(inputs, actor, dryRun, Offset(keys, "at") ?? TimeSpan.Zero, fields.Loc(m));
+    }
+
+    private DrillStepScript? ParseStepScript(string id, YamlNode node, SourceLocation at)
+    {
+        if (node is not YamlMappingNode m)
+        {
+            fields.Error(node, $"'steps.{id}' is a mapping: an answer ({{ respond: {{...}} }}, {{ fail: Kind }}, {{ hang: true }}) or 'calls', 'verify', 'compensate', 'plan'");
+            return null;
+        }
+
+        var keys = fields.Keys(m, DrillStepScript.Keys, $"'steps.{id}'");
+        var shorthand = keys.Keys.Where(k => DrillAnswer.Keys.Contains(k)).ToList();
+        DrillAnswers? calls = null;
+        if (keys.TryGetValue("calls", out var c))
+        {
+            if (shorthand.Count > 0)
+            {
+                fields.Error(keys[shorthand[0]], $"'steps.{id}' has both 'calls' and '{shorthand[0]}': put every answer in 'calls'");
+            }
+
+            calls = ParseAnswers(c, $"steps.{id}.calls");
+        }
+        else if (shorthand.Count > 0)
+        {
+            calls = ParseAnswer(m, keys, $"steps.{id}") is { } one ? new DrillAnswers([one], fields.Loc(m)) : null;
+        }
+
+        var verify = keys.TryGetValue("verify", out var v) ? ParseAnswers(v, $"steps.{id}.verify") : null;
+        var compensate = keys.TryGetValue("compensate", out var cp) ? ParseAnswers(cp, $"steps.{id}.compensate") : null;
+        JsonObject? plan = null;
+        if (keys.TryGetValue("plan", out var p))
+        {
+            plan = YamlFields.ScalarOrTree(p) as JsonObject;
+            if (plan is null)
+            {
+                fields.Error(p, $"'steps.{id}.plan' must be a mapping, e.g. {{ summary: would delete 12 files }}");
+            }
+        }
+
+        if (calls is null && verify is null && compensate is null && plan is null && shorthand.Count == 0 && !keys.ContainsKey("calls"))
+        {
+            fields.Error(m, $"'steps.{id}' says nothing: give an answer (respond, fail, hang) or 'calls', 'verify', 'compensate', 'plan'");
+        }
+
+        return new DrillStepScript(id, calls, verify, compensate, plan, at);
+    }
+
+    private DrillAnswers? ParseAnswers(YamlNode node, string what)
+    {
+        if (node is YamlSequenceNode seq)
+        {
+            if (seq.Children.Count == 0)
+            {
+                fields.Error(node, $"'{what}' is empty: give at least one answer");
+                return null;
+            }
+
+            var items = new List<DrillAnswer>();
+            foreach (var item in seq.Children)
+            {
+                if (item is YamlMappingNode im && ParseAnswer(im, fields.Keys(im, DrillAnswer.Keys, $"an answer in '{what}'"), what) is { } answer)
+                {
+                    items.Add(answer);
+                }
+                else if (item is not YamlMappingNode)
+                {
+                    fields.Error(item, $"an answer in '{what}' is a mapping: {{ respond: {{...}} }}, {{ fail: Kind }} or {{ hang: true }}");
+                }
+            }
+
+            return items.Count == seq.Children.Count ? new DrillAnswers(items, fields.Loc(node)) : null;
+        }
+
+        if (node is YamlMappingNode m)
+        {
+            return ParseAnswer(m, fields.Keys(m, DrillAnswer.Keys, $"'{what}'"), what) is { } one ? new DrillAnswers([one], fields.Loc(m)) : null;
+        }
+
+        fields.Error(node, $"'{what}' is an answer ({{ respond: {{...}} }}, {{ fail: Kind }}, {{ hang: true }}) or a list of them");
+        return null;
+    }
+
+    private DrillAnswer? ParseAnswer(YamlMappingNode node, Dictionary<string, YamlNode> keys, string what)
+    {
+        var given = new[] { "respond", "fail", "hang" }.Where(keys.ContainsKey).ToList();
+        if (given.Count != 1)
+        {
+            fields.Error(node, given.Count == 0
+                ? $"an answer in '{what}' needs one of 'respond' (the result), 'fail' (an error kind) or 'hang: true'"
+                : $"an answer in '{what}' has both '{given[0]}' and '{given[1]}': one call gives one answer (list several under 'calls')");
+            return null;
+        }
+
+        var latency = keys.TryGetValue("latency", out var l) ? fields.RequireDuration(l, "latency", allowZero: true) ?? TimeSpan.Zero : TimeSpan.Zero;
+        var times = keys.TryGetValue("times", out var t) ? fields.RequireInt(t, "times", 1, 10_000) ?? 1 : 1;
+        var at = fields.Loc(node);
+        switch (given[0])
+        {
+            case "respond":
+                if (YamlFields.ScalarOrTree(keys["respond"]) is JsonObject result)
+                {
+                    return new DrillAnswer(result, null, null, false, false, latency, times, at);
+                }
+
+                fields.Error(keys["respond"], $"'respond' in '{what}' must be the action's result object, e.g. respond: {{ exit_code: 0, stdout: \"91%\" }}");
+                return null;
+            case "fail":
+                var fail = keys["fail"];
+                if (fail is YamlScalarNode && fields.RequireString(fail, "fail") is { } kind)
+                {
+                    return new DrillAnswer(null, kind, $"{kind} (drill)", false, false, latency, times, at);
+                }
+
+                if (fail is YamlMappingNode fm)
+                {
+                    var fk = fields.Keys(fm, FailKeys, "'fail'");
+                    var k = fk.TryGetValue("kind", out var kn) ? fields.RequireString(kn, "kind") : null;
+                    if (k is null)
+                    {
+                        fields.Error(fm, "'fail' needs 'kind', the error kind, e.g. { kind: ExitCode, message: \"exit 1\" }");
+                        return null;
+                    }
+
+                    var message = fk.TryGetValue("message", out var mn) ? fields.RequireString(mn, "message") : null;
+                    var nonRetryable = fk.TryGetValue("non_retryable", out var nr) && (fields.RequireBool(nr, "non_retryable") ?? false);
+                    return new DrillAnswer(null, k, message ?? $"{k} (drill)", nonRetryable, false, latency, times, at);
+                }
+
+                fields.Error(fail, "'fail' is an error kind (fail: ExitCode) or { kind, message, non_retryable }");
+                return null;
+            default:
+                if (fields.RequireBool(keys["hang"], "hang") is not true)
+                {
+                    fields.Error(keys["hang"], "'hang' can only be true (leave it out for a call that returns)");
+                    return null;
+                }
+
+                return new DrillAnswer(null, null, null, false, true, latency, times, at);
+        }
+    }
+
+    private List<DrillApproval> ParseApprovals(YamlNode node)
+    {
+        var result = new List<DrillApproval>();
+        if (node is not YamlSequenceNode seq)
+        {
+            fields.Error(node, "'approvals' must be a list, e.g. - { step: approve, approve: user:bob, groups: [sre-oncall], after: 4m }");
+            return result;
+        }
+
+        foreach (var item in seq.Children)
+        {
+            if (item is not YamlMappingNode m)
+            {
+                fields.Error(item, "an approval is a mapping: { step, approve: WHO | reject: WHO | never: true, groups, after, comment }");
+                continue;
+            }
+
+            var keys = fields.Keys(m, DrillApproval.Keys, "an approval");
+            var decided = new[] { "approve", "reject", "never" }.Where(keys.ContainsKey).ToList();
+            if (decided.Count != 1)
+            {
+                fields.Error(m, decided.Count == 0 ? "an approval needs 'approve: WHO', 'reject: WHO' or 'never: true'" : $"an approval has both '{decided[0]}' and '{decided[1]}'");
+                continue;
+            }
+
+            bool? approve = decided[0] switch { "approve" => true, "reject" => false, _ => null };
+            var by = "user:nobody";
+            if (approve is not null)
+            {
+                by = fields.RequireString(keys[decided[0]], decided[0]) ?? by;
+                if (!by.Contains(':', StringComparison.Ordinal))
+                {
+                    fields.Error(keys[decided[0]], $"who decides is kind:name, e.g. user:{by}");
+                }
+            }
+            else if (fields.RequireBool(keys["never"], "never") is not true)
+            {
+                fields.Error(keys["never"], "'never' can only be true");
+            }
+
+            var groups = new List<string>();
+            if (keys.TryGetValue("groups", out var g))
+            {
+                if (g is YamlSequenceNode gs)
+                {
+                    groups.AddRange(gs.Children.Select(x => fields.RequireString(x, "groups")).OfType<string>());
+                }
+                else
+                {
+                    fields.Error(g, "'groups' must be a list, e.g. groups: [sre-oncall]");
+                }
+            }
+
+            result.Add(new DrillApproval(
+                keys.TryGetValue("step", out var s) ? fields.RequireString(s, "step") : null,
+                approve,
+                by,
+                groups,
+                Offset(keys, "after") ?? TimeSpan.Zero,
+                keys.TryGetValue("comment", out var c) ? fields.RequireString(c, "comment") : null,
+                fields.Loc(m)));
+        }
+
+        return result;
+    }
+
+    private DrillExpectations? ParseExpectations(YamlNode node)
+    {
+        if (node is not YamlMappingNode m)
+        {
+            fields.Error(node, "'expect' is a mapping, e.g. { outcome: completed, steps_run: [clean], mttr: 15m }");
+            return null;
+        }
+
+        var keys = fields.Keys(m, DrillExpectations.Keys, "'expect'");
+        if (keys.Count == 0 && m.Children.Count == 0)
+        {
+            fields.Error(m, $"'expect' is empty: say what must hold ({string.Join(", ", DrillExpectations.Keys)})");
+        }
+
+        string? OneOf(string key, string[] allowed)
+        {
+            if (!keys.TryGetValue(key, out var n) || fields.RequireString(n, key) is not { } v)
+            {
+                return null;
+            }
+
+            if (!allowed.Contains(v, StringComparer.Ordinal))
+            {
+                fields.Error(n, $"'{key}' must be {string.Join(", ", allowed)}{YamlFields.Hint(YamlFields.DidYouMean(v, allowed))}");
+                return null;
+            }
+
+            return v;
+        }
+
+        List<(string, SourceLocation)> Steps(string key)
+        {
+            var list = new List<(string, SourceLocation)>();
+            if (!keys.TryGetValue(key, out var n))
+            {
+                return list;
+            }
+
+            if (n is not YamlSequenceNode seq)
+            {
+                fields.Error(n, $"'{key}' must be a list of step ids, e.g. {key}: [measure, clean]");
+                return list;
+            }
+
+            foreach (var item in seq.Children)
+            {
+                if (fields.RequireString(item, key) is { } id)
+                {
+                    list.Add((id, fields.Loc(item)));
+                }
+            }
+
+            return list;
+        }
+
+        TimeSpan? Max(string key)
+        {
+            if (!keys.TryGetValue(key, out var n))
+            {
+                return null;
+            }
+
+            // Written "15m" or "<= 15m": the most it may be.
+            if (n is YamlScalarNode { Value: { } v } && v.TrimStart().StartsWith("<=", StringComparison.Ordinal))
+            {
+                return Workflows.Durations.TryParse(v.TrimStart()[2..], out var d) && d > TimeSpan.Zero ? d : Bad();
+            }
+
+            return fields.RequireDuration(n, key);
+
+            TimeSpan? Bad()
+            {
+                fields.Error(n, $"'{key}' must be a duration like 15m (or <= 15m)");
+                return null;
+            }
+        }
+
+        return new DrillExpectations
+        {
+            Outcome = OneOf("outcome", Outcomes),
+            ErrorKind = keys.TryGetValue("error_kind", out var ek) ? fields.RequireString(ek, "error_kind") : null,
+            Alert = OneOf("alert", AlertOutcomes),
+            Guard = OneOf("guard", ["allowed", "blocked"]),
+            StepsRun = Steps("steps_run"),
+            StepsSkipped = Steps("steps_skipped"),
+            NoUnapprovedDestructive = !keys.TryGetValue("no_unapproved_destructive", out var nu) || (fields.RequireBool(nu, "no_unapproved_destructive") ?? true),
+            Mttd = Max("mttd"),
+            Mttr = Max("mttr"),
+            At = fields.Loc(m),
+        };
+    }
+}

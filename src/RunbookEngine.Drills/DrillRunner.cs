@@ -1,0 +1,466 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging.Abstractions;
+using RunbookEngine.Actions;
+using RunbookEngine.Alerts;
+using RunbookEngine.Runbooks;
+using RunbookEngine.Runbooks.Model;
+using RunbookEngine.Runbooks.Service;
+using RunbookEngine.Storage.Sqlite;
+using RunbookEngine.Workflows;
+using RunbookEngine.Workflows.Storage;
+
+namespace RunbookEngine.Drills;
+
+/// <summary>
+/// Replays a drill on virtual time through the real engine: the alert router, guards, the interpreter, retries,
+/// timeouts and approvals on a throwaway SQLite store, with every action answered from the scenario.
+/// </summary>
+public sealed class DrillRunner
+{
+    private readonly ActionCatalog actions;
+
+    /// <summary>Initializes a new instance of the <see cref="DrillRunner"/> class.</summary>
+    /// <param name="actions">The actions runbooks may name (their parameters and side-effect classes are used; their code never runs).</param>
+    public DrillRunner(ActionCatalog actions)
+    {
+        ArgumentNullException.ThrowIfNull(actions);
+        this.actions = actions;
+    }
+
+    /// <summary>Finds the runbook a drill replays: <paramref name="overridePath"/>, else the drill's <c>runbook:</c> as a path beside the drill, else as a name in the runbook directories.</summary>
+    /// <param name="drill">The drill.</param>
+    /// <param name="drillFile">The drill file's path on disk.</param>
+    /// <param name="overridePath">A runbook file to replay instead (<c>--runbook</c>), or null.</param>
+    /// <param name="runbookDirectories">Where runbooks are found by name.</param>
+    /// <returns>The runbook's entry (possibly invalid), or a problem at the drill's <c>runbook:</c>.</returns>
+    public (RunbookEntry? Entry, RunbookDiagnostic? Problem) FindRunbook(Drill drill, string drillFile, string? overridePath, IReadOnlyList<string> runbookDirectories)
+    {
+        ArgumentNullException.ThrowIfNull(drill);
+        ArgumentNullException.ThrowIfNull(runbookDirectories);
+        var library = new RunbookLibrary(actions);
+        if (overridePath is not null)
+        {
+            return File.Exists(overridePath) ? (library.LoadFile(overridePath), null) : (null, new RunbookDiagnostic(drill.RunbookAt, $"--runbook {overridePath}: no such file"));
+        }
+
+        if (RunbookLibrary.IsRunbookFile(drill.Runbook))
+        {
+            var beside = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(drillFile)) ?? ".", drill.Runbook);
+            return File.Exists(beside)
+                ? (library.LoadFile(beside), null)
+                : (null, new RunbookDiagnostic(drill.RunbookAt, $"runbook '{drill.Runbook}' not found: a path is relative to the drill file ({RunbookLibrary.DisplayPath(beside)} does not exist)"));
+        }
+
+        string? problem = null;
+        foreach (var directory in runbookDirectories.DefaultIfEmpty("runbooks"))
+        {
+            if (!Directory.Exists(directory))
+            {
+                problem ??= $"runbook '{drill.Runbook}' not found: the runbooks directory '{directory}' does not exist (set --runbooks or RUNBOOK_PATH)";
+                continue;
+            }
+
+            var (entry, notFound) = RunbookLibrary.Match([.. library.Load([directory]).Entries], drill.Runbook, directory);
+            if (entry is not null)
+            {
+                return (entry, null);
+            }
+
+            problem = notFound;
+        }
+
+        return (null, new RunbookDiagnostic(drill.RunbookAt, problem ?? $"runbook '{drill.Runbook}' not found"));
+    }
+
+    /// <summary>Replays a drill against a valid runbook.</summary>
+    /// <param name="drill">The drill.</param>
+    /// <param name="runbook">The runbook's entry; its runbook must be valid.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>What happened and which expectations held.</returns>
+    public async Task<DrillResult> RunAsync(Drill drill, RunbookEntry runbook, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(drill);
+        ArgumentNullException.ThrowIfNull(runbook);
+        if (runbook.Runbook is null)
+        {
+            throw new ArgumentException("the runbook must be valid", nameof(runbook));
+        }
+
+        var wallStart = TimeProvider.System.GetTimestamp();
+        var directory = Path.Combine(Path.GetTempPath(), "runbook-drills", $"{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(directory);
+        try
+        {
+            var store = await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = Path.Combine(directory, "drill.db"), Synchronous = SqliteSynchronous.Normal }, cancellationToken).ConfigureAwait(false);
+            await using (store.ConfigureAwait(false))
+            {
+                var replay = new Replay(drill, runbook, actions, store);
+                return await replay.RunAsync(wallStart, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Left for the OS's temp cleaner.
+            }
+        }
+    }
+
+    /// <summary>One replay: its clock, store, service and the events it still has to deliver.</summary>
+    private sealed class Replay
+    {
+        private readonly Drill drill;
+        private readonly RunbookEntry entry;
+        private readonly SqliteWorkflowStore store;
+        private readonly VirtualClock clock;
+        private readonly DrillScenario scenario;
+        private readonly LocalRunbookService service;
+        private readonly AlertRouter router;
+        private readonly List<(DateTimeOffset At, int Order, string What, Func<CancellationToken, Task> Deliver)> pending = [];
+        private readonly List<string> runs = [];
+        private readonly List<string> alertLines = [];
+        private readonly HashSet<long> requestsSeen = [];
+        private readonly HashSet<DrillApproval> approvalsUsed = [];
+        private readonly ActionCatalog actions;
+        private string? firstOutcome;
+        private int order;
+
+        public Replay(Drill drill, RunbookEntry entry, ActionCatalog actions, SqliteWorkflowStore store)
+        {
+            this.drill = drill;
+            this.entry = entry;
+            this.store = store;
+            clock = new VirtualClock(drill.Start);
+            scenario = new DrillScenario(drill, actions, clock);
+            service = new LocalRunbookService(store, actions, [Path.GetFullPath(entry.File)], "drill", clock);
+            router = new AlertRouter(service, NullLogger.Instance, clock);
+            this.actions = actions;
+            Queues = ["default", .. entry.Runbook!.Steps.Select(s => s.Queue).OfType<string>().Distinct(StringComparer.Ordinal)];
+        }
+
+        private IReadOnlyList<string> Queues { get; }
+
+        public async Task<DrillResult> RunAsync(long wallStart, CancellationToken ct)
+        {
+            Schedule();
+            var worker = new WorkflowWorker(store, new RunbookResolver(actions), new WorkerOptions { WorkerId = "drill", Queues = Queues }, scenario.Activities(), clock, NullLoggerFactory.Instance);
+            await using (worker.ConfigureAwait(false))
+            {
+                var end = drill.Start + drill.Horizon;
+                var horizonReached = false;
+                while (true)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    await DeliverDueAsync(ct).ConfigureAwait(false);
+                    await worker.RunUntilIdleAsync(ct).ConfigureAwait(false);
+                    await ScheduleDecisionsAsync(ct).ConfigureAwait(false);
+                    var next = await NextAsync(ct).ConfigureAwait(false);
+                    if (next is null)
+                    {
+                        break;
+                    }
+
+                    if (next > end)
+                    {
+                        horizonReached = true;
+                        break;
+                    }
+
+                    clock.AdvanceTo(next.Value);
+                }
+
+                return await ResultAsync(wallStart, horizonReached, ct).ConfigureAwait(false);
+            }
+        }
+
+        private void Add(TimeSpan at, string what, Func<CancellationToken, Task> deliver) => pending.Add((drill.Start + at, order++, what, deliver));
+
+        private void Schedule()
+        {
+            if (drill.Run is { } run)
+            {
+                Add(run.At, $"{run.Actor} starts the run", async ct =>
+                {
+                    var (bound, problems) = InputBinder.Bind(entry.Runbook!, run.Inputs);
+                    if (problems.Count > 0)
+                    {
+                        scenario.Note($"the run could not start: {string.Join("; ", problems.Select(p => p.Message))}");
+                        return;
+                    }
+
+                    var started = await service.StartRunbookAsync(entry, bound, run.DryRun, null, run.Actor, null, ct).ConfigureAwait(false);
+                    runs.Add(started.Run.RunId);
+                });
+            }
+
+            foreach (var alert in drill.Alerts)
+            {
+                var firing = new Alert(alert.Source, "firing", Alert.FingerprintOf(alert.Labels), alert.Labels, alert.Annotations, drill.Start + alert.Fired, null, null);
+                Add(alert.Received, $"{alert.Name} fires", ct => RouteAsync(firing, "fired", ct));
+                foreach (var repeat in alert.Repeats)
+                {
+                    Add(repeat, $"{alert.Name} repeats", ct => RouteAsync(firing, "repeated", ct));
+                }
+
+                if (alert.Resolved is { } resolved)
+                {
+                    var done = firing with { Status = "resolved", EndsAt = drill.Start + resolved };
+                    Add(resolved, $"{alert.Name} resolves", ct => RouteAsync(done, "resolved", ct));
+                }
+            }
+        }
+
+        private async Task RouteAsync(Alert alert, string what, CancellationToken ct)
+        {
+            var outcomes = await router.RouteAsync([alert], new JsonObject { ["drill"] = drill.Name }, ct).ConfigureAwait(false);
+            foreach (var outcome in outcomes)
+            {
+                firstOutcome ??= outcome.Outcome;
+                alertLines.Add($"{DrillScenario.Format(clock.GetUtcNow() - drill.Start)} {alert.Name} {what}: {outcome.Outcome}{(outcome.Runbook is null ? string.Empty : $" ({outcome.Runbook})")}{(outcome.Reason is null ? string.Empty : $": {outcome.Reason}")}");
+                if (outcome.RunId is { } id && !runs.Contains(id))
+                {
+                    runs.Add(id);
+                }
+            }
+        }
+
+        private async Task DeliverDueAsync(CancellationToken ct)
+        {
+            while (pending.Where(p => p.At <= clock.GetUtcNow()).OrderBy(p => p.At).ThenBy(p => p.Order).FirstOrDefault() is { Deliver: not null } due)
+            {
+                pending.Remove(due);
+                await due.Deliver(ct).ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>Schedules the drill's decision for every approval a run has asked for since the last look.</summary>
+        private async Task ScheduleDecisionsAsync(CancellationToken ct)
+        {
+            foreach (var runId in runs)
+            {
+                var timeline = await service.GetTimelineAsync(runId, 0, ct).ConfigureAwait(false);
+                foreach (var request in timeline.Events.Where(e => e.Kind == "approval.requested" && requestsSeen.Add(e.Seq)))
+                {
+                    var step = request.Data?["step"]?.GetValue<string>() ?? string.Empty;
+                    var chosen = drill.Approvals.Where(a => !approvalsUsed.Contains(a) && a.Step == step).ToList();
+                    if (chosen.Count == 0 && drill.Approvals.FirstOrDefault(a => !approvalsUsed.Contains(a) && a.Step is null) is { } next)
+                    {
+                        chosen.Add(next);
+                    }
+
+                    foreach (var approval in chosen)
+                    {
+                        approvalsUsed.Add(approval);
+                        if (approval.Approve is not { } approve)
+                        {
+                            continue; // never answered: the gate's timeout (if any) decides
+                        }
+
+                        var id = runId;
+                        pending.Add((request.At + approval.After, order++, $"{approval.By} decides {step}", async c =>
+                        {
+                            try
+                            {
+                                var decided = await service.DecideAsync(id, approve, step, approval.Comment ?? $"{(approve ? "approved" : "rejected")} in drill {drill.Name}", new Caller(approval.By, approval.Groups), c).ConfigureAwait(false);
+                                if (!decided.Accepted)
+                                {
+                                    scenario.Note($"{approval.By}'s decision on '{step}' was refused: {decided.Reason}");
+                                }
+                            }
+                            catch (RunbookServiceException ex)
+                            {
+                                scenario.Note($"{approval.By}'s decision on '{step}' at {DrillScenario.Format(clock.GetUtcNow() - drill.Start)} could not be delivered: {ex.Message}");
+                            }
+                        }));
+                    }
+                }
+            }
+        }
+
+        /// <summary>When something happens next: a scheduled event of the drill, or a run's timer, retry or timeout.</summary>
+        private async Task<DateTimeOffset?> NextAsync(CancellationToken ct)
+        {
+            var now = clock.GetUtcNow();
+            DateTimeOffset? next = pending.Count == 0 ? null : pending.Min(p => p.At);
+            foreach (var runId in runs)
+            {
+                var run = await store.GetRunAsync(runId, ct).ConfigureAwait(false);
+                if (run is null || run.Status.IsTerminal())
+                {
+                    continue;
+                }
+
+                var candidates = new List<DateTimeOffset>();
+                if (run.AvailableAt is { } wake)
+                {
+                    candidates.Add(wake);
+                }
+
+                var history = await store.LoadHistoryAsync(runId, ct).ConfigureAwait(false);
+                candidates.AddRange(history.Steps.Where(s => s.Kind == StepKind.Activity && s.Status == StepStatus.Queued && s.AvailableAt is not null).Select(s => s.AvailableAt!.Value));
+                foreach (var at in candidates.Where(c => c > now))
+                {
+                    next = next is null || at < next ? at : next;
+                }
+            }
+
+            return next;
+        }
+
+        private async Task<DrillResult> ResultAsync(long wallStart, bool horizonReached, CancellationToken ct)
+        {
+            var runbook = entry.Runbook!;
+            var checks = new List<DrillCheck>();
+            var expect = drill.Expect;
+            RunView? run = runs.Count == 0 ? null : await service.GetRunAsync(runs[0], ct).ConfigureAwait(false);
+            var events = run is null ? [] : (await service.GetTimelineAsync(run.RunId, 0, ct).ConfigureAwait(false)).Events
+                .Select(e => new DrillEvent(e.Seq, e.At - drill.Start, e.Actor, e.Kind, e.Data)).ToList();
+            var ids = runbook.Steps.Select(s => s.Id).ToList();
+            bool Ran(string id) => events.Any(e => e.Kind != "step.skipped" && e.Step is { } s && Belongs(s, id));
+            bool Skipped(string id) => events.Any(e => e.Kind == "step.skipped" && e.Step == id);
+            var stepsRun = runbook.Language == RunbookLanguage.Script
+                ? [.. events.Select(e => e.Step).OfType<string>().Select(s => s.Split('/', '#')[0]).Distinct(StringComparer.Ordinal)]
+                : ids.Where(Ran).ToList();
+            var stepsSkipped = ids.Where(Skipped).ToList();
+            string Where(SourceLocation? at) => at?.ToString() ?? drill.File;
+
+            if (expect.Outcome is { } outcome)
+            {
+                checks.Add(new("outcome", run?.Status == outcome, outcome, run?.Status ?? "no run started", Where(expect.At)));
+            }
+
+            if (expect.ErrorKind is { } kind)
+            {
+                checks.Add(new("error_kind", run?.ErrorKind == kind, kind, run?.ErrorKind ?? "none", Where(expect.At)));
+            }
+
+            if (expect.Alert is { } alertOutcome)
+            {
+                checks.Add(new("alert", firstOutcome == alertOutcome, alertOutcome, firstOutcome ?? "no alert routed", Where(expect.At)));
+            }
+
+            if (expect.Guard is { } guard)
+            {
+                var decided = events.LastOrDefault(e => e.Kind is TimelineKinds.GuardAllowed or TimelineKinds.GuardBlocked)?.Kind switch
+                {
+                    TimelineKinds.GuardAllowed => "allowed",
+                    TimelineKinds.GuardBlocked => "blocked",
+                    _ => null,
+                };
+                checks.Add(new("guard", decided == guard, guard, decided ?? "no guard decision", Where(expect.At)));
+            }
+
+            foreach (var (step, at) in expect.StepsRun)
+            {
+                var ran = stepsRun.Contains(step);
+                checks.Add(new($"steps_run: {step}", ran, "runs", ran ? "ran" : Skipped(step) ? "skipped (its when: was false)" : "did not run", at.ToString()));
+            }
+
+            foreach (var (step, at) in expect.StepsSkipped)
+            {
+                var skipped = Skipped(step);
+                checks.Add(new($"steps_skipped: {step}", skipped, "skipped", skipped ? "skipped" : stepsRun.Contains(step) ? "ran" : "did not run (not reached)", at.ToString()));
+            }
+
+            var calls = scenario.Calls;
+            if (expect.NoUnapprovedDestructive)
+            {
+                var granted = events.Where(e => e.Kind == "approval.granted").Select(e => e.At).DefaultIfEmpty(TimeSpan.MaxValue).Min();
+                var unapproved = calls.Where(c => c.Role != "plan" && c.SideEffect == "destructive" && c.At < granted).ToList();
+                checks.Add(new(
+                    "no_unapproved_destructive",
+                    unapproved.Count == 0,
+                    "no destructive call before an approval",
+                    unapproved.Count == 0 ? $"{calls.Count(c => c.Role != "plan" && c.SideEffect == "destructive")} destructive call(s), all approved first" : string.Join("; ", unapproved.Select(c => $"{c.Step} ({c.Action}) at {DrillScenario.Format(c.At)} without approval")),
+                    Where(expect.At)));
+            }
+
+            var fired = drill.Alerts.Count == 0 ? (DateTimeOffset?)null : drill.Start + drill.Alerts[0].Fired;
+            TimeSpan? mttd = fired is { } f && run is not null ? run.CreatedAt - f : null;
+            var (recoveredAt, recoveredBy) = Recovery(run, events);
+            TimeSpan? mttr = fired is { } f2 && recoveredAt is { } r ? r - f2 : null;
+            if (expect.Mttd is { } maxD)
+            {
+                checks.Add(new("mttd", mttd is { } d && d <= maxD, "<= " + Durations.Format(maxD), mttd is { } d2 ? Durations.Format(d2) : fired is null ? "no alert in the drill" : "no run started", Where(expect.At)));
+            }
+
+            if (expect.Mttr is { } maxR)
+            {
+                checks.Add(new("mttr", mttr is { } m && m <= maxR, "<= " + Durations.Format(maxR), mttr is { } m2 ? $"{Durations.Format(m2)} ({recoveredBy})" : fired is null ? "no alert in the drill" : "never recovered", Where(expect.At)));
+            }
+
+            // What every drill checks: each call was answered, and the run ended.
+            checks.Add(new("every call answered", scenario.Unanswered == 0, "the drill answers every action call", scenario.Unanswered == 0 ? $"{calls.Count} call(s) answered" : $"{scenario.Unanswered} call(s) unanswered"));
+            if (run is not null)
+            {
+                checks.Add(new("run ended", run.IsTerminal, "the run ends within the drill's horizon", run.IsTerminal ? $"{run.Status} at {DrillScenario.Format((run.CompletedAt ?? run.CreatedAt) - drill.Start)}" : horizonReached ? $"still {run.Status} at the horizon ({Durations.Format(drill.Horizon)})" : $"still {run.Status}: {Stuck(events)}"));
+            }
+
+            var notes = scenario.Notes.ToList();
+            notes.AddRange(drill.Approvals.Where(a => !approvalsUsed.Contains(a)).Select(a =>
+                $"{a.At}: the run never asked for the approval {(a.Step is null ? string.Empty : $"of '{a.Step}' ")}that {(a.Approve is null ? "is never answered" : $"{a.By} gives")}"));
+            if (runs.Count > 1)
+            {
+                notes.Add($"{runs.Count} runs started; the report is about the first, {runs[0]}");
+            }
+
+            var endAt = events.Count == 0 ? clock.GetUtcNow() - drill.Start : events.Max(e => e.At);
+            return new DrillResult
+            {
+                Drill = drill.Name,
+                File = drill.File,
+                Runbook = runbook.Name,
+                RunbookFile = entry.File,
+                Checks = checks,
+                Alerts = alertLines,
+                Status = run?.Status,
+                ErrorKind = run?.ErrorKind,
+                Error = run?.Error,
+                Output = run?.Output,
+                Mttd = mttd,
+                Mttr = mttr,
+                RecoveredBy = recoveredBy,
+                StepsRun = stepsRun,
+                StepsSkipped = stepsSkipped,
+                Calls = calls,
+                Timeline = events,
+                Notes = notes,
+                VirtualDuration = endAt,
+                ElapsedMilliseconds = TimeProvider.System.GetElapsedTime(wallStart).TotalMilliseconds,
+            };
+        }
+
+        private static bool Belongs(string name, string id) =>
+            name == id || name.StartsWith(id + "/", StringComparison.Ordinal) || name.StartsWith(id + "#", StringComparison.Ordinal);
+
+        private static string Stuck(List<DrillEvent> events) =>
+            events.LastOrDefault(e => e.Kind == "approval.requested") is { } asked && !events.Any(e => e.Seq > asked.Seq && e.Kind is "approval.granted" or "approval.rejected" or "approval.timed_out")
+                ? $"it waits for approval of '{asked.Step}' with no timeout, and the drill's approvals never decide it"
+                : "nothing the drill does moves it on";
+
+        private (DateTimeOffset? At, string? By) Recovery(RunView? run, List<DrillEvent> events)
+        {
+            if (events.LastOrDefault(e => e.Kind == "verify.passed") is { } verified)
+            {
+                return (drill.Start + verified.At, "verified");
+            }
+
+            if (run is { Status: "completed", CompletedAt: { } done, DryRun: false })
+            {
+                return (done, "completed");
+            }
+
+            if (drill.Alerts.Count > 0 && drill.Alerts[0].Resolved is { } resolved)
+            {
+                return (drill.Start + resolved, "resolved");
+            }
+
+            return (null, null);
+        }
+    }
+}

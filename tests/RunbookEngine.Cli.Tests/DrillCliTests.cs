@@ -1,0 +1,114 @@
+using System.Text.Json.Nodes;
+using System.Xml.Linq;
+
+namespace RunbookEngine.Cli.Tests;
+
+/// <summary><c>runbook drill run</c> and <c>runbook validate</c> on drill files, in process.</summary>
+public sealed class DrillCliTests : IDisposable
+{
+    private readonly CliFixture cli = new();
+
+    public DrillCliTests()
+    {
+        cli.UseExamples();
+        var drills = Path.Combine(cli.Directory, "drills");
+        Directory.CreateDirectory(drills);
+        foreach (var f in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "drills")))
+        {
+            File.Copy(f, Path.Combine(drills, Path.GetFileName(f)));
+        }
+
+        Drills = drills;
+    }
+
+    private string Drills { get; }
+
+    public void Dispose() => cli.Dispose();
+
+    [Fact]
+    public async Task The_example_drills_pass_and_validate()
+    {
+        var (code, output, err) = await cli.InvokeAsync("alice", "drill", "run", Drills);
+        Assert.True(code == 0, err + output);
+        Assert.Contains("9 of 9 drill(s) passed", output, StringComparison.Ordinal);
+        Assert.Contains("drill checkout-replicas-mismatch", output, StringComparison.Ordinal);
+        Assert.Contains("MTTD 1m30s, MTTR 5m35s (completed)", output, StringComparison.Ordinal);
+
+        (code, output, err) = await cli.InvokeAsync("alice", "validate", Drills);
+        Assert.True(code == 0, err + output);
+        Assert.Contains("9 drill(s) valid", output, StringComparison.Ordinal);
+
+        (code, output, err) = await cli.InvokeAsync("alice", "drill", "run", Path.Combine(Drills, "deploy-rollback.drill.yaml"), "--output", "json");
+        Assert.True(code == 0, err + output);
+        var result = JsonNode.Parse(output)!.AsArray().Single()!;
+        Assert.True(result["passed"]!.GetValue<bool>());
+        Assert.Equal("completed", result["status"]!.GetValue<string>());
+        Assert.Contains(result["calls"]!.AsArray(), c => c!["step"]!.GetValue<string>() == "rollback" && c["with"]!["headers"]!["Authorization"]!.GetValue<string>() == "Bearer secret://env/DEPLOY_TOKEN");
+    }
+
+    [Fact]
+    public async Task A_broken_drill_file_is_exit_2_with_file_line_col_and_nothing_runs()
+    {
+        var broken = Path.Combine(Drills, "broken.drill.yaml");
+        await File.WriteAllTextAsync(broken, "drill: broken\nrunbook: disk-full-cleanup\nrun: { inputs: { path: /var/log } }\nsteps:\n  meassure: { respond: {} }\nexpect: { outcome: completed }\n");
+        await File.WriteAllTextAsync(Path.Combine(Drills, "bad-outcome.drill.yaml"), "drill: bad\nrunbook: disk-full-cleanup\nrun: { inputs: { path: /var/log } }\nexpect: { outcome: done }\n");
+
+        var (code, output, err) = await cli.InvokeAsync("alice", "drill", "run", Drills);
+
+        Assert.Equal(2, code);
+        Assert.Equal(string.Empty, output);
+        Assert.Contains("broken.drill.yaml:5:3: steps: 'meassure': runbook 'disk-full-cleanup' has no step 'meassure' (did you mean 'measure'?)", err, StringComparison.Ordinal);
+        Assert.Contains("bad-outcome.drill.yaml:4:20: 'outcome' must be completed, failed, cancelled, blocked", err, StringComparison.Ordinal);
+        Assert.Contains("2 of 11 drill(s) invalid; none was run", err, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", err, StringComparison.Ordinal);
+
+        (code, _, err) = await cli.InvokeAsync("alice", "validate", broken);
+        Assert.Equal(2, code);
+        Assert.Contains("broken.drill.yaml:5:3:", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_runbook_edited_so_a_step_no_longer_runs_fails_the_drill_in_every_report_format()
+    {
+        var runbook = Path.Combine(cli.RunbooksDir, "disk-full-cleanup.yaml");
+        var edited = Path.Combine(cli.Directory, "edited.yaml");
+        await File.WriteAllTextAsync(edited, (await File.ReadAllTextAsync(runbook)).Replace("- id: verify\n    action: shell", "- id: verify\n    when: \"${{ false }}\"\n    action: shell", StringComparison.Ordinal));
+        var drill = Path.Combine(Drills, "disk-full-cleanup.drill.yaml");
+
+        var (code, output, err) = await cli.InvokeAsync("alice", "drill", "run", drill, "--runbook", edited);
+        Assert.True(code == 1, err + output);
+        Assert.Contains("FAIL  steps_run: verify: skipped (its when: was false) (expected runs; ", output, StringComparison.Ordinal);
+
+        var xml = Path.Combine(cli.Directory, "results.xml");
+        (code, _, err) = await cli.InvokeAsync("alice", "drill", "run", drill, "--runbook", edited, "--report", "junit", "--out", xml);
+        Assert.Equal(1, code);
+        Assert.Contains($"report written to {xml}", err, StringComparison.Ordinal);
+        var suite = XDocument.Load(xml).Root!.Element("testsuite")!;
+        Assert.Equal("1", suite.Attribute("tests")!.Value);
+        Assert.Equal("1", suite.Attribute("failures")!.Value);
+        var failure = Assert.Single(suite.Descendants("failure"));
+        Assert.Equal("steps_run: verify: expected runs, got skipped (its when: was false)", failure.Attribute("message")!.Value);
+
+        (code, output, _) = await cli.InvokeAsync("alice", "drill", "run", drill, "--runbook", edited, "--report", "md");
+        Assert.Equal(1, code);
+        Assert.StartsWith("# Drill report\n\n0 of 1 drill(s) passed.", output, StringComparison.Ordinal);
+        Assert.Contains("| steps_run: verify | **FAIL** | runs | skipped (its when: was false) |", output, StringComparison.Ordinal);
+        Assert.Contains("| T+3m | approval.granted | approve | worker:drill | by user:bob: old logs, fine to delete |", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Wrong_usage_is_a_clear_error()
+    {
+        var (code, _, err) = await cli.InvokeAsync("alice", "drill", "run", Path.Combine(cli.Directory, "nowhere"));
+        Assert.Equal(2, code);
+        Assert.Contains("nowhere: no such file or directory", err, StringComparison.Ordinal);
+
+        (code, _, err) = await cli.InvokeAsync("alice", "drill", "run", Drills, "--report", "pdf");
+        Assert.Equal(2, code);
+        Assert.Contains("pdf", err, StringComparison.Ordinal);
+
+        (code, _, err) = await cli.InvokeAsync("alice", "drill");
+        Assert.Equal(2, code);
+        Assert.Contains("runbook drill run drills/", err, StringComparison.Ordinal);
+    }
+}
