@@ -184,7 +184,7 @@ internal sealed class RunExecution
     }
 
     public Task<T> StepAsync<T>(string name, Func<IStepContext, Task<T>> body, StepOptions? stepOptions) =>
-        StepAsync(name, body, null, stepOptions);
+        StepAsync(name, body, null, stepOptions, null);
 
     /// <summary>
     /// Runs a registered activity in this worker as one of the run's own steps: checkpointed, retried and timed
@@ -200,10 +200,10 @@ internal sealed class RunExecution
             body = _ => throw new StepException("UnknownActivity", message, nonRetryable: true);
         }
 
-        return StepAsync(name, body, input, stepOptions);
+        return StepAsync(name, body, input, stepOptions, activity);
     }
 
-    private async Task<T> StepAsync<T>(string name, Func<IStepContext, Task<T>> body, JsonNode? input, StepOptions? stepOptions)
+    private async Task<T> StepAsync<T>(string name, Func<IStepContext, Task<T>> body, JsonNode? input, StepOptions? stepOptions, string? activity)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(body);
@@ -266,7 +266,7 @@ internal sealed class RunExecution
             isNew = true;
         }
 
-        return await RunAttemptAsync(seq, name, body, input, stepOptions, attempt, firstStart, isNew).ConfigureAwait(false);
+        return await RunAttemptAsync(seq, name, body, input, stepOptions, attempt, firstStart, isNew, activity).ConfigureAwait(false);
     }
 
     public async Task DelayAsync(TimeSpan duration, string name)
@@ -515,11 +515,14 @@ internal sealed class RunExecution
         static string Describe(StepKind k, string n) => k == StepKind.Inline ? n : $"{n} ({k.ToString().ToLowerInvariant()})";
     }
 
-    private async Task<T> RunAttemptAsync<T>(int seq, string name, Func<IStepContext, Task<T>> body, JsonNode? input, StepOptions stepOptions, int attempt, DateTimeOffset firstStart, bool isNew)
+    private async Task<T> RunAttemptAsync<T>(int seq, string name, Func<IStepContext, Task<T>> body, JsonNode? input, StepOptions stepOptions, int attempt, DateTimeOffset firstStart, bool isNew, string? activity)
     {
         var now = Now;
         var deadline = StepAttempts.Deadline(stepOptions, firstStart);
-        var running = NewRow(seq, name, StepKind.Inline, StepStatus.Running) with { Attempt = attempt, StartedAt = firstStart };
+
+        // An inline activity keeps what it was called with, as a queued one does: the run's record of what it did
+        // (`runbook status`, `runbook drill record`) shows every call, wherever it ran.
+        var running = NewRow(seq, name, StepKind.Inline, StepStatus.Running) with { Attempt = attempt, StartedAt = firstStart, Activity = activity, Input = activity is null ? null : input?.ToJsonString(WorkflowJson.Options) };
         if (StepAttempts.Refusal(stepOptions, attempt, interrupted: false, deadline, now) is { } refused)
         {
             if (isNew)
