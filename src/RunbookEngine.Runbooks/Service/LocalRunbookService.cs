@@ -346,7 +346,7 @@ public sealed class LocalRunbookService : IRunbookService
         var run = await RecordAsync(runId, cancellationToken).ConfigureAwait(false);
         var history = await client.GetHistoryAsync(run.RunId, cancellationToken).ConfigureAwait(false);
         var steps = history.Steps.Select(st => new StepView(
-            st.Sequence, st.Name, st.Kind.ToString().ToLowerInvariant(), st.Status.ToString().ToLowerInvariant(), st.Attempt, st.ErrorKind, st.ErrorMessage, WorkflowJson.Parse(st.Output))).ToList();
+            st.Sequence, st.Name, st.Kind.ToString().ToLowerInvariant(), st.Status.ToString().ToLowerInvariant(), st.Attempt, st.ErrorKind, st.ErrorMessage, WorkflowJson.Parse(st.Output), st.Activity, WorkflowJson.Parse(st.Input))).ToList();
         var view = View(run);
         return new RunDetail(view, steps, WaitingFor(history), view.DryRun ? [.. Plan(history)] : []);
     }

@@ -68,6 +68,8 @@ public sealed record RunView
 /// <param name="ErrorKind">The error kind.</param>
 /// <param name="Error">The error.</param>
 /// <param name="Output">The output.</param>
+/// <param name="Activity">The activity an action step called (<c>action:shell</c>, <c>plan:http</c>), or null.</param>
+/// <param name="Input">What it was called with (<c>{ step, with }</c>, secret references unresolved), or null.</param>
 public sealed record StepView(
     [property: JsonPropertyName("seq")] int Seq,
     [property: JsonPropertyName("name")] string Name,
@@ -76,7 +78,9 @@ public sealed record StepView(
     [property: JsonPropertyName("attempt")] int Attempt,
     [property: JsonPropertyName("error_kind")] string? ErrorKind,
     [property: JsonPropertyName("error")] string? Error,
-    [property: JsonPropertyName("output")] JsonNode? Output);
+    [property: JsonPropertyName("output")] JsonNode? Output,
+    [property: JsonPropertyName("activity")] string? Activity = null,
+    [property: JsonPropertyName("input")] JsonNode? Input = null);
 
 /// <summary>One line of a dry-run's plan.</summary>
 /// <param name="Step">The step id.</param>
