@@ -6,7 +6,7 @@ namespace RunbookEngine.Drills;
 public sealed record DrillExpectations
 {
     /// <summary>Gets the keys of <c>expect:</c>.</summary>
-    public static readonly string[] Keys = ["outcome", "error_kind", "alert", "guard", "steps_run", "steps_skipped", "no_unapproved_destructive", "mttd", "mttr"];
+    public static readonly string[] Keys = ["outcome", "error_kind", "alert", "guard", "steps_run", "steps_skipped", "no_unapproved_destructive", "mttd", "mttr", "calls"];
 
     /// <summary>Gets the run's final status (completed, failed, cancelled, blocked), or null.</summary>
     public string? Outcome { get; init; }
@@ -35,6 +35,9 @@ public sealed record DrillExpectations
     /// <summary>Gets the most the time from the alert firing to recovery may be, or null.</summary>
     public TimeSpan? Mttr { get; init; }
 
-    /// <summary>Gets the where the <c>expect:</c> block is written.</summary>
+    /// <summary>Gets the action calls the run must make, in order (a recorded drill's: any divergence fails it), or null.</summary>
+    public IReadOnlyList<DrillExpectedCall>? Calls { get; init; }
+
+    /// <summary>Gets where the <c>expect:</c> block is written.</summary>
     public SourceLocation? At { get; init; }
 }

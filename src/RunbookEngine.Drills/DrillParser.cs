@@ -614,8 +614,47 @@ public sealed class DrillParser
             }
         }
 
+        List<DrillExpectedCall>? calls = null;
+        if (keys.TryGetValue("calls", out var callsNode))
+        {
+            calls = [];
+            if (callsNode is not YamlSequenceNode seq)
+            {
+                fields.Error(callsNode, "'calls' must be a list, e.g. - { step: clean, action: shell, with: { command: [...] } }");
+            }
+            else
+            {
+                foreach (var item in seq.Children)
+                {
+                    if (item is not YamlMappingNode cm)
+                    {
+                        fields.Error(item, "an expected call is a mapping: { step, action, with }");
+                        continue;
+                    }
+
+                    var ck = fields.Keys(cm, DrillExpectedCall.Keys, "an expected call");
+                    var step = ck.TryGetValue("step", out var sn) ? fields.RequireString(sn, "step") : null;
+                    var action = ck.TryGetValue("action", out var an) ? fields.RequireString(an, "action") : null;
+                    if (step is null || action is null)
+                    {
+                        fields.Error(cm, "an expected call needs 'step' and 'action'");
+                        continue;
+                    }
+
+                    JsonObject? with = null;
+                    if (ck.TryGetValue("with", out var wn) && (with = YamlFields.ScalarOrTree(wn) as JsonObject) is null)
+                    {
+                        fields.Error(wn, "'with' must be a mapping of the call's inputs");
+                    }
+
+                    calls.Add(new DrillExpectedCall(step, action, with, fields.Loc(cm)));
+                }
+            }
+        }
+
         return new DrillExpectations
         {
+            Calls = calls,
             Outcome = OneOf("outcome", Outcomes),
             ErrorKind = keys.TryGetValue("error_kind", out var ek) ? fields.RequireString(ek, "error_kind") : null,
             Alert = OneOf("alert", AlertOutcomes),

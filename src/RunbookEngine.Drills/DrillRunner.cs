@@ -15,7 +15,7 @@ namespace RunbookEngine.Drills;
 /// Replays a drill on virtual time through the real engine: the alert router, guards, the interpreter, retries,
 /// timeouts and approvals on a throwaway SQLite store, with every action answered from the scenario.
 /// </summary>
-public sealed class DrillRunner
+public sealed partial class DrillRunner
 {
     private readonly ActionCatalog actions;
 
@@ -110,6 +110,9 @@ public sealed class DrillRunner
             }
         }
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("run_[0-9a-f]{32}")]
+    private static partial System.Text.RegularExpressions.Regex RunIdPattern();
 
     /// <summary>One replay: its clock, store, service and the events it still has to deliver.</summary>
     private sealed class Replay
@@ -380,6 +383,17 @@ public sealed class DrillRunner
                     Where(expect.At)));
             }
 
+            if (expect.Calls is { } expected)
+            {
+                var divergences = Divergences(expected, [.. calls.Where(c => c.Role != "plan")]);
+                checks.Add(new(
+                    "calls",
+                    divergences.Count == 0,
+                    $"the {expected.Count} recorded call(s), in order, with the same inputs",
+                    divergences.Count == 0 ? $"{expected.Count} call(s) as recorded" : string.Join("; ", divergences.Take(5)) + (divergences.Count > 5 ? $"; and {divergences.Count - 5} more" : string.Empty),
+                    expected.Count > 0 ? expected[0].At.ToString() : Where(expect.At)));
+            }
+
             var fired = drill.Alerts.Count == 0 ? (DateTimeOffset?)null : drill.Start + drill.Alerts[0].Fired;
             TimeSpan? mttd = fired is { } f && run is not null ? run.CreatedAt - f : null;
             var (recoveredAt, recoveredBy) = Recovery(run, events);
@@ -433,6 +447,76 @@ public sealed class DrillRunner
                 VirtualDuration = endAt,
                 ElapsedMilliseconds = TimeProvider.System.GetElapsedTime(wallStart).TotalMilliseconds,
             };
+        }
+
+        /// <summary>Where the calls made differ from the calls expected: a step now skipped, a new step, a different input.</summary>
+        private static List<string> Divergences(IReadOnlyList<DrillExpectedCall> expected, IReadOnlyList<DrillCall> made)
+        {
+            var found = new List<string>();
+            var i = 0;
+            var j = 0;
+            while (i < expected.Count || j < made.Count)
+            {
+                var e = i < expected.Count ? expected[i] : null;
+                var m = j < made.Count ? made[j] : null;
+                if (e is not null && m is not null && e.Step == m.Step && e.Action == m.Action)
+                {
+                    if (e.With is not null && !JsonNode.DeepEquals(WithoutRunIds(e.With), WithoutRunIds(m.With)))
+                    {
+                        found.Add($"{m.Step} ({m.Action}) was called with different inputs: {Difference(e.With, m.With)} ({e.At})");
+                    }
+
+                    i++;
+                    j++;
+                }
+                else if (e is not null && !made.Skip(j).Any(x => x.Step == e.Step && x.Action == e.Action))
+                {
+                    found.Add($"{e.Step} ({e.Action}) was recorded but not called now ({e.At})");
+                    i++;
+                }
+                else if (m is not null)
+                {
+                    found.Add($"{m.Step} ({m.Action}) is called now at {DrillScenario.Format(m.At)} but was not recorded there");
+                    j++;
+                }
+                else
+                {
+                    i++;
+                }
+            }
+
+            return found;
+        }
+
+        /// <summary>A call's inputs with run ids made alike: a recorded run and its replay are different runs.</summary>
+        private static JsonNode? WithoutRunIds(JsonNode? with) =>
+            with is null ? null : JsonNode.Parse(RunIdPattern().Replace(with.ToJsonString(), "run_"));
+
+        private static string Difference(JsonNode? recorded, JsonNode? now, string path = "with")
+        {
+            if (recorded is JsonObject ro && now is JsonObject no)
+            {
+                foreach (var key in ro.Select(k => k.Key).Union(no.Select(k => k.Key)))
+                {
+                    if (!JsonNode.DeepEquals(ro[key], no[key]))
+                    {
+                        return Difference(ro[key], no[key], $"{path}.{key}");
+                    }
+                }
+            }
+
+            if (recorded is JsonArray ra && now is JsonArray na)
+            {
+                for (var k = 0; k < Math.Max(ra.Count, na.Count); k++)
+                {
+                    if (!JsonNode.DeepEquals(k < ra.Count ? ra[k] : null, k < na.Count ? na[k] : null))
+                    {
+                        return Difference(k < ra.Count ? ra[k] : null, k < na.Count ? na[k] : null, $"{path}[{k}]");
+                    }
+                }
+            }
+
+            return $"{path} was {recorded?.ToJsonString() ?? "absent"}, now {now?.ToJsonString() ?? "absent"}";
         }
 
         private static bool Belongs(string name, string id) =>

@@ -112,3 +112,53 @@ public sealed class DrillCliTests : IDisposable
         Assert.Contains("runbook drill run drills/", err, StringComparison.Ordinal);
     }
 }
+
+/// <summary><c>runbook drill record</c> from a run made by <c>runbook run</c>, then replayed.</summary>
+public sealed class DrillRecordCliTests : IDisposable
+{
+    private readonly CliFixture cli = new();
+
+    public void Dispose() => cli.Dispose();
+
+    [Fact]
+    public async Task A_run_recorded_as_a_drill_replays_and_the_file_is_not_overwritten_by_accident()
+    {
+        cli.Write("echo-twice.yaml", """
+            name: echo-twice
+            inputs:
+              word: { type: string, default: hello }
+            steps:
+              - id: first
+                action: shell
+                with: { command: [echo, "${{ inputs.word }}"] }
+              - id: second
+                action: shell
+                with: { command: [echo, "${{ steps.first.outputs.said }} again"] }
+                when: "${{ inputs.word != 'skip' }}"
+            """.Replace("steps:\n  - id: first\n    action: shell\n    with: { command: [echo, \"${{ inputs.word }}\"] }\n", "steps:\n  - id: first\n    action: shell\n    with: { command: [echo, \"${{ inputs.word }}\"] }\n    outputs: { said: \"${{ result.stdout | trim }}\" }\n", StringComparison.Ordinal));
+        var (code, output, err) = await cli.InvokeAsync("alice", "run", "echo-twice", "-p", "word=hi", "--output", "json");
+        Assert.True(code == 0, err + output);
+        var runId = System.Text.Json.Nodes.JsonNode.Parse(output)!["run_id"]!.GetValue<string>();
+        var drill = Path.Combine(cli.Directory, "drills", "echo.drill.yaml");
+
+        (code, output, err) = await cli.InvokeAsync("alice", "drill", "record", runId, "-o", drill);
+        Assert.True(code == 0, err + output);
+        Assert.Contains($"recorded run {runId} (2 call(s), 0 approval decision(s), started by user:alice) to {drill}", output, StringComparison.Ordinal);
+        var yaml = await File.ReadAllTextAsync(drill);
+        Assert.Contains("runbook: \"../runbooks/echo-twice.yaml\"", yaml, StringComparison.Ordinal);
+        Assert.Contains("- { step: second, action: shell, with: {\"command\":[\"echo\",\"hi again\"]} }", yaml, StringComparison.Ordinal);
+
+        (code, output, err) = await cli.InvokeAsync("alice", "drill", "run", drill);
+        Assert.True(code == 0, err + output);
+        Assert.Contains("pass  calls: 2 call(s) as recorded", output, StringComparison.Ordinal);
+
+        (code, _, err) = await cli.InvokeAsync("alice", "drill", "record", runId, "-o", drill);
+        Assert.Equal(2, code);
+        Assert.Contains("exists; pass --force to overwrite it", err, StringComparison.Ordinal);
+
+        (code, _, err) = await cli.InvokeAsync("alice", "drill", "record", "run_00000000000000000000000000000000", "-o", Path.Combine(cli.Directory, "x.drill.yaml"));
+        Assert.NotEqual(0, code);
+        Assert.Contains("run_00000000000000000000000000000000", err, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", err, StringComparison.Ordinal);
+    }
+}

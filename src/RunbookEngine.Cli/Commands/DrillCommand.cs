@@ -17,11 +17,74 @@ internal static class DrillCommand
             the machine. `runbook drill run --help` says how; docs/drills.md describes the file.
             """);
         command.Add(CreateRun(session));
+        command.Add(CreateRecord(session));
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
             s.Error("runbook drill: say what to do: `runbook drill run drills/` (see runbook drill run --help)");
             return ExitCodes.Invalid;
+        });
+        return command;
+    }
+
+    private static Command CreateRecord(Func<ParseResult, CliSession> session)
+    {
+        var run = new Argument<string>("run") { Description = "The run to record (an id, as `runbook runs` lists them)." };
+        var output = new Option<string>("--out", "-o") { Description = "The drill file to write, e.g. drills/disk-full-web-1.drill.yaml.", Required = true };
+        var name = new Option<string?>("--name") { Description = "The drill's name (default: the runbook's name and the run's date)." };
+        var force = new Option<bool>("--force") { Description = "Overwrite the file if it exists." };
+        var command = new Command("record", """
+            Turn a real run into a drill: its trigger (the alert with when it fired, repeated and resolved) or
+            who started it with which inputs, every action call's outcome and duration, every approval
+            decision (who, groups, after how long, comment), and expectations that the replay does what the run
+            did (outcome, steps run and skipped, MTTD/MTTR, the same calls with the same inputs). Secret inputs
+            stay secret:// references and results were redacted before they were stored: nothing secret lands
+            in the file. Replay it with `runbook drill run FILE`; edit it to try what-ifs.
+
+            Example: runbook drill record run_01a2... -o drills/disk-full-web-1.drill.yaml
+            """);
+        command.Add(run);
+        command.Add(output);
+        command.Add(name);
+        command.Add(force);
+        command.SetAction(async (parse, ct) =>
+        {
+            await using var s = session(parse);
+            var path = parse.GetValue(output)!;
+            if (!DrillParser.IsDrillFile(path))
+            {
+                throw new CliException($"--out {path}: a drill file's name ends in {DrillParser.Extension}", ExitCodes.Invalid);
+            }
+
+            if (File.Exists(path) && !parse.GetValue(force))
+            {
+                throw new CliException($"{path} exists; pass --force to overwrite it", ExitCodes.Invalid);
+            }
+
+            var service = await s.ServiceAsync(ct).ConfigureAwait(false);
+            var detail = await service.GetRunDetailAsync(parse.GetValue(run)!, ct).ConfigureAwait(false);
+            var timeline = await service.GetTimelineAsync(detail.Run.RunId, 0, ct).ConfigureAwait(false);
+            var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+
+            // The runbook as the drill names it: the file the run was started from, relative to the drill, if it is
+            // here; else its name, found in the runbook directories when replayed.
+            var file = timeline.Events.FirstOrDefault(e => e.Kind == "run.created")?.Data?["file"]?.GetValue<string>();
+            var runbook = file is not null && File.Exists(file) ? Path.GetRelativePath(directory, Path.GetFullPath(file)) : detail.Run.Runbook;
+            var (yaml, summary) = DrillRecorder.Record(detail, timeline, runbook, parse.GetValue(name));
+            Directory.CreateDirectory(directory);
+            await File.WriteAllTextAsync(path, yaml, ct).ConfigureAwait(false);
+            var check = DrillLoader.Load(path, s.Actions, [s.RunbooksDirectory]);
+            if (s.Json)
+            {
+                s.WriteJson(new System.Text.Json.Nodes.JsonObject { ["file"] = path, ["run_id"] = detail.Run.RunId, ["runbook"] = runbook, ["summary"] = summary, ["valid"] = check.Valid });
+            }
+            else
+            {
+                s.Line($"recorded run {detail.Run.RunId} ({summary}) to {path}; replay it with: runbook drill run {path}");
+            }
+
+            s.PrintDiagnostics(check.Diagnostics);
+            return check.Valid ? ExitCodes.Ok : ExitCodes.Invalid;
         });
         return command;
     }
