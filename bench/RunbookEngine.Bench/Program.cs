@@ -45,6 +45,11 @@ if (args.Length >= 1 && args[0] == "--telemetry")
     return await TelemetryBench.RunAsync(TArg("--rounds", 3), TArg("--runs-c1", 100), TArg("--runs", 1000), TArg("--concurrency", 16));
 }
 
+if (args.Length >= 1 && args[0] == "--drills")
+{
+    return await DrillBench.RunAsync(args.Length == 3 && args[1] == "--rounds" ? int.Parse(args[2], CultureInfo.InvariantCulture) : 7);
+}
+
 if (args.Length >= 1 && args[0] == "--scripts")
 {
     return await ScriptBench.RunAsync(args.Length == 3 && args[1] == "--repeat" ? int.Parse(args[2], CultureInfo.InvariantCulture) : 10);
