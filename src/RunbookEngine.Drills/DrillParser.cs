@@ -13,12 +13,12 @@ public sealed class DrillParser
     /// <summary>The file name ending that marks a drill.</summary>
     public const string Extension = ".drill.yaml";
 
-    private static readonly string[] AlertKeys = ["source", "name", "labels", "annotations", "fired", "received", "repeat", "resolved"];
-    private static readonly string[] RunKeys = ["inputs", "actor", "dry_run", "at"];
-    private static readonly string[] Sources = ["alertmanager", "grafana", "pagerduty", "azure-monitor"];
-    private static readonly string[] Outcomes = ["completed", "failed", "cancelled", "blocked"];
-    private static readonly string[] AlertOutcomes = ["started", "blocked", "unmatched", "invalid"];
-    private static readonly string[] FailKeys = ["kind", "message", "non_retryable"];
+    internal static readonly string[] AlertKeys = ["source", "name", "labels", "annotations", "fired", "received", "repeat", "resolved"];
+    internal static readonly string[] RunKeys = ["inputs", "actor", "dry_run", "at"];
+    internal static readonly string[] Sources = ["alertmanager", "grafana", "pagerduty", "azure-monitor"];
+    internal static readonly string[] Outcomes = ["completed", "failed", "cancelled", "blocked"];
+    internal static readonly string[] AlertOutcomes = ["started", "blocked", "unmatched", "invalid"];
+    internal static readonly string[] FailKeys = ["kind", "message", "non_retryable"];
 
     private readonly ActionCatalog actions;
     private readonly List<RunbookDiagnostic> diagnostics = [];

@@ -250,7 +250,7 @@ public sealed partial class DrillReplayTests : IDisposable
         var failed = Assert.Single(result.Checks, c => !c.Passed);
         Assert.Equal("steps_run: clean", failed.Name);
         Assert.Equal("skipped (its when: was false)", failed.Actual);
-        Assert.EndsWith("disk-full-cleanup.drill.yaml:29:45", failed.Location, StringComparison.Ordinal);
+        Assert.EndsWith("disk-full-cleanup.drill.yaml:30:45", failed.Location, StringComparison.Ordinal);
     }
 
     [Fact]

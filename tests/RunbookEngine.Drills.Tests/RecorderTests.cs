@@ -79,6 +79,7 @@ public sealed class RecorderTests : IDisposable
 
             Assert.Equal("3 call(s), 1 approval decision(s), started by user:alice", summary);
             Assert.DoesNotContain(secret, yaml, StringComparison.Ordinal);
+            Assert.Equal(string.Empty, DrillSchemaTests.Errors(yaml));
             Assert.Contains($"secret://env/{secretName}", yaml, StringComparison.Ordinal);
             Assert.Contains("fail: { kind: \"ExitCode\"", yaml, StringComparison.Ordinal);
             Assert.Contains("approve: \"user:bob\", groups: [\"sre\"]", yaml, StringComparison.Ordinal);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using RunbookEngine.Drills;
 using RunbookEngine.Runbooks;
 
 namespace RunbookEngine.Cli.Commands;
@@ -15,12 +16,16 @@ internal static class SchemaCommand
             settings ("yaml.schemas": { "schema/runbook.schema.json": "runbooks/*.yaml" }, YAML extension by
             Red Hat). `runbook validate` stays the authority (expressions, step references, durations).
 
+            --drill prints the schema of game-day drill files instead (schema/drill.schema.json).
+
             Example: runbook schema > runbook.schema.json
             """);
+        var drill = new Option<bool>("--drill") { Description = "The schema of drill files (*.drill.yaml) instead of runbooks." };
+        command.Add(drill);
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
-            await s.Io.Out.WriteAsync(RunbookSchema.Text(s.Actions)).ConfigureAwait(false);
+            await s.Io.Out.WriteAsync(parse.GetValue(drill) ? DrillSchema.Text(s.Actions) : RunbookSchema.Text(s.Actions)).ConfigureAwait(false);
             return ExitCodes.Ok;
         });
         return command;
