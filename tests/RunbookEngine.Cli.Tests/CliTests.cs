@@ -301,7 +301,7 @@ public sealed class CliTests : IDisposable
         var (_, help, _) = await cli.InvokeAsync("alice", "--help");
         var snapshot = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "Snapshots", "help.txt"));
         Assert.Equal(snapshot.ReplaceLineEndings("\n").TrimEnd(), help.ReplaceLineEndings("\n").TrimEnd());
-        foreach (var command in new[] { "validate", "list", "run", "runs", "status", "timeline", "approve", "reject", "cancel", "retry", "guards", "alerts", "worker", "serve", "token", "schema" })
+        foreach (var command in new[] { "validate", "list", "run", "runs", "status", "timeline", "approve", "reject", "cancel", "retry", "guards", "alerts", "worker", "serve", "token", "schema", "drill" })
         {
             var (code, text, _) = await cli.InvokeAsync("alice", command, "--help");
             Assert.Equal(0, code);

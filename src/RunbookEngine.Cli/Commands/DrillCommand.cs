@@ -15,6 +15,8 @@ internal static class DrillCommand
             Game-day drills: replay an incident (alerts, how each target answered, who approved) against
             today's runbook, on virtual time, with every action answered from the drill file: nothing leaves
             the machine. `runbook drill run --help` says how; docs/drills.md describes the file.
+
+            Examples: runbook drill run drills/ ; runbook drill record RUN -o drills/NAME.drill.yaml
             """);
         command.Add(CreateRun(session));
         command.Add(CreateRecord(session));
