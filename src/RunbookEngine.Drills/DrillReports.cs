@@ -130,6 +130,128 @@ public static class DrillReports
         return $"{document.Declaration}\n{document.Root}\n";
     }
 
+    /// <summary>
+    /// An SVG timeline chart of a drill: the alert (firing to resolved), detection (the run created), each step's
+    /// attempts (green done, red failed; a step's verify polls lighter), approval waits (amber), and recovery, on
+    /// one time axis from the drill's start. Self-contained (no script, no external font or style).
+    /// </summary>
+    /// <param name="result">The result.</param>
+    /// <param name="drill">The drill, for the alert's times.</param>
+    /// <returns>The SVG document.</returns>
+    public static string Svg(DrillResult result, Drill drill)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        ArgumentNullException.ThrowIfNull(drill);
+        XNamespace ns = "http://www.w3.org/2000/svg";
+        const double Left = 170, Width = 760, Row = 26, Top = 56;
+        var end = new[] { result.VirtualDuration, drill.Alerts.Select(a => a.Resolved ?? TimeSpan.Zero).DefaultIfEmpty().Max(), TimeSpan.FromSeconds(1) }.Max();
+        double X(TimeSpan t) => Left + (Width * Math.Clamp(t / end, 0, 1));
+        string F(double v) => v.ToString("0.#", CultureInfo.InvariantCulture);
+        var items = new List<XElement>();
+        var rows = new List<string>();
+        int RowOf(string label)
+        {
+            var i = rows.IndexOf(label);
+            if (i < 0)
+            {
+                rows.Add(label);
+                i = rows.Count - 1;
+            }
+
+            return i;
+        }
+
+        XElement Bar(int row, TimeSpan from, TimeSpan to, string fill, string title) => new(
+            ns + "rect",
+            new XAttribute("x", F(X(from))),
+            new XAttribute("y", F(Top + (row * Row) + 5)),
+            new XAttribute("width", F(Math.Max(2, X(to) - X(from)))),
+            new XAttribute("height", F(Row - 10)),
+            new XAttribute("rx", "3"),
+            new XAttribute("fill", fill),
+            new XElement(ns + "title", title));
+
+        foreach (var alert in drill.Alerts)
+        {
+            var row = RowOf("alert " + alert.Name);
+            items.Add(Bar(row, alert.Fired, alert.Resolved ?? end, "#b0b7c3", $"{alert.Name} firing from {DrillScenario.Format(alert.Fired)}{(alert.Resolved is { } r ? " to " + DrillScenario.Format(r) : string.Empty)}"));
+        }
+
+        var open = new Dictionary<(string Name, long Attempt), DrillEvent>();
+        var asked = new Dictionary<string, DrillEvent>(StringComparer.Ordinal);
+        foreach (var e in result.Timeline)
+        {
+            var name = e.Step;
+            switch (e.Kind)
+            {
+                case "step.started" when name is not null:
+                    open[(name, e.Data?["attempt"]?.GetValue<int>() ?? 1)] = e;
+                    break;
+                case "step.completed" or "step.failed" when name is not null && open.Remove((name, e.Data?["attempt"]?.GetValue<int>() ?? 1), out var start):
+                    var verify = name.Contains("/verify", StringComparison.Ordinal);
+                    var ok = e.Kind == "step.completed";
+                    var fill = ok ? (verify ? "#8fd19e" : "#2e9e4f") : (verify ? "#f1a3a3" : "#d64545");
+                    items.Add(Bar(RowOf(name.Split('/', '#')[0]), start.At, e.At, fill, $"{name} attempt {e.Data?["attempt"]}: {(ok ? "done" : e.Data?["error_kind"]?.ToString() ?? "failed")} {DrillScenario.Format(start.At)} to {DrillScenario.Format(e.At)}"));
+                    break;
+                case "approval.requested" when name is not null:
+                    asked[name] = e;
+                    break;
+                case "approval.granted" or "approval.rejected" or "approval.timed_out" when name is not null && asked.Remove(name, out var request):
+                    items.Add(Bar(RowOf(name.Split('/')[0]), request.At, e.At, "#e8a33d", $"{name}: waited {Duration(e.At - request.At)} for approval, {e.Kind["approval.".Length..].Replace('_', ' ')}{(e.Data?["by"] is { } by ? " by " + by : string.Empty)}"));
+                    break;
+            }
+        }
+
+        foreach (var (name, request) in asked)
+        {
+            items.Add(Bar(RowOf(name.Split('/')[0]), request.At, end, "#e8a33d", $"{name}: waiting for approval, never decided"));
+        }
+
+        var height = Top + (rows.Count * Row) + 44;
+        var marks = new List<XElement>();
+        void Mark(TimeSpan at, string label, string color)
+        {
+            marks.Add(new XElement(ns + "line", new XAttribute("x1", F(X(at))), new XAttribute("x2", F(X(at))), new XAttribute("y1", F(Top - 6)), new XAttribute("y2", F(height - 30)), new XAttribute("stroke", color), new XAttribute("stroke-dasharray", "4 3")));
+            marks.Add(new XElement(ns + "text", new XAttribute("x", F(X(at) + 3)), new XAttribute("y", F(Top - 10)), new XAttribute("fill", color), new XAttribute("font-size", "11"), label));
+        }
+
+        var fired = drill.Alerts.Count > 0 ? drill.Alerts[0].Fired : (TimeSpan?)null;
+        if (fired is { } f && result.Mttd is { } mttd)
+        {
+            Mark(f + mttd, $"detected (MTTD {Duration(mttd)})", "#3a6ea5");
+        }
+
+        if (fired is { } f2 && result.Mttr is { } mttr)
+        {
+            Mark(f2 + mttr, $"recovered (MTTR {Duration(mttr)}, {result.RecoveredBy})", "#2e9e4f");
+        }
+
+        var axis = new List<XElement>();
+        for (var i = 0; i <= 4; i++)
+        {
+            var t = end * (i / 4.0);
+            axis.Add(new XElement(ns + "text", new XAttribute("x", F(X(t))), new XAttribute("y", F(height - 12)), new XAttribute("font-size", "11"), new XAttribute("text-anchor", "middle"), new XAttribute("fill", "#555"), DrillScenario.Format(t)));
+        }
+
+        var labels = rows.Select((r, i) => new XElement(ns + "text", new XAttribute("x", "8"), new XAttribute("y", F(Top + (i * Row) + 17)), new XAttribute("font-size", "12"), new XAttribute("fill", "#222"), r.Length > 24 ? r[..23] + "…" : r, new XElement(ns + "title", r)));
+        var svg = new XElement(
+            ns + "svg",
+            new XAttribute("width", F(Left + Width + 30)),
+            new XAttribute("height", F(height)),
+            new XAttribute("viewBox", $"0 0 {F(Left + Width + 30)} {F(height)}"),
+            new XAttribute("font-family", "sans-serif"),
+            new XAttribute("role", "img"),
+            new XElement(ns + "title", $"drill {result.Drill} on {result.Runbook}: {(result.Passed ? "passed" : "failed")}"),
+            new XElement(ns + "rect", new XAttribute("width", "100%"), new XAttribute("height", "100%"), new XAttribute("fill", "#ffffff")),
+            new XElement(ns + "text", new XAttribute("x", "8"), new XAttribute("y", "20"), new XAttribute("font-size", "15"), new XAttribute("font-weight", "bold"), $"{result.Drill} on {result.Runbook}: {(result.Passed ? "passed" : "FAILED")}, run {result.Status ?? "not started"}"),
+            new XElement(ns + "line", new XAttribute("x1", F(Left)), new XAttribute("x2", F(Left + Width)), new XAttribute("y1", F(height - 28)), new XAttribute("y2", F(height - 28)), new XAttribute("stroke", "#999")),
+            labels,
+            items,
+            marks,
+            axis);
+        return new XDocument(svg).ToString() + "\n";
+    }
+
     private static string Metric(TimeSpan? t) => t is { } v ? Duration(v) : "n/a";
 
     private static string Duration(TimeSpan t) => t <= TimeSpan.Zero ? "0s" : Durations.Format(t);

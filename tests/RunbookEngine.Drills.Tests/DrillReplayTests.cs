@@ -265,6 +265,34 @@ public sealed partial class DrillReplayTests : IDisposable
         Assert.Equal("DrillUnanswered", result.ErrorKind);
     }
 
+    [Fact]
+    public async Task The_svg_chart_shows_the_alert_detection_each_attempt_the_approval_wait_and_recovery()
+    {
+        var file = Path.Combine(DrillHost.Examples, "drills", "kubernetes-rollout-restart.drill.yaml");
+        var loaded = DrillHost.Load(file, Path.Combine(DrillHost.Examples, "runbooks"));
+        var result = await DrillHost.RunAsync(loaded);
+
+        var svg = System.Xml.Linq.XDocument.Parse(DrillReports.Svg(result, loaded.Drill!));
+
+        System.Xml.Linq.XNamespace ns = "http://www.w3.org/2000/svg";
+        Assert.Equal(ns + "svg", svg.Root!.Name);
+        var bars = svg.Descendants(ns + "rect").Select(r => r.Element(ns + "title")?.Value).OfType<string>().ToList();
+        Assert.Contains("KubeDeploymentReplicasMismatch firing from 0s to T+8m", bars);
+        Assert.Contains(bars, b => b.StartsWith("restart attempt 1: HttpStatus", StringComparison.Ordinal));
+        Assert.Contains(bars, b => b.StartsWith("restart attempt 2: done", StringComparison.Ordinal));
+        Assert.Contains(bars, b => b.StartsWith("rolled-out attempt 1: done T+1m35s to T+5m35s", StringComparison.Ordinal));
+        var texts = svg.Descendants(ns + "text").Select(t => t.Value).ToList();
+        Assert.Contains("detected (MTTD 1m30s)", texts);
+        Assert.Contains("recovered (MTTR 5m35s, completed)", texts);
+        var red = svg.Descendants(ns + "rect").Count(r => (string?)r.Attribute("fill") == "#d64545");
+        Assert.Equal(1, red);
+
+        var gated = Path.Combine(DrillHost.Examples, "drills", "deploy-rollback.drill.yaml");
+        var approval = await DrillHost.RunAsync(DrillHost.Load(gated, Path.Combine(DrillHost.Examples, "runbooks")));
+        var chart = System.Xml.Linq.XDocument.Parse(DrillReports.Svg(approval, DrillHost.Load(gated, Path.Combine(DrillHost.Examples, "runbooks")).Drill!));
+        Assert.Contains(chart.Descendants(ns + "rect"), r => (string?)r.Attribute("fill") == "#e8a33d" && r.Element(ns + "title")!.Value == "approve: waited 4m for approval, granted by user:rm-carol");
+    }
+
     [GeneratedRegex("run_[0-9a-f]{32}")]
     private static partial Regex RunId();
 }

@@ -98,6 +98,7 @@ internal static class DrillCommand
         var report = new Option<string?>("--report") { Description = "Report format: text (default), md (for a postmortem), json, junit (for CI)." };
         report.AcceptOnlyFromAmong(Formats);
         var outFile = new Option<string?>("--out") { Description = "Write the report to this file; the terminal still gets the short text." };
+        var svg = new Option<string?>("--svg") { Description = "Write an SVG timeline chart of each drill (alert, detection, steps, approval waits, recovery) into this directory." };
         var command = new Command("run", """
             Replay drills: each drill's alerts go through the real alert routing, guards, interpreter, retries,
             timeouts and approvals, on a throwaway store and on virtual time, so hours of incident replay in
@@ -111,11 +112,13 @@ internal static class DrillCommand
               runbook drill run drills/
               runbook drill run drills/disk-full.drill.yaml --runbook runbooks/disk-full-cleanup.yaml
               runbook drill run drills/ --report junit --out drill-results.xml
+              runbook drill run drills/ --report md --out drills.md --svg charts/
             """);
         command.Add(paths);
         command.Add(runbook);
         command.Add(report);
         command.Add(outFile);
+        command.Add(svg);
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
@@ -155,6 +158,17 @@ internal static class DrillCommand
                 }
 
                 results.Add(await runner.RunAsync(drill.Drill!, drill.Runbook!, ct).ConfigureAwait(false));
+            }
+
+            if (parse.GetValue(svg) is { } charts)
+            {
+                Directory.CreateDirectory(charts);
+                foreach (var (drill, result) in loaded.Zip(results))
+                {
+                    var chart = Path.Combine(charts, string.Concat(result.Drill.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_')) + ".svg");
+                    await File.WriteAllTextAsync(chart, DrillReports.Svg(result, drill.Drill!), ct).ConfigureAwait(false);
+                    s.Error($"chart written to {chart}");
+                }
             }
 
             var format = parse.GetValue(report) ?? (s.Json ? "json" : "text");
