@@ -6,7 +6,7 @@ namespace RunbookEngine.Drills;
 public sealed record DrillExpectations
 {
     /// <summary>Gets the keys of <c>expect:</c>.</summary>
-    public static readonly string[] Keys = ["outcome", "error_kind", "alert", "guard", "steps_run", "steps_skipped", "no_unapproved_destructive", "mttd", "mttr", "calls"];
+    public static readonly string[] Keys = ["outcome", "error_kind", "alert", "guard", "steps_run", "steps_skipped", "no_unapproved_destructive", "mttd", "mttr", "calls", "alert_outcomes"];
 
     /// <summary>Gets the run's final status (completed, failed, cancelled, blocked), or null.</summary>
     public string? Outcome { get; init; }
@@ -16,6 +16,9 @@ public sealed record DrillExpectations
 
     /// <summary>Gets what the first alert's routing ends in (started, blocked, unmatched, invalid), or null.</summary>
     public string? Alert { get; init; }
+
+    /// <summary>Gets what each alert notification's routing ends in, in the order delivered (fired, repeated, resolved), or null.</summary>
+    public IReadOnlyList<string>? AlertOutcomes { get; init; }
 
     /// <summary>Gets the guard decision (allowed, blocked), or null.</summary>
     public string? Guard { get; init; }

@@ -18,6 +18,7 @@ public sealed class DrillParser
     internal static readonly string[] Sources = ["alertmanager", "grafana", "pagerduty", "azure-monitor"];
     internal static readonly string[] Outcomes = ["completed", "failed", "cancelled", "blocked"];
     internal static readonly string[] AlertOutcomes = ["started", "blocked", "unmatched", "invalid"];
+    internal static readonly string[] NotificationOutcomes = ["started", "blocked", "attached", "resolved", "cancelled", "no_run", "unmatched", "invalid"];
     internal static readonly string[] FailKeys = ["kind", "message", "non_retryable"];
 
     private readonly ActionCatalog actions;
@@ -652,8 +653,36 @@ public sealed class DrillParser
             }
         }
 
+        List<string>? notified = null;
+        if (keys.TryGetValue("alert_outcomes", out var ao))
+        {
+            notified = [];
+            if (ao is YamlSequenceNode outcomes)
+            {
+                foreach (var item in outcomes.Children)
+                {
+                    if (fields.RequireString(item, "alert_outcomes") is { } o)
+                    {
+                        if (NotificationOutcomes.Contains(o, StringComparer.Ordinal))
+                        {
+                            notified.Add(o);
+                        }
+                        else
+                        {
+                            fields.Error(item, $"an alert outcome is one of {string.Join(", ", NotificationOutcomes)}{YamlFields.Hint(YamlFields.DidYouMean(o, NotificationOutcomes))}");
+                        }
+                    }
+                }
+            }
+            else
+            {
+                fields.Error(ao, "'alert_outcomes' must be a list, one per notification in delivery order, e.g. [started, attached, blocked]");
+            }
+        }
+
         return new DrillExpectations
         {
+            AlertOutcomes = notified,
             Calls = calls,
             Outcome = OneOf("outcome", Outcomes),
             ErrorKind = keys.TryGetValue("error_kind", out var ek) ? fields.RequireString(ek, "error_kind") : null,

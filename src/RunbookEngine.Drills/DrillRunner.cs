@@ -127,6 +127,7 @@ public sealed partial class DrillRunner
         private readonly List<(DateTimeOffset At, int Order, string What, Func<CancellationToken, Task> Deliver)> pending = [];
         private readonly List<string> runs = [];
         private readonly List<string> alertLines = [];
+        private readonly List<string> notificationOutcomes = [];
         private readonly HashSet<long> requestsSeen = [];
         private readonly HashSet<DrillApproval> approvalsUsed = [];
         private readonly ActionCatalog actions;
@@ -224,6 +225,7 @@ public sealed partial class DrillRunner
             foreach (var outcome in outcomes)
             {
                 firstOutcome ??= outcome.Outcome;
+                notificationOutcomes.Add(outcome.Outcome);
                 alertLines.Add($"{DrillScenario.Format(clock.GetUtcNow() - drill.Start)} {alert.Name} {what}: {outcome.Outcome}{(outcome.Runbook is null ? string.Empty : $" ({outcome.Runbook})")}{(outcome.Reason is null ? string.Empty : $": {outcome.Reason}")}");
                 if (outcome.RunId is { } id && !runs.Contains(id))
                 {
@@ -345,6 +347,11 @@ public sealed partial class DrillRunner
             if (expect.Alert is { } alertOutcome)
             {
                 checks.Add(new("alert", firstOutcome == alertOutcome, alertOutcome, firstOutcome ?? "no alert routed", Where(expect.At)));
+            }
+
+            if (expect.AlertOutcomes is { } outcomes)
+            {
+                checks.Add(new("alert_outcomes", outcomes.SequenceEqual(notificationOutcomes), $"[{string.Join(", ", outcomes)}]", $"[{string.Join(", ", notificationOutcomes)}]", Where(expect.At)));
             }
 
             if (expect.Guard is { } guard)

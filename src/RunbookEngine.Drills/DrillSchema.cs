@@ -67,6 +67,7 @@ public static class DrillSchema
         ["expect.no_unapproved_destructive"] = "Default true: no destructive call before an approval was granted.",
         ["expect.mttd"] = "The most the time from the alert firing to the run starting may be (15m or <= 15m).",
         ["expect.mttr"] = "The most the time from the alert firing to recovery (verified, run completed, or alert resolved) may be.",
+        ["expect.alert_outcomes"] = "What each alert notification's routing ends in, in delivery order: started, blocked (a guard refused the run), attached (a repeat), resolved, cancelled, no_run, unmatched, invalid.",
         ["expect.calls"] = "The action calls the run must make, in order (what runbook drill record writes): any divergence fails the drill.",
         ["call.step"] = "The step that makes the call.",
         ["call.action"] = "The action it calls.",
@@ -154,6 +155,7 @@ public static class DrillSchema
                 ["mttd"] = new JsonObject { ["type"] = "string", ["pattern"] = "^(<=\\s*)?[0-9]" },
                 ["mttr"] = new JsonObject { ["type"] = "string", ["pattern"] = "^(<=\\s*)?[0-9]" },
                 ["calls"] = new JsonObject { ["type"] = "array", ["items"] = Ref("call") },
+                ["alert_outcomes"] = new JsonObject { ["type"] = "array", ["items"] = Enum(DrillParser.NotificationOutcomes) },
             }),
         };
         definitions["approval"]!["oneOf"] = new JsonArray([.. new[] { "approve", "reject", "never" }.Select(k => (JsonNode)new JsonObject { ["required"] = new JsonArray(k) })]);

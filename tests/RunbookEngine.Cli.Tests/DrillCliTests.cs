@@ -30,13 +30,13 @@ public sealed class DrillCliTests : IDisposable
     {
         var (code, output, err) = await cli.InvokeAsync("alice", "drill", "run", Drills);
         Assert.True(code == 0, err + output);
-        Assert.Contains("9 of 9 drill(s) passed", output, StringComparison.Ordinal);
+        Assert.Contains("10 of 10 drill(s) passed", output, StringComparison.Ordinal);
         Assert.Contains("drill checkout-replicas-mismatch", output, StringComparison.Ordinal);
         Assert.Contains("MTTD 1m30s, MTTR 5m35s (completed)", output, StringComparison.Ordinal);
 
         (code, output, err) = await cli.InvokeAsync("alice", "validate", Drills);
         Assert.True(code == 0, err + output);
-        Assert.Contains("9 drill(s) valid", output, StringComparison.Ordinal);
+        Assert.Contains("10 drill(s) valid", output, StringComparison.Ordinal);
 
         (code, output, err) = await cli.InvokeAsync("alice", "drill", "run", Path.Combine(Drills, "deploy-rollback.drill.yaml"), "--output", "json");
         Assert.True(code == 0, err + output);
@@ -59,7 +59,7 @@ public sealed class DrillCliTests : IDisposable
         Assert.Equal(string.Empty, output);
         Assert.Contains("broken.drill.yaml:5:3: steps: 'meassure': runbook 'disk-full-cleanup' has no step 'meassure' (did you mean 'measure'?)", err, StringComparison.Ordinal);
         Assert.Contains("bad-outcome.drill.yaml:4:20: 'outcome' must be completed, failed, cancelled, blocked", err, StringComparison.Ordinal);
-        Assert.Contains("2 of 11 drill(s) invalid; none was run", err, StringComparison.Ordinal);
+        Assert.Contains("2 of 12 drill(s) invalid; none was run", err, StringComparison.Ordinal);
         Assert.DoesNotContain("Exception", err, StringComparison.Ordinal);
 
         (code, _, err) = await cli.InvokeAsync("alice", "validate", broken);

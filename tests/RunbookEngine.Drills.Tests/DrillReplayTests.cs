@@ -293,6 +293,46 @@ public sealed partial class DrillReplayTests : IDisposable
         Assert.Contains(chart.Descendants(ns + "rect"), r => (string?)r.Attribute("fill") == "#e8a33d" && r.Element(ns + "title")!.Value == "approve: waited 4m for approval, granted by user:rm-carol");
     }
 
+    [Fact]
+    public async Task A_failing_restart_opens_the_breaker_and_the_next_alert_is_blocked()
+    {
+        host.Runbook("restart.yaml", """
+            name: restart
+            inputs:
+              host: { type: string, required: true }
+            triggers:
+              - source: alertmanager
+                match: ["alertname = ServiceDown"]
+                inputs: { host: "${{ alert.labels.instance }}" }
+            guards:
+              target: "${{ inputs.host }}"
+              breaker: { failures: 2, window: 30m, open_for: 10m }
+            steps:
+              - id: restart
+                action: shell
+                with: { command: [systemctl, restart, app] }
+            """);
+
+        // Three firing episodes of the same alert on web-1 (each resolves before the next fires).
+        var result = await host.RunAsync(host.Drill("breaker.drill.yaml", """
+            drill: flapping
+            runbook: restart
+            alerts:
+              - { name: ServiceDown, labels: { instance: web-1 }, fired: 0s, resolved: 2m }
+              - { name: ServiceDown, labels: { instance: web-1, attempt: "2" }, fired: 5m, resolved: 7m }
+              - { name: ServiceDown, labels: { instance: web-1, attempt: "3" }, fired: 10m }
+            steps:
+              restart: { fail: { kind: ExitCode, message: "exit 1: unit failed" } }
+            expect:
+              outcome: failed
+              alert_outcomes: [started, resolved, started, resolved, blocked]
+            """));
+
+        Assert.True(result.Passed, DrillReports.Text(result));
+        Assert.Equal(2, result.Calls.Count);
+        Assert.Contains(result.Alerts, a => a.Contains("ServiceDown fired: blocked (restart)", StringComparison.Ordinal) && a.Contains("breaker", StringComparison.OrdinalIgnoreCase));
+    }
+
     [GeneratedRegex("run_[0-9a-f]{32}")]
     private static partial Regex RunId();
 }
