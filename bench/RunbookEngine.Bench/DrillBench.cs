@@ -19,7 +19,7 @@ internal static class DrillBench
 {
     public static async Task<int> RunAsync(int rounds)
     {
-        var root = RepositoryRoot();
+        var root = ScriptBench.RepositoryRoot();
         var work = Path.Combine(Path.GetTempPath(), "runbook-drill-bench-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
         Directory.CreateDirectory(Path.Combine(work, "runbooks"));
         var actions = ActionCatalog.CreateDefault().AddPowerShell();
@@ -107,19 +107,6 @@ internal static class DrillBench
         {
             throw new InvalidOperationException($"the plain run ended {run.Status}: {run.Error}");
         }
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "RunbookEngine.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("run the benchmark from a clone of the repository");
     }
 
     private static double Median(List<double> samples) => samples.Order().ElementAt(samples.Count / 2);

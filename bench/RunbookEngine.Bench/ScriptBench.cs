@@ -132,7 +132,8 @@ internal static class ScriptBench
         return await stdout;
     }
 
-    private static string RepositoryRoot()
+    /// <summary>The clone the benchmark runs from (the directory with RunbookEngine.sln).</summary>
+    internal static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
