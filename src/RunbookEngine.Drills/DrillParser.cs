@@ -20,6 +20,7 @@ public sealed class DrillParser
     internal static readonly string[] AlertOutcomes = ["started", "blocked", "unmatched", "invalid"];
     internal static readonly string[] NotificationOutcomes = ["started", "blocked", "attached", "resolved", "cancelled", "no_run", "unmatched", "invalid"];
     internal static readonly string[] FailKeys = ["kind", "message", "non_retryable"];
+    internal static readonly string[] PlanKeys = ["summary", "operation", "target", "details"];
 
     private readonly ActionCatalog actions;
     private readonly List<RunbookDiagnostic> diagnostics = [];
@@ -368,9 +369,34 @@ public sealed class DrillParser
             {
                 fields.Error(p, $"'steps.{id}.plan' must be a mapping, e.g. {{ summary: would delete 12 files }}");
             }
+            else if (p is YamlMappingNode pm)
+            {
+                var pk = fields.Keys(pm, PlanKeys, $"'steps.{id}.plan'");
+                var bad = false;
+                foreach (var key in new[] { "summary", "operation", "target" }.Where(pk.ContainsKey))
+                {
+                    if (pk[key] is YamlScalarNode text)
+                    {
+                        plan[key] = text.Value; // as written: a summary of digits stays text
+                    }
+                    else
+                    {
+                        fields.Error(pk[key], $"'steps.{id}.plan.{key}' must be a string");
+                        bad = true;
+                    }
+                }
+
+                if (pk.TryGetValue("details", out var details) && details is not YamlMappingNode)
+                {
+                    fields.Error(details, $"'steps.{id}.plan.details' must be a mapping");
+                    bad = true;
+                }
+
+                plan = bad ? null : plan;
+            }
         }
 
-        if (calls is null && verify is null && compensate is null && plan is null && shorthand.Count == 0 && !keys.ContainsKey("calls"))
+        if (keys.Count == 0 && m.Children.Count == 0)
         {
             fields.Error(m, $"'steps.{id}' says nothing: give an answer (respond, fail, hang) or 'calls', 'verify', 'compensate', 'plan'");
         }

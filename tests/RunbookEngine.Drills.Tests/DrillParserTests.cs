@@ -47,6 +47,17 @@ public sealed class DrillParserTests : IDisposable
     }
 
     [Fact]
+    public void A_plan_is_checked_key_by_key()
+    {
+        var problems = Problems("drill: p\nrunbook: r\nrun: { dry_run: true }\nsteps:\n  a:\n    plan: { summary: [not, text], sumary: x, details: 3 }\nexpect: { outcome: completed }\n");
+
+        Assert.Contains("d.drill.yaml:6:22: 'steps.a.plan.summary' must be a string", problems);
+        Assert.Contains("d.drill.yaml:6:35: unknown key 'sumary' in 'steps.a.plan' (did you mean 'summary'?)", problems);
+        Assert.Contains("d.drill.yaml:6:55: 'steps.a.plan.details' must be a mapping", problems);
+        Assert.Equal(3, problems.Count);
+    }
+
+    [Fact]
     public void A_yaml_syntax_error_an_empty_file_and_a_drill_with_nothing_happening_are_refused()
     {
         Assert.Contains(Problems("drill: x\nrunbook: [unclosed\n"), p => p.StartsWith("d.drill.yaml:3:1: YAML syntax error", StringComparison.Ordinal));
