@@ -89,6 +89,10 @@ internal sealed class RunspacePool : IDisposable
         }
     }
 
+    private static readonly string[] CoreModules = ["Microsoft.PowerShell.Utility", "Microsoft.PowerShell.Management"];
+
+    private static readonly Lock OpenGate = new();
+
     private static RentedRunspace Open(SessionSettings settings)
     {
         var state = InitialSessionState.CreateDefault2();
@@ -98,6 +102,11 @@ internal sealed class RunspacePool : IDisposable
             state.ExecutionPolicy = policy;
         }
 
+        // PowerShell's own cmdlet modules are imported as the runspace opens, one runspace at a time, rather than
+        // auto-loaded on a script's first use of them: auto-loading one module in several runspaces of a process at
+        // once sometimes fails ("Start-Sleep was found in the module Microsoft.PowerShell.Utility, but the module
+        // could not be loaded"; PowerShell/PowerShell#7377), which a full test run hit once.
+        state.ImportPSModule(CoreModules);
         var modules = settings.ModulePaths.ToArray();
         if (modules.Length > 0)
         {
@@ -109,7 +118,10 @@ internal sealed class RunspacePool : IDisposable
         var runspace = RunspaceFactory.CreateRunspace(host, state);
         try
         {
-            runspace.Open();
+            lock (OpenGate)
+            {
+                runspace.Open();
+            }
         }
         catch (RunspaceOpenModuleLoadException ex)
         {
