@@ -216,20 +216,11 @@ public sealed class DrillParser
     private List<DrillAlert> ParseAlerts(YamlNode node)
     {
         var result = new List<DrillAlert>();
-        if (node is not YamlSequenceNode seq)
+        foreach (var m in fields.Mappings(
+            node,
+            "'alerts' must be a list of alerts, e.g. - { name: DiskFull, labels: { instance: web-1 }, fired: 0s }",
+            "an alert is a mapping with 'name' or 'labels', and optionally 'fired', 'received', 'repeat', 'resolved'"))
         {
-            fields.Error(node, "'alerts' must be a list of alerts, e.g. - { name: DiskFull, labels: { instance: web-1 }, fired: 0s }");
-            return result;
-        }
-
-        foreach (var item in seq.Children)
-        {
-            if (item is not YamlMappingNode m)
-            {
-                fields.Error(item, "an alert is a mapping with 'name' or 'labels', and optionally 'fired', 'received', 'repeat', 'resolved'");
-                continue;
-            }
-
             var keys = fields.Keys(m, AlertKeys, "an alert");
             var source = "alertmanager";
             if (keys.TryGetValue("source", out var s) && fields.RequireString(s, "source") is { } written)
@@ -501,20 +492,11 @@ public sealed class DrillParser
     private List<DrillApproval> ParseApprovals(YamlNode node)
     {
         var result = new List<DrillApproval>();
-        if (node is not YamlSequenceNode seq)
+        foreach (var m in fields.Mappings(
+            node,
+            "'approvals' must be a list, e.g. - { step: approve, approve: user:bob, groups: [sre-oncall], after: 4m }",
+            "an approval is a mapping: { step, approve: WHO | reject: WHO | never: true, groups, after, comment }"))
         {
-            fields.Error(node, "'approvals' must be a list, e.g. - { step: approve, approve: user:bob, groups: [sre-oncall], after: 4m }");
-            return result;
-        }
-
-        foreach (var item in seq.Children)
-        {
-            if (item is not YamlMappingNode m)
-            {
-                fields.Error(item, "an approval is a mapping: { step, approve: WHO | reject: WHO | never: true, groups, after, comment }");
-                continue;
-            }
-
             var keys = fields.Keys(m, DrillApproval.Keys, "an approval");
             var decided = new[] { "approve", "reject", "never" }.Where(keys.ContainsKey).ToList();
             if (decided.Count != 1)
@@ -645,37 +627,24 @@ public sealed class DrillParser
         if (keys.TryGetValue("calls", out var callsNode))
         {
             calls = [];
-            if (callsNode is not YamlSequenceNode seq)
+            foreach (var cm in fields.Mappings(callsNode, "'calls' must be a list, e.g. - { step: clean, action: shell, with: { command: [...] } }", "an expected call is a mapping: { step, action, with }"))
             {
-                fields.Error(callsNode, "'calls' must be a list, e.g. - { step: clean, action: shell, with: { command: [...] } }");
-            }
-            else
-            {
-                foreach (var item in seq.Children)
+                var ck = fields.Keys(cm, DrillExpectedCall.Keys, "an expected call");
+                var step = ck.TryGetValue("step", out var sn) ? fields.RequireString(sn, "step") : null;
+                var action = ck.TryGetValue("action", out var an) ? fields.RequireString(an, "action") : null;
+                if (step is null || action is null)
                 {
-                    if (item is not YamlMappingNode cm)
-                    {
-                        fields.Error(item, "an expected call is a mapping: { step, action, with }");
-                        continue;
-                    }
-
-                    var ck = fields.Keys(cm, DrillExpectedCall.Keys, "an expected call");
-                    var step = ck.TryGetValue("step", out var sn) ? fields.RequireString(sn, "step") : null;
-                    var action = ck.TryGetValue("action", out var an) ? fields.RequireString(an, "action") : null;
-                    if (step is null || action is null)
-                    {
-                        fields.Error(cm, "an expected call needs 'step' and 'action'");
-                        continue;
-                    }
-
-                    JsonObject? with = null;
-                    if (ck.TryGetValue("with", out var wn) && (with = YamlFields.ScalarOrTree(wn) as JsonObject) is null)
-                    {
-                        fields.Error(wn, "'with' must be a mapping of the call's inputs");
-                    }
-
-                    calls.Add(new DrillExpectedCall(step, action, with, fields.Loc(cm)));
+                    fields.Error(cm, "an expected call needs 'step' and 'action'");
+                    continue;
                 }
+
+                JsonObject? with = null;
+                if (ck.TryGetValue("with", out var wn) && (with = YamlFields.ScalarOrTree(wn) as JsonObject) is null)
+                {
+                    fields.Error(wn, "'with' must be a mapping of the call's inputs");
+                }
+
+                calls.Add(new DrillExpectedCall(step, action, with, fields.Loc(cm)));
             }
         }
 

@@ -174,6 +174,33 @@ public sealed partial class YamlFields
         }
     }
 
+    /// <summary>The mappings of a list of mappings; a node that is not a list, or an item that is not a mapping, is reported.</summary>
+    /// <param name="node">The node, which must be a list.</param>
+    /// <param name="notList">The problem when it is not a list.</param>
+    /// <param name="notMapping">The problem for an item that is not a mapping.</param>
+    /// <returns>The items that are mappings, in order.</returns>
+    public IEnumerable<YamlMappingNode> Mappings(YamlNode node, string notList, string notMapping)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        if (node is not YamlSequenceNode seq)
+        {
+            Error(node, notList);
+            yield break;
+        }
+
+        foreach (var item in seq.Children)
+        {
+            if (item is YamlMappingNode m)
+            {
+                yield return m;
+            }
+            else
+            {
+                Error(item, notMapping);
+            }
+        }
+    }
+
     /// <summary>A non-empty string.</summary>
     /// <param name="node">The node.</param>
     /// <param name="what">Its key, for messages.</param>
