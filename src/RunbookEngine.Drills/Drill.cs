@@ -6,7 +6,7 @@ namespace RunbookEngine.Drills;
 public sealed record Drill
 {
     /// <summary>The root keys of a drill file.</summary>
-    public static readonly string[] RootKeys = ["drill", "description", "runbook", "start", "horizon", "alerts", "run", "steps", "actions", "approvals", "expect"];
+    public static readonly string[] RootKeys = ["drill", "description", "runbook", "start", "horizon", "alerts", "run", "steps", "actions", "approvals", "faults", "expect"];
 
     /// <summary>Gets the drill's name.</summary>
     public required string Name { get; init; }
@@ -43,6 +43,9 @@ public sealed record Drill
 
     /// <summary>Gets who decides the approvals the run asks for.</summary>
     public IReadOnlyList<DrillApproval> Approvals { get; init; } = [];
+
+    /// <summary>Gets the engine faults the drill injects.</summary>
+    public IReadOnlyList<DrillFault> Faults { get; init; } = [];
 
     /// <summary>Gets what must hold.</summary>
     public required DrillExpectations Expect { get; init; }

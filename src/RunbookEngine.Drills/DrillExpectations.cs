@@ -6,7 +6,7 @@ namespace RunbookEngine.Drills;
 public sealed record DrillExpectations
 {
     /// <summary>Gets the keys of <c>expect:</c>.</summary>
-    public static readonly string[] Keys = ["outcome", "error_kind", "alert", "guard", "steps_run", "steps_skipped", "no_unapproved_destructive", "mttd", "mttr", "calls", "alert_outcomes"];
+    public static readonly string[] Keys = ["outcome", "error_kind", "alert", "guard", "steps_run", "steps_skipped", "no_unapproved_destructive", "mttd", "mttr", "calls", "alert_outcomes", "attempts"];
 
     /// <summary>Gets the run's final status (completed, failed, cancelled, blocked), or null.</summary>
     public string? Outcome { get; init; }
@@ -40,6 +40,9 @@ public sealed record DrillExpectations
 
     /// <summary>Gets the action calls the run must make, in order (a recorded drill's: any divergence fails it), or null.</summary>
     public IReadOnlyList<DrillExpectedCall>? Calls { get; init; }
+
+    /// <summary>Gets how many times each step's action must be called (every attempt, a call cut short by a fault too), with where each is written.</summary>
+    public IReadOnlyList<(string Step, int Count, SourceLocation At)> Attempts { get; init; } = [];
 
     /// <summary>Gets where the <c>expect:</c> block is written.</summary>
     public SourceLocation? At { get; init; }

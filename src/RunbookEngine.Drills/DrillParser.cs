@@ -95,6 +95,16 @@ public sealed class DrillParser
             Known(approval.Step!, approval.At, "approval of step");
         }
 
+        foreach (var fault in drill.Faults.Where(f => f.Step is not null))
+        {
+            Known(fault.Step!, fault.Location, fault.Kind == DrillFaultKind.WorkerDies ? "worker_dies during step" : "store_unreachable during step");
+        }
+
+        foreach (var (step, _, at) in drill.Expect.Attempts)
+        {
+            Known(step, at, "attempts of step");
+        }
+
         if (drill.Run is not null)
         {
             foreach (var name in drill.Run.Inputs.Select(i => i.Key).Where(k => !runbook.Inputs.Any(i => i.Name == k)))
@@ -169,6 +179,7 @@ public sealed class DrillParser
         }
 
         var approvals = map.TryGetValue("approvals", out var ap) ? ParseApprovals(ap) : [];
+        var faults = map.TryGetValue("faults", out var fa) ? ParseFaults(fa) : [];
         DrillExpectations? expect = null;
         if (map.TryGetValue("expect", out var ex))
         {
@@ -198,6 +209,7 @@ public sealed class DrillParser
             Steps = steps,
             Actions = byAction,
             Approvals = approvals,
+            Faults = faults,
             Expect = expect,
         };
     }
@@ -546,6 +558,78 @@ public sealed class DrillParser
         return result;
     }
 
+    private List<DrillFault> ParseFaults(YamlNode node)
+    {
+        var result = new List<DrillFault>();
+        foreach (var m in fields.Mappings(
+            node,
+            "'faults' must be a list, e.g. - { worker_dies: restart } or - { store_unreachable: 2m, at: 5m }",
+            "a fault is a mapping: { worker_dies: STEP, attempt, restart_after } or { store_unreachable: DURATION, at | during, attempt }"))
+        {
+            var keys = fields.Keys(m, DrillFault.Keys, "a fault");
+            var kinds = new[] { "worker_dies", "store_unreachable" }.Where(keys.ContainsKey).ToList();
+            if (kinds.Count != 1)
+            {
+                fields.Error(m, kinds.Count == 0
+                    ? "a fault needs 'worker_dies: STEP' (the worker dies during that step's call) or 'store_unreachable: DURATION' (the store is down that long)"
+                    : "a fault has both 'worker_dies' and 'store_unreachable': write one fault per entry");
+                continue;
+            }
+
+            var attempt = keys.TryGetValue("attempt", out var a) ? fields.RequireInt(a, "attempt", 1, 1_000) ?? 1 : 1;
+            if (kinds[0] == "worker_dies")
+            {
+                foreach (var key in new[] { "at", "during" }.Where(keys.ContainsKey))
+                {
+                    fields.Error(keys[key], $"'{key}' is for store_unreachable: a worker dies during the step named by 'worker_dies'");
+                }
+
+                var step = fields.RequireString(keys["worker_dies"], "worker_dies");
+                var restart = keys.TryGetValue("restart_after", out var r) ? fields.RequireDuration(r, "restart_after", allowZero: true) ?? DrillFault.DefaultRestartAfter : DrillFault.DefaultRestartAfter;
+                if (step is not null)
+                {
+                    result.Add(new DrillFault(DrillFaultKind.WorkerDies, step, attempt, null, restart, fields.Loc(m)));
+                }
+
+                continue;
+            }
+
+            if (keys.TryGetValue("restart_after", out var ra))
+            {
+                fields.Error(ra, "'restart_after' is for worker_dies: the store comes back by itself when 'store_unreachable' has passed");
+            }
+
+            var duration = fields.RequireDuration(keys["store_unreachable"], "store_unreachable");
+            var when = new[] { "at", "during" }.Where(keys.ContainsKey).ToList();
+            if (when.Count != 1)
+            {
+                fields.Error(m, when.Count == 0
+                    ? "a store outage needs 'at: TIME' (from the drill's start) or 'during: STEP' (when that step's call arrives)"
+                    : "a store outage has both 'at' and 'during': give one");
+                continue;
+            }
+
+            if (when[0] == "at")
+            {
+                if (keys.ContainsKey("attempt"))
+                {
+                    fields.Error(keys["attempt"], "'attempt' goes with 'during: STEP'");
+                }
+
+                if (Offset(keys, "at") is { } at && duration is { } d)
+                {
+                    result.Add(new DrillFault(DrillFaultKind.StoreUnreachable, null, 1, at, d, fields.Loc(m)));
+                }
+            }
+            else if (fields.RequireString(keys["during"], "during") is { } during && duration is { } d)
+            {
+                result.Add(new DrillFault(DrillFaultKind.StoreUnreachable, during, attempt, null, d, fields.Loc(m)));
+            }
+        }
+
+        return result;
+    }
+
     private DrillExpectations? ParseExpectations(YamlNode node)
     {
         if (node is not YamlMappingNode m)
@@ -675,8 +759,21 @@ public sealed class DrillParser
             }
         }
 
+        var attempts = new List<(string, int, SourceLocation)>();
+        if (keys.TryGetValue("attempts", out var at))
+        {
+            foreach (var (step, value, keyNode) in fields.Entries(at, "attempts"))
+            {
+                if (fields.RequireInt(value, $"attempts.{step}", 0, 10_000) is { } count)
+                {
+                    attempts.Add((step, count, fields.Loc(keyNode)));
+                }
+            }
+        }
+
         return new DrillExpectations
         {
+            Attempts = attempts,
             AlertOutcomes = notified,
             Calls = calls,
             Outcome = OneOf("outcome", Outcomes),

@@ -29,6 +29,11 @@ public static class DrillReports
         }
 
         b.Append(CultureInfo.InvariantCulture, $"  run: {result.Status ?? "none"}{(result.ErrorKind is null ? string.Empty : $" ({result.ErrorKind}: {result.Error})")}; MTTD {Metric(result.Mttd)}, MTTR {Metric(result.Mttr)}{(result.Mttr is null || result.RecoveredBy is null ? string.Empty : $" ({result.RecoveredBy})")}\n");
+        foreach (var fault in result.Faults)
+        {
+            b.Append(CultureInfo.InvariantCulture, $"  fault: {DrillScenario.Format(fault.At)} {fault.What}\n");
+        }
+
         foreach (var note in result.Notes)
         {
             b.Append(CultureInfo.InvariantCulture, $"  note: {note}\n");
@@ -69,6 +74,15 @@ public static class DrillReports
                 foreach (var n in r.Notes)
                 {
                     b.Append(CultureInfo.InvariantCulture, $"- {n}\n");
+                }
+            }
+
+            if (r.Faults.Count > 0)
+            {
+                b.Append("\nFaults injected:\n\n");
+                foreach (var f in r.Faults)
+                {
+                    b.Append(CultureInfo.InvariantCulture, $"- {DrillScenario.Format(f.At)}{(f.Until is { } u ? " to " + DrillScenario.Format(u) : string.Empty)}: {Cell(f.What)}\n");
                 }
             }
 
@@ -175,6 +189,12 @@ public static class DrillReports
         {
             var row = RowOf("alert " + alert.Name);
             items.Add(Bar(row, alert.Fired, alert.Resolved ?? end, "#b0b7c3", $"{alert.Name} firing from {DrillScenario.Format(alert.Fired)}{(alert.Resolved is { } r ? " to " + DrillScenario.Format(r) : string.Empty)}"));
+        }
+
+        foreach (var fault in result.Faults.Where(f => f.Kind != "delivery_refused"))
+        {
+            var what = fault.Kind == "store_unreachable" ? "store down" : "worker died";
+            items.Add(Bar(RowOf("fault: " + what), fault.At, fault.Until ?? fault.At, "#7a1f1f", $"{DrillScenario.Format(fault.At)}: {fault.What}"));
         }
 
         var open = new Dictionary<(string Name, long Attempt), DrillEvent>();

@@ -34,6 +34,10 @@ public sealed record DrillResult
     [JsonPropertyName("alerts")]
     public IReadOnlyList<string> Alerts { get; init; } = [];
 
+    /// <summary>Gets the engine faults injected, as they struck.</summary>
+    [JsonPropertyName("faults")]
+    public IReadOnlyList<DrillFaultEvent> Faults { get; init; } = [];
+
     /// <summary>Gets the main run's final status, or null when no run started.</summary>
     [JsonPropertyName("status")]
     public string? Status { get; init; }

@@ -120,9 +120,12 @@ public sealed partial class DrillRunner
         private readonly Drill drill;
         private readonly RunbookEntry entry;
         private readonly SqliteWorkflowStore store;
+        private readonly DrillStore engineStore;
         private readonly VirtualClock clock;
         private readonly DrillScenario scenario;
         private readonly LocalRunbookService service;
+        private readonly LocalRunbookService observer;
+        private readonly List<DrillFaultEvent> faultEvents = [];
         private readonly AlertRouter router;
         private readonly List<(DateTimeOffset At, int Order, string What, Func<CancellationToken, Task> Deliver)> pending = [];
         private readonly List<string> runs = [];
@@ -133,6 +136,10 @@ public sealed partial class DrillRunner
         private readonly ActionCatalog actions;
         private string? firstOutcome;
         private int order;
+        private WorkflowWorker? worker;
+        private int workersStarted;
+        private DrillFault? killedBy;
+        private DateTimeOffset? restartAt;
 
         public Replay(Drill drill, RunbookEntry entry, ActionCatalog actions, SqliteWorkflowStore store)
         {
@@ -140,8 +147,13 @@ public sealed partial class DrillRunner
             this.entry = entry;
             this.store = store;
             clock = new VirtualClock(drill.Start);
-            scenario = new DrillScenario(drill, actions, clock);
-            service = new LocalRunbookService(store, actions, [Path.GetFullPath(entry.File)], "drill", clock);
+            scenario = new DrillScenario(drill, actions, clock) { Strike = StrikeAsync };
+
+            // The engine (service, alert router, workers) goes through the store a fault can take down; the drill's
+            // own bookkeeping reads the store underneath.
+            engineStore = new DrillStore(store, clock);
+            service = new LocalRunbookService(engineStore, actions, [Path.GetFullPath(entry.File)], "drill", clock);
+            observer = new LocalRunbookService(store, actions, [Path.GetFullPath(entry.File)], "drill", clock);
             router = new AlertRouter(service, NullLogger.Instance, clock);
             this.actions = actions;
             Queues = ["default", .. entry.Runbook!.Steps.Select(s => s.Queue).OfType<string>().Distinct(StringComparer.Ordinal)];
@@ -152,8 +164,8 @@ public sealed partial class DrillRunner
         public async Task<DrillResult> RunAsync(long wallStart, CancellationToken ct)
         {
             Schedule();
-            var worker = new WorkflowWorker(store, new RunbookResolver(actions), new WorkerOptions { WorkerId = "drill", Queues = Queues }, scenario.Activities(), clock, NullLoggerFactory.Instance);
-            await using (worker.ConfigureAwait(false))
+            StartWorker();
+            try
             {
                 var end = drill.Start + drill.Horizon;
                 var horizonReached = false;
@@ -161,7 +173,32 @@ public sealed partial class DrillRunner
                 {
                     ct.ThrowIfCancellationRequested();
                     await DeliverDueAsync(ct).ConfigureAwait(false);
-                    await worker.RunUntilIdleAsync(ct).ConfigureAwait(false);
+                    if (worker is null && restartAt <= clock.GetUtcNow())
+                    {
+                        StartWorker();
+                    }
+
+                    if (worker is not null)
+                    {
+                        try
+                        {
+                            await worker.RunUntilIdleAsync(ct).ConfigureAwait(false);
+                        }
+                        catch (WorkflowStoreException) when (engineStore.DownUntil is not null)
+                        {
+                            // The worker cannot claim while the store is down; it polls again when the store is back.
+                        }
+
+                        if (killedBy is { } fault)
+                        {
+                            await worker.DisposeAsync().ConfigureAwait(false);
+                            worker = null;
+                            killedBy = null;
+                            restartAt = clock.GetUtcNow() + fault.Duration;
+                            continue;
+                        }
+                    }
+
                     await ScheduleDecisionsAsync(ct).ConfigureAwait(false);
                     var next = await NextAsync(ct).ConfigureAwait(false);
                     if (next is null)
@@ -180,12 +217,59 @@ public sealed partial class DrillRunner
 
                 return await ResultAsync(wallStart, horizonReached, ct).ConfigureAwait(false);
             }
+            finally
+            {
+                if (worker is not null)
+                {
+                    await worker.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+        }
+
+        private void StartWorker()
+        {
+            workersStarted++;
+            var id = workersStarted == 1 ? "drill" : $"drill-{workersStarted}";
+            worker = new WorkflowWorker(engineStore, new RunbookResolver(actions), new WorkerOptions { WorkerId = id, Queues = Queues }, scenario.Activities(), clock, NullLoggerFactory.Instance);
+            if (workersStarted > 1)
+            {
+                var last = faultEvents.FindLastIndex(f => f.Kind == "worker_dies" && f.Until is null);
+                if (last >= 0)
+                {
+                    faultEvents[last] = faultEvents[last] with { Until = clock.GetUtcNow() - drill.Start, What = faultEvents[last].What + $"; worker {id} starts at {DrillScenario.Format(clock.GetUtcNow() - drill.Start)}" };
+                }
+
+                restartAt = null;
+            }
+        }
+
+        /// <summary>What a call that meets a fault does to the engine: the worker running it dies, or the store goes down.</summary>
+        private async Task StrikeAsync(DrillFault fault)
+        {
+            var now = clock.GetUtcNow() - drill.Start;
+            if (fault.Kind == DrillFaultKind.WorkerDies && worker is { } dying)
+            {
+                faultEvents.Add(new("worker_dies", now, null, $"worker {dying.WorkerId} dies during step '{fault.Step}' (attempt {fault.Attempt})"));
+                killedBy = fault;
+                await dying.KillAsync().ConfigureAwait(false);
+            }
+            else if (fault.Kind == DrillFaultKind.StoreUnreachable)
+            {
+                engineStore.Outage(clock.GetUtcNow(), fault.Duration);
+                faultEvents.Add(new("store_unreachable", now, now + fault.Duration, $"the store is unreachable for {Durations.Format(fault.Duration)} from the call of step '{fault.Step}' (attempt {fault.Attempt})"));
+            }
         }
 
         private void Add(TimeSpan at, string what, Func<CancellationToken, Task> deliver) => pending.Add((drill.Start + at, order++, what, deliver));
 
         private void Schedule()
         {
+            foreach (var fault in drill.Faults.Where(f => f.Kind == DrillFaultKind.StoreUnreachable && f.At is not null))
+            {
+                engineStore.Outage(drill.Start + fault.At!.Value, fault.Duration);
+                faultEvents.Add(new("store_unreachable", fault.At.Value, fault.At.Value + fault.Duration, $"the store is unreachable for {Durations.Format(fault.Duration)}"));
+            }
+
             if (drill.Run is { } run)
             {
                 Add(run.At, $"{run.Actor} starts the run", async ct =>
@@ -239,7 +323,18 @@ public sealed partial class DrillRunner
             while (pending.Where(p => p.At <= clock.GetUtcNow()).OrderBy(p => p.At).ThenBy(p => p.Order).FirstOrDefault() is { Deliver: not null } due)
             {
                 pending.Remove(due);
-                await due.Deliver(ct).ConfigureAwait(false);
+                try
+                {
+                    await due.Deliver(ct).ConfigureAwait(false);
+                }
+                catch (WorkflowStoreException) when (engineStore.DownUntil is { } back)
+                {
+                    // As Alertmanager resends a notification its webhook refused, and a person tries again, the
+                    // delivery is repeated when the store is back.
+                    var now = clock.GetUtcNow() - drill.Start;
+                    faultEvents.Add(new("delivery_refused", now, back - drill.Start, $"{due.What}: refused, the store is unreachable; delivered again at {DrillScenario.Format(back - drill.Start)}"));
+                    pending.Add((back, due.Order, due.What, due.Deliver));
+                }
             }
         }
 
@@ -248,7 +343,7 @@ public sealed partial class DrillRunner
         {
             foreach (var runId in runs)
             {
-                var timeline = await service.GetTimelineAsync(runId, 0, ct).ConfigureAwait(false);
+                var timeline = await observer.GetTimelineAsync(runId, 0, ct).ConfigureAwait(false);
                 foreach (var request in timeline.Events.Where(e => e.Kind == "approval.requested" && requestsSeen.Add(e.Seq)))
                 {
                     var step = request.Data?["step"]?.GetValue<string>() ?? string.Empty;
@@ -292,6 +387,17 @@ public sealed partial class DrillRunner
         {
             var now = clock.GetUtcNow();
             DateTimeOffset? next = pending.Count == 0 ? null : pending.Min(p => p.At);
+            var engine = new List<DateTimeOffset>(engineStore.Ends);
+            if (worker is null && restartAt is { } restart)
+            {
+                engine.Add(restart);
+            }
+
+            foreach (var at in engine.Where(e => e > now))
+            {
+                next = next is null || at < next ? at : next;
+            }
+
             foreach (var runId in runs)
             {
                 var run = await store.GetRunAsync(runId, ct).ConfigureAwait(false);
@@ -306,8 +412,14 @@ public sealed partial class DrillRunner
                     candidates.Add(wake);
                 }
 
+                if (run.Status == RunStatus.Running && run.LeaseExpiresAt is { } expires)
+                {
+                    candidates.Add(expires); // its worker died or lost the store: recovered when the lease expires
+                }
+
                 var history = await store.LoadHistoryAsync(runId, ct).ConfigureAwait(false);
                 candidates.AddRange(history.Steps.Where(s => s.Kind == StepKind.Activity && s.Status == StepStatus.Queued && s.AvailableAt is not null).Select(s => s.AvailableAt!.Value));
+                candidates.AddRange(history.Steps.Where(s => s.Kind == StepKind.Activity && s.Status == StepStatus.Running && s.LeaseExpiresAt is not null).Select(s => s.LeaseExpiresAt!.Value));
                 foreach (var at in candidates.Where(c => c > now))
                 {
                     next = next is null || at < next ? at : next;
@@ -322,8 +434,8 @@ public sealed partial class DrillRunner
             var runbook = entry.Runbook!;
             var checks = new List<DrillCheck>();
             var expect = drill.Expect;
-            RunView? run = runs.Count == 0 ? null : await service.GetRunAsync(runs[0], ct).ConfigureAwait(false);
-            var events = run is null ? [] : (await service.GetTimelineAsync(run.RunId, 0, ct).ConfigureAwait(false)).Events
+            RunView? run = runs.Count == 0 ? null : await observer.GetRunAsync(runs[0], ct).ConfigureAwait(false);
+            var events = run is null ? [] : (await observer.GetTimelineAsync(run.RunId, 0, ct).ConfigureAwait(false)).Events
                 .Select(e => new DrillEvent(e.Seq, e.At - drill.Start, e.Actor, e.Kind, e.Data)).ToList();
             var ids = runbook.Steps.Select(s => s.Id).ToList();
             bool Ran(string id) => events.Any(e => e.Kind != "step.skipped" && e.Step is { } s && Belongs(s, id));
@@ -378,6 +490,11 @@ public sealed partial class DrillRunner
             }
 
             var calls = scenario.Calls;
+            foreach (var (step, count, at) in expect.Attempts)
+            {
+                var made = calls.Count(c => c.Role == "action" && c.Step == step);
+                checks.Add(new($"attempts: {step}", made == count, $"{count} call(s) of its action", $"{made} call(s){(made == 0 ? string.Empty : ": " + string.Join(", ", calls.Where(c => c.Role == "action" && c.Step == step).Select(c => $"attempt {c.Attempt} at {DrillScenario.Format(c.At)} ({c.Answer ?? "no answer"})")))}", at.ToString()));
+            }
             if (expect.NoUnapprovedDestructive)
             {
                 var granted = events.Where(e => e.Kind == "approval.granted").Select(e => e.At).DefaultIfEmpty(TimeSpan.MaxValue).Min();
@@ -425,6 +542,9 @@ public sealed partial class DrillRunner
             var notes = scenario.Notes.ToList();
             notes.AddRange(drill.Approvals.Where(a => !approvalsUsed.Contains(a)).Select(a =>
                 $"{a.At}: the run never asked for the approval {(a.Step is null ? string.Empty : $"of '{a.Step}' ")}that {(a.Approve is null ? "is never answered" : $"{a.By} gives")}"));
+            var hit = scenario.Calls.Where(c => c.Answer == "the worker died during the call").Select(c => (c.Step, c.Attempt)).ToHashSet();
+            notes.AddRange(drill.Faults.Where(f => f.Step is not null && !hit.Contains((f.Step, f.Attempt)) && (f.Kind == DrillFaultKind.WorkerDies || !faultEvents.Any(e => e.What.Contains($"the call of step '{f.Step}' (attempt {f.Attempt})", StringComparison.Ordinal))))
+                .Select(f => $"{f.Location}: step '{f.Step}' was never called at attempt {f.Attempt}, so the fault never struck"));
             if (runs.Count > 1)
             {
                 notes.Add($"{runs.Count} runs started; the report is about the first, {runs[0]}");
@@ -439,6 +559,7 @@ public sealed partial class DrillRunner
                 RunbookFile = entry.File,
                 Checks = checks,
                 Alerts = alertLines,
+                Faults = faultEvents,
                 Status = run?.Status,
                 ErrorKind = run?.ErrorKind,
                 Error = run?.Error,

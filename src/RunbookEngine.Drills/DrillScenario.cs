@@ -16,6 +16,7 @@ internal sealed class DrillScenario(Drill drill, ActionCatalog actions, VirtualC
     private readonly Dictionary<(string Step, string Role), int> answered = [];
     private readonly List<DrillCall> calls = [];
     private readonly List<string> notes = [];
+    private readonly HashSet<DrillFault> struck = [];
 
     public IReadOnlyList<DrillCall> Calls
     {
@@ -41,25 +42,16 @@ internal sealed class DrillScenario(Drill drill, ActionCatalog actions, VirtualC
 
     public int Unanswered { get; private set; }
 
+    /// <summary>Gets or sets what the replay does when a call meets one of the drill's faults (kills the worker, takes the store down).</summary>
+    public Func<DrillFault, Task>? Strike { get; set; }
+
     /// <summary>The drill's activities in place of the actions' own: <c>action:NAME</c> and <c>plan:NAME</c> for every action.</summary>
     public ActivityRegistry Activities()
     {
         var registry = new ActivityRegistry();
         foreach (var action in actions.All)
         {
-            registry.Add(RunbookActivities.ActivityName(action.Name), sc =>
-            {
-                try
-                {
-                    return Task.FromResult(Answer(action, sc));
-                }
-#pragma warning disable CA1031 // The answer's failure is the attempt's outcome, as an action's would be.
-                catch (Exception ex)
-#pragma warning restore CA1031
-                {
-                    return Task.FromException<JsonNode?>(ex);
-                }
-            });
+            registry.Add(RunbookActivities.ActivityName(action.Name), sc => AnswerAsync(action, sc));
             registry.Add(RunbookActivities.PlanActivityName(action.Name), sc => Task.FromResult(Plan(action, sc)));
         }
 
@@ -104,7 +96,7 @@ internal sealed class DrillScenario(Drill drill, ActionCatalog actions, VirtualC
         return JsonSerializer.SerializeToNode(plan, WorkflowJson.Options);
     }
 
-    private JsonNode? Answer(IRunbookAction action, IStepContext sc)
+    private async Task<JsonNode?> AnswerAsync(IRunbookAction action, IStepContext sc)
     {
         var (step, with) = Payload(sc);
         var role = RoleOf(sc);
@@ -113,6 +105,33 @@ internal sealed class DrillScenario(Drill drill, ActionCatalog actions, VirtualC
             : null;
         answers ??= drill.Actions.GetValueOrDefault(action.Name);
         DrillAnswer? answer;
+        DrillFault? fault;
+        lock (gate)
+        {
+            fault = role == "action" ? drill.Faults.FirstOrDefault(f => f.Step == step && f.Attempt == sc.Attempt && !struck.Contains(f)) : null;
+            if (fault is not null)
+            {
+                struck.Add(fault);
+            }
+
+            if (fault?.Kind == DrillFaultKind.WorkerDies)
+            {
+                // The call never gets its answer: the next attempt gets the one this call would have had.
+                calls.Add(new DrillCall(step, role, action.Name, sc.Attempt, Offset, (JsonObject)with.DeepClone(), Effect(action.Classify(with)), "the worker died during the call"));
+            }
+        }
+
+        if (fault is not null && Strike is { } strike)
+        {
+            await strike(fault).ConfigureAwait(false);
+        }
+
+        if (fault?.Kind == DrillFaultKind.WorkerDies)
+        {
+            // Killed: the attempt is abandoned, nothing of it is committed.
+            await new TaskCompletionSource().Task.WaitAsync(sc.CancellationToken).ConfigureAwait(false);
+        }
+
         lock (gate)
         {
             var n = answered.GetValueOrDefault((step, role));

@@ -26,7 +26,14 @@ public static class DrillSchema
         ["root.steps"] = "How each step's calls are answered, by step id: one answer, or calls / verify / compensate / plan.",
         ["root.actions"] = "How calls of an action are answered when the step has no entry, by action name.",
         ["root.approvals"] = "Who decides the approvals the run asks for, and when.",
+        ["root.faults"] = "Engine faults to inject: a worker killed during a step's call, the store unreachable for a while.",
         ["root.expect"] = "What must hold; each expectation is reported as passed or failed.",
+        ["fault.worker_dies"] = "The step during whose call the worker running the run dies (as if killed with SIGKILL): nothing of the call is recorded, and a new worker recovers the run when the dead worker's lease (30s) expires.",
+        ["fault.store_unreachable"] = "How long every read and write of the engine's store fails (e.g. 2m); give 'at' or 'during'.",
+        ["fault.attempt"] = "Which attempt of the step's call the fault strikes (default 1).",
+        ["fault.restart_after"] = "worker_dies: how long after the death a new worker starts (default 30s).",
+        ["fault.at"] = "store_unreachable: when the outage starts, from start.",
+        ["fault.during"] = "store_unreachable: the step whose call starts the outage (the call is answered, but its result cannot be recorded).",
         ["alert.source"] = "alertmanager (default), grafana, pagerduty or azure-monitor.",
         ["alert.name"] = "The alert's name (its alertname label).",
         ["alert.labels"] = "Its labels, which the triggers' matchers and inputs read.",
@@ -68,6 +75,7 @@ public static class DrillSchema
         ["expect.mttd"] = "The most the time from the alert firing to the run starting may be (15m or <= 15m).",
         ["expect.mttr"] = "The most the time from the alert firing to recovery (verified, run completed, or alert resolved) may be.",
         ["expect.alert_outcomes"] = "What each alert notification's routing ends in, in delivery order: started, blocked (a guard refused the run), attached (a repeat), resolved, cancelled, no_run, unmatched, invalid.",
+        ["expect.attempts"] = "How many times each step's action must be called, by step id (every attempt counts, a call cut short by a fault too).",
         ["expect.calls"] = "The action calls the run must make, in order (what runbook drill record writes): any divergence fails the drill.",
         ["call.step"] = "The step that makes the call.",
         ["call.action"] = "The action it calls.",
@@ -143,6 +151,15 @@ public static class DrillSchema
                 ["action"] = Enum([.. actions.All.Select(a => a.Name)]),
                 ["with"] = new JsonObject { ["type"] = "object" },
             }, "step", "action"),
+            ["fault"] = Section("fault", DrillFault.Keys, new()
+            {
+                ["worker_dies"] = new JsonObject { ["type"] = "string" },
+                ["store_unreachable"] = Ref("duration"),
+                ["attempt"] = new JsonObject { ["type"] = "integer", ["minimum"] = 1 },
+                ["restart_after"] = Ref("duration"),
+                ["at"] = Ref("duration"),
+                ["during"] = new JsonObject { ["type"] = "string" },
+            }),
             ["expect"] = Section("expect", DrillExpectations.Keys, new()
             {
                 ["outcome"] = Enum(DrillParser.Outcomes),
@@ -156,8 +173,12 @@ public static class DrillSchema
                 ["mttr"] = new JsonObject { ["type"] = "string", ["pattern"] = "^(<=\\s*)?[0-9]" },
                 ["calls"] = new JsonObject { ["type"] = "array", ["items"] = Ref("call") },
                 ["alert_outcomes"] = new JsonObject { ["type"] = "array", ["items"] = Enum(DrillParser.NotificationOutcomes) },
+                ["attempts"] = new JsonObject { ["type"] = "object", ["additionalProperties"] = new JsonObject { ["type"] = "integer", ["minimum"] = 0 } },
             }),
         };
+        definitions["fault"]!["oneOf"] = new JsonArray(
+            new JsonObject { ["required"] = new JsonArray("worker_dies"), ["not"] = new JsonObject { ["anyOf"] = new JsonArray([.. new[] { "store_unreachable", "at", "during" }.Select(k => (JsonNode)new JsonObject { ["required"] = new JsonArray(k) })]) } },
+            new JsonObject { ["required"] = new JsonArray("store_unreachable"), ["not"] = new JsonObject { ["required"] = new JsonArray("restart_after") }, ["oneOf"] = new JsonArray(new JsonObject { ["required"] = new JsonArray("at") }, new JsonObject { ["required"] = new JsonArray("during") }) });
         definitions["approval"]!["oneOf"] = new JsonArray([.. new[] { "approve", "reject", "never" }.Select(k => (JsonNode)new JsonObject { ["required"] = new JsonArray(k) })]);
         var root = Section("root", Drill.RootKeys, new()
         {
@@ -176,6 +197,7 @@ public static class DrillSchema
                 ["additionalProperties"] = Ref("answers"),
             },
             ["approvals"] = new JsonObject { ["type"] = "array", ["items"] = Ref("approval") },
+            ["faults"] = new JsonObject { ["type"] = "array", ["items"] = Ref("fault") },
             ["expect"] = Ref("expect"),
         }, "drill", "runbook", "expect");
         var schema = new JsonObject

@@ -25,6 +25,7 @@ public sealed class WorkflowWorker : IAsyncDisposable
     private readonly CancellationTokenSource abandonAll = new();
     private readonly SemaphoreSlim wake = new(0, 1);
     private readonly string actor;
+    private volatile bool killed;
 
     /// <summary>Initializes a new instance of the <see cref="WorkflowWorker"/> class.</summary>
     /// <param name="store">The store.</param>
@@ -124,7 +125,7 @@ public sealed class WorkflowWorker : IAsyncDisposable
         logger.LogInformation("Worker {WorkerId} serving queues {Queues}", WorkerId, string.Join(",", options.Queues));
         try
         {
-            while (!stoppingToken.IsCancellationRequested)
+            while (!stoppingToken.IsCancellationRequested && !killed)
             {
                 var claimed = 0;
                 try
@@ -166,6 +167,11 @@ public sealed class WorkflowWorker : IAsyncDisposable
     /// <returns>A task.</returns>
     public async Task HeartbeatAsync(CancellationToken cancellationToken)
     {
+        if (killed)
+        {
+            return;
+        }
+
         var runIds = runs.Keys.ToList();
         var steps = activitySteps.Keys.ToList();
         if (runIds.Count == 0 && steps.Count == 0)
@@ -201,6 +207,18 @@ public sealed class WorkflowWorker : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Stops at once, the way a process killed with SIGKILL stops: everything in flight is abandoned with nothing more
+    /// committed and its leases kept (they expire, and another worker recovers the work as after a crash), and nothing
+    /// more is claimed. Game-day drills use it to replay a worker's death without killing a process.
+    /// </summary>
+    /// <returns>A task that completes when every in-flight execution has been told to stop.</returns>
+    public Task KillAsync()
+    {
+        killed = true;
+        return abandonAll.CancelAsync();
+    }
+
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
@@ -220,6 +238,11 @@ public sealed class WorkflowWorker : IAsyncDisposable
 
     private async Task DrainAsync()
     {
+        if (killed)
+        {
+            return; // a killed worker gives nothing back: its leases expire
+        }
+
         var pending = runs.Values.Select(r => r.Task!).Concat(activitySteps.Values.Select(a => a.Task!)).ToList();
         if (pending.Count > 0)
         {
@@ -268,6 +291,11 @@ public sealed class WorkflowWorker : IAsyncDisposable
     private async Task<IReadOnlyList<Task>> ClaimAndStartAsync(CancellationToken cancellationToken)
     {
         var started = new List<Task>();
+        if (killed)
+        {
+            return started;
+        }
+
         var freeRuns = options.MaxConcurrentRuns - runs.Count;
         if (freeRuns > 0)
         {

@@ -57,5 +57,11 @@ public sealed class DrillSchemaTests
         Assert.NotEqual(string.Empty, Errors("drill: x\nrunbook: y\nrun: {}\nactions:\n  shel: { respond: {} }\nexpect: { outcome: completed }\n"));
         Assert.NotEqual(string.Empty, Errors("drill: x\nrunbook: y\nrun: {}\nexpect: { outcome: succeeded }\n"));
         Assert.Equal(string.Empty, Errors("drill: x\nrunbook: y\nrun: {}\nexpect: { outcome: completed, mttr: \"<= 15m\" }\n"));
+        const string Head = "drill: x\nrunbook: y\nrun: {}\nexpect: { attempts: { a: 2 } }\nfaults:\n";
+        Assert.Equal(string.Empty, Errors(Head + "  - { worker_dies: a, attempt: 2, restart_after: 5s }\n  - { store_unreachable: 1m, at: 5m }\n  - { store_unreachable: 1m, during: a }\n"));
+        Assert.NotEqual(string.Empty, Errors(Head + "  - { worker_dies: a, at: 1m }\n"));
+        Assert.NotEqual(string.Empty, Errors(Head + "  - { store_unreachable: 1m }\n"));
+        Assert.NotEqual(string.Empty, Errors(Head + "  - { store_unreachable: 1m, at: 1m, during: a }\n"));
+        Assert.NotEqual(string.Empty, Errors(Head + "  - { store_unreachable: 1m, at: 1m, restart_after: 1m }\n"));
     }
 }

@@ -197,6 +197,55 @@ public abstract class WorkflowStoreCompliance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_killed_worker_commits_nothing_more_keeps_its_lease_and_its_step_is_run_again_after_the_lease()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var attempts = new ConcurrentQueue<int>();
+        var def = H.Registry.Add("killed", async ctx =>
+        {
+            var attempt = await ctx.StepAsync("work", async sc =>
+            {
+                attempts.Enqueue(sc.Attempt);
+                if (sc.Attempt == 1)
+                {
+                    entered.TrySetResult();
+                    await new TaskCompletionSource().Task.WaitAsync(sc.CancellationToken); // only the kill ends it
+                }
+
+                return sc.Attempt;
+            });
+            return JsonValue.Create(attempt);
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+        var lease = new WorkerOptions { LeaseDuration = TimeSpan.FromSeconds(30) };
+
+        var w1 = H.Worker("w1", lease);
+        var first = w1.RunUntilIdleAsync(CancellationToken.None);
+        await entered.Task.WaitAsync(Patience);
+        await w1.KillAsync();
+        Assert.Equal(1, await first.WaitAsync(Patience)); // it ran the one run it had claimed, and claims nothing after the kill
+        Assert.Equal(0, await w1.RunUntilIdleAsync(CancellationToken.None));
+
+        var held = await H.RunAsync(run.RunId);
+        Assert.Equal(RunStatus.Running, held.Status);
+        Assert.Equal("w1", held.LeaseOwner); // a dead process gives nothing back
+        Assert.Equal(0, await H.Worker("w2", lease).RunUntilIdleAsync(CancellationToken.None)); // not before the lease expires
+
+        H.Time.Advance(TimeSpan.FromSeconds(31));
+        await H.Worker("w2", lease).RunUntilIdleAsync(CancellationToken.None);
+        var done = await H.RunAsync(run.RunId);
+        Assert.Equal(RunStatus.Completed, done.Status);
+        Assert.Equal("2", done.Output);
+        Assert.Equal([1, 2], attempts.ToArray());
+        var timeline = await H.TimelineAsync(run.RunId);
+        Assert.Equal("worker:w2", Assert.Single(timeline, e => e.Kind == "run.recovered").Actor);
+        Assert.Contains(timeline, e => e.Kind == "step.interrupted");
+        Assert.DoesNotContain(timeline, e => e.Actor == "worker:w1" && e.Kind is "step.completed" or "step.failed" or "lease.fenced");
+        Assert.Null(TimelineChain.Verify(timeline));
+        await w1.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Retries_back_off_by_the_policy_and_stop_at_the_maximum_attempts()
     {
         var attempts = 0;

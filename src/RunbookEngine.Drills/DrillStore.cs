@@ -1,0 +1,106 @@
+using RunbookEngine.Workflows;
+using RunbookEngine.Workflows.Storage;
+
+namespace RunbookEngine.Drills;
+
+/// <summary>
+/// The store as a drill's engine sees it: the real store, except while an injected outage lasts, when every read and
+/// write fails with <see cref="WorkflowStoreException"/> as an unreachable database's would. The drill's own
+/// bookkeeping reads the real store underneath.
+/// </summary>
+internal sealed class DrillStore(IWorkflowStore inner, TimeProvider clock) : IWorkflowStore
+{
+    private readonly Lock gate = new();
+    private readonly List<(DateTimeOffset From, DateTimeOffset Until)> outages = [];
+
+    /// <summary>Gets the end of the outage under way now, or null when the store is reachable.</summary>
+    public DateTimeOffset? DownUntil
+    {
+        get
+        {
+            var now = clock.GetUtcNow();
+            lock (gate)
+            {
+                return outages.Where(o => o.From <= now && now < o.Until).Select(o => (DateTimeOffset?)o.Until).Max();
+            }
+        }
+    }
+
+    /// <summary>Gets when outages still to come or under way end, for the drill's clock to stop at.</summary>
+    public IReadOnlyList<DateTimeOffset> Ends
+    {
+        get
+        {
+            lock (gate)
+            {
+                return [.. outages.Select(o => o.Until)];
+            }
+        }
+    }
+
+    /// <summary>Makes the store unreachable from <paramref name="from"/> for <paramref name="duration"/>.</summary>
+    public void Outage(DateTimeOffset from, TimeSpan duration)
+    {
+        lock (gate)
+        {
+            outages.Add((from, from + duration));
+        }
+    }
+
+    public Task MigrateAsync(CancellationToken cancellationToken) => UpAsync(() => inner.MigrateAsync(cancellationToken));
+
+    public Task<StartRunResult> StartRunAsync(NewRun run, CancellationToken cancellationToken) => UpAsync(() => inner.StartRunAsync(run, cancellationToken));
+
+    public Task<RunRecord?> GetRunAsync(string runId, CancellationToken cancellationToken) => UpAsync(() => inner.GetRunAsync(runId, cancellationToken));
+
+    public Task<IReadOnlyList<RunRecord>> ListRunsAsync(RunQuery query, CancellationToken cancellationToken) => UpAsync(() => inner.ListRunsAsync(query, cancellationToken));
+
+    public Task<IReadOnlyList<TimelineEvent>> GetTimelineAsync(string runId, long afterSequence, int limit, CancellationToken cancellationToken) =>
+        UpAsync(() => inner.GetTimelineAsync(runId, afterSequence, limit, cancellationToken));
+
+    public Task<WorkflowDefinition?> GetDefinitionAsync(string hash, CancellationToken cancellationToken) => UpAsync(() => inner.GetDefinitionAsync(hash, cancellationToken));
+
+    public Task<SignalOutcome> SignalAsync(string runId, NewSignal signal, CancellationToken cancellationToken) => UpAsync(() => inner.SignalAsync(runId, signal, cancellationToken));
+
+    public Task<CancelOutcome> RequestCancelAsync(string runId, string actor, string? reason, DateTimeOffset now, CancellationToken cancellationToken) =>
+        UpAsync(() => inner.RequestCancelAsync(runId, actor, reason, now, cancellationToken));
+
+    public Task<IReadOnlyList<ClaimedRun>> ClaimRunsAsync(ClaimRequest request, CancellationToken cancellationToken) => UpAsync(() => inner.ClaimRunsAsync(request, cancellationToken));
+
+    public Task<IReadOnlyList<ClaimedActivity>> ClaimActivitiesAsync(ClaimRequest request, CancellationToken cancellationToken) => UpAsync(() => inner.ClaimActivitiesAsync(request, cancellationToken));
+
+    public Task<RunHistory> LoadHistoryAsync(string runId, CancellationToken cancellationToken) => UpAsync(() => inner.LoadHistoryAsync(runId, cancellationToken));
+
+    public Task CommitAsync(RunCommit commit, CancellationToken cancellationToken) => UpAsync(() => inner.CommitAsync(commit, cancellationToken));
+
+    public Task<LeaseRenewal> RenewLeasesAsync(string workerId, IReadOnlyCollection<string> runIds, IReadOnlyCollection<(string RunId, int Sequence)> activities, DateTimeOffset until, CancellationToken cancellationToken) =>
+        UpAsync(() => inner.RenewLeasesAsync(workerId, runIds, activities, until, cancellationToken));
+
+    public Task<IReadOnlyList<QueueBacklog>> BacklogAsync(DateTimeOffset now, CancellationToken cancellationToken) => UpAsync(() => inner.BacklogAsync(now, cancellationToken));
+
+    public Task ReleaseLeasesAsync(string workerId, IReadOnlyCollection<string> runIds, IReadOnlyCollection<(string RunId, int Sequence)> activities, DateTimeOffset now, CancellationToken cancellationToken) =>
+        UpAsync(() => inner.ReleaseLeasesAsync(workerId, runIds, activities, now, cancellationToken));
+
+    public Task AppendTimelineAsync(string runId, NewTimelineEvent timelineEvent, CancellationToken cancellationToken) => UpAsync(() => inner.AppendTimelineAsync(runId, timelineEvent, cancellationToken));
+
+    public Task AppendJournalAsync(IReadOnlyList<NewJournalEntry> entries, CancellationToken cancellationToken) => UpAsync(() => inner.AppendJournalAsync(entries, cancellationToken));
+
+    public Task<IReadOnlyList<JournalEntry>> ListJournalAsync(JournalQuery query, CancellationToken cancellationToken) => UpAsync(() => inner.ListJournalAsync(query, cancellationToken));
+
+    public Task<IReadOnlyList<GuardRecord>> ListGuardsAsync(string? key, int limit, CancellationToken cancellationToken) => UpAsync(() => inner.ListGuardsAsync(key, limit, cancellationToken));
+
+    public Task<bool> ResetGuardAsync(string key, GuardReset reset, CancellationToken cancellationToken) => UpAsync(() => inner.ResetGuardAsync(key, reset, cancellationToken));
+
+    /// <summary>The drill owns the real store and disposes it; this view holds nothing.</summary>
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private Task<T> UpAsync<T>(Func<Task<T>> call) =>
+        DownUntil is { } until
+            ? Task.FromException<T>(new WorkflowStoreException($"the store is unreachable (drill fault, until {until:O})"))
+            : call();
+
+    private Task UpAsync(Func<Task> call) =>
+        DownUntil is { } until
+            ? Task.FromException(new WorkflowStoreException($"the store is unreachable (drill fault, until {until:O})"))
+            : call();
+}
