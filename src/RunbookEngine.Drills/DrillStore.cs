@@ -91,6 +91,12 @@ internal sealed class DrillStore(IWorkflowStore inner, TimeProvider clock) : IWo
 
     public Task<bool> ResetGuardAsync(string key, GuardReset reset, CancellationToken cancellationToken) => UpAsync(() => inner.ResetGuardAsync(key, reset, cancellationToken));
 
+    public Task<DrillReport> AppendDrillReportAsync(NewDrillReport report, CancellationToken cancellationToken) => UpAsync(() => inner.AppendDrillReportAsync(report, cancellationToken));
+
+    public Task<IReadOnlyList<DrillReport>> ListDrillReportsAsync(DrillReportQuery query, CancellationToken cancellationToken) => UpAsync(() => inner.ListDrillReportsAsync(query, cancellationToken));
+
+    public Task<DrillReport?> GetDrillReportAsync(long id, CancellationToken cancellationToken) => UpAsync(() => inner.GetDrillReportAsync(id, cancellationToken));
+
     /// <summary>The drill owns the real store and disposes it; this view holds nothing.</summary>
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 

@@ -181,6 +181,26 @@ internal static class PostgresSchema
             -- The W3C traceparent of a run's trace: every worker that executes the run continues it.
             ALTER TABLE runs ADD COLUMN trace_parent text;
             """),
+        (7, """
+            -- Game-day drill reports, append-only like the journal.
+            CREATE TABLE drill_reports (
+                id       bigserial PRIMARY KEY,
+                at       timestamptz NOT NULL,
+                drill    text NOT NULL,
+                runbook  text NOT NULL,
+                passed   boolean NOT NULL,
+                actor    text NOT NULL,
+                mode     text NOT NULL,
+                report   text NOT NULL
+            );
+            CREATE INDEX drill_reports_drill ON drill_reports (drill, id);
+            CREATE FUNCTION drill_reports_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'drill reports are append-only' USING ERRCODE = 'RB001';
+            END $$;
+            CREATE TRIGGER drill_reports_append_only BEFORE UPDATE OR DELETE ON drill_reports
+                FOR EACH ROW EXECUTE FUNCTION drill_reports_append_only();
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

@@ -134,6 +134,24 @@ internal static class SqliteSchema
             -- The W3C traceparent of a run's trace: every worker that executes the run continues it.
             ALTER TABLE runs ADD COLUMN trace_parent TEXT;
             """),
+        (5, """
+            -- Game-day drill reports, append-only like the journal.
+            CREATE TABLE drill_reports (
+                id       INTEGER PRIMARY KEY AUTOINCREMENT,
+                at       INTEGER NOT NULL,
+                drill    TEXT NOT NULL,
+                runbook  TEXT NOT NULL,
+                passed   INTEGER NOT NULL,
+                actor    TEXT NOT NULL,
+                mode     TEXT NOT NULL,
+                report   TEXT NOT NULL
+            );
+            CREATE INDEX drill_reports_drill ON drill_reports (drill, id);
+            CREATE TRIGGER drill_reports_append_only_update BEFORE UPDATE ON drill_reports
+                BEGIN SELECT RAISE(ABORT, 'drill reports are append-only'); END;
+            CREATE TRIGGER drill_reports_append_only_delete BEFORE DELETE ON drill_reports
+                BEGIN SELECT RAISE(ABORT, 'drill reports are append-only'); END;
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

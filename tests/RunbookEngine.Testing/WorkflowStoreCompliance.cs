@@ -1061,4 +1061,28 @@ public abstract class WorkflowStoreCompliance : IAsyncLifetime
         Assert.Equal(["Heartbeat"], (await H.Store.ListJournalAsync(new JournalQuery { Limit = 1 }, CancellationToken.None)).Select(e => e.Subject));
         Assert.Equal(["DiskFull", "Watchdog"], (await H.Store.ListJournalAsync(new JournalQuery { BeforeId = all[0].Id }, CancellationToken.None)).Select(e => e.Subject));
     }
+
+    [Fact]
+    public async Task Drill_reports_are_kept_newest_first_filtered_paged_and_read_back_whole()
+    {
+        var t0 = H.Time.GetUtcNow();
+        Assert.Empty(await H.Store.ListDrillReportsAsync(new DrillReportQuery(), CancellationToken.None));
+        Assert.Null(await H.Store.GetDrillReportAsync(1, CancellationToken.None));
+        var report = """{"drill":"disk-full","passed":true,"checks":[{"name":"outcome","passed":true}],"note":"ünïcode ✓"}""";
+        var first = await H.Store.AppendDrillReportAsync(new NewDrillReport(t0, "disk-full", "disk-full-cleanup", true, "user:alice", "replay", report), CancellationToken.None);
+        var second = await H.Store.AppendDrillReportAsync(new NewDrillReport(t0 + TimeSpan.FromSeconds(1), "breaker", "restart", false, "user:bob", "replay", "{}"), CancellationToken.None);
+        var third = await H.Store.AppendDrillReportAsync(new NewDrillReport(t0 + TimeSpan.FromSeconds(2), "disk-full", "disk-full-cleanup", false, "user:alice", "live", "{}"), CancellationToken.None);
+
+        Assert.True(first.Id < second.Id && second.Id < third.Id);
+        Assert.Equal((t0, "disk-full", "disk-full-cleanup", true, "user:alice", "replay", report), (first.At, first.Drill, first.Runbook, first.Passed, first.Actor, first.Mode, first.Report));
+        Assert.Equal(first, await H.Store.GetDrillReportAsync(first.Id, CancellationToken.None));
+        Assert.Equal([third.Id, second.Id, first.Id], (await H.Store.ListDrillReportsAsync(new DrillReportQuery(), CancellationToken.None)).Select(r => r.Id));
+        Assert.Equal([third.Id, first.Id], (await H.Store.ListDrillReportsAsync(new DrillReportQuery { Drill = "disk-full" }, CancellationToken.None)).Select(r => r.Id));
+        Assert.Equal([second.Id], (await H.Store.ListDrillReportsAsync(new DrillReportQuery { Runbook = "restart" }, CancellationToken.None)).Select(r => r.Id));
+        Assert.Equal([third.Id, second.Id], (await H.Store.ListDrillReportsAsync(new DrillReportQuery { Passed = false }, CancellationToken.None)).Select(r => r.Id));
+        Assert.Equal([first.Id], (await H.Store.ListDrillReportsAsync(new DrillReportQuery { Passed = true }, CancellationToken.None)).Select(r => r.Id));
+        Assert.Equal([third.Id], (await H.Store.ListDrillReportsAsync(new DrillReportQuery { Limit = 1 }, CancellationToken.None)).Select(r => r.Id));
+        Assert.Equal([second.Id, first.Id], (await H.Store.ListDrillReportsAsync(new DrillReportQuery { BeforeId = third.Id }, CancellationToken.None)).Select(r => r.Id));
+        Assert.Equal("live", (await H.Store.GetDrillReportAsync(third.Id, CancellationToken.None))!.Mode);
+    }
 }
