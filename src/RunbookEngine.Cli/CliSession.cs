@@ -174,7 +174,7 @@ internal sealed class CliSession : IAsyncDisposable
         var runs = IsTemporal ? await TemporalRunClientAsync(cancellationToken).ConfigureAwait(false) : null;
         var s = await StoreAsync(cancellationToken).ConfigureAwait(false);
         service = runs is not null
-            ? new LocalRunbookService(runs, s, s, Actions, [RunbooksDirectory], RunsName)
+            ? new LocalRunbookService(runs, s, s, s, Actions, [RunbooksDirectory], RunsName)
             : new LocalRunbookService(s, Actions, [RunbooksDirectory], StoreName);
         return service;
     }

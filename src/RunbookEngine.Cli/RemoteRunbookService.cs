@@ -76,6 +76,19 @@ internal sealed class RemoteRunbookService : IRunbookService, IDisposable
     public Task<GuardView> ResetGuardAsync(string key, string reason, Caller caller, CancellationToken cancellationToken) =>
         SendAsync<GuardView>(HttpMethod.Post, "api/guards/reset", new { key, reason }, cancellationToken);
 
+    public Task<DrillReportView> SaveDrillReportAsync(System.Text.Json.Nodes.JsonObject report, string mode, Caller caller, CancellationToken cancellationToken) =>
+        SendAsync<DrillReportView>(HttpMethod.Post, "api/drills", new { mode, report }, cancellationToken);
+
+    public Task<IReadOnlyList<DrillReportView>> ListDrillReportsAsync(string? drill, string? runbook, bool? passed, int limit, CancellationToken cancellationToken) =>
+        SendAsync<IReadOnlyList<DrillReportView>>(
+            HttpMethod.Get,
+            $"api/drills?limit={limit}" + (drill is null ? string.Empty : "&drill=" + Uri.EscapeDataString(drill)) + (runbook is null ? string.Empty : "&runbook=" + Uri.EscapeDataString(runbook)) + (passed is { } p ? (p ? "&passed=true" : "&passed=false") : string.Empty),
+            null,
+            cancellationToken);
+
+    public Task<DrillReportView> GetDrillReportAsync(long id, CancellationToken cancellationToken) =>
+        SendAsync<DrillReportView>(HttpMethod.Get, $"api/drills/{id}", null, cancellationToken);
+
     public void Dispose() => http.Dispose();
 
     private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken)

@@ -140,6 +140,46 @@ internal static class ApiEndpoints
             return await service.ResetGuardAsync(body.Key, body.Reason ?? string.Empty, caller, ct).ConfigureAwait(false);
         });
 
+        Get(api, "/drills", ApiRole.Viewer, async (http, caller, ct) =>
+        {
+            var q = http.Request.Query;
+            var limit = 50;
+            if (q["limit"].ToString() is { Length: > 0 } l && !int.TryParse(l, out limit))
+            {
+                throw new RunbookServiceException(ServiceErrorKind.Invalid, $"limit '{l}' is not a number");
+            }
+
+            bool? passed = Text(q["passed"]) switch
+            {
+                null => null,
+                "true" => true,
+                "false" => false,
+                var other => throw new RunbookServiceException(ServiceErrorKind.Invalid, $"passed '{other}' must be true or false"),
+            };
+            return await service.ListDrillReportsAsync(Text(q["drill"]), Text(q["runbook"]), passed, limit, ct).ConfigureAwait(false);
+        });
+        Get(api, "/drills/{id}", ApiRole.Viewer, async (http, caller, ct) =>
+        {
+            var id = http.Request.RouteValues["id"]?.ToString();
+            return long.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n)
+                ? await service.GetDrillReportAsync(n, ct).ConfigureAwait(false)
+                : throw new RunbookServiceException(ServiceErrorKind.Invalid, $"'{id}' is not a drill report id (a number, as `runbook drill list` shows)");
+        });
+
+        // Running a drill is operating the engine; what it reports is kept with who ran it.
+        Post(api, "/drills", ApiRole.Operator, async (http, caller, ct) =>
+        {
+            var body = await BodyAsync<DrillBody>(http, ct).ConfigureAwait(false);
+            if (body.Report is null)
+            {
+                throw new RunbookServiceException(ServiceErrorKind.Invalid, "the body needs 'report': one drill's result as `runbook drill run --report json` prints it, and 'mode' (replay or live)");
+            }
+
+            var saved = await service.SaveDrillReportAsync(body.Report, body.Mode ?? "replay", caller, ct).ConfigureAwait(false);
+            http.Response.StatusCode = StatusCodes.Status201Created;
+            return saved;
+        });
+
         api.MapFallback((HttpContext http) => ServerErrors.WriteAsync(http, 404, "not_found", $"no API endpoint {http.Request.Method} {http.Request.Path}; see docs/api.md"));
     }
 
@@ -345,6 +385,15 @@ internal static class ApiEndpoints
 
         [JsonPropertyName("reason")]
         public string? Reason { get; set; }
+    }
+
+    private sealed class DrillBody
+    {
+        [JsonPropertyName("mode")]
+        public string? Mode { get; set; }
+
+        [JsonPropertyName("report")]
+        public System.Text.Json.Nodes.JsonObject? Report { get; set; }
     }
 
     private sealed class RetryBody

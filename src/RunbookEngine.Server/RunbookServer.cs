@@ -53,7 +53,7 @@ public static class RunbookServer
 
         var service = engine is null
             ? new LocalRunbookService(store, actions, options.RunbookDirectories, storeName, time) { AllowFiles = false }
-            : new LocalRunbookService(engine.Client, store, store, actions, options.RunbookDirectories, engine.Name) { AllowFiles = false };
+            : new LocalRunbookService(engine.Client, store, store, store, actions, options.RunbookDirectories, engine.Name) { AllowFiles = false };
         var context = new ServerContext(options, store, service, new ApiTokenFile(options.TokensFile), actions, loggers, time) { Engine = engine };
         builder.Services.AddSingleton(context);
         if (options.EmbeddedWorker)

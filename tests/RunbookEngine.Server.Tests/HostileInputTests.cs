@@ -23,6 +23,7 @@ public sealed class HostileInputTests : IAsyncLifetime
         ("POST", "/api/runs/{run}/cancel"),
         ("POST", "/api/runs/{run}/retry"),
         ("POST", "/api/guards/reset"),
+        ("POST", "/api/drills"),
         ("POST", "/hooks/alertmanager"),
         ("POST", "/hooks/grafana"),
         ("PUT", "/hooks/grafana"),
@@ -102,6 +103,7 @@ public sealed class HostileInputTests : IAsyncLifetime
     [InlineData("POST", "/api/runs")]
     [InlineData("POST", "/api/runbooks/validate")]
     [InlineData("POST", "/api/guards/reset")]
+    [InlineData("POST", "/api/drills")]
     [InlineData("POST", "/hooks/alertmanager")]
     [InlineData("POST", "/hooks/azure-monitor")]
     public async Task An_empty_body_or_the_wrong_content_type_gets_a_clear_4xx(string method, string path)
@@ -130,6 +132,11 @@ public sealed class HostileInputTests : IAsyncLifetime
     [InlineData("POST", "/api/runs/run_does_not_exist/approve", 404)]
     [InlineData("POST", "/api/runs/run_does_not_exist/cancel", 404)]
     [InlineData("POST", "/api/runs/run_does_not_exist/retry", 404)]
+    [InlineData("GET", "/api/drills/999999", 404)]
+    [InlineData("GET", "/api/drills/abc", 400)]
+    [InlineData("GET", "/api/drills/-1", 400)]
+    [InlineData("GET", "/api/drills?passed=maybe", 400)]
+    [InlineData("GET", "/api/drills?limit=0", 400)]
     [InlineData("GET", "/api/no/such/endpoint", 404)]
     public async Task Unknown_and_malformed_ids_and_parameters_get_a_clear_4xx(string method, string path, int status)
     {
@@ -180,7 +187,7 @@ public sealed class HostileInputTests : IAsyncLifetime
 
     private static string Text(string name) => name switch
     {
-        "wrong-types" => """{"runbook": 5, "inputs": [1], "dry_run": "yes", "sources": "x", "step": {}, "key": [], "reason": 3, "comment": {}, "from_step": 1, "alerts": 7, "status": 9}""",
+        "wrong-types" => """{"runbook": 5, "inputs": [1], "dry_run": "yes", "sources": "x", "step": {}, "key": [], "reason": 3, "comment": {}, "from_step": 1, "alerts": 7, "status": 9, "report": 5, "mode": []}""",
         "deep" => new string('[', 5000) + new string(']', 5000),
         "duplicate-keys" => """{"runbook": "gated-restart", "inputs": {"host": "a", "host": "b"}, "key": "k", "reason": "r", "alerts": [], "step": "s", "step": "t"}""",
         "json-null" => "null",
@@ -212,6 +219,7 @@ public sealed class HostileInputTests : IAsyncLifetime
         var runs = await server.Store.ListRunsAsync(new() { Limit = 100 }, CancellationToken.None);
         var timeline = await server.Store.GetTimelineAsync(run, 0, 10_000, CancellationToken.None);
         var journal = await server.Store.ListJournalAsync(new() { Limit = 100 }, CancellationToken.None);
-        return $"{runs.Count} runs ({string.Join(',', runs.Select(r => r.Status))}), {timeline.Count} events, {journal.Count} journal entries";
+        var drills = await server.Store.ListDrillReportsAsync(new() { Limit = 100 }, CancellationToken.None);
+        return $"{runs.Count} runs ({string.Join(',', runs.Select(r => r.Status))}), {timeline.Count} events, {journal.Count} journal entries, {drills.Count} drill reports";
     }
 }

@@ -102,4 +102,27 @@ public interface IRunbookService
     /// <param name="cancellationToken">Cancellation.</param>
     /// <returns>The guard after the reset.</returns>
     Task<GuardView> ResetGuardAsync(string key, string reason, Caller caller, CancellationToken cancellationToken);
+
+    /// <summary>Stores the report of a drill that was run, recorded with who ran it.</summary>
+    /// <param name="report">The report: a drill's result as <c>runbook drill run --report json</c> prints it (drill, runbook, passed, checks, ...).</param>
+    /// <param name="mode">How the drill ran: replay or live.</param>
+    /// <param name="caller">Who ran it.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The stored report's summary, with its id.</returns>
+    Task<DrillReportView> SaveDrillReportAsync(System.Text.Json.Nodes.JsonObject report, string mode, Caller caller, CancellationToken cancellationToken);
+
+    /// <summary>Lists stored drill reports, newest first.</summary>
+    /// <param name="drill">Only this drill, or null.</param>
+    /// <param name="runbook">Only drills of this runbook, or null.</param>
+    /// <param name="passed">Only passed (true) or failed (false) drills, or null.</param>
+    /// <param name="limit">The most returned (1 to 10000).</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The reports' summaries.</returns>
+    Task<IReadOnlyList<DrillReportView>> ListDrillReportsAsync(string? drill, string? runbook, bool? passed, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Reads one stored drill report, whole.</summary>
+    /// <param name="id">Its id.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The report.</returns>
+    Task<DrillReportView> GetDrillReportAsync(long id, CancellationToken cancellationToken);
 }

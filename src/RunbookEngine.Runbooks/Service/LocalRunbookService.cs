@@ -13,6 +13,7 @@ public sealed class LocalRunbookService : IRunbookService
 {
     private readonly IGuardStore guards;
     private readonly IJournalStore journal;
+    private readonly IDrillReportStore drillReports;
     private readonly ActionCatalog actions;
     private readonly RunbookLibrary library;
     private readonly IRunClient client;
@@ -25,7 +26,7 @@ public sealed class LocalRunbookService : IRunbookService
     /// <param name="location">The store as shown to people.</param>
     /// <param name="timeProvider">The clock.</param>
     public LocalRunbookService(IWorkflowStore store, ActionCatalog actions, IReadOnlyList<string> runbookDirectories, string location, TimeProvider? timeProvider = null)
-        : this(new WorkflowClient(store ?? throw new ArgumentNullException(nameof(store)), timeProvider), store, store, actions, runbookDirectories, location)
+        : this(new WorkflowClient(store ?? throw new ArgumentNullException(nameof(store)), timeProvider), store, store, store, actions, runbookDirectories, location)
     {
     }
 
@@ -33,19 +34,22 @@ public sealed class LocalRunbookService : IRunbookService
     /// <param name="client">The engine's run client.</param>
     /// <param name="guards">Where guard state is kept.</param>
     /// <param name="journal">Where alerts that started no run are kept.</param>
+    /// <param name="drillReports">Where drill reports are kept.</param>
     /// <param name="actions">The actions runbooks may use.</param>
     /// <param name="runbookDirectories">Where runbooks are found by name.</param>
     /// <param name="location">The engine and store as shown to people.</param>
-    public LocalRunbookService(IRunClient client, IGuardStore guards, IJournalStore journal, ActionCatalog actions, IReadOnlyList<string> runbookDirectories, string location)
+    public LocalRunbookService(IRunClient client, IGuardStore guards, IJournalStore journal, IDrillReportStore drillReports, ActionCatalog actions, IReadOnlyList<string> runbookDirectories, string location)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(guards);
         ArgumentNullException.ThrowIfNull(journal);
+        ArgumentNullException.ThrowIfNull(drillReports);
         ArgumentNullException.ThrowIfNull(actions);
         ArgumentNullException.ThrowIfNull(runbookDirectories);
         this.client = client;
         this.guards = guards;
         this.journal = journal;
+        this.drillReports = drillReports;
         this.actions = actions;
         library = new RunbookLibrary(actions);
         RunbookDirectories = runbookDirectories;
@@ -308,6 +312,78 @@ public sealed class LocalRunbookService : IRunbookService
         var record = (await guards.ListGuardsAsync(key, 1, cancellationToken).ConfigureAwait(false))[0];
         var spec = LoadRunbooks().FirstOrDefault(e => e.Name == RunbookOf(key) && e.Runbook is not null)?.Runbook!.Guards;
         return GuardPolicy.Describe(spec, record, client.Now);
+    }
+
+    /// <inheritdoc/>
+    public async Task<DrillReportView> SaveDrillReportAsync(JsonObject report, string mode, Caller caller, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        ArgumentNullException.ThrowIfNull(caller);
+        if (mode is not ("replay" or "live"))
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, $"mode '{mode}' must be replay or live");
+        }
+
+        string Text(string key, int max) =>
+            report[key] is JsonValue v && v.TryGetValue<string>(out var text) && text.Trim().Length > 0 && text.Length <= max
+                ? text
+                : throw new RunbookServiceException(ServiceErrorKind.Invalid, $"a drill report needs '{key}', a string of 1 to {max} characters (what `runbook drill run --report json` prints for one drill)");
+        var drill = Text("drill", 200);
+        var runbook = Text("runbook", 200);
+        if (report["passed"] is not JsonValue p || !p.TryGetValue<bool>(out var passed))
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, "a drill report needs 'passed': true or false");
+        }
+
+        if (report["checks"] is not JsonArray)
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, "a drill report needs 'checks': the list of its expectations");
+        }
+
+        var stored = await drillReports.AppendDrillReportAsync(new NewDrillReport(client.Now, drill, runbook, passed, caller.Actor, mode, report.ToJsonString(WorkflowJson.Options)), cancellationToken).ConfigureAwait(false);
+        return DrillReportOf(stored, whole: false);
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<DrillReportView>> ListDrillReportsAsync(string? drill, string? runbook, bool? passed, int limit, CancellationToken cancellationToken)
+    {
+        if (limit is < 1 or > 10_000)
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, "limit must be from 1 to 10000");
+        }
+
+        var stored = await drillReports.ListDrillReportsAsync(new DrillReportQuery { Drill = drill, Runbook = runbook, Passed = passed, Limit = limit }, cancellationToken).ConfigureAwait(false);
+        return [.. stored.Select(r => DrillReportOf(r, whole: false))];
+    }
+
+    /// <inheritdoc/>
+    public async Task<DrillReportView> GetDrillReportAsync(long id, CancellationToken cancellationToken) =>
+        await drillReports.GetDrillReportAsync(id, cancellationToken).ConfigureAwait(false) is { } stored
+            ? DrillReportOf(stored, whole: true)
+            : throw new RunbookServiceException(ServiceErrorKind.NotFound, $"no drill report {id}; `runbook drill list` lists them");
+
+    private static DrillReportView DrillReportOf(DrillReport stored, bool whole)
+    {
+        var report = WorkflowJson.Parse(stored.Report) as JsonObject;
+        static double? Seconds(JsonNode? node) =>
+            node is JsonValue v && v.TryGetValue<string>(out var text) && TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var t) ? Math.Round(t.TotalSeconds, 3) : null;
+        return new DrillReportView
+        {
+            Id = stored.Id,
+            At = stored.At,
+            Drill = stored.Drill,
+            Runbook = stored.Runbook,
+            Passed = stored.Passed,
+            Mode = stored.Mode,
+            By = stored.Actor,
+            Status = report?["status"] is JsonValue s && s.TryGetValue<string>(out var status) ? status : null,
+            MttdSeconds = Seconds(report?["mttd"]),
+            MttrSeconds = Seconds(report?["mttr"]),
+            Failed = report?["checks"] is JsonArray checks
+                ? [.. checks.OfType<JsonObject>().Where(c => c["passed"] is JsonValue ok && ok.TryGetValue<bool>(out var b) && !b).Select(c => c["name"]?.ToString() ?? "?")]
+                : [],
+            Report = whole ? report : null,
+        };
     }
 
     private static string RunbookOf(string key) => key.IndexOf('/', StringComparison.Ordinal) is var slash and >= 0 ? key[..slash] : key;
