@@ -61,7 +61,7 @@ public sealed class DrillCliTests : IDisposable
         Assert.Equal(string.Empty, output);
         Assert.Contains("broken.drill.yaml:5:3: steps: 'meassure': runbook 'disk-full-cleanup' has no step 'meassure' (did you mean 'measure'?)", err, StringComparison.Ordinal);
         Assert.Contains("bad-outcome.drill.yaml:4:20: 'outcome' must be completed, failed, cancelled, blocked", err, StringComparison.Ordinal);
-        Assert.Contains("2 of 12 drill(s) invalid; none was run", err, StringComparison.Ordinal);
+        Assert.Contains($"2 of {Directory.GetFiles(Drills, "*.drill.yaml").Length} drill(s) invalid; none was run", err, StringComparison.Ordinal);
         Assert.DoesNotContain("Exception", err, StringComparison.Ordinal);
 
         (code, _, err) = await cli.InvokeAsync("alice", "validate", broken);
@@ -96,6 +96,73 @@ public sealed class DrillCliTests : IDisposable
         Assert.StartsWith("# Drill report\n\n0 of 1 drill(s) passed.", output, StringComparison.Ordinal);
         Assert.Contains("| steps_run: verify | **FAIL** | runs | skipped (its when: was false) |", output, StringComparison.Ordinal);
         Assert.Contains("| T+3m | approval.granted | approve | worker:drill | by user:bob: old logs, fine to delete |", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Every_drill_run_is_kept_with_who_ran_it_listed_newest_first_and_shown_again()
+    {
+        var (code, output, err) = await cli.InvokeAsync("alice", "drill", "list");
+        Assert.True(code == 0, err);
+        Assert.Contains("no drill reports yet: `runbook drill run drills/`", output, StringComparison.Ordinal);
+
+        var good = Path.Combine(Drills, "disk-full-cleanup.drill.yaml");
+        var edited = Path.Combine(cli.Directory, "edited.yaml");
+        await File.WriteAllTextAsync(edited, (await File.ReadAllTextAsync(Path.Combine(cli.RunbooksDir, "disk-full-cleanup.yaml"))).Replace("- id: verify\n    action: shell", "- id: verify\n    when: \"${{ false }}\"\n    action: shell", StringComparison.Ordinal));
+        (code, _, err) = await cli.InvokeAsync("alice", "drill", "run", good);
+        Assert.Equal(0, code);
+        Assert.Contains("report kept as drill report 1 in ", err, StringComparison.Ordinal);
+        (code, _, err) = await cli.InvokeAsync("bob", "drill", "run", good, "--runbook", edited);
+        Assert.Equal(1, code);
+        Assert.Contains("report kept as drill report 2", err, StringComparison.Ordinal);
+        (code, _, err) = await cli.InvokeAsync("bob", "drill", "run", good, "--no-store");
+        Assert.Equal(0, code);
+        Assert.DoesNotContain("kept", err, StringComparison.Ordinal);
+
+        (code, output, err) = await cli.InvokeAsync("alice", "drill", "list");
+        Assert.True(code == 0, err);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length);
+        Assert.Matches(@"^2 .* disk-full-on-web-1 +disk-full-cleanup +FAILED \(steps_run: verify\) +completed .* user:bob +replay$", lines[1]);
+        Assert.Matches(@"^1 .* disk-full-on-web-1 +disk-full-cleanup +passed +completed .* user:alice +replay$", lines[2]);
+
+        (code, output, _) = await cli.InvokeAsync("alice", "drill", "list", "--failed", "--output", "json");
+        Assert.Equal(0, code);
+        var failed = Assert.Single(JsonNode.Parse(output)!.AsArray())!;
+        Assert.Equal(2, failed["id"]!.GetValue<long>());
+        Assert.Equal(["steps_run: verify"], failed["failed"]!.AsArray().Select(f => f!.GetValue<string>()));
+        (code, output, _) = await cli.InvokeAsync("alice", "drill", "list", "--drill", "no-such-drill");
+        Assert.Equal((0, "no drill reports match\n"), (code, output));
+
+        (code, output, err) = await cli.InvokeAsync("alice", "drill", "show", "2");
+        Assert.True(code == 0, err);
+        Assert.StartsWith("drill report 2, run ", output, StringComparison.Ordinal);
+        Assert.Contains("by user:bob (replay):\ndrill disk-full-on-web-1 (", output, StringComparison.Ordinal);
+        Assert.Contains("FAIL  steps_run: verify: skipped (its when: was false)", output, StringComparison.Ordinal);
+        (code, output, _) = await cli.InvokeAsync("alice", "drill", "show", "2", "--report", "md");
+        Assert.Equal(0, code);
+        Assert.Contains("| T+3m | approval.granted | approve | worker:drill | by user:bob: old logs, fine to delete |", output, StringComparison.Ordinal);
+        (code, output, _) = await cli.InvokeAsync("alice", "drill", "show", "1", "--report", "junit");
+        Assert.Equal(0, code);
+        Assert.Equal("0", XDocument.Parse(output).Root!.Element("testsuite")!.Attribute("failures")!.Value);
+
+        (code, _, err) = await cli.InvokeAsync("alice", "drill", "show", "7");
+        Assert.Equal(2, code);
+        Assert.Contains("no drill report 7; `runbook drill list` lists them", err, StringComparison.Ordinal);
+        (code, _, err) = await cli.InvokeAsync("alice", "drill", "show", "seven");
+        Assert.Equal(2, code);
+        Assert.Contains("seven", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_store_that_cannot_keep_the_reports_is_a_warning_and_the_verdict_stands()
+    {
+        // The store path is a directory: it cannot be opened as a database.
+        Directory.CreateDirectory(Path.Combine(cli.Directory, "not-a-db"));
+        var (code, output, err) = await cli.InvokeAsync("alice", "--store", Path.Combine(cli.Directory, "not-a-db"), "drill", "run", Path.Combine(Drills, "disk-full-cleanup.drill.yaml"));
+        Assert.True(code == 0, err + output);
+        Assert.Contains("pass  outcome: completed", output, StringComparison.Ordinal);
+        Assert.Contains("warning: the drill reports were not kept: ", err, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", err, StringComparison.Ordinal);
     }
 
     [Fact]

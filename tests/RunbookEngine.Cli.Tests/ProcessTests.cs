@@ -137,6 +137,16 @@ public sealed class ProcessTests : IDisposable
         Assert.True(code == 0, err);
         Assert.Equal("user:ops", JsonNode.Parse(output)!["started_by"]!.GetValue<string>());
 
+        // A drill replayed here is kept by the server, with the token's identity, and listed from it.
+        await File.WriteAllTextAsync(Path.Combine(cli.Directory, "hello.drill.yaml"), "drill: hello-drill\nrunbook: hello\nrun: {}\nactions:\n  log: { respond: {} }\nexpect: { outcome: completed }\n");
+        (code, _, err) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token.Trim(), "drill", "run", Path.Combine(cli.Directory, "hello.drill.yaml"));
+        Assert.True(code == 0, err);
+        Assert.Contains($"report kept as drill report 1 in {url}", err, StringComparison.Ordinal);
+        (code, output, err) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token.Trim(), "drill", "list", "-o", "json");
+        Assert.True(code == 0, err);
+        var kept = Assert.Single(JsonNode.Parse(output)!.AsArray())!;
+        Assert.Equal(("hello-drill", "user:ops", true), (kept["drill"]!.GetValue<string>(), kept["by"]!.GetValue<string>(), kept["passed"]!.GetValue<bool>()));
+
         using (var kill = Process.Start("kill", ["-TERM", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
         {
             await kill.WaitForExitAsync();

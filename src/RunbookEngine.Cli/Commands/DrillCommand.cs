@@ -16,10 +16,16 @@ internal static class DrillCommand
             today's runbook, on virtual time, with every action answered from the drill file: nothing leaves
             the machine. `runbook drill run --help` says how; docs/drills.md describes the file.
 
-            Examples: runbook drill run drills/ ; runbook drill record RUN -o drills/NAME.drill.yaml
+            Every drill run is kept in the store (or on the server) with who ran it: `runbook drill list`
+            shows them, `runbook drill show ID` prints one again.
+
+            Examples: runbook drill run drills/ ; runbook drill record RUN -o drills/NAME.drill.yaml ;
+                      runbook drill list --failed
             """);
         command.Add(CreateRun(session));
         command.Add(CreateRecord(session));
+        command.Add(CreateList(session));
+        command.Add(CreateShow(session));
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
@@ -99,13 +105,15 @@ internal static class DrillCommand
         report.AcceptOnlyFromAmong(Formats);
         var outFile = new Option<string?>("--out") { Description = "Write the report to this file; the terminal still gets the short text." };
         var svg = new Option<string?>("--svg") { Description = "Write an SVG timeline chart of each drill (alert, detection, steps, approval waits, recovery) into this directory." };
+        var noStore = new Option<bool>("--no-store") { Description = "Do not keep the reports in the store (or on the server); by default each drill's report is kept for `runbook drill list`." };
         var command = new Command("run", """
             Replay drills: each drill's alerts go through the real alert routing, guards, interpreter, retries,
             timeouts and approvals, on a throwaway store and on virtual time, so hours of incident replay in
             milliseconds and the same file gives the same timeline every time. No action's code runs: each call
             is answered as the drill says (respond, fail, hang, latency), so no process, HTTP request or cloud
             call leaves the drill, and no secret is read. Checks each expectation and reports MTTD (alert fired
-            to run started) and MTTR (alert fired to verified recovery).
+            to run started) and MTTR (alert fired to verified recovery). Each report is kept in the store (or
+            on the server, with --server) with who ran it, for `runbook drill list`; --no-store keeps none.
             Exit 0 when every expectation held, 1 when one did not, 2 when a drill file is invalid (then none runs).
 
             Examples:
@@ -119,6 +127,7 @@ internal static class DrillCommand
         command.Add(report);
         command.Add(outFile);
         command.Add(svg);
+        command.Add(noStore);
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
@@ -204,7 +213,147 @@ internal static class DrillCommand
                 s.Line($"{results.Count(r => r.Passed)} of {results.Count} drill(s) passed");
             }
 
+            if (!parse.GetValue(noStore))
+            {
+                await StoreAsync(s, results, ct).ConfigureAwait(false);
+            }
+
             return results.All(r => r.Passed) ? ExitCodes.Ok : ExitCodes.Failed;
+        });
+        return command;
+    }
+
+    /// <summary>Keeps each report where `runbook drill list` finds it; a store that cannot take them is said, not fatal: the verdict stands.</summary>
+    private static async Task StoreAsync(CliSession s, IReadOnlyList<DrillResult> results, CancellationToken ct)
+    {
+        try
+        {
+            var service = await s.ServiceAsync(ct).ConfigureAwait(false);
+            var ids = new List<long>();
+            foreach (var result in results)
+            {
+                var report = System.Text.Json.JsonSerializer.SerializeToNode(result, CliSession.JsonOptions)!.AsObject();
+                ids.Add((await service.SaveDrillReportAsync(report, "replay", s.Caller, ct).ConfigureAwait(false)).Id);
+            }
+
+            s.Error(ids.Count == 1
+                ? $"report kept as drill report {ids[0]} in {service.Location} (runbook drill show {ids[0]})"
+                : $"reports kept as drill reports {ids[0]} to {ids[^1]} in {service.Location} (runbook drill list)");
+        }
+        catch (Exception ex) when (ex is RunbookEngine.Runbooks.Service.RunbookServiceException or RunbookEngine.Workflows.WorkflowStoreException or CliException)
+        {
+            s.Error($"warning: the drill reports were not kept: {ex.Message} (--no-store runs drills without keeping them)");
+        }
+    }
+
+    private static Command CreateList(Func<ParseResult, CliSession> session)
+    {
+        var drill = new Option<string?>("--drill") { Description = "Only this drill (its name)." };
+        var runbookName = new Option<string?>("--runbook") { Description = "Only drills of this runbook." };
+        var failed = new Option<bool>("--failed") { Description = "Only drills that failed." };
+        var passed = new Option<bool>("--passed") { Description = "Only drills that passed." };
+        var limit = new Option<int>("--limit") { Description = "The most listed, newest first (default 20).", DefaultValueFactory = _ => 20 };
+        var command = new Command("list", """
+            The drills run so far, newest first: when, which drill on which runbook, the verdict with the
+            expectations that failed, how the run ended, MTTD and MTTR, who ran it. From the store, or from the
+            server with --server. `runbook drill show ID` prints one report again.
+
+            Examples: runbook drill list ; runbook drill list --failed --runbook disk-full-cleanup --output json
+            """);
+        command.Add(drill);
+        command.Add(runbookName);
+        command.Add(failed);
+        command.Add(passed);
+        command.Add(limit);
+        command.SetAction(async (parse, ct) =>
+        {
+            await using var s = session(parse);
+            if (parse.GetValue(failed) && parse.GetValue(passed))
+            {
+                throw new CliException("--failed and --passed together list nothing: give one", ExitCodes.Invalid);
+            }
+
+            bool? verdict = parse.GetValue(failed) ? false : parse.GetValue(passed) ? true : null;
+            var service = await s.ServiceAsync(ct).ConfigureAwait(false);
+            var reports = await service.ListDrillReportsAsync(parse.GetValue(drill), parse.GetValue(runbookName), verdict, parse.GetValue(limit), ct).ConfigureAwait(false);
+            if (s.Json)
+            {
+                s.WriteJson(reports);
+            }
+            else if (reports.Count == 0)
+            {
+                s.Line("no drill reports" + (verdict is null && parse.GetValue(drill) is null && parse.GetValue(runbookName) is null ? " yet: `runbook drill run drills/` runs the example drills and keeps their reports" : " match"));
+            }
+            else
+            {
+                static string Seconds(double? v) => v is { } x ? RunbookEngine.Workflows.Durations.Format(TimeSpan.FromSeconds(Math.Round(x))) : "-";
+                s.Table(
+                    ["ID", "RAN", "DRILL", "RUNBOOK", "VERDICT", "RUN", "MTTD", "MTTR", "BY", "MODE"],
+                    reports.Select(r => (IReadOnlyList<string?>)[
+                        r.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                        CliSession.Time(r.At),
+                        r.Drill,
+                        r.Runbook,
+                        r.Passed ? "passed" : $"FAILED ({string.Join(", ", r.Failed)})",
+                        r.Status ?? "-",
+                        Seconds(r.MttdSeconds),
+                        Seconds(r.MttrSeconds),
+                        r.By,
+                        r.Mode]));
+            }
+
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command CreateShow(Func<ParseResult, CliSession> session)
+    {
+        var id = new Argument<long>("id") { Description = "The report's id, as `runbook drill list` shows it." };
+        var report = new Option<string?>("--report") { Description = "Format: text (default), md, json, junit." };
+        report.AcceptOnlyFromAmong(Formats);
+        var command = new Command("show", """
+            Print a kept drill report again, as `runbook drill run` printed it: text, md (for a postmortem),
+            json, or junit.
+
+            Examples: runbook drill show 12 ; runbook drill show 12 --report md > postmortem-drill.md
+            """);
+        command.Add(id);
+        command.Add(report);
+        command.SetAction(async (parse, ct) =>
+        {
+            await using var s = session(parse);
+            var service = await s.ServiceAsync(ct).ConfigureAwait(false);
+            var kept = await service.GetDrillReportAsync(parse.GetValue(id), ct).ConfigureAwait(false);
+            var format = parse.GetValue(report) ?? (s.Json ? "json" : "text");
+            if (format == "json")
+            {
+                s.WriteJson(kept);
+                return ExitCodes.Ok;
+            }
+
+            DrillResult? result;
+            try
+            {
+                result = System.Text.Json.JsonSerializer.Deserialize<DrillResult>(kept.Report, CliSession.JsonOptions);
+            }
+            catch (System.Text.Json.JsonException ex)
+            {
+                throw new CliException($"drill report {kept.Id} cannot be shown as {format}: {ex.Message}; --report json prints it as kept", ExitCodes.Failed);
+            }
+
+            if (result is null)
+            {
+                throw new CliException($"drill report {kept.Id} is empty", ExitCodes.Failed);
+            }
+
+            await s.Io.Out.WriteAsync(format switch
+            {
+                "md" => DrillReports.Markdown([result]),
+                "junit" => DrillReports.JUnit([result]),
+                _ => $"drill report {kept.Id}, run {CliSession.Time(kept.At)} by {kept.By} ({kept.Mode}):\n" + DrillReports.Text(result),
+            }).ConfigureAwait(false);
+            return ExitCodes.Ok;
         });
         return command;
     }
