@@ -63,12 +63,16 @@ public sealed class AlertRouter
         return $"alert:{alert.Source}:{runbook}:{alert.Episode}";
     }
 
+    /// <summary>The webhook request header that marks a notification as a live game-day drill's (its value: the drill's name).</summary>
+    public const string DrillHeader = "X-Runbook-Drill";
+
     /// <summary>Routes the alerts of one notification; every run it starts is stored before this returns.</summary>
     /// <param name="alerts">The alerts.</param>
     /// <param name="payload">The notification as received, kept in each started run's timeline.</param>
     /// <param name="cancellationToken">Cancellation.</param>
+    /// <param name="drill">The game-day drill the notification belongs to (<c>runbook drill run --live</c>), or null: the runs it starts are marked as that drill's.</param>
     /// <returns>One outcome per alert and matching trigger (or per unmatched alert).</returns>
-    public async Task<IReadOnlyList<AlertOutcome>> RouteAsync(IReadOnlyList<Alert> alerts, JsonNode? payload, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<AlertOutcome>> RouteAsync(IReadOnlyList<Alert> alerts, JsonNode? payload, CancellationToken cancellationToken, string? drill = null)
     {
         ArgumentNullException.ThrowIfNull(alerts);
         var runbooks = service.LoadRunbooks().Where(e => e.Runbook is { Triggers.Count: > 0 }).ToList();
@@ -89,7 +93,7 @@ public sealed class AlertRouter
                 matched = true;
                 of.Add(alert);
                 outcomes.Add(alert.Firing
-                    ? await FireAsync(entry, trigger, alert, payload, cancellationToken).ConfigureAwait(false)
+                    ? await FireAsync(entry, trigger, alert, payload, drill, cancellationToken).ConfigureAwait(false)
                     : await ResolveAsync(entry.Runbook, trigger, alert, cancellationToken).ConfigureAwait(false));
             }
 
@@ -121,7 +125,7 @@ public sealed class AlertRouter
 
     private static string Actor(Alert alert) => $"alert:{alert.Source}/{alert.Name}";
 
-    private async Task<AlertOutcome> FireAsync(RunbookEntry entry, TriggerSpec trigger, Alert alert, JsonNode? payload, CancellationToken ct)
+    private async Task<AlertOutcome> FireAsync(RunbookEntry entry, TriggerSpec trigger, Alert alert, JsonNode? payload, string? drill, CancellationToken ct)
     {
         var runbook = entry.Runbook!;
         var (rendered, problem) = TriggerInputs.Render(trigger, alert.ToExpressionValues());
@@ -151,6 +155,11 @@ public sealed class AlertRouter
                 ["payload"] = payload?.DeepClone(),
             },
         };
+        if (drill is not null)
+        {
+            created["drill"] = drill;
+        }
+
         var started = await service.StartRunbookAsync(entry, bound, trigger.Mode == TriggerMode.DryRun, Key(runbook.Name, alert), Actor(alert), created, ct, RunGate.For(trigger)).ConfigureAwait(false);
         if (started.Created && started.Run.Status == "blocked")
         {

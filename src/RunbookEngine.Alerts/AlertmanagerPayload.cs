@@ -13,6 +13,40 @@ public static class AlertmanagerPayload
     /// <summary>The source name.</summary>
     public const string Source = "alertmanager";
 
+    /// <summary>The notification Alertmanager would send for these alerts (webhook version 4): what a live drill delivers.</summary>
+    /// <param name="alerts">The alerts of one group.</param>
+    /// <param name="receiver">The receiver's name.</param>
+    /// <returns>The notification.</returns>
+    public static JsonObject Notification(IReadOnlyList<Alert> alerts, string receiver)
+    {
+        ArgumentNullException.ThrowIfNull(alerts);
+        static JsonObject Map(IReadOnlyDictionary<string, string> map) => new([.. map.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value)))]);
+        static string Time(DateTimeOffset? t) => (t ?? DateTimeOffset.MinValue).ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        var common = alerts.Count == 0 ? [] : alerts.Skip(1).Aggregate(alerts[0].Labels.ToDictionary(), (acc, a) => acc.Where(kv => a.Labels.TryGetValue(kv.Key, out var v) && v == kv.Value).ToDictionary());
+        return new JsonObject
+        {
+            ["version"] = "4",
+            ["groupKey"] = "{}:{" + string.Join(",", common.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}=\"{kv.Value}\"")) + "}",
+            ["truncatedAlerts"] = 0,
+            ["status"] = alerts.Any(a => a.Firing) ? "firing" : "resolved",
+            ["receiver"] = receiver,
+            ["groupLabels"] = Map(common),
+            ["commonLabels"] = Map(common),
+            ["commonAnnotations"] = new JsonObject(),
+            ["externalURL"] = string.Empty,
+            ["alerts"] = new JsonArray([.. alerts.Select(a => (JsonNode)new JsonObject
+            {
+                ["status"] = a.Status,
+                ["labels"] = Map(a.Labels),
+                ["annotations"] = Map(a.Annotations),
+                ["startsAt"] = Time(a.StartsAt),
+                ["endsAt"] = a.EndsAt is null ? "0001-01-01T00:00:00Z" : Time(a.EndsAt),
+                ["generatorURL"] = a.GeneratorUrl ?? string.Empty,
+                ["fingerprint"] = a.Fingerprint,
+            })]),
+        };
+    }
+
     /// <summary>Reads the alerts of a notification.</summary>
     /// <param name="payload">The parsed body.</param>
     /// <returns>The alerts.</returns>

@@ -91,12 +91,21 @@ internal sealed class RemoteRunbookService : IRunbookService, IDisposable
 
     public void Dispose() => http.Dispose();
 
-    private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
+    /// <summary>Posts an Alertmanager notification to the server's webhook as a live drill's (the drill header set).</summary>
+    public Task<JsonNode?> DeliverDrillAlertAsync(JsonObject notification, string drill, CancellationToken cancellationToken) =>
+        SendAsync<JsonNode?>(HttpMethod.Post, "hooks/alertmanager", notification, cancellationToken, (RunbookEngine.Alerts.AlertRouter.DrillHeader, drill));
+
+    private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken, (string Name, string Value)? header = null)
     {
         using var request = new HttpRequestMessage(method, path);
         if (body is not null)
         {
             request.Content = JsonContent.Create(body, body.GetType(), options: Json);
+        }
+
+        if (header is { } h)
+        {
+            request.Headers.Add(h.Name, h.Value);
         }
 
         HttpResponseMessage response;

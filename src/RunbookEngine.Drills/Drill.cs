@@ -6,7 +6,7 @@ namespace RunbookEngine.Drills;
 public sealed record Drill
 {
     /// <summary>The root keys of a drill file.</summary>
-    public static readonly string[] RootKeys = ["drill", "description", "runbook", "start", "horizon", "alerts", "run", "steps", "actions", "approvals", "faults", "expect"];
+    public static readonly string[] RootKeys = ["drill", "description", "runbook", "start", "horizon", "alerts", "run", "steps", "actions", "approvals", "faults", "live", "expect"];
 
     /// <summary>Gets the drill's name.</summary>
     public required string Name { get; init; }
@@ -46,6 +46,9 @@ public sealed record Drill
 
     /// <summary>Gets the engine faults the drill injects.</summary>
     public IReadOnlyList<DrillFault> Faults { get; init; } = [];
+
+    /// <summary>Gets how the drill runs as a live game day (<c>--live</c>): stop conditions, poll, timeout.</summary>
+    public DrillLive Live { get; init; } = DrillLive.Default;
 
     /// <summary>Gets what must hold.</summary>
     public required DrillExpectations Expect { get; init; }

@@ -180,6 +180,7 @@ public sealed class DrillParser
 
         var approvals = map.TryGetValue("approvals", out var ap) ? ParseApprovals(ap) : [];
         var faults = map.TryGetValue("faults", out var fa) ? ParseFaults(fa) : [];
+        var live = map.TryGetValue("live", out var lv) ? ParseLive(lv) : DrillLive.Default;
         DrillExpectations? expect = null;
         if (map.TryGetValue("expect", out var ex))
         {
@@ -210,6 +211,7 @@ public sealed class DrillParser
             Actions = byAction,
             Approvals = approvals,
             Faults = faults,
+            Live = live,
             Expect = expect,
         };
     }
@@ -628,6 +630,53 @@ public sealed class DrillParser
         }
 
         return result;
+    }
+
+    private DrillLive ParseLive(YamlNode node)
+    {
+        if (node is not YamlMappingNode m)
+        {
+            fields.Error(node, "'live' is a mapping: { stop_conditions: [{ promql: ... }], prometheus: URL, poll: 5s, timeout: 30m }");
+            return DrillLive.Default;
+        }
+
+        var keys = fields.Keys(m, DrillLive.Keys, "'live'");
+        var conditions = new List<DrillStopCondition>();
+        if (keys.TryGetValue("stop_conditions", out var sc))
+        {
+            foreach (var c in fields.Mappings(sc, "'stop_conditions' must be a list, e.g. - { promql: 'sum(rate(http_errors_total[1m])) > 5' }", "a stop condition is a mapping: { promql: EXPRESSION, name: NAME }"))
+            {
+                var ck = fields.Keys(c, DrillStopCondition.Keys, "a stop condition");
+                var promql = ck.TryGetValue("promql", out var p) ? fields.RequireString(p, "promql") : null;
+                if (!ck.ContainsKey("promql"))
+                {
+                    fields.Error(c, "a stop condition needs 'promql': an expression that returns a series while the drill must stop, e.g. up{job=\"api\"} == 0");
+                }
+
+                if (promql is not null)
+                {
+                    var name = ck.TryGetValue("name", out var n) ? fields.RequireString(n, "name") ?? promql : promql;
+                    conditions.Add(new DrillStopCondition(name, promql, fields.Loc(c)));
+                }
+            }
+        }
+
+        string? prometheus = null;
+        if (keys.TryGetValue("prometheus", out var pr) && fields.RequireString(pr, "prometheus") is { } url)
+        {
+            if (Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
+            {
+                prometheus = url.TrimEnd('/');
+            }
+            else
+            {
+                fields.Error(pr, $"'prometheus' must be an http(s) URL like http://127.0.0.1:9090, not '{url}'");
+            }
+        }
+
+        var poll = keys.TryGetValue("poll", out var po) ? fields.RequireDuration(po, "poll") ?? DrillLive.Default.Poll : DrillLive.Default.Poll;
+        var timeout = keys.TryGetValue("timeout", out var to) ? fields.RequireDuration(to, "timeout") ?? DrillLive.Default.Timeout : DrillLive.Default.Timeout;
+        return new DrillLive(conditions, prometheus, poll, timeout, fields.Loc(m));
     }
 
     private DrillExpectations? ParseExpectations(YamlNode node)

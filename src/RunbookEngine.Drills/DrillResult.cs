@@ -22,6 +22,10 @@ public sealed record DrillResult
     [JsonPropertyName("runbook_file")]
     public required string RunbookFile { get; init; }
 
+    /// <summary>Gets how the drill ran: replay (virtual time, every call answered from the file) or live.</summary>
+    [JsonPropertyName("mode")]
+    public string Mode { get; init; } = "replay";
+
     /// <summary>Gets a value indicating whether every expectation held.</summary>
     [JsonPropertyName("passed")]
     public bool Passed => Checks.All(c => c.Passed);

@@ -437,57 +437,9 @@ public sealed partial class DrillRunner
             RunView? run = runs.Count == 0 ? null : await observer.GetRunAsync(runs[0], ct).ConfigureAwait(false);
             var events = run is null ? [] : (await observer.GetTimelineAsync(run.RunId, 0, ct).ConfigureAwait(false)).Events
                 .Select(e => new DrillEvent(e.Seq, e.At - drill.Start, e.Actor, e.Kind, e.Data)).ToList();
-            var ids = runbook.Steps.Select(s => s.Id).ToList();
-            bool Ran(string id) => events.Any(e => e.Kind != "step.skipped" && e.Step is { } s && Belongs(s, id));
-            bool Skipped(string id) => events.Any(e => e.Kind == "step.skipped" && e.Step == id);
-            var stepsRun = runbook.Language == RunbookLanguage.Script
-                ? [.. events.Select(e => e.Step).OfType<string>().Select(s => s.Split('/', '#')[0]).Distinct(StringComparer.Ordinal)]
-                : ids.Where(Ran).ToList();
-            var stepsSkipped = ids.Where(Skipped).ToList();
+            var (stepsRun, stepsSkipped) = DrillChecks.Steps(runbook, events);
             string Where(SourceLocation? at) => at?.ToString() ?? drill.File;
-
-            if (expect.Outcome is { } outcome)
-            {
-                checks.Add(new("outcome", run?.Status == outcome, outcome, run?.Status ?? "no run started", Where(expect.At)));
-            }
-
-            if (expect.ErrorKind is { } kind)
-            {
-                checks.Add(new("error_kind", run?.ErrorKind == kind, kind, run?.ErrorKind ?? "none", Where(expect.At)));
-            }
-
-            if (expect.Alert is { } alertOutcome)
-            {
-                checks.Add(new("alert", firstOutcome == alertOutcome, alertOutcome, firstOutcome ?? "no alert routed", Where(expect.At)));
-            }
-
-            if (expect.AlertOutcomes is { } outcomes)
-            {
-                checks.Add(new("alert_outcomes", outcomes.SequenceEqual(notificationOutcomes), $"[{string.Join(", ", outcomes)}]", $"[{string.Join(", ", notificationOutcomes)}]", Where(expect.At)));
-            }
-
-            if (expect.Guard is { } guard)
-            {
-                var decided = events.LastOrDefault(e => e.Kind is TimelineKinds.GuardAllowed or TimelineKinds.GuardBlocked)?.Kind switch
-                {
-                    TimelineKinds.GuardAllowed => "allowed",
-                    TimelineKinds.GuardBlocked => "blocked",
-                    _ => null,
-                };
-                checks.Add(new("guard", decided == guard, guard, decided ?? "no guard decision", Where(expect.At)));
-            }
-
-            foreach (var (step, at) in expect.StepsRun)
-            {
-                var ran = stepsRun.Contains(step);
-                checks.Add(new($"steps_run: {step}", ran, "runs", ran ? "ran" : Skipped(step) ? "skipped (its when: was false)" : "did not run", at.ToString()));
-            }
-
-            foreach (var (step, at) in expect.StepsSkipped)
-            {
-                var skipped = Skipped(step);
-                checks.Add(new($"steps_skipped: {step}", skipped, "skipped", skipped ? "skipped" : stepsRun.Contains(step) ? "ran" : "did not run (not reached)", at.ToString()));
-            }
+            checks.AddRange(DrillChecks.OfRun(drill, run, events, stepsRun, stepsSkipped, firstOutcome, notificationOutcomes));
 
             var calls = scenario.Calls;
             foreach (var (step, count, at) in expect.Attempts)
@@ -520,17 +472,9 @@ public sealed partial class DrillRunner
 
             var fired = drill.Alerts.Count == 0 ? (DateTimeOffset?)null : drill.Start + drill.Alerts[0].Fired;
             TimeSpan? mttd = fired is { } f && run is not null ? run.CreatedAt - f : null;
-            var (recoveredAt, recoveredBy) = Recovery(run, events);
-            TimeSpan? mttr = fired is { } f2 && recoveredAt is { } r ? r - f2 : null;
-            if (expect.Mttd is { } maxD)
-            {
-                checks.Add(new("mttd", mttd is { } d && d <= maxD, "<= " + Durations.Format(maxD), mttd is { } d2 ? Durations.Format(d2) : fired is null ? "no alert in the drill" : "no run started", Where(expect.At)));
-            }
-
-            if (expect.Mttr is { } maxR)
-            {
-                checks.Add(new("mttr", mttr is { } m && m <= maxR, "<= " + Durations.Format(maxR), mttr is { } m2 ? $"{Durations.Format(m2)} ({recoveredBy})" : fired is null ? "no alert in the drill" : "never recovered", Where(expect.At)));
-            }
+            var (recoveredAt, recoveredBy) = DrillChecks.Recovery(run, events, drill.Start, drill.Alerts.Count > 0 ? drill.Alerts[0].Resolved : null);
+            TimeSpan? mttr = fired is { } f2 && recoveredAt is { } r ? drill.Start + r - f2 : null;
+            checks.AddRange(DrillChecks.OfTimes(drill, fired is not null, mttd, mttr, recoveredBy));
 
             // What every drill checks: each call was answered, and the run ended.
             checks.Add(new("every call answered", scenario.Unanswered == 0, "the drill answers every action call", scenario.Unanswered == 0 ? $"{calls.Count} call(s) answered" : $"{scenario.Unanswered} call(s) unanswered"));
@@ -647,32 +591,9 @@ public sealed partial class DrillRunner
             return $"{path} was {recorded?.ToJsonString() ?? "absent"}, now {now?.ToJsonString() ?? "absent"}";
         }
 
-        private static bool Belongs(string name, string id) =>
-            name == id || name.StartsWith(id + "/", StringComparison.Ordinal) || name.StartsWith(id + "#", StringComparison.Ordinal);
-
         private static string Stuck(List<DrillEvent> events) =>
             events.LastOrDefault(e => e.Kind == "approval.requested") is { } asked && !events.Any(e => e.Seq > asked.Seq && e.Kind is "approval.granted" or "approval.rejected" or "approval.timed_out")
                 ? $"it waits for approval of '{asked.Step}' with no timeout, and the drill's approvals never decide it"
                 : "nothing the drill does moves it on";
-
-        private (DateTimeOffset? At, string? By) Recovery(RunView? run, List<DrillEvent> events)
-        {
-            if (events.LastOrDefault(e => e.Kind == "verify.passed") is { } verified)
-            {
-                return (drill.Start + verified.At, "verified");
-            }
-
-            if (run is { Status: "completed", CompletedAt: { } done, DryRun: false })
-            {
-                return (done, "completed");
-            }
-
-            if (drill.Alerts.Count > 0 && drill.Alerts[0].Resolved is { } resolved)
-            {
-                return (drill.Start + resolved, "resolved");
-            }
-
-            return (null, null);
-        }
     }
 }

@@ -27,7 +27,14 @@ public static class DrillSchema
         ["root.actions"] = "How calls of an action are answered when the step has no entry, by action name.",
         ["root.approvals"] = "Who decides the approvals the run asks for, and when.",
         ["root.faults"] = "Engine faults to inject: a worker killed during a step's call, the store unreachable for a while.",
+        ["root.live"] = "How the drill runs as a live game day (runbook drill run --live): stop conditions, where Prometheus is, how often to check, how long to wait.",
         ["root.expect"] = "What must hold; each expectation is reported as passed or failed.",
+        ["live.stop_conditions"] = "PromQL expressions checked while a live drill runs: when one returns any series, the drill stops and cancels its run (as AWS FIS stop conditions do).",
+        ["live.prometheus"] = "The Prometheus the stop conditions ask (default RUNBOOK_PROMETHEUS_URL), e.g. http://127.0.0.1:9090.",
+        ["live.poll"] = "How often the stop conditions and the run are checked (default 5s).",
+        ["live.timeout"] = "The most a live drill waits for its run to end after its last alert (default 30m).",
+        ["stop.promql"] = "The expression: it holds while it returns a series, e.g. sum(rate(http_requests_total{code=~\"5..\"}[1m])) > 5.",
+        ["stop.name"] = "Its name in reports (default: the expression).",
         ["fault.worker_dies"] = "The step during whose call the worker running the run dies (as if killed with SIGKILL): nothing of the call is recorded, and a new worker recovers the run when the dead worker's lease (30s) expires.",
         ["fault.store_unreachable"] = "How long every read and write of the engine's store fails (e.g. 2m); give 'at' or 'during'.",
         ["fault.attempt"] = "Which attempt of the step's call the fault strikes (default 1).",
@@ -160,6 +167,18 @@ public static class DrillSchema
                 ["at"] = Ref("duration"),
                 ["during"] = new JsonObject { ["type"] = "string" },
             }),
+            ["stop"] = Section("stop", DrillStopCondition.Keys, new()
+            {
+                ["promql"] = new JsonObject { ["type"] = "string", ["minLength"] = 1 },
+                ["name"] = new JsonObject { ["type"] = "string" },
+            }, "promql"),
+            ["live"] = Section("live", DrillLive.Keys, new()
+            {
+                ["stop_conditions"] = new JsonObject { ["type"] = "array", ["items"] = Ref("stop") },
+                ["prometheus"] = new JsonObject { ["type"] = "string", ["pattern"] = "^https?://" },
+                ["poll"] = Ref("duration"),
+                ["timeout"] = Ref("duration"),
+            }),
             ["expect"] = Section("expect", DrillExpectations.Keys, new()
             {
                 ["outcome"] = Enum(DrillParser.Outcomes),
@@ -198,6 +217,7 @@ public static class DrillSchema
             },
             ["approvals"] = new JsonObject { ["type"] = "array", ["items"] = Ref("approval") },
             ["faults"] = new JsonObject { ["type"] = "array", ["items"] = Ref("fault") },
+            ["live"] = Ref("live"),
             ["expect"] = Ref("expect"),
         }, "drill", "runbook", "expect");
         var schema = new JsonObject

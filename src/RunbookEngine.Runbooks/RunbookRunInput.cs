@@ -10,11 +10,23 @@ namespace RunbookEngine.Runbooks;
 /// <param name="Prior">Step id to <c>{ status, result }</c> of the retried run: reused steps recompute their outputs from the result.</param>
 /// <param name="Gate">The approval gate of a run an alert started (see <see cref="RunGate"/>), or null.</param>
 /// <param name="Alert">The alert that started it, <c>{ source, fired_at }</c>, for the time from alert to first step and to recovery; or null.</param>
-public sealed record RunbookRunInput(JsonObject Inputs, bool DryRun = false, string? RetryOf = null, string? FromStep = null, JsonObject? Prior = null, JsonObject? Gate = null, JsonObject? Alert = null)
+/// <param name="Drill">The game-day drill the run belongs to, or null for a real one: a drill run is never counted as an incident.</param>
+public sealed record RunbookRunInput(JsonObject Inputs, bool DryRun = false, string? RetryOf = null, string? FromStep = null, JsonObject? Prior = null, JsonObject? Gate = null, JsonObject? Alert = null, string? Drill = null)
 {
     /// <summary>Serializes to the stored form.</summary>
     /// <returns>The JSON object.</returns>
-    public JsonObject ToJson() => new()
+    public JsonObject ToJson()
+    {
+        var json = Core();
+        if (Drill is not null)
+        {
+            json["drill"] = Drill; // only then: runs that are not drills keep the input they always had
+        }
+
+        return json;
+    }
+
+    private JsonObject Core() => new()
     {
         ["inputs"] = Inputs.DeepClone(),
         ["dry_run"] = DryRun,
@@ -35,7 +47,8 @@ public sealed record RunbookRunInput(JsonObject Inputs, bool DryRun = false, str
         node?["from_step"]?.GetValue<string>(),
         node?["prior"] as JsonObject,
         node?["gate"] as JsonObject,
-        node?["alert"] as JsonObject);
+        node?["alert"] as JsonObject,
+        node?["drill"] is JsonValue drill && drill.TryGetValue<string>(out var name) ? name : null);
 
     /// <summary>Gets when the alert that started the run fired, if one did and said so.</summary>
     public DateTimeOffset? AlertFiredAt =>

@@ -22,7 +22,7 @@ internal static class Telemetry
     /// <summary>Records the time since the run's alert fired, unless the run was not started by an alert, is a dry-run, or this is a replay.</summary>
     public static void SinceAlert(Histogram<double> histogram, IWorkflowContext ctx, RunbookRunInput input, string runbook, bool replayed)
     {
-        if (!replayed && !input.DryRun && input.AlertFiredAt is { } fired)
+        if (!replayed && !input.DryRun && input.Drill is null && input.AlertFiredAt is { } fired)
         {
             histogram.Record(
                 Math.Max(0, (ctx.UtcNow - fired).TotalSeconds),

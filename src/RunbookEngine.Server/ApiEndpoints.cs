@@ -76,7 +76,7 @@ internal static class ApiEndpoints
                 p => p.Key,
                 p => p.Value is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<string>(out var text) ? text : p.Value?.ToJsonString() ?? string.Empty,
                 StringComparer.Ordinal);
-            var request = new StartRequest { Runbook = body.Runbook, Inputs = inputs, DryRun = body.DryRun, IdempotencyKey = body.IdempotencyKey };
+            var request = new StartRequest { Runbook = body.Runbook, Inputs = inputs, DryRun = body.DryRun, IdempotencyKey = body.IdempotencyKey, Drill = body.Drill };
 
             var started = await service.StartAsync(request, caller, ct).ConfigureAwait(false);
             http.Response.StatusCode = started.Created ? StatusCodes.Status201Created : StatusCodes.Status200OK;
@@ -355,6 +355,9 @@ internal static class ApiEndpoints
 
         [JsonPropertyName("idempotency_key")]
         public string? IdempotencyKey { get; set; }
+
+        [JsonPropertyName("drill")]
+        public string? Drill { get; set; }
     }
 
     private sealed class ValidateBody

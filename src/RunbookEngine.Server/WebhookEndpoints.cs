@@ -102,12 +102,15 @@ internal static class WebhookEndpoints
                 throw new RunbookServiceException(ServiceErrorKind.Invalid, ex.Message);
             }
 
+            // A live game day marks its notifications: the runs they start are the drill's, never incidents.
+            var drill = LocalRunbookService.CheckDrillName(http.Request.Headers[AlertRouter.DrillHeader].ToString() is { Length: > 0 } d ? d : null);
+
             // Routing awaits every start: when the 202 goes out, the runs are in the store.
-            var outcomes = await router.RouteAsync(alerts, payload, http.RequestAborted).ConfigureAwait(false);
+            var outcomes = await router.RouteAsync(alerts, payload, http.RequestAborted, drill).ConfigureAwait(false);
             Telemetry.Webhook(source, "accepted");
             foreach (var outcome in outcomes)
             {
-                Telemetry.Alerts.Add(1, new KeyValuePair<string, object?>("source", source), new KeyValuePair<string, object?>("outcome", outcome.Outcome));
+                Telemetry.Alerts.Add(1, new KeyValuePair<string, object?>("source", source), new KeyValuePair<string, object?>("outcome", outcome.Outcome), new KeyValuePair<string, object?>("drill", drill is not null));
             }
 
             context.Options.Progress?.Invoke();

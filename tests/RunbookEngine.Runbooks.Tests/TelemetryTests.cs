@@ -173,6 +173,36 @@ public sealed class TelemetryTests : IAsyncLifetime
         Assert.Single(recoveries, m => m is { Value: 120, Tag: "recovers" }); // no time passed on the manual clock before the verify
     }
 
+    [Fact]
+    public async Task A_drill_run_is_not_an_incident_it_adds_nothing_to_the_time_from_alert_to_first_step_or_recovery()
+    {
+        using var toFirst = Listen("runbook.alert.to_first_step", "runbook.workflow", out var firsts);
+        using var toRecovery = Listen("runbook.alert.time_to_recovery", "runbook.workflow", out var recoveries);
+        var runbook = host.Parse("""
+            name: drilled
+            steps:
+              - id: fix
+                action: log
+                with: { message: fixed }
+                verify:
+                  action: log
+                  with: { message: healthy }
+                  condition: "${{ result.message == 'healthy' }}"
+                  timeout: 5m
+            """);
+        var alert = new System.Text.Json.Nodes.JsonObject { ["source"] = "alertmanager", ["fired_at"] = host.Time.GetUtcNow().AddMinutes(-2).ToString("O", System.Globalization.CultureInfo.InvariantCulture) };
+        var input = new RunbookRunInput([], Alert: alert, Drill: "gameday").ToJson();
+        Assert.Equal("gameday", RunbookRunInput.FromJson(input).Drill);
+        Assert.Null(new RunbookRunInput([]).ToJson()["drill"]); // a real run's input is as it always was
+        var started = await host.Client.StartAsync(RunbookDefinitions.ToDefinition(runbook), new StartRunOptions { Input = input, Actor = "alert:alertmanager" });
+
+        await host.DrainAsync();
+        Assert.Equal(RunStatus.Completed, (await host.RunAsync(started.Run.RunId)).Status);
+
+        Assert.DoesNotContain(firsts, m => m.Tag == "drilled");
+        Assert.DoesNotContain(recoveries, m => m.Tag == "drilled");
+    }
+
     /// <summary>Collects every measurement of one instrument of the engine, with the value of one of its tags.</summary>
     private static MeterListener Listen(string instrumentName, string tagName, out System.Collections.Concurrent.ConcurrentQueue<(double Value, string? Tag)> measurements)
     {

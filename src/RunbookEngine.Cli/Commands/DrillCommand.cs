@@ -105,6 +105,7 @@ internal static class DrillCommand
         report.AcceptOnlyFromAmong(Formats);
         var outFile = new Option<string?>("--out") { Description = "Write the report to this file; the terminal still gets the short text." };
         var svg = new Option<string?>("--svg") { Description = "Write an SVG timeline chart of each drill (alert, detection, steps, approval waits, recovery) into this directory." };
+        var live = new Option<bool>("--live") { Description = "Run the drill for real against the server (--server URL, an operator --token): its alerts go through the server's webhook marked as the drill's, actions run for real, live.stop_conditions are checked in Prometheus while it runs." };
         var noStore = new Option<bool>("--no-store") { Description = "Do not keep the reports in the store (or on the server); by default each drill's report is kept for `runbook drill list`." };
         var command = new Command("run", """
             Replay drills: each drill's alerts go through the real alert routing, guards, interpreter, retries,
@@ -116,9 +117,16 @@ internal static class DrillCommand
             on the server, with --server) with who ran it, for `runbook drill list`; --no-store keeps none.
             Exit 0 when every expectation held, 1 when one did not, 2 when a drill file is invalid (then none runs).
 
+            With --live the drill is a game day for real, against a running server: each alert is posted to
+            the server's /hooks/alertmanager at its time (marked as the drill's: its runs are listed as drill
+            runs and never counted as incidents), the runbook's actions run for real, people approve, and the
+            drill's live.stop_conditions (PromQL) are asked of Prometheus every live.poll: when one holds, the
+            drill's runs are cancelled and the drill fails. MTTD and MTTR are measured on the wall clock.
+
             Examples:
               runbook drill run drills/
               runbook drill run drills/disk-full.drill.yaml --runbook runbooks/disk-full-cleanup.yaml
+              runbook --server http://127.0.0.1:8080 --token $TOKEN drill run drills/api-down.drill.yaml --live
               runbook drill run drills/ --report junit --out drill-results.xml
               runbook drill run drills/ --report md --out drills.md --svg charts/
             """);
@@ -128,6 +136,7 @@ internal static class DrillCommand
         command.Add(outFile);
         command.Add(svg);
         command.Add(noStore);
+        command.Add(live);
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
@@ -157,16 +166,23 @@ internal static class DrillCommand
                 return ExitCodes.Invalid;
             }
 
-            var runner = new DrillRunner(s.Actions);
             var results = new List<DrillResult>();
-            foreach (var drill in loaded)
+            if (parse.GetValue(live))
             {
-                if (!s.Json && loaded.Count > 1)
+                results.AddRange(await RunLiveAsync(s, loaded, ct).ConfigureAwait(false));
+            }
+            else
+            {
+                var runner = new DrillRunner(s.Actions);
+                foreach (var drill in loaded)
                 {
-                    s.Error($"drill {drill.Drill!.Name} ...");
-                }
+                    if (!s.Json && loaded.Count > 1)
+                    {
+                        s.Error($"drill {drill.Drill!.Name} ...");
+                    }
 
-                results.Add(await runner.RunAsync(drill.Drill!, drill.Runbook!, ct).ConfigureAwait(false));
+                    results.Add(await runner.RunAsync(drill.Drill!, drill.Runbook!, ct).ConfigureAwait(false));
+                }
             }
 
             if (parse.GetValue(svg) is { } charts)
@@ -233,7 +249,7 @@ internal static class DrillCommand
             foreach (var result in results)
             {
                 var report = System.Text.Json.JsonSerializer.SerializeToNode(result, CliSession.JsonOptions)!.AsObject();
-                ids.Add((await service.SaveDrillReportAsync(report, "replay", s.Caller, ct).ConfigureAwait(false)).Id);
+                ids.Add((await service.SaveDrillReportAsync(report, result.Mode, s.Caller, ct).ConfigureAwait(false)).Id);
             }
 
             s.Error(ids.Count == 1
@@ -244,6 +260,40 @@ internal static class DrillCommand
         {
             s.Error($"warning: the drill reports were not kept: {ex.Message} (--no-store runs drills without keeping them)");
         }
+    }
+
+    /// <summary>Runs drills live against the server, one after the other.</summary>
+    private static async Task<IReadOnlyList<DrillResult>> RunLiveAsync(CliSession s, IReadOnlyList<LoadedDrill> loaded, CancellationToken ct)
+    {
+        if (!s.IsRemote)
+        {
+            throw new CliException("a live drill runs against a server: give --server URL (or RUNBOOK_SERVER) and an operator --token (or RUNBOOK_TOKEN); without --live the drill replays here, with nothing sent anywhere", ExitCodes.Invalid);
+        }
+
+        var prometheusUrl = s.Io.Environment(RunbookEngine.Actions.PrometheusAction.UrlVariable);
+        var problems = loaded.SelectMany(l => LiveDrillRunner.Problems(l.Drill!, prometheusUrl)).ToList();
+        if (problems.Count > 0)
+        {
+            foreach (var p in problems)
+            {
+                s.Error(p);
+            }
+
+            throw new CliException($"{problems.Count} problem(s): nothing was sent", ExitCodes.Invalid);
+        }
+
+        var service = await s.ServiceAsync(ct).ConfigureAwait(false);
+        var remote = (RemoteRunbookService)service;
+        using var prometheus = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        var runner = new LiveDrillRunner(service, remote.DeliverDrillAlertAsync, prometheus, s.Caller, TimeProvider.System, line => s.Error(line));
+        var results = new List<DrillResult>();
+        foreach (var drill in loaded)
+        {
+            s.Error($"live drill {drill.Drill!.Name} on {service.Location}: alerts go to its webhook and actions run for real (Ctrl+C cancels the drill's runs)");
+            results.Add(await runner.RunAsync(drill.Drill!, drill.Runbook!, prometheusUrl, ct).ConfigureAwait(false));
+        }
+
+        return results;
     }
 
     private static Command CreateList(Func<ParseResult, CliSession> session)

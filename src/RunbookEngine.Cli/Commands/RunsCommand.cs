@@ -36,7 +36,7 @@ internal static class RunsCommand
             {
                 s.Table(
                     ["RUN", "RUNBOOK", "STATUS", "STARTED", "BY", "NOTE"],
-                    runs.Select(r => (IReadOnlyList<string?>)[r.RunId, r.Runbook, r.Status, CliSession.Time(r.CreatedAt), r.StartedBy, r.DryRun ? "dry-run" : r.ErrorKind]));
+                    runs.Select(r => (IReadOnlyList<string?>)[r.RunId, r.Runbook, r.Status, CliSession.Time(r.CreatedAt), r.StartedBy, string.Join(", ", new[] { r.Drill is { } d ? "drill " + d : null, r.DryRun ? "dry-run" : r.ErrorKind }.OfType<string>())]));
             }
 
             return ExitCodes.Ok;

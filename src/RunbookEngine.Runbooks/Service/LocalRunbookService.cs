@@ -207,7 +207,8 @@ public sealed class LocalRunbookService : IRunbookService
             throw new RunbookValidationException(problems);
         }
 
-        return await StartRunbookAsync(entry, bound, request.DryRun, request.IdempotencyKey, caller.Actor, null, cancellationToken).ConfigureAwait(false);
+        var drill = CheckDrillName(request.Drill);
+        return await StartRunbookAsync(entry, bound, request.DryRun, request.IdempotencyKey, caller.Actor, drill is null ? null : new JsonObject { ["drill"] = drill }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The source and firing time of the alert in a triggered run's <c>run.created</c> data, or null.</summary>
@@ -215,6 +216,18 @@ public sealed class LocalRunbookService : IRunbookService
         createdData?["trigger"]?["alert"] is JsonObject alert && alert["starts_at"] is JsonValue firedAt
             ? new JsonObject { ["source"] = alert["source"]?.DeepClone(), ["fired_at"] = firedAt.DeepClone() }
             : null;
+
+    /// <summary>The drill a run belongs to, from its <c>run.created</c> data (<c>drill</c>), or null.</summary>
+    private static string? DrillOf(JsonObject? createdData) =>
+        createdData?["drill"] is JsonValue v && v.TryGetValue<string>(out var name) ? name : null;
+
+    /// <summary>Checks a drill's name as a client gives it (a header, a request field): 1 to 100 letters, digits, '.', '_', '-'.</summary>
+    /// <param name="drill">The name, or null.</param>
+    /// <returns>The name, or null.</returns>
+    public static string? CheckDrillName(string? drill) =>
+        drill is null || (drill.Length is > 0 and <= 100 && drill.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+            ? drill
+            : throw new RunbookServiceException(ServiceErrorKind.Invalid, "a drill's name is 1 to 100 letters, digits, '.', '_' or '-'");
 
     /// <summary>Starts a run of a valid runbook with bound inputs.</summary>
     /// <param name="entry">The runbook.</param>
@@ -238,7 +251,7 @@ public sealed class LocalRunbookService : IRunbookService
 
         var started = await client.StartAsync(
             RunbookDefinitions.ToDefinition(entry.Runbook!),
-            new StartRunOptions { Actor = actor, IdempotencyKey = idempotencyKey, Input = new RunbookRunInput(inputs, dryRun, Gate: dryRun ? null : gate, Alert: AlertOf(createdData)).ToJson(), CreatedEventData = created, Guard = GuardFor(entry.Runbook!, inputs, dryRun) },
+            new StartRunOptions { Actor = actor, IdempotencyKey = idempotencyKey, Input = new RunbookRunInput(inputs, dryRun, Gate: dryRun ? null : gate, Alert: AlertOf(createdData), Drill: DrillOf(createdData)).ToJson(), CreatedEventData = created, Guard = GuardFor(entry.Runbook!, inputs, dryRun) },
             cancellationToken).ConfigureAwait(false);
         return new StartedRun(View(started.Run), started.Created);
     }
@@ -602,6 +615,7 @@ public sealed class LocalRunbookService : IRunbookService
             ErrorKind = r.ErrorKind,
             Error = r.ErrorMessage,
             DefinitionHash = r.DefinitionHash,
+            Drill = input?["drill"] is JsonValue d && d.TryGetValue<string>(out var drill) ? drill : null,
         };
     }
 

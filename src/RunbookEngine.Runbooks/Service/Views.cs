@@ -54,6 +54,11 @@ public sealed record RunView
     [JsonPropertyName("definition_hash")]
     public required string DefinitionHash { get; init; }
 
+    /// <summary>Gets the game-day drill the run belongs to (started by <c>runbook drill run --live</c>), or null for a real run.</summary>
+    [JsonPropertyName("drill")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Drill { get; init; }
+
     /// <summary>Gets a value indicating whether the run has ended.</summary>
     [JsonIgnore]
     public bool IsTerminal => Status is "completed" or "failed" or "cancelled" or "blocked";
@@ -219,6 +224,10 @@ public sealed record StartRequest
     /// <summary>Gets a key that makes starting idempotent.</summary>
     [JsonPropertyName("idempotency_key")]
     public string? IdempotencyKey { get; init; }
+
+    /// <summary>Gets the game-day drill the run belongs to, or null for a real run.</summary>
+    [JsonPropertyName("drill")]
+    public string? Drill { get; init; }
 }
 
 /// <summary>Who calls: the actor recorded in the timeline, and their groups (for approval rules).</summary>

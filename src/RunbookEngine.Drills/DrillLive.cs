@@ -1,0 +1,18 @@
+using RunbookEngine.Runbooks.Model;
+
+namespace RunbookEngine.Drills;
+
+/// <summary>How a drill runs as a live game day (<c>runbook drill run --live</c>): what stops it, and how long it may take.</summary>
+/// <param name="StopConditions">PromQL expressions: the drill stops, and cancels its run, when one returns any series.</param>
+/// <param name="Prometheus">The Prometheus the stop conditions are asked of, or null for <c>RUNBOOK_PROMETHEUS_URL</c>.</param>
+/// <param name="Poll">How often the stop conditions and the run are checked.</param>
+/// <param name="Timeout">The most the drill waits for its run to end after its last alert or start.</param>
+/// <param name="At">Where it is written.</param>
+public sealed record DrillLive(IReadOnlyList<DrillStopCondition> StopConditions, string? Prometheus, TimeSpan Poll, TimeSpan Timeout, SourceLocation At)
+{
+    /// <summary>Gets the keys of <c>live:</c>.</summary>
+    public static readonly string[] Keys = ["stop_conditions", "prometheus", "poll", "timeout"];
+
+    /// <summary>Gets the live settings of a drill that says nothing about them.</summary>
+    public static DrillLive Default { get; } = new([], null, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(30), new SourceLocation(string.Empty, 0, 0));
+}

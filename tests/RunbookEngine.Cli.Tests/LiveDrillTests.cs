@@ -1,0 +1,226 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using RunbookEngine.Testing;
+
+namespace RunbookEngine.Cli.Tests;
+
+/// <summary>
+/// <c>runbook drill run --live</c> as a game day is run: a real <c>runbook serve</c> process, its webhook, a target
+/// stand-in on 127.0.0.1 whose restart endpoint the runbook really calls, and a real Prometheus scraping the
+/// stand-in's error gauge for the drill's stop condition.
+/// </summary>
+public sealed class LiveDrillTests : IAsyncLifetime
+{
+    private readonly CliFixture cli = new();
+    private LocalHttpServer target = null!;
+    private PrometheusServer prometheus = null!;
+    private Process? server;
+    private string url = string.Empty;
+    private string token = string.Empty;
+    private volatile int errors;
+    private TaskCompletionSource scraped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public async Task InitializeAsync()
+    {
+        target = new LocalHttpServer((request, _) => request.Url!.AbsolutePath switch
+        {
+            "/metrics" => Scraped((200, $"# TYPE drill_errors gauge\ndrill_errors {errors}\n", "text/plain; version=0.0.4")),
+            "/restart" => (200, """{"restarted":true}""", "application/json"),
+            _ => (404, "{}", "application/json"),
+        });
+        prometheus = await PrometheusServer.StartAsync($"127.0.0.1:{target.Port}");
+        cli.Write("live-restart.yaml", $$"""
+            name: live-restart
+            triggers:
+              - source: alertmanager
+                match: ["alertname = ApiDown"]
+            steps:
+              - id: restart
+                action: http
+                with: { method: POST, url: "{{target.Url}}/restart", expect_status: [200] }
+            """);
+        cli.Write("live-gated.yaml", """
+            name: live-gated
+            triggers:
+              - source: alertmanager
+                match: ["alertname = ApiSlow"]
+            steps:
+              - id: approve
+                approval: { approvers: ["group:sre-oncall"] }
+              - id: report
+                action: log
+                with: { message: approved }
+            """);
+        var tokens = Path.Combine(cli.Directory, "tokens.yaml");
+        var (created, made, err) = await cli.RunProcessAsync("ops", string.Empty, "token", "create", "gameday", "--role", "operator", "--tokens", tokens);
+        Assert.True(created == 0, err);
+        token = made.Trim();
+        server = cli.Start("ops", string.Empty, "serve", "--urls", "http://127.0.0.1:0", "--tokens", tokens);
+        var banner = await server.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        url = System.Text.RegularExpressions.Regex.Match(banner ?? string.Empty, @"http://127\.0\.0\.1:\d+").Value;
+        Assert.True(url.Length > 0, banner);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (server is not null)
+        {
+            server.Kill(entireProcessTree: true);
+            await server.WaitForExitAsync();
+            server.Dispose();
+        }
+
+        await prometheus.DisposeAsync();
+        await target.DisposeAsync();
+        cli.Dispose();
+    }
+
+    [Fact]
+    public async Task A_live_drill_sends_its_alert_through_the_webhook_runs_the_action_for_real_and_marks_the_run_as_a_drill()
+    {
+        var drill = await DrillAsync("api-down-live.drill.yaml", """
+            drill: api-down-live
+            runbook: live-restart
+            alerts:
+              - { name: ApiDown, labels: { service: api } }
+            live:
+              prometheus: PROM
+              poll: 200ms
+              stop_conditions:
+                - { name: error storm, promql: "drill_errors > 100" }
+            expect: { outcome: completed, alert: started, steps_run: [restart], mttd: 1m, mttr: 1m }
+            """);
+
+        var (code, output, err) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "drill", "run", drill, "--live");
+
+        Assert.True(code == 0, err + output);
+        Assert.Contains("live drill api-down-live on " + url, err, StringComparison.Ordinal);
+        Assert.Matches(@"T\+\S+ ApiDown fires: started \(live-restart\) run run_", err);
+        Assert.Contains("pass  stop conditions: 1 condition(s) checked every 200ms, none held", output, StringComparison.Ordinal);
+        Assert.Contains("pass  steps_run: restart: ran", output, StringComparison.Ordinal);
+        Assert.Contains("report kept as drill report 1", err, StringComparison.Ordinal);
+
+        // The action ran for real, against the stand-in.
+        Assert.Contains(target.Requests, r => r.Method == "POST" && r.Path == "/restart");
+
+        // Marked as the drill's everywhere it is listed: the run, its alert's labels, the kept report.
+        (code, output, err) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "runs", "-o", "json");
+        Assert.True(code == 0, err);
+        var run = Assert.Single(JsonNode.Parse(output)!.AsArray())!;
+        Assert.Equal(("api-down-live", "completed", "alert:alertmanager/ApiDown"), (run["drill"]!.GetValue<string>(), run["status"]!.GetValue<string>(), run["started_by"]!.GetValue<string>()));
+        (_, output, _) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "runs");
+        Assert.Contains("drill api-down-live", output, StringComparison.Ordinal);
+        (_, output, _) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "timeline", run["run_id"]!.GetValue<string>(), "-o", "json");
+        var created = JsonNode.Parse(output)!["events"]!.AsArray().First(e => e!["kind"]!.GetValue<string>() == "run.created")!;
+        Assert.Equal("api-down-live", created["data"]!["drill"]!.GetValue<string>());
+        Assert.Equal("api-down-live", created["data"]!["trigger"]!["alert"]!["labels"]!["runbook_drill"]!.GetValue<string>());
+        (_, output, _) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "drill", "list", "-o", "json");
+        var kept = Assert.Single(JsonNode.Parse(output)!.AsArray())!;
+        Assert.Equal(("live", true, "user:gameday"), (kept["mode"]!.GetValue<string>(), kept["passed"]!.GetValue<bool>(), kept["by"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task A_stop_condition_that_starts_to_hold_cancels_the_drills_run_and_fails_it_and_a_breach_before_the_start_sends_nothing()
+    {
+        // Prometheus must have seen the calm gauge, so that the stop condition is checked on data.
+        await UntilScrapedAsync("drill_errors == 0");
+        var drill = await DrillAsync("api-slow-live.drill.yaml", """
+            drill: api-slow-live
+            runbook: live-gated
+            alerts:
+              - { name: ApiSlow }
+            live:
+              prometheus: PROM
+              poll: 200ms
+              timeout: 5m
+              stop_conditions:
+                - { name: error storm, promql: "drill_errors > 100" }
+            expect: { outcome: completed }
+            """);
+
+        using var gameDay = cli.Start("ignored", string.Empty, "--server", url, "--token", token, "drill", "run", drill, "--live");
+        var stdout = gameDay.StandardOutput.ReadToEndAsync();
+        var lines = new List<string>();
+        while (await gameDay.StandardError.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)) is { } line)
+        {
+            lines.Add(line);
+            if (line.Contains("ApiSlow fires: started", StringComparison.Ordinal))
+            {
+                break;
+            }
+        }
+
+        Assert.Contains(lines, l => l.Contains("ApiSlow fires: started (live-gated)", StringComparison.Ordinal));
+        errors = 500; // the target starts failing while the run waits for its approval
+        var rest = await gameDay.StandardError.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        await gameDay.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        var output = await stdout;
+
+        Assert.Equal(1, gameDay.ExitCode);
+        Assert.Contains("stop condition: 'error storm' holds (value 500); cancelling the drill's runs", rest, StringComparison.Ordinal);
+        Assert.Contains("FAIL  stop condition: error storm: 'error storm' holds (value 500) at T+", output, StringComparison.Ordinal);
+        Assert.Contains("FAIL  outcome: cancelled", output, StringComparison.Ordinal);
+        var (code, runs, err) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "runs", "-o", "json");
+        Assert.True(code == 0, err);
+        var run = Assert.Single(JsonNode.Parse(runs)!.AsArray())!;
+        Assert.Equal("cancelled", run["status"]!.GetValue<string>());
+
+        // Into a breach, a drill does not start: nothing is sent, no run is made.
+        (code, output, err) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "drill", "run", drill, "--live");
+        Assert.Equal(1, code);
+        Assert.Contains("note: the drill did not start: 'error storm' holds (value 500); nothing was sent", output, StringComparison.Ordinal);
+        (_, runs, _) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "runs", "-o", "json");
+        Assert.Single(JsonNode.Parse(runs)!.AsArray());
+    }
+
+    [Fact]
+    public async Task A_live_drill_without_a_server_or_with_a_source_it_cannot_send_is_refused_and_nothing_is_sent()
+    {
+        var drill = await DrillAsync("no-server.drill.yaml", "drill: x\nrunbook: live-restart\nalerts:\n  - { name: ApiDown }\nexpect: { outcome: completed }\n");
+        var (code, _, err) = await cli.RunProcessAsync("ignored", string.Empty, "drill", "run", drill, "--live");
+        Assert.Equal(2, code);
+        Assert.Contains("a live drill runs against a server: give --server URL", err, StringComparison.Ordinal);
+
+        var pager = await DrillAsync("pager.drill.yaml", "drill: y\nrunbook: live-restart\nalerts:\n  - { name: ApiDown, source: pagerduty }\nlive:\n  stop_conditions: [{ promql: up == 0 }]\nexpect: { outcome: completed }\n");
+        (code, _, err) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "drill", "run", pager, "--live");
+        Assert.Equal(2, code);
+        Assert.Contains("pager.drill.yaml:4:5: a live drill sends its alerts as Alertmanager notifications; source 'pagerduty' is replayed only", err, StringComparison.Ordinal);
+        Assert.Contains("pager.drill.yaml:6:21: stop conditions need a Prometheus: set live.prometheus or RUNBOOK_PROMETHEUS_URL", err, StringComparison.Ordinal);
+        Assert.DoesNotContain(target.Requests, r => r.Path == "/restart");
+    }
+
+    private async Task<string> DrillAsync(string name, string yaml)
+    {
+        var path = Path.Combine(cli.Directory, name);
+        await File.WriteAllTextAsync(path, yaml.Replace("PROM", prometheus.Url, StringComparison.Ordinal));
+        return path;
+    }
+
+    private async Task<bool> QueryAsync(string promql)
+    {
+        using var http = new HttpClient();
+        var answer = JsonNode.Parse(await http.GetStringAsync($"{prometheus.Url}/api/v1/query?query={Uri.EscapeDataString(promql)}"));
+        return answer?["data"]?["result"] is JsonArray { Count: > 0 };
+    }
+
+    /// <summary>Waits, scrape by scrape, until Prometheus answers the query with a series (the samples of one scrape are queryable by the next).</summary>
+    private async Task UntilScrapedAsync(string promql)
+    {
+        for (var i = 0; i < 30; i++)
+        {
+            await Volatile.Read(ref scraped).Task.WaitAsync(TimeSpan.FromSeconds(30));
+            if (await QueryAsync(promql))
+            {
+                return;
+            }
+        }
+
+        Assert.Fail($"Prometheus never answered {promql} with a series");
+    }
+
+    private (int, string, string) Scraped((int, string, string) answer)
+    {
+        Interlocked.Exchange(ref scraped, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        return answer;
+    }
+}
