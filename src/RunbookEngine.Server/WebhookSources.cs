@@ -9,59 +9,6 @@ using YamlDotNet.RepresentationModel;
 
 namespace RunbookEngine.Server;
 
-/// <summary>How a webhook source proves a delivery is its own.</summary>
-public abstract record WebhookAuth
-{
-    /// <summary>Gets what the auth is called in the configuration and in errors.</summary>
-    public abstract string Kind { get; }
-
-    /// <summary>Compares two secrets in time that does not depend on where they differ.</summary>
-    /// <param name="presented">What the request carries.</param>
-    /// <param name="expected">The configured secret.</param>
-    /// <returns>Whether they are equal.</returns>
-    internal static bool Same(string presented, string expected) =>
-        CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
-}
-
-/// <summary><c>Authorization: Bearer TOKEN</c> with the source's own token.</summary>
-/// <param name="Token">The token.</param>
-public sealed record BearerAuth(string Token) : WebhookAuth
-{
-    /// <inheritdoc/>
-    public override string Kind => "bearer";
-}
-
-/// <summary>HTTP basic authentication (<c>Authorization: Basic ...</c>) with the source's user and password.</summary>
-/// <param name="Username">The user name.</param>
-/// <param name="Password">The password.</param>
-public sealed record BasicAuth(string Username, string Password) : WebhookAuth
-{
-    /// <inheritdoc/>
-    public override string Kind => "basic";
-}
-
-/// <summary>PagerDuty V3's <c>X-PagerDuty-Signature</c>: an HMAC-SHA256 of the body with one of these secrets.</summary>
-/// <param name="Secrets">The subscriptions' signing secrets (several during a rotation).</param>
-public sealed record SignatureAuth(IReadOnlyList<string> Secrets) : WebhookAuth
-{
-    /// <inheritdoc/>
-    public override string Kind => "signature";
-}
-
-/// <summary>A token in the URL (<c>?token=</c>), for senders that cannot set headers (Azure Monitor action groups).</summary>
-/// <param name="Token">The token.</param>
-public sealed record QueryTokenAuth(string Token) : WebhookAuth
-{
-    /// <inheritdoc/>
-    public override string Kind => "query_token";
-}
-
-/// <summary>One configured webhook source.</summary>
-/// <param name="Name">Its name: a built-in source, or a generic source's name (its URL is <c>/hooks/NAME</c>).</param>
-/// <param name="Auth">Its own credential; null for an operator API token.</param>
-/// <param name="Mapping">A generic source's mapping; null for built-in sources.</param>
-public sealed record WebhookSource(string Name, WebhookAuth? Auth, GenericMapping? Mapping);
-
 /// <summary>
 /// The server configuration file (<c>runbook serve --config</c>): per-source webhook credentials and the
 /// mappings of generic JSON webhooks. Every secret in it is a reference (<c>secret://env/NAME</c>,
