@@ -108,6 +108,9 @@ internal sealed class CliSession : IAsyncDisposable
 
     public RunbookLibrary Library => new(Actions);
 
+    /// <summary>Gets the kinds of store <c>--store</c> may name: PostgreSQL by its connection string or URL, else a SQLite file.</summary>
+    public static WorkflowStoreProviders StoreProviders { get; } = new WorkflowStoreProviders().Add(new PostgresStoreProvider()).Fallback(new SqliteStoreProvider());
+
     public async Task<IWorkflowStore> StoreAsync(CancellationToken cancellationToken)
     {
         if (store is not null)
@@ -115,34 +118,25 @@ internal sealed class CliSession : IAsyncDisposable
             return store;
         }
 
-        if (PostgresStoreOptions.IsPostgres(StorePath))
+        IWorkflowStoreProvider provider;
+        try
         {
-            string connectionString;
-            try
-            {
-                connectionString = PostgresStoreOptions.NormalizeConnectionString(StorePath);
-            }
-            catch (ArgumentException ex)
-            {
-                throw new CliException($"--store: {ex.Message}", ExitCodes.Invalid);
-            }
-
-            var pg = await PostgresWorkflowStore.OpenAsync(
-                new PostgresStoreOptions
-                {
-                    ConnectionString = connectionString,
-                    Schema = Io.Environment("RUNBOOK_PG_SCHEMA") is { Length: > 0 } schema ? schema : "runbook",
-                    ReconnectWindow = ReconnectWindow,
-                },
-                cancellationToken).ConfigureAwait(false);
-            StoreName = "postgres " + pg.Location;
-            store = pg;
-            return store;
+            provider = StoreProviders.For(StorePath);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new CliException($"--store: {ex.Message}", ExitCodes.Invalid);
         }
 
-        var sqlite = await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = StorePath }, cancellationToken).ConfigureAwait(false);
-        StoreName = sqlite.DatabasePath;
-        store = sqlite;
+        try
+        {
+            (store, StoreName) = await provider.OpenAsync(new StoreOpenRequest(StorePath, Io.Environment, ReconnectWindow), cancellationToken).ConfigureAwait(false);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new CliException($"--store: {ex.Message}", ExitCodes.Invalid);
+        }
+
         return store;
     }
 
