@@ -268,6 +268,31 @@ public sealed class PostgresStoreTests
         Assert.DoesNotContain("hunter2", bad.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task An_unreachable_server_is_retried_with_backoff_on_the_stores_clock_until_the_reconnect_window_is_spent()
+    {
+        var cluster = await PostgresCluster.SharedAsync();
+        var closedPort = new NpgsqlConnectionStringBuilder(cluster.ConnectionString) { Port = FreePort() }.ConnectionString;
+        var time = new ManualTimeProvider();
+        var started = time.GetUtcNow();
+
+        // Every retry waits on the manual clock: the test moves it past each back-off as soon as it is set.
+        var next = time.WaitForTimerAsync(TimeSpan.FromMilliseconds(100));
+        var opening = PostgresWorkflowStore.OpenAsync(new PostgresStoreOptions { ConnectionString = closedPort, ReconnectWindow = TimeSpan.FromSeconds(5), TimeProvider = time });
+        foreach (var ms in new[] { 100, 200, 400, 800, 1600 })
+        {
+            await next.WaitAsync(TimeSpan.FromSeconds(30));
+            next = time.WaitForTimerAsync(TimeSpan.FromMilliseconds(Math.Min(ms * 2, 2000)));
+            time.Advance(TimeSpan.FromMilliseconds(ms));
+        }
+
+        // After 3.1 s of back-off the next wait (2 s) would pass the 5 s window: the error comes instead.
+        var error = await Assert.ThrowsAsync<WorkflowStoreException>(() => opening.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.StartsWith("Cannot reach PostgreSQL at 127.0.0.1:", error.Message, StringComparison.Ordinal);
+        Assert.False(next.IsCompleted, "no sixth back-off was set");
+        Assert.Equal(TimeSpan.FromMilliseconds(3100), time.GetUtcNow() - started);
+    }
+
     private static int FreePort()
     {
         using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
