@@ -261,12 +261,69 @@ public sealed class KubernetesActionTests : IAsyncLifetime
         Assert.Equal("kubernetes: FILE has no context 'staging'; it has: a", await Fails("contexts:\n- name: a\n  context: {cluster: c}\n", "staging"));
         Assert.Equal("kubernetes: FILE sets no current-context: name one with 'context' on the step", await Fails("contexts: []\n"));
         Assert.StartsWith(
-            "kubernetes: user 'u' in FILE gets its credentials from an exec or auth-provider plugin",
-            await Fails("current-context: a\ncontexts:\n- name: a\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\nusers:\n- name: u\n  user:\n    exec: {command: aws}\n"),
+            "kubernetes: user 'u' in FILE gets its credentials from an auth-provider plugin (removed from kubectl in 1.26): use its exec credential plugin",
+            await Fails("current-context: a\ncontexts:\n- name: a\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\nusers:\n- name: u\n  user:\n    auth-provider: {name: gcp}\n"),
             StringComparison.Ordinal);
+        Assert.Equal(
+            "kubernetes: user 'u' in FILE: 'exec' needs 'command'",
+            await Fails("current-context: a\ncontexts:\n- name: a\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\nusers:\n- name: u\n  user:\n    exec: {apiVersion: client.authentication.k8s.io/v1}\n"));
 
         var none = await Assert.ThrowsAsync<StepException>(() => action.ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "node", ["name"] = "n" }), CancellationToken.None));
         Assert.Equal("kubernetes: no credentials: set 'kubeconfig' on the step or KUBECONFIG for the worker, or run the worker in a pod with a service account", none.Message);
+    }
+
+    [Fact]
+    public async Task An_exec_credential_plugin_gives_the_token_which_is_kept_until_shortly_before_it_expires()
+    {
+        kube.Node("node-1");
+        var runs = Path.Combine(dir, "plugin-runs");
+        var expires = (time.GetUtcNow() + TimeSpan.FromMinutes(1)).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+
+        // A plugin as EKS, GKE and AKS ship them: it prints an ExecCredential; the env entry reaches it.
+        var script = Path.Combine(dir, "plugin.sh");
+        await File.WriteAllTextAsync(script, $$$"""
+            echo run >> '{{{runs}}}'
+            printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s","expirationTimestamp":"{{{expires}}}"}}' "$RB_TOKEN"
+            """);
+        var config = ExecKubeconfig("exec", $"command: /bin/sh\nargs: ['{script}']\nenv: [{{ name: RB_TOKEN, value: '{kube.Token}' }}]\n");
+        var action = Action(new Dictionary<string, string> { ["KUBECONFIG"] = config });
+
+        var first = await action.ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "node", ["name"] = "node-1" }), CancellationToken.None);
+        await action.ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "node", ["name"] = "node-1" }), CancellationToken.None);
+        Assert.True(first["ready"]!.GetValue<bool>());
+        Assert.All(kube.Requests, r => Assert.Equal($"Bearer {kube.Token}", r.Header("Authorization")));
+        Assert.Single(File.ReadAllLines(runs)); // one run of the plugin for both steps
+
+        time.Advance(TimeSpan.FromSeconds(45)); // 15 s left: too close to its expiry to be sent
+        await action.ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "node", ["name"] = "node-1" }), CancellationToken.None);
+        Assert.Equal(2, File.ReadAllLines(runs).Length);
+    }
+
+    [Fact]
+    public async Task An_exec_credential_plugin_that_fails_or_cannot_be_started_fails_the_step_naming_it_and_its_hint()
+    {
+        kube.Node("node-1");
+        var failingScript = Path.Combine(dir, "failing.sh");
+        await File.WriteAllTextAsync(failingScript, "echo 'the SSO session has expired' >&2\nexit 1\n");
+        var failing = ExecKubeconfig("failing", $"command: /bin/sh\nargs: ['{failingScript}']\ninstallHint: 'run: aws sso login'\n");
+        var ex = await Assert.ThrowsAsync<StepException>(() => Action(new Dictionary<string, string> { ["KUBECONFIG"] = failing }).ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "node", ["name"] = "node-1" }), CancellationToken.None));
+        Assert.Equal("KubernetesCredentials", ex.Kind);
+        Assert.False(ex.NonRetryable);
+        Assert.StartsWith($"kubernetes: user 'u' in {failing}: the exec credential plugin '/bin/sh' failed: ", ex.Message, StringComparison.Ordinal);
+        Assert.EndsWith("(run: aws sso login)", ex.Message, StringComparison.Ordinal);
+
+        var missing = ExecKubeconfig("missing", "command: /nonexistent/kubelogin\n");
+        ex = await Assert.ThrowsAsync<StepException>(() => Action(new Dictionary<string, string> { ["KUBECONFIG"] = missing }).ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "node", ["name"] = "node-1" }), CancellationToken.None));
+        Assert.Equal("KubernetesCredentials", ex.Kind);
+        Assert.Contains("'/nonexistent/kubelogin' failed", ex.Message, StringComparison.Ordinal);
+
+        var emptyScript = Path.Combine(dir, "empty.sh");
+        await File.WriteAllTextAsync(emptyScript, """printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{}}'""");
+        var noToken = ExecKubeconfig("no-token", $"command: /bin/sh\nargs: ['{emptyScript}']\n");
+        ex = await Assert.ThrowsAsync<StepException>(() => Action(new Dictionary<string, string> { ["KUBECONFIG"] = noToken }).ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "node", ["name"] = "node-1" }), CancellationToken.None));
+        Assert.Equal("KubernetesCredentials", ex.Kind);
+        Assert.Contains("'/bin/sh' failed: ", ex.Message, StringComparison.Ordinal);
+        Assert.Empty(kube.Requests);
     }
 
     [Fact]
@@ -321,11 +378,20 @@ public sealed class KubernetesActionTests : IAsyncLifetime
             new[] { "get", "wait", "restart", "scale", "cordon", "uncordon", "delete", "drain", "${{ inputs.op }}" }.Select(op => action.Classify(new JsonObject { ["operation"] = op })));
     }
 
+    /// <summary>A kubeconfig for the fake cluster whose user's credentials come from this exec block.</summary>
+    private string ExecKubeconfig(string name, string exec)
+    {
+        var path = Path.Combine(dir, name);
+        var indented = string.Join('\n', exec.TrimEnd().Split('\n').Select(l => "      " + l));
+        File.WriteAllText(path, $"apiVersion: v1\nkind: Config\ncurrent-context: a\ncontexts:\n- name: a\n  context: {{cluster: c, user: u}}\nclusters:\n- name: c\n  cluster: {{server: '{kube.Url}'}}\nusers:\n- name: u\n  user:\n    exec:\n{indented}\n");
+        return path;
+    }
+
     private static ActionRequest Request(JsonObject with, int attempt = 2) => new("run_1", "step", attempt, $"run_1/3/{attempt}", "run_1/3", with, NullLogger.Instance);
 
     private KubernetesAction Action(Dictionary<string, string>? environment = null, string? serviceAccount = null)
     {
         environment ??= new Dictionary<string, string> { ["KUBECONFIG"] = kubeconfig };
-        return new KubernetesAction(time, new KubeCredentials(k => environment.TryGetValue(k, out var v) ? v : null, serviceAccount ?? Path.Combine(dir, "no-service-account")));
+        return new KubernetesAction(time, new KubeCredentials(k => environment.TryGetValue(k, out var v) ? v : null, serviceAccount ?? Path.Combine(dir, "no-service-account"), time));
     }
 }

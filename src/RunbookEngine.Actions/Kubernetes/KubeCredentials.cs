@@ -31,8 +31,13 @@ internal sealed record KubeCluster(
 /// merged: the first file that sets a name wins), else <c>~/.kube/config</c>, else the pod's service account
 /// (<c>KUBERNETES_SERVICE_HOST</c> and <c>/var/run/secrets/kubernetes.io/serviceaccount</c>).
 /// </summary>
-internal sealed class KubeCredentials(Func<string, string?> environment, string serviceAccountDirectory)
+internal sealed class KubeCredentials(Func<string, string?> environment, string serviceAccountDirectory, TimeProvider? timeProvider = null)
 {
+    private readonly TimeProvider time = timeProvider ?? TimeProvider.System;
+
+    // One exec credential per kubeconfig user: its token is reused by every step until shortly before it expires.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, KubeExecCredential> execs = new(StringComparer.Ordinal);
+
     /// <summary>Where a pod's service-account token, CA and namespace are mounted.</summary>
     public const string ServiceAccountDirectory = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -218,12 +223,17 @@ internal sealed class KubeCredentials(Func<string, string?> environment, string 
                 throw Config($"context '{name}' names user '{userName}', which {source} does not define");
             }
 
-            if (Mapping(user.Node, "exec") is not null || Mapping(user.Node, "auth-provider") is not null)
+            if (Mapping(user.Node, "auth-provider") is not null)
             {
-                throw Config($"user '{userName}' in {user.File} gets its credentials from an exec or auth-provider plugin, which runbook does not run: give the worker a kubeconfig with a token (e.g. a service account's) or a client certificate");
+                throw Config($"user '{userName}' in {user.File} gets its credentials from an auth-provider plugin (removed from kubectl in 1.26): use its exec credential plugin instead (e.g. kubelogin, gke-gcloud-auth-plugin), a token or a client certificate");
             }
 
-            if (Scalar(user.Node, "token") is { } literal)
+            if (Mapping(user.Node, "exec") is { } exec)
+            {
+                var credential = KubeExecCredential.Parse(exec, userName, user.File, time);
+                token = execs.GetOrAdd($"{Path.GetFullPath(user.File)}\n{userName}\n{credential.Identity}", credential).Token;
+            }
+            else if (Scalar(user.Node, "token") is { } literal)
             {
                 token = () => literal;
             }
