@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using RunbookEngine.Alerts;
 using RunbookEngine.Runbooks.Service;
+using RunbookEngine.Workflows;
 
 namespace RunbookEngine.Server;
 
@@ -55,6 +56,9 @@ internal static class WebhookEndpoints
     /// <summary>Receives one delivery: credentials, a slot, the body, the alerts, routing.</summary>
     private sealed class Receiver(ServerContext context, ConcurrencyLimiter limiter, AlertRouter router)
     {
+        // Signatures accepted within their window (by source): a delivery replayed with the same one is refused.
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> accepted = new(StringComparer.Ordinal);
+
         public async Task ReceiveAsync(HttpContext http, string source, Func<JsonNode?, IReadOnlyList<Alert>> parse)
         {
             try
@@ -74,6 +78,7 @@ internal static class WebhookEndpoints
             // that signs its deliveries is checked against its secrets once the body is read.
             var auth = AuthOf(source);
             var signature = auth is SignatureAuth ? SignatureOf(http) : null;
+            var hmac = auth is HmacAuth h ? HmacOf(http, source, h) : default;
             Authenticate(http, source, auth);
 
             using var lease = await limiter.AcquireAsync(1, http.RequestAborted).ConfigureAwait(false);
@@ -91,6 +96,51 @@ internal static class WebhookEndpoints
                 throw new RunbookServiceException(ServiceErrorKind.Unauthorized, $"{PagerDutyPayload.SignatureHeader} does not match the body for any configured secret; nothing was stored");
             }
 
+            string? replayKey = null;
+            if (auth is HmacAuth keyed)
+            {
+                if (!keyed.Verify(body, hmac.Signature!, hmac.Timestamp))
+                {
+                    throw new RunbookServiceException(ServiceErrorKind.Unauthorized, $"{keyed.Header} does not match the body{(keyed.TimestampHeader is null ? string.Empty : " and " + keyed.TimestampHeader)} for any configured secret of '{source}'; nothing was stored");
+                }
+
+                if (keyed.TimestampHeader is not null)
+                {
+                    replayKey = source + ":" + HmacAuth.Normalize(hmac.Signature!);
+                    Forget();
+                    if (!accepted.TryAdd(replayKey, hmac.SignedAt!.Value + keyed.Tolerance))
+                    {
+                        throw new RunbookServiceException(ServiceErrorKind.Unauthorized, $"this {keyed.Header} was already accepted: a replayed delivery is refused; nothing was stored");
+                    }
+                }
+            }
+
+            try
+            {
+                await RouteAsync(http, source, parse, body).ConfigureAwait(false);
+            }
+            catch when (replayKey is not null)
+            {
+                accepted.TryRemove(replayKey, out _); // not accepted: the sender's retry of it must get through
+                throw;
+            }
+        }
+
+        /// <summary>Forgets accepted signatures whose window has passed: they are refused by their timestamp now.</summary>
+        private void Forget()
+        {
+            var now = context.Time.GetUtcNow();
+            foreach (var (key, until) in accepted)
+            {
+                if (until < now)
+                {
+                    accepted.TryRemove(key, out _);
+                }
+            }
+        }
+
+        private async Task RouteAsync(HttpContext http, string source, Func<JsonNode?, IReadOnlyList<Alert>> parse, byte[] body)
+        {
             var payload = ApiEndpoints.ParseJson(body);
             IReadOnlyList<Alert> alerts;
             try
@@ -123,6 +173,35 @@ internal static class WebhookEndpoints
             context.Options.Sources.GetValueOrDefault(source)?.Auth
             ?? (source == PagerDutyPayload.Source && context.Options.PagerDutySecrets.Count > 0 ? new SignatureAuth(context.Options.PagerDutySecrets) : null);
 
+        /// <summary>The HMAC signature and timestamp headers of a delivery, checked before its body is read.</summary>
+        private (string? Signature, string? Timestamp, DateTimeOffset? SignedAt) HmacOf(HttpContext http, string source, HmacAuth auth)
+        {
+            var signature = http.Request.Headers[auth.Header].ToString() is { Length: > 0 } s
+                ? s
+                : throw new RunbookServiceException(ServiceErrorKind.Unauthorized, $"missing {auth.Header}: /hooks/{source} accepts only deliveries signed with the source's secret (HMAC-SHA256, hex); nothing was stored");
+            if (auth.TimestampHeader is not { } header)
+            {
+                return (signature, null, null);
+            }
+
+            var text = http.Request.Headers[header].ToString();
+            if (!long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds) || seconds > 253402300799)
+            {
+                throw new RunbookServiceException(ServiceErrorKind.Unauthorized, text.Length == 0
+                    ? $"missing {header}: /hooks/{source} accepts only deliveries signed with a timestamp (Unix seconds); nothing was stored"
+                    : $"{header} must be a Unix time in seconds; nothing was stored");
+            }
+
+            var at = DateTimeOffset.FromUnixTimeSeconds(seconds);
+            var skew = TimeSpan.FromSeconds(seconds - context.Time.GetUtcNow().ToUnixTimeSeconds()); // in whole seconds, as signed
+            if (skew.Duration() > auth.Tolerance)
+            {
+                throw new RunbookServiceException(ServiceErrorKind.Unauthorized, $"{header} is {Durations.Format(skew.Duration())} {(skew < TimeSpan.Zero ? "behind" : "ahead of")} the server's clock, beyond the {Durations.Format(auth.Tolerance)} window: a replayed or delayed delivery, or a clock to fix; nothing was stored");
+            }
+
+            return (signature, text, at);
+        }
+
         private static string SignatureOf(HttpContext http) =>
             http.Request.Headers[PagerDutyPayload.SignatureHeader].ToString() is { Length: > 0 } s
                 ? s
@@ -137,7 +216,7 @@ internal static class WebhookEndpoints
                     // An action group's webhook cannot set headers: its URL may carry the token (use https beyond loopback).
                     ApiEndpoints.Authorize(http, context, ApiRole.Operator, queryToken: source == AzureMonitorPayload.Source);
                     return;
-                case SignatureAuth:
+                case SignatureAuth or HmacAuth:
                     return;
                 case BearerAuth bearer:
                     if (!(AuthenticationHeaderValue.TryParse(header, out var b) && string.Equals(b.Scheme, "Bearer", StringComparison.OrdinalIgnoreCase) && WebhookAuth.Same(b.Parameter ?? string.Empty, bearer.Token)))

@@ -20,7 +20,8 @@ public static partial class WebhookSources
     public static readonly IReadOnlyList<string> BuiltIn = [AlertmanagerPayload.Source, GrafanaPayload.Source, PagerDutyPayload.Source, AzureMonitorPayload.Source];
 
     private static readonly string[] SourceKeys = ["auth", "mapping"];
-    private static readonly string[] AuthKeys = ["bearer", "basic", "signature", "query_token"];
+    private static readonly string[] AuthKeys = ["bearer", "basic", "signature", "query_token", "hmac"];
+    private static readonly string[] HmacKeys = ["secret", "secrets", "header", "timestamp_header", "tolerance"];
     private static readonly string[] MappingKeys = ["alerts", "name", "status", "firing", "fingerprint", "starts_at", "labels", "annotations"];
 
     /// <summary>Reads a configuration file.</summary>
@@ -145,6 +146,8 @@ public static partial class WebhookSources
                 return basic.TryGetValue("password", out var p)
                     ? new BasicAuth(user, Secret(p, $"{source}: auth.basic.password", at))
                     : throw new FormatException($"{at(value)}: basic auth needs 'password' (a secret reference)");
+            case "hmac":
+                return Hmac(value, source, at);
             default:
                 if (source != PagerDutyPayload.Source)
                 {
@@ -156,6 +159,40 @@ public static partial class WebhookSources
                     : [Secret(value, $"{source}: auth.signature", at)];
                 return new SignatureAuth(secrets);
         }
+    }
+
+    private static HmacAuth Hmac(YamlNode node, string source, Func<YamlNode, string> at)
+    {
+        if (source is AlertmanagerPayload.Source or AzureMonitorPayload.Source or PagerDutyPayload.Source)
+        {
+            throw new FormatException($"{at(node)}: '{source}' does not sign its deliveries with a shared secret as 'hmac' checks ({(source == PagerDutyPayload.Source ? "PagerDuty has 'signature'" : "use basic, bearer or query_token")}); 'hmac' is for grafana and generic webhooks");
+        }
+
+        var keys = Mapping(node, HmacKeys, $"the hmac auth of '{source}'", at);
+        List<string> secrets = keys.TryGetValue("secrets", out var many)
+            ? many is YamlSequenceNode { Children.Count: > 0 } list ? [.. list.Children.Select(c => Secret(c, $"{source}: auth.hmac.secrets", at))] : throw new FormatException($"{at(many)}: auth.hmac.secrets is a list of secret references (several while a secret is rotated)")
+            : keys.TryGetValue("secret", out var one) ? [Secret(one, $"{source}: auth.hmac.secret", at)] : throw new FormatException($"{at(node)}: hmac auth needs 'secret' (a secret reference) or 'secrets' (a list, while rotating)");
+        string? Header(string key)
+        {
+            if (!keys.TryGetValue(key, out var h))
+            {
+                return null;
+            }
+
+            return h is YamlScalarNode { Value: { Length: > 0 } name } && name.All(c => char.IsAsciiLetterOrDigit(c) || c == '-')
+                ? name
+                : throw new FormatException($"{at(h)}: auth.hmac.{key} must be an HTTP header name like X-Signature");
+        }
+
+        var tolerance = TimeSpan.FromMinutes(5);
+        if (keys.TryGetValue("tolerance", out var t))
+        {
+            tolerance = t is YamlScalarNode { Value: { } text } && Durations.TryParse(text, out var d) && d > TimeSpan.Zero
+                ? d
+                : throw new FormatException($"{at(t)}: auth.hmac.tolerance must be a duration like 5m");
+        }
+
+        return new HmacAuth(secrets, Header("header") ?? (source == GrafanaPayload.Source ? "X-Grafana-Alerting-Signature" : HmacAuth.DefaultHeader), Header("timestamp_header"), tolerance);
     }
 
     private static string Secret(YamlNode node, string what, Func<YamlNode, string> at)

@@ -14,6 +14,9 @@ public sealed class WebhookSourceTests : IAsyncLifetime
 {
     private const string CiToken = "ci-hook-token-5d1e";
     private const string AmPassword = "am-hook-password-93bc";
+    private const string SigningSecret = "hmac-signing-secret-7f2a";
+    private const string NextSigningSecret = "hmac-next-secret-0c41";
+    private const string GrafanaSecret = "grafana-hmac-secret-5e19";
     private readonly ServerFixture server = new();
 
     private string SecretFile(string name, string value)
@@ -41,6 +44,22 @@ public sealed class WebhookSourceTests : IAsyncLifetime
                   starts_at: since
                   labels: { instance: target.host, team: owner }
                   annotations: { summary: message }
+              signed-checks:
+                auth:
+                  hmac:
+                    secrets: ["secret://file/{{SecretFile("hmac", SigningSecret)}}", "secret://file/{{SecretFile("hmac-next", NextSigningSecret)}}"]
+                    header: X-Hub-Signature-256
+                    timestamp_header: X-Signature-Timestamp
+                    tolerance: 5m
+                mapping:
+                  alerts: checks
+                  name: check
+                  status: state
+                  firing: [failing, critical]
+                  fingerprint: id
+                  labels: { instance: target.host, team: owner }
+              grafana:
+                auth: { hmac: { secret: "secret://file/{{SecretFile("grafana-hmac", GrafanaSecret)}}" } }
             """);
         server.Write("ci-restart.yaml", """
             name: ci-restart
@@ -48,6 +67,9 @@ public sealed class WebhookSourceTests : IAsyncLifetime
               host: { type: string, pattern: '^[a-z0-9.-]+$' }
             triggers:
               - source: ci-checks
+                match: { alertname: Smoke, team: web }
+                inputs: { host: "${{ alert.labels.instance }}" }
+              - source: signed-checks
                 match: { alertname: Smoke, team: web }
                 inputs: { host: "${{ alert.labels.instance }}" }
             steps:
@@ -139,6 +161,75 @@ public sealed class WebhookSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_webhook_signed_with_hmac_and_a_timestamp_is_accepted_once_and_a_wrong_stale_or_replayed_signature_is_not()
+    {
+        var body = Checks("failing", "web-7");
+        var now = TimeProvider.System.GetUtcNow().ToUnixTimeSeconds();
+        (string, string)[] Signed(string secret, long at, string? text = null) =>
+            [("X-Hub-Signature-256", "sha256=" + Hmac(secret, $"{at}:{text ?? body}")), ("X-Signature-Timestamp", at.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+
+        foreach (var (headers, says) in new[]
+        {
+            (Array.Empty<(string, string)>(), "missing X-Hub-Signature-256: /hooks/signed-checks accepts only deliveries signed with the source's secret"),
+            ([("X-Hub-Signature-256", "sha256=" + Hmac(SigningSecret, body))], "missing X-Signature-Timestamp"),
+            (Signed("a-guessed-secret", now), "X-Hub-Signature-256 does not match the body and X-Signature-Timestamp for any configured secret of 'signed-checks'"),
+            (Signed(SigningSecret, now, text: Checks("failing", "web-8")), "does not match the body"),
+            (Signed(SigningSecret, now - 600), "X-Signature-Timestamp is 10m behind the server's clock, beyond the 5m window"),
+            (Signed(SigningSecret, now + 600), "X-Signature-Timestamp is 10m ahead of the server's clock"),
+            ([("X-Hub-Signature-256", "sha256=00"), ("X-Signature-Timestamp", "yesterday")], "X-Signature-Timestamp must be a Unix time in seconds"),
+        })
+        {
+            var (status, answer) = await SendAsync("/hooks/signed-checks", body, headers);
+            Assert.True(status == HttpStatusCode.Unauthorized, $"{says}: {(int)status} {answer}");
+            Assert.Contains(says, (string)answer!["error"]!["message"]!, StringComparison.Ordinal);
+        }
+
+        Assert.Empty(await server.Store.ListRunsAsync(new RunQuery(), CancellationToken.None));
+
+        var signed = Signed(SigningSecret, now);
+        var (accepted, first) = await SendAsync("/hooks/signed-checks", body, signed);
+        Assert.Equal(HttpStatusCode.Accepted, accepted);
+        Assert.Equal("started", (string)first!["outcomes"]![0]!["outcome"]!);
+
+        // The same signed delivery again is a replay; the rotated-in secret signs a new one.
+        var (replayed, replay) = await SendAsync("/hooks/signed-checks", body, signed);
+        Assert.Equal(HttpStatusCode.Unauthorized, replayed);
+        Assert.Equal("this X-Hub-Signature-256 was already accepted: a replayed delivery is refused; nothing was stored", (string)replay!["error"]!["message"]!);
+        var (rotated, again) = await SendAsync("/hooks/signed-checks", body, Signed(NextSigningSecret, now - 1));
+        Assert.Equal(HttpStatusCode.Accepted, rotated);
+        Assert.Equal("attached", (string)again!["outcomes"]![0]!["outcome"]!);
+        Assert.Single(await server.Store.ListRunsAsync(new RunQuery { WorkflowName = "ci-restart" }, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Grafana_signs_the_body_with_its_hmac_header_and_an_unsigned_or_wrongly_signed_delivery_is_refused()
+    {
+        const string Body = """{"version":"1","status":"firing","alerts":[]}""";
+        var (unsigned, _) = await SendAsync("/hooks/grafana", Body, []);
+        Assert.Equal(HttpStatusCode.Unauthorized, unsigned);
+        var (wrong, _) = await SendAsync("/hooks/grafana", Body, [("X-Grafana-Alerting-Signature", Hmac("nope", Body))]);
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong);
+        var (ok, answer) = await SendAsync("/hooks/grafana", Body, [("X-Grafana-Alerting-Signature", Hmac(GrafanaSecret, Body))]);
+        Assert.True(ok == HttpStatusCode.Accepted, answer?.ToJsonString());
+    }
+
+    private static string Hmac(string secret, string text) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(text)));
+
+    private async Task<(HttpStatusCode Status, JsonNode? Body)> SendAsync(string path, string body, (string Name, string Value)[] headers)
+    {
+        using var http = server.Http(null);
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = ServerFixture.JsonBody(body) };
+        foreach (var (name, value) in headers)
+        {
+            request.Headers.Add(name, value);
+        }
+
+        using var response = await http.SendAsync(request);
+        return (response.StatusCode, await ServerFixture.ReadAsync(response));
+    }
+
+    [Fact]
     public async Task A_real_alertmanager_with_basic_auth_is_accepted_and_a_wrong_password_or_an_api_token_is_not()
     {
         var (wrong, _) = await PostAsync("/hooks/alertmanager", """{"version":"4","status":"firing","alerts":[]}""", Basic("alertmanager", "guess"));
@@ -160,8 +251,11 @@ public sealed class WebhookSourceTests : IAsyncLifetime
     [Fact]
     public async Task Grafana_may_deliver_with_put()
     {
-        using var http = server.Http(server.Operator);
-        using var response = await http.PutAsync("/hooks/grafana", ServerFixture.JsonBody("""{"version":"1","status":"firing","alerts":[]}"""));
+        const string Body = """{"version":"1","status":"firing","alerts":[]}""";
+        using var http = server.Http(null);
+        using var request = new HttpRequestMessage(HttpMethod.Put, "/hooks/grafana") { Content = ServerFixture.JsonBody(Body) };
+        request.Headers.Add("X-Grafana-Alerting-Signature", Hmac(GrafanaSecret, Body));
+        using var response = await http.SendAsync(request);
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
     }
 
@@ -180,6 +274,12 @@ public sealed class WebhookSourceTests : IAsyncLifetime
     [InlineData("sources:\n  my-hook:\n    mapping: { name: n, firing: [up] }", "server.yaml:3:33: mapping.firing needs mapping.status (the path of the status it is compared with)")]
     [InlineData("sources:\n  my-hook:\n    mapping: { name: n, labelz: {} }", "server.yaml:3:25: unknown key 'labelz' in the mapping of 'my-hook'; keys: alerts, name, status, firing, fingerprint, starts_at, labels, annotations")]
     [InlineData("sources:\n  a: [", "server.yaml:3:1: YAML syntax error")]
+    [InlineData("sources:\n  alertmanager:\n    auth: { hmac: { secret: secret://env/HOME } }", "server.yaml:3:19: 'alertmanager' does not sign its deliveries with a shared secret as 'hmac' checks (use basic, bearer or query_token)")]
+    [InlineData("sources:\n  grafana:\n    auth: { hmac: { header: X-Sig } }", "server.yaml:3:19: hmac auth needs 'secret' (a secret reference) or 'secrets' (a list, while rotating)")]
+    [InlineData("sources:\n  grafana:\n    auth: { hmac: { secret: plain-text-token-1234 } }", "server.yaml:3:29: grafana: auth.hmac.secret must be a secret reference")]
+    [InlineData("sources:\n  grafana:\n    auth: { hmac: { secret: secret://env/HOME, header: 'X Sig' } }", "server.yaml:3:56: auth.hmac.header must be an HTTP header name like X-Signature")]
+    [InlineData("sources:\n  grafana:\n    auth: { hmac: { secret: secret://env/HOME, tolerance: soon } }", "server.yaml:3:59: auth.hmac.tolerance must be a duration like 5m")]
+    [InlineData("sources:\n  grafana:\n    auth: { hmac: { secret: secret://env/HOME, algo: md5 } }", "server.yaml:3:48: unknown key 'algo' in the hmac auth of 'grafana'")]
     public void A_broken_server_configuration_is_refused_with_where_and_why_and_never_echoes_a_secret(string yaml, string expected)
     {
         var dir = Path.Combine(server.Directory, "configs", Guid.NewGuid().ToString("N"));
