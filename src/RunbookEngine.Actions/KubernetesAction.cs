@@ -61,13 +61,14 @@ public sealed class KubernetesAction : IRunbookAction
         new("timeout", ParameterType.String, false, "wait and drain: how long to wait (default 5m), e.g. 90s."),
         new("grace_period", ParameterType.Number, false, "delete and drain: seconds a pod gets to stop; default the pod's own."),
         new("force", ParameterType.Boolean, false, "drain: also evict pods that no controller will recreate (default false: the drain stops and names them)."),
+        new("delete_emptydir_data", ParameterType.Boolean, false, "drain: also evict pods with emptyDir volumes, whose data is deleted with them (default false: the drain stops and names them, as kubectl drain does without --delete-emptydir-data)."),
         new("kubeconfig", ParameterType.String, false, "A kubeconfig file; default (or empty) KUBECONFIG, then ~/.kube/config, then the pod's service account."),
         new("context", ParameterType.String, false, "The kubeconfig context; default (or empty) its current-context."),
         new("in_cluster", ParameterType.Boolean, false, "Use the pod's service account even when a kubeconfig exists."),
     ];
 
     /// <inheritdoc/>
-    public IReadOnlyList<string> ResultFields { get; } = ["kind", "name", "namespace", "changed", "object", "conditions", "ready", "from", "to", "evicted", "skipped"];
+    public IReadOnlyList<string> ResultFields { get; } = ["kind", "name", "namespace", "changed", "object", "conditions", "ready", "from", "to", "evicted", "skipped", "emptydir_deleted"];
 
     /// <inheritdoc/>
     public SideEffect Classify(JsonObject with)
@@ -449,12 +450,15 @@ public sealed class KubernetesAction : IRunbookAction
 
     private async Task<string> PlanDrainAsync(KubeClient client, string node, JsonObject with, JsonObject details, CancellationToken cancellationToken)
     {
-        var (evict, skipped, unmanaged) = await PodsOnAsync(client, node, cancellationToken).ConfigureAwait(false);
+        var (evict, skipped, unmanaged, local) = await PodsOnAsync(client, node, cancellationToken).ConfigureAwait(false);
         details["evict"] = new JsonArray([.. evict.Select(p => JsonValue.Create(p.Id))]);
         details["skip"] = new JsonArray([.. skipped.Select(s => JsonValue.Create(s))]);
+        details["emptydir"] = new JsonArray([.. local.Select(s => JsonValue.Create(s))]);
         var force = with["force"] is JsonValue v && v.TryGetValue<bool>(out var b) && b;
+        var deleteLocal = DeleteEmptyDirData(with);
         return $"would cordon node {node} and evict {evict.Count} pod(s)" + (skipped.Count > 0 ? $", leaving {skipped.Count} DaemonSet or mirror pod(s)" : string.Empty)
-            + (unmanaged.Count > 0 ? force ? $"; {unmanaged.Count} with no controller would be lost: {string.Join(", ", unmanaged)}" : $"; it would stop at {unmanaged.Count} pod(s) with no controller: {string.Join(", ", unmanaged)} (force: true evicts them)" : string.Empty);
+            + (unmanaged.Count > 0 ? force ? $"; {unmanaged.Count} with no controller would be lost: {string.Join(", ", unmanaged)}" : $"; it would stop at {unmanaged.Count} pod(s) with no controller: {string.Join(", ", unmanaged)} (force: true evicts them)" : string.Empty)
+            + (local.Count > 0 ? deleteLocal ? $"; the emptyDir data of {local.Count} pod(s) would be deleted: {string.Join(", ", local)}" : $"; it would stop at {local.Count} pod(s) with emptyDir data: {string.Join(", ", local)} (delete_emptydir_data: true evicts them and deletes it)" : string.Empty);
     }
 
     private async Task DrainAsync(KubeClient client, string node, JsonObject with, JsonObject result, CancellationToken cancellationToken)
@@ -463,19 +467,26 @@ public sealed class KubernetesAction : IRunbookAction
         var deadline = time.GetUtcNow() + timeout;
         var force = with["force"] is JsonValue f && f.TryGetValue<bool>(out var fb) && fb;
         var grace = GracePeriod(with);
-        var (first, _, unmanaged) = await PodsOnAsync(client, node, cancellationToken).ConfigureAwait(false);
+        var (first, _, unmanaged, local) = await PodsOnAsync(client, node, cancellationToken).ConfigureAwait(false);
         if (unmanaged.Count > 0 && !force)
         {
             // Checked before cordoning, so a refused drain changes nothing.
             throw new StepException("DrainBlocked", $"node {node} runs pods no controller would recreate: {string.Join(", ", unmanaged)}; evicting them loses them (force: true does it)", nonRetryable: true);
         }
 
+        if (local.Count > 0 && !DeleteEmptyDirData(with))
+        {
+            throw new StepException("DrainBlocked", $"node {node} runs pods with emptyDir volumes whose data an eviction deletes: {string.Join(", ", local)} (delete_emptydir_data: true evicts them)", nonRetryable: true);
+        }
+
+        result["emptydir_deleted"] = new JsonArray([.. local.Select(s => JsonValue.Create(s))]);
+
         result["changed"] = await SetUnschedulableAsync(client, node, true, cancellationToken).ConfigureAwait(false);
         var evicted = new JsonArray();
         var done = new HashSet<string>(StringComparer.Ordinal);
         while (true)
         {
-            var (pods, skipped, _) = await PodsOnAsync(client, node, cancellationToken).ConfigureAwait(false);
+            var (pods, skipped, _, _) = await PodsOnAsync(client, node, cancellationToken).ConfigureAwait(false);
             result["skipped"] = new JsonArray([.. skipped.Select(s => JsonValue.Create(s))]);
             if (pods.Count == 0)
             {
@@ -526,13 +537,16 @@ public sealed class KubernetesAction : IRunbookAction
         result["evicted"] = evicted;
     }
 
-    /// <summary>The pods on a node a drain evicts, those it leaves (DaemonSet and mirror pods), and those no controller would recreate.</summary>
-    private static async Task<(List<(string Namespace, string Name, string Id, bool Terminating)> Evict, List<string> Skipped, List<string> Unmanaged)> PodsOnAsync(KubeClient client, string node, CancellationToken cancellationToken)
+    private static bool DeleteEmptyDirData(JsonObject with) => with["delete_emptydir_data"] is JsonValue v && v.TryGetValue<bool>(out var b) && b;
+
+    /// <summary>The pods on a node a drain evicts, those it leaves (DaemonSet and mirror pods), those no controller would recreate, and those whose emptyDir data an eviction deletes (with the volumes' names).</summary>
+    private static async Task<(List<(string Namespace, string Name, string Id, bool Terminating)> Evict, List<string> Skipped, List<string> Unmanaged, List<string> EmptyDir)> PodsOnAsync(KubeClient client, string node, CancellationToken cancellationToken)
     {
         var list = await client.GetAsync("/api/v1/pods?fieldSelector=" + Uri.EscapeDataString("spec.nodeName=" + node), cancellationToken).ConfigureAwait(false);
         var evict = new List<(string, string, string, bool)>();
         var skipped = new List<string>();
         var unmanaged = new List<string>();
+        var local = new List<string>();
         foreach (var pod in (list["items"] as JsonArray ?? []).OfType<JsonObject>())
         {
             var meta = pod["metadata"] as JsonObject ?? [];
@@ -557,9 +571,15 @@ public sealed class KubernetesAction : IRunbookAction
                 unmanaged.Add(id);
             }
 
+            var emptyDirs = (pod["spec"]?["volumes"] as JsonArray ?? []).OfType<JsonObject>().Where(v => v["emptyDir"] is not null).Select(v => v["name"]?.ToString() ?? "?").ToList();
+            if (emptyDirs.Count > 0)
+            {
+                local.Add($"{id} ({string.Join(", ", emptyDirs)})");
+            }
+
             evict.Add((ns, name, id, meta["deletionTimestamp"] is not null));
         }
 
-        return (evict, skipped, unmanaged);
+        return (evict, skipped, unmanaged, local);
     }
 }

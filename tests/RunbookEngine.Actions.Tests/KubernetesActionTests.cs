@@ -195,6 +195,36 @@ public sealed class KubernetesActionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Drain_names_pods_whose_emptydir_data_it_would_delete_and_evicts_them_only_when_told()
+    {
+        kube.Node("node-1");
+        kube.Pod("prod", "api-1", "node-1");
+        kube.Pod("prod", "cache-1", "node-1", emptyDir: "scratch");
+        var action = Action();
+
+        var plan = await action.PlanAsync(Request(new JsonObject { ["operation"] = "drain", ["name"] = "node-1" }), CancellationToken.None);
+        Assert.Equal("would cordon node node-1 and evict 2 pod(s); it would stop at 1 pod(s) with emptyDir data: prod/cache-1 (scratch) (delete_emptydir_data: true evicts them and deletes it)", plan.Summary);
+        Assert.Equal(["prod/cache-1 (scratch)"], plan.Details!["emptydir"]!.AsArray().Select(p => p!.GetValue<string>()));
+
+        // As kubectl drain without --delete-emptydir-data: refused before anything changes.
+        var refused = await Assert.ThrowsAsync<StepException>(() => action.ExecuteAsync(Request(new JsonObject { ["operation"] = "drain", ["name"] = "node-1" }), CancellationToken.None));
+        Assert.Equal("DrainBlocked", refused.Kind);
+        Assert.True(refused.NonRetryable);
+        Assert.Equal("node node-1 runs pods with emptyDir volumes whose data an eviction deletes: prod/cache-1 (scratch) (delete_emptydir_data: true evicts them)", refused.Message);
+        Assert.Empty(kube.Writes);
+
+        var told = new JsonObject { ["operation"] = "drain", ["name"] = "node-1", ["delete_emptydir_data"] = true };
+        var allowed = await action.PlanAsync(Request(told), CancellationToken.None);
+        Assert.EndsWith("; the emptyDir data of 1 pod(s) would be deleted: prod/cache-1 (scratch)", allowed.Summary, StringComparison.Ordinal);
+        var drain = action.ExecuteAsync(Request((JsonObject)told.DeepClone()), CancellationToken.None);
+        await time.WaitForTimerAsync(TimeSpan.FromSeconds(2));
+        time.Advance(TimeSpan.FromSeconds(2));
+        var result = await drain;
+        Assert.Equal(["prod/api-1", "prod/cache-1"], result["evicted"]!.AsArray().Select(p => p!.GetValue<string>()).Order(StringComparer.Ordinal));
+        Assert.Equal(["prod/cache-1 (scratch)"], result["emptydir_deleted"]!.AsArray().Select(p => p!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task Drain_stops_before_changing_anything_when_a_pod_has_no_controller()
     {
         kube.Node("node-1");

@@ -124,7 +124,7 @@ public sealed partial class FakeKubernetes : IAsyncDisposable
     });
 
     /// <summary>Adds a running pod on a node, owned by a controller of <paramref name="ownerKind"/> (null: no controller).</summary>
-    public JsonObject Pod(string ns, string name, string node, string? ownerKind = "ReplicaSet", bool mirror = false) => Put($"/api/v1/namespaces/{ns}/pods/{name}", new JsonObject
+    public JsonObject Pod(string ns, string name, string node, string? ownerKind = "ReplicaSet", bool mirror = false, string? emptyDir = null) => Put($"/api/v1/namespaces/{ns}/pods/{name}", new JsonObject
     {
         ["apiVersion"] = "v1",
         ["kind"] = "Pod",
@@ -135,7 +135,9 @@ public sealed partial class FakeKubernetes : IAsyncDisposable
             ["ownerReferences"] = ownerKind is null ? new JsonArray() : new JsonArray(new JsonObject { ["kind"] = ownerKind, ["name"] = "owner", ["controller"] = true }),
             ["annotations"] = mirror ? new JsonObject { ["kubernetes.io/config.mirror"] = "abc" } : new JsonObject(),
         },
-        ["spec"] = new JsonObject { ["nodeName"] = node },
+        ["spec"] = emptyDir is null
+            ? new JsonObject { ["nodeName"] = node }
+            : new JsonObject { ["nodeName"] = node, ["volumes"] = new JsonArray(new JsonObject { ["name"] = "config", ["configMap"] = new JsonObject { ["name"] = "cfg" } }, new JsonObject { ["name"] = emptyDir, ["emptyDir"] = new JsonObject() }) },
         ["status"] = new JsonObject { ["phase"] = "Running", ["conditions"] = new JsonArray(new JsonObject { ["type"] = "Ready", ["status"] = "True" }) },
     });
 
