@@ -65,15 +65,65 @@ internal sealed class CliSession : IAsyncDisposable
             SearchAttributes = io.Environment("RUNBOOK_TEMPORAL_SEARCH_ATTRIBUTES") != "off",
             Environment = TemporalVariables.Select(n => (Name: n, Value: io.Environment(n))).Where(v => v.Value is not null).ToDictionary(v => v.Name, v => v.Value!, StringComparer.Ordinal),
         };
-        Loggers = io.Environment("RUNBOOK_LOG") is { Length: > 0 } level
-            ? LoggerFactory.Create(b => b
-                .Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId) // with tracing on, each line names its trace and span
-                .AddSimpleConsole(o => { o.SingleLine = true; o.IncludeScopes = true; })
-                .SetMinimumLevel(Enum.TryParse<LogLevel>(level, true, out var l) ? l : LogLevel.Information))
-            : NullLoggerFactory.Instance;
+        Loggers = CreateLoggers(
+            parse.GetValue(globals.LogLevel) ?? (io.Environment("RUNBOOK_LOG") is { Length: > 0 } level ? level : null),
+            parse.GetValue(globals.LogFormat) ?? (io.Environment("RUNBOOK_LOG_FORMAT") is { Length: > 0 } format ? format : null));
     }
 
     public CliIo Io { get; }
+
+    /// <summary>
+    /// The engine's logs, on stderr only: stdout carries a command's own output (the server's banner, a table, JSON),
+    /// so a script or a supervisor reads it undisturbed. Off unless a level or a format is given.
+    /// </summary>
+    /// <param name="level">The minimum level, or null.</param>
+    /// <param name="format">text or json, or null.</param>
+    /// <returns>The logger factory.</returns>
+    internal static ILoggerFactory CreateLoggers(string? level, string? format)
+    {
+        if (level is null && format is null)
+        {
+            return NullLoggerFactory.Instance;
+        }
+
+        if (format is not (null or "text" or "json"))
+        {
+            throw new CliException($"RUNBOOK_LOG_FORMAT '{format}' must be text or json", ExitCodes.Invalid);
+        }
+
+        var minimum = LogLevel.Information;
+        if (level is not null && !Enum.TryParse(level, ignoreCase: true, out minimum))
+        {
+            throw new CliException($"RUNBOOK_LOG '{level}' must be Trace, Debug, Information, Warning, Error, Critical or None", ExitCodes.Invalid);
+        }
+
+        return LoggerFactory.Create(b =>
+        {
+            b.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId); // with tracing on, each line names its trace and span
+            b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+            if (format == "json")
+            {
+                b.AddJsonConsole(o =>
+                {
+                    o.IncludeScopes = true;
+                    o.UseUtcTimestamp = true;
+                    o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
+                });
+            }
+            else
+            {
+                b.AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.IncludeScopes = true;
+                    o.UseUtcTimestamp = true;
+                    o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ";
+                });
+            }
+
+            b.SetMinimumLevel(minimum);
+        });
+    }
 
     /// <summary>Gets the engine that runs the runs: <c>builtin</c> or <c>temporal</c>.</summary>
     public string Engine { get; }

@@ -92,5 +92,17 @@ internal sealed class GlobalOptions
     };
 
     /// <summary>Every global option, to add to the root command.</summary>
-    public IEnumerable<Option> All => [Store, Runbooks, Output, Server, Token, Engine, TemporalAddress, TemporalNamespace, TemporalApiKey, TemporalTlsCert, TemporalTlsKey, TemporalTlsCa, TaskQueue];
+    public Option<string?> LogLevel { get; } = new Option<string?>("--log-level")
+    {
+        Description = "Write the engine's logs to stderr from this level up: Trace, Debug, Information, Warning, Error (default none; env RUNBOOK_LOG). stdout keeps only the command's own output.",
+        Recursive = true,
+    }.AcceptOnlyFromAmong("Trace", "Debug", "Information", "Warning", "Error", "Critical", "None");
+
+    public Option<string?> LogFormat { get; } = new Option<string?>("--log-format")
+    {
+        Description = "text (one line each, default) or json (one JSON object per line, for log shippers). Env RUNBOOK_LOG_FORMAT. Giving it turns logs on at Information.",
+        Recursive = true,
+    }.AcceptOnlyFromAmong("text", "json");
+
+    public IEnumerable<Option> All => [Store, Runbooks, Output, Server, Token, Engine, TemporalAddress, TemporalNamespace, TemporalApiKey, TemporalTlsCert, TemporalTlsKey, TemporalTlsCa, TaskQueue, LogLevel, LogFormat];
 }

@@ -122,6 +122,37 @@ public sealed class ProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Serve_prints_one_banner_on_stdout_and_its_logs_as_json_lines_on_stderr()
+    {
+        using var server = cli.Start("ops", string.Empty, "serve", "--urls", "http://127.0.0.1:0", "--log-format", "json");
+        var banner = await server.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Matches(@"^serving on http://127\.0\.0\.1:\d+ with ", banner);
+        var logs = new List<JsonNode>();
+        while (logs.Count < 2 && await server.StandardError.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)) is { } line)
+        {
+            if (line.StartsWith('{'))
+            {
+                logs.Add(JsonNode.Parse(line)!); // every log line is one JSON object
+            }
+        }
+
+        Assert.All(logs, l => Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", l["Timestamp"]!.GetValue<string>()));
+        Assert.Contains(logs, l => l["LogLevel"]!.GetValue<string>() == "Information" && l["Category"]!.GetValue<string>().StartsWith("RunbookEngine.", StringComparison.Ordinal));
+        using (var kill = Process.Start("kill", ["-TERM", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        var rest = await server.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        await server.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal("server stopped\n", rest); // nothing but the command's own words on stdout
+
+        var (code, _, err) = await cli.RunProcessAsync("ops", string.Empty, new Dictionary<string, string> { ["RUNBOOK_LOG"] = "loud" }, "runs");
+        Assert.Equal(2, code);
+        Assert.Contains("RUNBOOK_LOG 'loud' must be Trace, Debug, Information, Warning, Error, Critical or None", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Serve_answers_on_loopback_and_sigterm_stops_it_cleanly()
     {
         cli.Write("hello.yaml", "name: hello\nsteps:\n  - id: say\n    action: log\n    with: { message: hi }\n");
