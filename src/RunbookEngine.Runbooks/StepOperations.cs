@@ -111,7 +111,14 @@ internal static class StepOperations
             var verdict = decision.Payload?["decision"]?.GetValue<string>();
             var comment = decision.Payload?["comment"]?.GetValue<string>();
             var groups = (decision.Payload?["groups"] as JsonArray)?.Select(g => g?.GetValue<string>() ?? string.Empty).ToList() ?? [];
-            var refusal = ApprovalRules.Refusal(spec, ctx.StartedBy, who, groups, granted);
+
+            // A decision sent before the run asked (`runbook approve RUN --step ID` ahead of time) holds for the gate's
+            // timeout, or an hour: an old one was given for a situation that may no longer be the one at hand.
+            var early = requested - decision.ReceivedAt;
+            var window = spec.Timeout ?? EarlyDecisionWindow;
+            var refusal = early > window
+                ? $"decided {Durations.Format(early)} before the run asked; a decision sent ahead of time holds for {Durations.Format(window)} (the gate's timeout, else 1h): decide again"
+                : ApprovalRules.Refusal(spec, ctx.StartedBy, who, groups, granted);
             if (refusal is not null)
             {
                 await ctx.RecordAsync($"{position}/refused#{k}", "approval.refused", new JsonObject { ["step"] = stepId, ["by"] = who, ["decision"] = verdict, ["reason"] = refusal }).ConfigureAwait(true);
@@ -121,20 +128,34 @@ internal static class StepOperations
             if (verdict == "reject")
             {
                 var replayedRejection = ctx.IsReplaying;
-                await ctx.RecordAsync($"{position}/rejected", "approval.rejected", new JsonObject { ["step"] = stepId, ["by"] = who, ["comment"] = comment }).ConfigureAwait(true);
+                await ctx.RecordAsync($"{position}/rejected", "approval.rejected", Early(new JsonObject { ["step"] = stepId, ["by"] = who, ["comment"] = comment }, early)).ConfigureAwait(true);
                 Waited("rejected", replayedRejection);
                 throw new StepFailedException(stepId, 0, "Rejected", $"'{stepId}' was rejected by {who}" + (comment is null ? string.Empty : $": {comment}"), 0);
             }
 
             granted.Add(who);
             var replayedGrant = ctx.IsReplaying;
-            await ctx.RecordAsync($"{position}/granted#{k}", "approval.granted", new JsonObject { ["step"] = stepId, ["by"] = who, ["comment"] = comment, ["approvals"] = granted.Count, ["needed"] = spec.Min }).ConfigureAwait(true);
+            await ctx.RecordAsync($"{position}/granted#{k}", "approval.granted", Early(new JsonObject { ["step"] = stepId, ["by"] = who, ["comment"] = comment, ["approvals"] = granted.Count, ["needed"] = spec.Min }, early)).ConfigureAwait(true);
             if (granted.Count >= spec.Min)
             {
                 Waited("approved", replayedGrant);
                 return;
             }
         }
+    }
+
+    /// <summary>How long a decision sent before its approval was requested holds, for a gate without a timeout.</summary>
+    public static readonly TimeSpan EarlyDecisionWindow = TimeSpan.FromHours(1);
+
+    /// <summary>Marks a decision taken before the request with how much earlier (<c>decided_ahead</c>).</summary>
+    private static JsonObject Early(JsonObject data, TimeSpan early)
+    {
+        if (early > TimeSpan.Zero)
+        {
+            data["decided_ahead"] = Durations.Format(early);
+        }
+
+        return data;
     }
 
     /// <summary>A durable timer, or its plan in a dry-run.</summary>

@@ -126,6 +126,44 @@ public sealed class RunbookExecutionTests : IAsyncLifetime
         """;
 
     [Fact]
+    public async Task A_decision_sent_ahead_of_the_request_holds_for_the_gates_timeout_else_an_hour_and_is_marked_as_such()
+    {
+        const string Later = """
+            name: later-gate
+            steps:
+              - id: wait
+                sleep: 10m
+              - id: approve
+                approval: { approvers: [bob] }
+              - id: act
+                action: log
+                with: { message: approved }
+            """;
+        var soon = await host.StartAsync(Later, actor: "user:alice");
+        await host.DrainAsync(); // sleeping
+        await host.DecideAsync(soon, "approve", "user:bob", "approve"); // before the run asks
+        host.Time.Advance(TimeSpan.FromMinutes(10));
+        await host.DrainAsync();
+        Assert.Equal(RunStatus.Completed, (await host.RunAsync(soon)).Status);
+        var granted = Assert.Single(await host.TimelineAsync(soon), e => e.Kind == "approval.granted");
+        Assert.Equal("10m", System.Text.Json.Nodes.JsonNode.Parse(granted.Data!)!["decided_ahead"]!.GetValue<string>());
+
+        var stale = await host.StartAsync(Later.Replace("sleep: 10m", "sleep: 2h", StringComparison.Ordinal), actor: "user:alice");
+        await host.DrainAsync();
+        await host.DecideAsync(stale, "approve", "user:bob", "approve");
+        host.Time.Advance(TimeSpan.FromHours(2));
+        await host.DrainAsync();
+        Assert.Equal(RunStatus.Waiting, (await host.RunAsync(stale)).Status);
+        var refused = Assert.Single(await host.TimelineAsync(stale), e => e.Kind == "approval.refused");
+        Assert.Equal("decided 2h before the run asked; a decision sent ahead of time holds for 1h (the gate's timeout, else 1h): decide again", System.Text.Json.Nodes.JsonNode.Parse(refused.Data!)!["reason"]!.GetValue<string>());
+
+        await host.DecideAsync(stale, "approve", "user:bob", "approve"); // now that it asks
+        await host.DrainAsync();
+        Assert.Equal(RunStatus.Completed, (await host.RunAsync(stale)).Status);
+        Assert.Null(System.Text.Json.Nodes.JsonNode.Parse(Assert.Single(await host.TimelineAsync(stale), e => e.Kind == "approval.granted").Data!)!["decided_ahead"]);
+    }
+
+    [Fact]
     public async Task Four_eyes_and_approver_lists_refuse_the_wrong_people_and_a_group_member_approves()
     {
         var run = await host.StartAsync(Gate, actor: "user:alice");
