@@ -430,6 +430,7 @@ public sealed partial class PostgresWorkflowStore
                     Db.P("ems", finished.Select(h => h.Op.Commit.Transition!.ErrorMessage).ToArray()!),
                     Db.P("nows", finished.Select(h => h.Op.Commit.Now).ToArray()),
                 ]));
+            commands.Add((EndQueuedActivitiesSql, [Db.P("ids", finished.Select(h => h.Op.Commit.RunId).ToArray()), Db.P("now", finished.Max(h => h.Op.Commit.Now))]));
         }
 
         if (ready.Count > 0)

@@ -7,6 +7,9 @@ namespace RunbookEngine.Storage.Postgres;
 /// <content>Claims, fenced commits and leases.</content>
 public sealed partial class PostgresWorkflowStore
 {
+    private const string EndQueuedActivitiesSql =
+        "UPDATE steps SET status = 'failed', error_kind = 'RunEnded', error_message = 'the run ended before this activity was executed', completed_at = @now, available_at = NULL WHERE run_id = ANY(@ids) AND kind = 'activity' AND status = 'queued'";
+
     /// <inheritdoc/>
     public Task<IReadOnlyList<QueueBacklog>> BacklogAsync(DateTimeOffset now, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<QueueBacklog>>(
         async db => await db.QueryAsync(
@@ -436,6 +439,9 @@ public sealed partial class PostgresWorkflowStore
                     commands.Add((
                         "UPDATE runs SET status = @s, output = @out, output_ref = @outref, error_kind = @ek, error_message = @em, completed_at = @now, available_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = @now WHERE run_id = @id",
                         [Db.P("s", t.Status.ToStoredName()), Db.P("out", output), Db.P("outref", outputRef), Db.P("ek", t.ErrorKind), Db.P("em", t.ErrorMessage), Db.P("now", commit.Now), Db.P("id", commit.RunId)]));
+
+                    // An activity still queued for another queue ends with its run: off the queue, and not run later.
+                    commands.Add((EndQueuedActivitiesSql, [Db.P("ids", new[] { commit.RunId }), Db.P("now", commit.Now)]));
                     db.Ended.Add(commit.RunId);
                     break;
                 default:

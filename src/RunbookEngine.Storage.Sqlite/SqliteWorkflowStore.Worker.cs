@@ -7,6 +7,9 @@ namespace RunbookEngine.Storage.Sqlite;
 /// <content>Claims, fenced commits and leases.</content>
 public sealed partial class SqliteWorkflowStore
 {
+    private const string EndQueuedActivitiesSql =
+        "UPDATE steps SET status = 'failed', error_kind = 'RunEnded', error_message = 'the run ended before this activity was executed', completed_at = $now, available_at = NULL WHERE run_id = $id AND kind = 'activity' AND status = 'queued'";
+
     /// <inheritdoc/>
     public Task<IReadOnlyList<QueueBacklog>> BacklogAsync(DateTimeOffset now, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<QueueBacklog>>(
         c => Query(
@@ -299,6 +302,9 @@ public sealed partial class SqliteWorkflowStore
                         ("$em", t.ErrorMessage),
                         ("$now", now),
                         ("$id", commit.RunId));
+
+                    // An activity still queued for another queue ends with its run: off the queue, and not run later.
+                    Exec(c, tx, EndQueuedActivitiesSql, ("$now", now), ("$id", commit.RunId));
                     break;
                 default:
                     throw new InvalidOperationException($"A worker cannot move run {commit.RunId} to {t.Status}.");

@@ -617,6 +617,34 @@ public abstract class WorkflowStoreCompliance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_run_that_ends_with_an_activity_still_queued_takes_it_off_the_queue_so_no_worker_runs_it_later()
+    {
+        var ran = 0;
+        var activities = new ActivityRegistry().Add("restart", _ =>
+        {
+            Interlocked.Increment(ref ran);
+            return Task.FromResult<JsonNode?>(JsonValue.Create("restarted"));
+        });
+        var def = H.Registry.Add("remote-cancelled", async ctx => await ctx.ActivityAsync("restart-web", "restart", "ops", null));
+        var run = (await H.Client.StartAsync(def)).Run;
+        var orchestrator = H.Worker("orchestrator");
+        await orchestrator.RunUntilIdleAsync(CancellationToken.None);
+        Assert.Contains(await H.Store.BacklogAsync(H.Time.GetUtcNow(), CancellationToken.None), b => b.Queue == "ops");
+
+        Assert.Equal(CancelOutcome.Requested, await H.Client.CancelAsync(run.RunId, "user:bob", "not needed"));
+        await orchestrator.RunUntilIdleAsync(CancellationToken.None);
+        Assert.Equal(RunStatus.Cancelled, (await H.RunAsync(run.RunId)).Status);
+
+        // The queued activity ended with its run: off the queue, and recorded as never run.
+        var step = Assert.Single((await H.Store.LoadHistoryAsync(run.RunId, CancellationToken.None)).Steps, s => s.Kind == StepKind.Activity);
+        Assert.Equal((StepStatus.Failed, "RunEnded"), (step.Status, step.ErrorKind));
+        Assert.DoesNotContain(await H.Store.BacklogAsync(H.Time.GetUtcNow(), CancellationToken.None), b => b.Queue == "ops");
+        Assert.Equal(0, await H.Worker("ops-1", new WorkerOptions { Queues = ["ops"] }, activities).RunUntilIdleAsync(CancellationToken.None));
+        Assert.Equal(0, ran);
+        Assert.Null(TimelineChain.Verify(await H.TimelineAsync(run.RunId)));
+    }
+
+    [Fact]
     public async Task The_backlog_counts_what_is_due_per_queue_and_kind_with_the_longest_waiting()
     {
         var remote = H.Registry.Add("remote-backlog", async ctx => await ctx.ActivityAsync("restart-web", "restart", "ops", null));
