@@ -343,9 +343,9 @@ public sealed class LiveDrillRunner
                 notes.Add("live: faults: are injected in replays only");
             }
 
-            if (drill.Expect.Calls is not null || drill.Expect.NoUnapprovedDestructive)
+            if (drill.Expect.Calls is not null)
             {
-                notes.Add("live: calls and no_unapproved_destructive are checked in replays only (the approval gates of the runbook itself held)");
+                notes.Add("live: calls are checked in replays only");
             }
 
             return new DrillResult
