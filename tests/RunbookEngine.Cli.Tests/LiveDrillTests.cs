@@ -174,15 +174,28 @@ public sealed class LiveDrillTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_live_drill_without_a_server_or_with_a_source_it_cannot_send_is_refused_and_nothing_is_sent()
+    public async Task Without_a_server_a_live_drill_runs_against_a_server_of_its_own_on_loopback_over_the_local_store()
     {
-        var drill = await DrillAsync("no-server.drill.yaml", "drill: x\nrunbook: live-restart\nalerts:\n  - { name: ApiDown }\nexpect: { outcome: completed }\n");
-        var (code, _, err) = await cli.RunProcessAsync("ignored", string.Empty, "drill", "run", drill, "--live");
-        Assert.Equal(2, code);
-        Assert.Contains("a live drill runs against a server: give --server URL", err, StringComparison.Ordinal);
+        var drill = await DrillAsync("no-server.drill.yaml", "drill: on-my-machine\nrunbook: live-restart\nalerts:\n  - { name: ApiDown }\nexpect: { outcome: completed, steps_run: [restart] }\n");
+        var (code, output, err) = await cli.RunProcessAsync("carol", "sre", "drill", "run", drill, "--live");
+        Assert.True(code == 0, err + output);
+        Assert.Matches(@"no --server: a server of the drill's own on http://127\.0\.0\.1:\d+ over ", err);
+        Assert.Contains(target.Requests, r => r.Method == "POST" && r.Path == "/restart");
 
+        // The run and the report are in the local store, the run marked as the drill's, the report as carol's.
+        (code, output, err) = await cli.RunProcessAsync("carol", "sre", "runs", "-o", "json");
+        Assert.True(code == 0, err);
+        Assert.Equal("on-my-machine", Assert.Single(JsonNode.Parse(output)!.AsArray())!["drill"]!.GetValue<string>());
+        (_, output, _) = await cli.RunProcessAsync("carol", "sre", "drill", "list", "-o", "json");
+        var kept = Assert.Single(JsonNode.Parse(output)!.AsArray())!;
+        Assert.Equal(("live", "user:carol"), (kept["mode"]!.GetValue<string>(), kept["by"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task A_live_drill_with_a_source_it_cannot_send_is_refused_and_nothing_is_sent()
+    {
         var pager = await DrillAsync("pager.drill.yaml", "drill: y\nrunbook: live-restart\nalerts:\n  - { name: ApiDown, source: pagerduty }\nlive:\n  stop_conditions: [{ promql: up == 0 }]\nexpect: { outcome: completed }\n");
-        (code, _, err) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "drill", "run", pager, "--live");
+        var (code, _, err) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "drill", "run", pager, "--live");
         Assert.Equal(2, code);
         Assert.Contains("pager.drill.yaml:4:5: a live drill sends its alerts as Alertmanager notifications; source 'pagerduty' is replayed only", err, StringComparison.Ordinal);
         Assert.Contains("pager.drill.yaml:6:21: stop conditions need a Prometheus: set live.prometheus or RUNBOOK_PROMETHEUS_URL", err, StringComparison.Ordinal);

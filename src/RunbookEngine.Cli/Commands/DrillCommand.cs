@@ -105,7 +105,7 @@ internal static class DrillCommand
         report.AcceptOnlyFromAmong(Formats);
         var outFile = new Option<string?>("--out") { Description = "Write the report to this file; the terminal still gets the short text." };
         var svg = new Option<string?>("--svg") { Description = "Write an SVG timeline chart of each drill (alert, detection, steps, approval waits, recovery) into this directory." };
-        var live = new Option<bool>("--live") { Description = "Run the drill for real against the server (--server URL, an operator --token): its alerts go through the server's webhook marked as the drill's, actions run for real, live.stop_conditions are checked in Prometheus while it runs." };
+        var live = new Option<bool>("--live") { Description = "Run the drill for real against the server (--server URL, an operator --token; without --server, a server of its own on 127.0.0.1 over the local store): its alerts go through the webhook marked as the drill's, actions run for real, live.stop_conditions are checked in Prometheus while it runs." };
         var noStore = new Option<bool>("--no-store") { Description = "Do not keep the reports in the store (or on the server); by default each drill's report is kept for `runbook drill list`." };
         var command = new Command("run", """
             Replay drills: each drill's alerts go through the real alert routing, guards, interpreter, retries,
@@ -117,7 +117,8 @@ internal static class DrillCommand
             on the server, with --server) with who ran it, for `runbook drill list`; --no-store keeps none.
             Exit 0 when every expectation held, 1 when one did not, 2 when a drill file is invalid (then none runs).
 
-            With --live the drill is a game day for real, against a running server: each alert is posted to
+            With --live the drill is a game day for real, against a running server (--server; without it, a
+            server of the drill's own on 127.0.0.1 over the local store): each alert is posted to
             the server's /hooks/alertmanager at its time (marked as the drill's: its runs are listed as drill
             runs and never counted as incidents), the runbook's actions run for real, people approve, and the
             drill's live.stop_conditions (PromQL) are asked of Prometheus every live.poll: when one holds, the
@@ -262,14 +263,70 @@ internal static class DrillCommand
         }
     }
 
-    /// <summary>Runs drills live against the server, one after the other.</summary>
+    /// <summary>
+    /// Runs drills live against the server (<c>--server</c>), or against a server of its own on 127.0.0.1 over the
+    /// local store, with an embedded worker, that lives as long as the drills: the same webhook, the same API.
+    /// </summary>
     private static async Task<IReadOnlyList<DrillResult>> RunLiveAsync(CliSession s, IReadOnlyList<LoadedDrill> loaded, CancellationToken ct)
     {
-        if (!s.IsRemote)
+        if (s.IsRemote)
         {
-            throw new CliException("a live drill runs against a server: give --server URL (or RUNBOOK_SERVER) and an operator --token (or RUNBOOK_TOKEN); without --live the drill replays here, with nothing sent anywhere", ExitCodes.Invalid);
+            return await RunLiveOnAsync(s, (RemoteRunbookService)await s.ServiceAsync(ct).ConfigureAwait(false), loaded, ct).ConfigureAwait(false);
         }
 
+        if (s.IsTemporal)
+        {
+            throw new CliException("a live drill on Temporal runs against a server: give --server URL (runbook serve --engine temporal) and an operator --token", ExitCodes.Invalid);
+        }
+
+        var directory = Path.Combine(Path.GetTempPath(), "runbook-live-drill", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        try
+        {
+            // A token for this process only, in the caller's name: what the drill does is recorded as theirs.
+            var tokens = new RunbookEngine.Server.ApiTokenFile(Path.Combine(directory, "tokens.yaml"));
+            var name = s.Actor.Contains(':', StringComparison.Ordinal) ? s.Actor[(s.Actor.IndexOf(':', StringComparison.Ordinal) + 1)..] : s.Actor;
+            var token = tokens.Create(name, RunbookEngine.Server.ApiRole.Operator, s.Groups, TimeProvider.System.GetUtcNow());
+            var store = await s.StoreAsync(ct).ConfigureAwait(false);
+            var options = new RunbookEngine.Server.RunbookServerOptions
+            {
+                Urls = ["http://127.0.0.1:0"],
+                RunbookDirectories = [s.RunbooksDirectory],
+                TokensFile = tokens.Path,
+                EmbeddedWorker = true,
+                Environment = s.Io.Environment,
+            };
+            var app = RunbookEngine.Server.RunbookServer.Build(options, store, s.StoreName, s.Actions, s.Loggers);
+            await using (app.ConfigureAwait(false))
+            {
+                await app.StartAsync(ct).ConfigureAwait(false);
+                try
+                {
+                    using var remote = new RemoteRunbookService(app.Urls.First(), token);
+                    s.Error($"no --server: a server of the drill's own on {app.Urls.First()} over {s.StoreName}, with an embedded worker, until the drill ends");
+                    return await RunLiveOnAsync(s, remote, loaded, ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Left for the OS's temp cleaner; the token was valid only for that server.
+            }
+        }
+    }
+
+    private static async Task<IReadOnlyList<DrillResult>> RunLiveOnAsync(CliSession s, RemoteRunbookService service, IReadOnlyList<LoadedDrill> loaded, CancellationToken ct)
+    {
         var prometheusUrl = s.Io.Environment(RunbookEngine.Actions.PrometheusAction.UrlVariable);
         var problems = loaded.SelectMany(l => LiveDrillRunner.Problems(l.Drill!, prometheusUrl)).ToList();
         if (problems.Count > 0)
@@ -282,10 +339,8 @@ internal static class DrillCommand
             throw new CliException($"{problems.Count} problem(s): nothing was sent", ExitCodes.Invalid);
         }
 
-        var service = await s.ServiceAsync(ct).ConfigureAwait(false);
-        var remote = (RemoteRunbookService)service;
         using var prometheus = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-        var runner = new LiveDrillRunner(service, remote.DeliverDrillAlertAsync, prometheus, s.Caller, TimeProvider.System, line => s.Error(line));
+        var runner = new LiveDrillRunner(service, service.DeliverDrillAlertAsync, prometheus, s.Caller, TimeProvider.System, line => s.Error(line));
         var results = new List<DrillResult>();
         foreach (var drill in loaded)
         {
@@ -336,7 +391,12 @@ internal static class DrillCommand
             }
             else
             {
-                static string Seconds(double? v) => v is { } x ? RunbookEngine.Workflows.Durations.Format(TimeSpan.FromSeconds(Math.Round(x))) : "-";
+                static string Seconds(double? v) => v switch
+                {
+                    null => "-",
+                    < 1 => $"{v * 1000:0}ms",
+                    _ => RunbookEngine.Workflows.Durations.Format(TimeSpan.FromSeconds(Math.Round(v.Value))),
+                };
                 s.Table(
                     ["ID", "RAN", "DRILL", "RUNBOOK", "VERDICT", "RUN", "MTTD", "MTTR", "BY", "MODE"],
                     reports.Select(r => (IReadOnlyList<string?>)[
