@@ -113,8 +113,9 @@ internal static class StepOperations
             var groups = (decision.Payload?["groups"] as JsonArray)?.Select(g => g?.GetValue<string>() ?? string.Empty).ToList() ?? [];
 
             // A decision sent before the run asked (`runbook approve RUN --step ID` ahead of time) holds for the gate's
-            // timeout, or an hour: an old one was given for a situation that may no longer be the one at hand.
-            var early = requested - decision.ReceivedAt;
+            // timeout, or an hour: an old one was given for a situation that may no longer be the one at hand. The
+            // sender marks it `ahead`, so a run that consumed an unmarked early decision before this rule replays as it ran.
+            var early = decision.Payload?["ahead"] is JsonValue a && a.TryGetValue<bool>(out var isAhead) && isAhead ? requested - decision.ReceivedAt : TimeSpan.Zero;
             var window = spec.Timeout ?? EarlyDecisionWindow;
             var refusal = early > window
                 ? $"decided {Durations.Format(early)} before the run asked; a decision sent ahead of time holds for {Durations.Format(window)} (the gate's timeout, else 1h): decide again"

@@ -139,9 +139,11 @@ public sealed class RunbookExecutionTests : IAsyncLifetime
                 action: log
                 with: { message: approved }
             """;
+        var service = new RunbookEngine.Runbooks.Service.LocalRunbookService(host.Store, host.Actions, [host.Directory], "test", host.Time);
+        var bob = new RunbookEngine.Runbooks.Service.Caller("user:bob", []);
         var soon = await host.StartAsync(Later, actor: "user:alice");
         await host.DrainAsync(); // sleeping
-        await host.DecideAsync(soon, "approve", "user:bob", "approve"); // before the run asks
+        await service.DecideAsync(soon, true, "approve", "ahead", bob, CancellationToken.None); // before the run asks
         host.Time.Advance(TimeSpan.FromMinutes(10));
         await host.DrainAsync();
         Assert.Equal(RunStatus.Completed, (await host.RunAsync(soon)).Status);
@@ -150,17 +152,26 @@ public sealed class RunbookExecutionTests : IAsyncLifetime
 
         var stale = await host.StartAsync(Later.Replace("sleep: 10m", "sleep: 2h", StringComparison.Ordinal), actor: "user:alice");
         await host.DrainAsync();
-        await host.DecideAsync(stale, "approve", "user:bob", "approve");
+        await service.DecideAsync(stale, true, "approve", "ahead", bob, CancellationToken.None);
         host.Time.Advance(TimeSpan.FromHours(2));
         await host.DrainAsync();
         Assert.Equal(RunStatus.Waiting, (await host.RunAsync(stale)).Status);
         var refused = Assert.Single(await host.TimelineAsync(stale), e => e.Kind == "approval.refused");
         Assert.Equal("decided 2h before the run asked; a decision sent ahead of time holds for 1h (the gate's timeout, else 1h): decide again", System.Text.Json.Nodes.JsonNode.Parse(refused.Data!)!["reason"]!.GetValue<string>());
 
-        await host.DecideAsync(stale, "approve", "user:bob", "approve"); // now that it asks
+        await service.DecideAsync(stale, true, "approve", "now", bob, CancellationToken.None); // now that it asks
         await host.DrainAsync();
         Assert.Equal(RunStatus.Completed, (await host.RunAsync(stale)).Status);
         Assert.Null(System.Text.Json.Nodes.JsonNode.Parse(Assert.Single(await host.TimelineAsync(stale), e => e.Kind == "approval.granted").Data!)!["decided_ahead"]);
+
+        // A decision not marked ahead (as every decision was before this rule) decides as it did: runs that
+        // consumed one replay as they ran.
+        var unmarked = await host.StartAsync(Later.Replace("sleep: 10m", "sleep: 2h", StringComparison.Ordinal), actor: "user:alice");
+        await host.DrainAsync();
+        await host.DecideAsync(unmarked, "approve", "user:bob", "approve");
+        host.Time.Advance(TimeSpan.FromHours(2));
+        await host.DrainAsync();
+        Assert.Equal(RunStatus.Completed, (await host.RunAsync(unmarked)).Status);
     }
 
     [Fact]

@@ -466,7 +466,8 @@ public sealed class LocalRunbookService : IRunbookService
 
         var runbook = await PinnedRunbookAsync(run, cancellationToken).ConfigureAwait(false);
         var history = await client.GetHistoryAsync(run.RunId, cancellationToken).ConfigureAwait(false);
-        var stepId = step ?? ApprovalRules.Pending(history)?.StepId
+        var pending = ApprovalRules.Pending(history)?.StepId;
+        var stepId = step ?? pending
             ?? throw new RunbookServiceException(ServiceErrorKind.Conflict, $"run {run.RunId} is not waiting for an approval (status {run.Status.ToStoredName()}); name the step with --step to decide ahead of time");
         var events = await client.GetTimelineAsync(run.RunId, 0, int.MaxValue, cancellationToken).ConfigureAwait(false);
         ApprovalSpec? spec;
@@ -497,6 +498,10 @@ public sealed class LocalRunbookService : IRunbookService
             ["comment"] = comment,
             ["groups"] = new JsonArray([.. caller.Groups.Select(g => JsonValue.Create(g))]),
         };
+        if (pending != stepId)
+        {
+            payload["ahead"] = true; // the run is not asking for this approval yet: it holds for a while only
+        }
         var outcome = await client.SignalAsync(run.RunId, RunbookWorkflow.ApprovalSignalPrefix + stepId, payload, caller.Actor, cancellationToken).ConfigureAwait(false);
         if (outcome != SignalOutcome.Delivered)
         {
