@@ -206,8 +206,18 @@ public sealed partial class PostgresWorkflowStore
 
         if (query.CreatedBefore is { } before)
         {
-            sql.Append(" AND r.created_at < @before");
+            sql.Append(query.BeforeRunId is null ? " AND r.created_at < @before" : " AND (r.created_at, r.run_id) < (@before, @beforeId)");
             ps.Add(Db.P("before", before));
+            if (query.BeforeRunId is { } beforeId)
+            {
+                ps.Add(Db.P("beforeId", beforeId));
+            }
+        }
+
+        if (query.StartedByPrefix is { } prefix)
+        {
+            sql.Append(" AND starts_with(r.created_by, @prefix)");
+            ps.Add(Db.P("prefix", prefix));
         }
 
         sql.Append(" ORDER BY r.created_at DESC, r.run_id DESC LIMIT @limit");

@@ -175,8 +175,18 @@ public sealed partial class SqliteWorkflowStore
 
         if (query.CreatedBefore is { } before)
         {
-            sql.Append(" AND created_at < $before");
+            sql.Append(query.BeforeRunId is null ? " AND created_at < $before" : " AND (created_at < $before OR (created_at = $before AND run_id < $beforeId))");
             ps.Add(("$before", SqliteTime.ToDb(before)));
+            if (query.BeforeRunId is { } beforeId)
+            {
+                ps.Add(("$beforeId", beforeId));
+            }
+        }
+
+        if (query.StartedByPrefix is { } prefix)
+        {
+            sql.Append(" AND substr(created_by, 1, length($prefix)) = $prefix");
+            ps.Add(("$prefix", prefix));
         }
 
         sql.Append(" ORDER BY created_at DESC, run_id DESC LIMIT $limit");

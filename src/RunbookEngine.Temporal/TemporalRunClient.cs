@@ -260,6 +260,18 @@ public sealed class TemporalRunClient : IRunClient
                 continue;
             }
 
+            // Visibility has no starter attribute, and its order within one start time is its own: both are applied
+            // to the page Temporal returns (a page may then hold fewer runs than the limit).
+            if (query.StartedByPrefix is { } prefix && !record.CreatedBy.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (query is { CreatedBefore: { } at, BeforeRunId: { } beforeId } && record.CreatedAt >= at && string.CompareOrdinal(record.RunId, beforeId) >= 0)
+            {
+                continue;
+            }
+
             runs.Add(record);
         }
 
@@ -362,7 +374,7 @@ public sealed class TemporalRunClient : IRunClient
 
         if (query.CreatedBefore is { } before)
         {
-            clauses.Add($"StartTime < '{before.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}'");
+            clauses.Add($"StartTime {(query.BeforeRunId is null ? "<" : "<=")} '{before.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}'");
         }
 
         return string.Join(" AND ", clauses);

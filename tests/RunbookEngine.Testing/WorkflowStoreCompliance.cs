@@ -875,6 +875,48 @@ public abstract class WorkflowStoreCompliance : IAsyncLifetime
         Assert.Equal(2, (await H.Client.ListRunsAsync(new RunQuery { Status = RunStatus.Waiting })).Count);
     }
 
+    [Fact]
+    public async Task Pages_through_runs_created_at_the_same_instant_by_cursor_and_filters_by_starter()
+    {
+        var quick = H.Registry.Add("quick", _ => Task.FromResult<JsonNode?>(null));
+        var started = new List<string>();
+        for (var i = 0; i < 7; i++)
+        {
+            // Three share one instant: a cursor of creation time alone would skip or repeat them.
+            if (i is 1 or 4)
+            {
+                H.Time.Advance(TimeSpan.FromSeconds(1));
+            }
+
+            started.Add((await H.Client.StartAsync(quick, new StartRunOptions { Actor = i % 2 == 0 ? "alert:grafana/HighLatency" : "user:ada" })).Run.RunId);
+        }
+
+        var all = await H.Client.ListRunsAsync(new RunQuery { Limit = 100 });
+        var paged = new List<string>();
+        RunRecord? last = null;
+        while (true)
+        {
+            var page = await H.Client.ListRunsAsync(new RunQuery { Limit = 2, CreatedBefore = last?.CreatedAt, BeforeRunId = last?.RunId });
+            if (page.Count == 0)
+            {
+                break;
+            }
+
+            paged.AddRange(page.Select(r => r.RunId));
+            last = page[^1];
+        }
+
+        Assert.Equal(all.Select(r => r.RunId), paged);
+        Assert.Equal(started.Order(StringComparer.Ordinal), paged.Order(StringComparer.Ordinal));
+        Assert.Equal(
+            [.. all.Where(r => r.CreatedBy.StartsWith("alert:", StringComparison.Ordinal)).Select(r => r.RunId)],
+            (await H.Client.ListRunsAsync(new RunQuery { StartedByPrefix = "alert:" })).Select(r => r.RunId));
+        Assert.Equal(4, (await H.Client.ListRunsAsync(new RunQuery { StartedByPrefix = "alert:grafana/" })).Count);
+        Assert.Equal(3, (await H.Client.ListRunsAsync(new RunQuery { StartedByPrefix = "user:ada" })).Count);
+        Assert.Empty(await H.Client.ListRunsAsync(new RunQuery { StartedByPrefix = "user:adam" }));
+        Assert.Empty(await H.Client.ListRunsAsync(new RunQuery { StartedByPrefix = "%" }));
+    }
+
     /// <summary>A test policy: one live run per key; the state counts admissions and every ended run it was shown.</summary>
     private static RunGuard OneLive(string key, List<GuardContext> seen, bool enforce = true) => new(
         key,

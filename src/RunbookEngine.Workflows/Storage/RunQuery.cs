@@ -18,6 +18,15 @@ public sealed record RunQuery
     /// <summary>Gets the latest creation time (exclusive), or null.</summary>
     public DateTimeOffset? CreatedBefore { get; init; }
 
+    /// <summary>
+    /// Gets a run id that makes <see cref="CreatedBefore"/> a page cursor: runs created before it, and runs created
+    /// at that instant whose id sorts before this one (the order of the list). Null: only runs created before.
+    /// </summary>
+    public string? BeforeRunId { get; init; }
+
+    /// <summary>Gets what the starter's actor must begin with (<c>alert:</c>, <c>alert:grafana/</c>, <c>user:ada</c>), or null.</summary>
+    public string? StartedByPrefix { get; init; }
+
     /// <summary>Gets the maximum number of runs returned. Default 50.</summary>
     public int Limit { get; init; } = 50;
 }
