@@ -10,7 +10,7 @@ using RunbookEngine.Workflows.Storage;
 namespace RunbookEngine.Server;
 
 /// <summary>The REST API under <c>/api</c>, and <c>/healthz</c> and <c>/readyz</c>.</summary>
-internal static class ApiEndpoints
+internal static partial class ApiEndpoints
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.Never, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -18,6 +18,9 @@ internal static class ApiEndpoints
     private static readonly System.Text.Json.JsonDocumentOptions Document = new() { AllowDuplicateProperties = false };
 
     private const string CallerKey = "runbook.caller";
+
+    /// <summary>The <see cref="ApiToken"/> behind an authorized request, in <c>HttpContext.Items</c>.</summary>
+    public const string TokenKey = "runbook.token";
 
     public static void Map(WebApplication app, ServerContext context)
     {
@@ -61,7 +64,19 @@ internal static class ApiEndpoints
                 throw new RunbookServiceException(ServiceErrorKind.Invalid, $"limit '{l}' is not a number");
             }
 
-            return await service.ListRunsAsync(Text(q["status"]), Text(q["runbook"]), limit, ct).ConfigureAwait(false);
+            return await service.ListRunsAsync(
+                new RunFilter
+                {
+                    Status = Text(q["status"]),
+                    Runbook = Text(q["runbook"]),
+                    StartedBy = Text(q["started_by"]),
+                    From = Time(q, "from"),
+                    To = Time(q, "to"),
+                    Before = Time(q, "before"),
+                    BeforeRunId = Text(q["before_id"]),
+                    Limit = limit,
+                },
+                ct).ConfigureAwait(false);
         });
         Post(api, "/runs", ApiRole.Operator, async (http, caller, ct) =>
         {
@@ -180,6 +195,7 @@ internal static class ApiEndpoints
             return saved;
         });
 
+        MapLive(api, context);
         api.MapFallback((HttpContext http) => ServerErrors.WriteAsync(http, 404, "not_found", $"no API endpoint {http.Request.Method} {http.Request.Path}; see docs/api.md"));
     }
 
@@ -188,27 +204,33 @@ internal static class ApiEndpoints
     /// With <paramref name="queryToken"/>, a request without an Authorization header may carry the token as
     /// <c>?token=</c>: for senders that cannot set headers (Azure Monitor action groups).
     /// </remarks>
-    public static Caller Authorize(HttpContext http, ServerContext context, ApiRole needed, bool queryToken = false)
+    /// <remarks>
+    /// With <paramref name="cookie"/> (the API), a request without an Authorization header may instead carry the web
+    /// console's session cookie; a change (any method but GET and HEAD) made that way must also carry the session's
+    /// CSRF token in <see cref="WebConsole.ConsoleSessions.CsrfHeader"/>.
+    /// </remarks>
+    public static Caller Authorize(HttpContext http, ServerContext context, ApiRole needed, bool queryToken = false, bool cookie = false)
     {
         var header = http.Request.Headers.Authorization.ToString();
-        string presented;
-        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header.Length > 7)
-        {
-            presented = header[7..].Trim();
-        }
-        else if (queryToken && header.Length == 0 && http.Request.Query["token"].ToString() is { Length: > 0 } fromQuery)
-        {
-            presented = fromQuery;
-        }
-        else
-        {
-            throw new RunbookServiceException(ServiceErrorKind.Unauthorized, "an API token is needed: send 'Authorization: Bearer <token>' (the CLI: --token or RUNBOOK_TOKEN)" + (queryToken ? " or ?token=<token>" : string.Empty));
-        }
-
         ApiToken? token;
         try
         {
-            token = context.Tokens.Find(presented);
+            if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header.Length > 7)
+            {
+                token = context.Tokens.Find(header[7..].Trim());
+            }
+            else if (queryToken && header.Length == 0 && http.Request.Query["token"].ToString() is { Length: > 0 } fromQuery)
+            {
+                token = context.Tokens.Find(fromQuery);
+            }
+            else if (cookie && header.Length == 0 && http.Request.Cookies[WebConsole.ConsoleSessions.CookieName] is { Length: > 0 } sessionId)
+            {
+                token = SessionToken(http, context, sessionId);
+            }
+            else
+            {
+                throw new RunbookServiceException(ServiceErrorKind.Unauthorized, "an API token is needed: send 'Authorization: Bearer <token>' (the CLI: --token or RUNBOOK_TOKEN)" + (queryToken ? " or ?token=<token>" : string.Empty));
+            }
         }
         catch (FormatException ex)
         {
@@ -219,6 +241,8 @@ internal static class ApiEndpoints
         {
             throw new RunbookServiceException(ServiceErrorKind.Unauthorized, "the token is not valid (unknown or revoked)");
         }
+
+        http.Items[TokenKey] = token;
 
         if (!token.Allows(needed))
         {
@@ -236,9 +260,29 @@ internal static class ApiEndpoints
     private static void Post<T>(RouteGroupBuilder api, string pattern, ApiRole role, Func<HttpContext, Caller, CancellationToken, Task<T>> handler) =>
         api.MapPost(pattern, (HttpContext http, ServerContext context) => HandleAsync(http, context, role, handler));
 
+    /// <summary>The token of a console session, checking the CSRF token of a change; null when its token was revoked.</summary>
+    private static ApiToken? SessionToken(HttpContext http, ServerContext context, string sessionId)
+    {
+        var session = context.Sessions.Find(sessionId)
+            ?? throw new RunbookServiceException(ServiceErrorKind.Unauthorized, "the console session has ended (signed out, expired or the server restarted); sign in again");
+        if (!HttpMethods.IsGet(http.Request.Method) && !HttpMethods.IsHead(http.Request.Method)
+            && !WebConsole.ConsoleSessions.CsrfMatches(session, http.Request.Headers[WebConsole.ConsoleSessions.CsrfHeader].ToString()))
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Forbidden, $"a change made with the console's session needs its CSRF token in {WebConsole.ConsoleSessions.CsrfHeader}");
+        }
+
+        var token = context.Tokens.FindHash(session.TokenHash);
+        if (token is null)
+        {
+            context.Sessions.End(sessionId);
+        }
+
+        return token;
+    }
+
     private static async Task HandleAsync<T>(HttpContext http, ServerContext context, ApiRole role, Func<HttpContext, Caller, CancellationToken, Task<T>> handler)
     {
-        var caller = Authorize(http, context, role);
+        var caller = Authorize(http, context, role, cookie: true);
         var result = await handler(http, caller, http.RequestAborted).ConfigureAwait(false);
         await http.Response.WriteAsJsonAsync(result, Json, http.RequestAborted).ConfigureAwait(false);
     }
@@ -250,6 +294,12 @@ internal static class ApiEndpoints
         var slots = context.Options.MaxConcurrentWebhooks;
         return new { in_flight = slots - (stats?.CurrentAvailablePermits ?? slots), queued = stats?.CurrentQueuedCount ?? 0, slots, queue_limit = context.Options.WebhookQueueLimit, shed = stats?.TotalFailedLeases ?? 0 };
     }
+
+    /// <summary>A query parameter that is a time (ISO 8601, as the API writes them), or null when absent.</summary>
+    private static DateTimeOffset? Time(IQueryCollection q, string name) =>
+        Text(q[name]) is not { } text ? null
+        : DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at) ? at
+        : throw new RunbookServiceException(ServiceErrorKind.Invalid, $"{name} '{text}' is not a time; use ISO 8601 such as 2026-12-07T06:00:00Z");
 
     private static string Id(HttpContext http) => http.Request.RouteValues["id"]?.ToString() ?? string.Empty;
 

@@ -97,6 +97,19 @@ public sealed class ApiTokenFile
         }
     }
 
+    /// <summary>Finds a token by its SHA-256 (a console session keeps only that).</summary>
+    /// <param name="sha256">The lower-case hex SHA-256.</param>
+    /// <returns>The token's record, or null when it is no longer in the file.</returns>
+    public ApiToken? FindHash(string sha256)
+    {
+        ArgumentNullException.ThrowIfNull(sha256);
+        Refresh();
+        lock (gate)
+        {
+            return byHash.GetValueOrDefault(sha256);
+        }
+    }
+
     /// <summary>Adds a token to the file (creating it) and returns the token, which is stored only as a hash.</summary>
     /// <param name="name">The token's name.</param>
     /// <param name="role">Its role.</param>

@@ -54,7 +54,11 @@ public static class RunbookServer
         var service = engine is null
             ? new LocalRunbookService(store, actions, options.RunbookDirectories, storeName, time) { AllowFiles = false }
             : new LocalRunbookService(engine.Client, store, store, store, actions, options.RunbookDirectories, engine.Name) { AllowFiles = false };
-        var context = new ServerContext(options, store, service, new ApiTokenFile(options.TokensFile), actions, loggers, time) { Engine = engine };
+        var context = new ServerContext(options, store, service, new ApiTokenFile(options.TokensFile), actions, loggers, time)
+        {
+            Engine = engine,
+            Sessions = new WebConsole.ConsoleSessions(time, options.ConsoleSessionLifetime, options.ConsoleSessionIdle),
+        };
         builder.Services.AddSingleton(context);
         if (options.EmbeddedWorker)
         {
@@ -81,6 +85,7 @@ public static class RunbookServer
 
         app.MapPrometheusScrapingEndpoint();
         ApiEndpoints.Map(app, context);
+        WebConsole.ConsoleEndpoints.Map(app, context);
         WebhookEndpoints.Map(app, context);
         app.Lifetime.ApplicationStopped.Register(() =>
         {
@@ -140,6 +145,9 @@ internal sealed record ServerContext(
 
     /// <summary>Gets the engine other than the built-in kernel, if one runs the runs.</summary>
     public ServerEngine? Engine { get; init; }
+
+    /// <summary>Gets the web console's sign-ins.</summary>
+    public required WebConsole.ConsoleSessions Sessions { get; init; }
 }
 
 /// <summary>An engine other than the built-in kernel for <c>runbook serve</c> (Temporal's).</summary>

@@ -55,6 +55,18 @@ public sealed record RunbookServerOptions
     /// <summary>Gets how often the queue backlog (<c>runbook.queue.depth</c>, <c>runbook.queue.oldest_age</c>) is read from the store; default 15 s.</summary>
     public TimeSpan BacklogInterval { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>Gets whether the web console is served at <c>/</c>. Default true.</summary>
+    public bool Console { get; init; } = true;
+
+    /// <summary>Gets how long a console sign-in lasts at most (a shift). Default 12 hours.</summary>
+    public TimeSpan ConsoleSessionLifetime { get; init; } = TimeSpan.FromHours(12);
+
+    /// <summary>Gets how long a console sign-in may go unused. Default 1 hour.</summary>
+    public TimeSpan ConsoleSessionIdle { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>Gets how often a live timeline (<c>/api/runs/{id}/events</c>) looks for new events. Default 500 ms.</summary>
+    public TimeSpan EventPollInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+
     /// <summary>Gets how the server reads its <c>OTEL_*</c> settings (see <see cref="RunbookTelemetry"/>); default the process's environment.</summary>
     public Func<string, string?> Environment { get; init; } = System.Environment.GetEnvironmentVariable;
 

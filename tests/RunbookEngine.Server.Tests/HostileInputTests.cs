@@ -24,6 +24,7 @@ public sealed class HostileInputTests : IAsyncLifetime
         ("POST", "/api/runs/{run}/retry"),
         ("POST", "/api/guards/reset"),
         ("POST", "/api/drills"),
+        ("POST", "/api/session"),
         ("POST", "/hooks/alertmanager"),
         ("POST", "/hooks/grafana"),
         ("PUT", "/hooks/grafana"),
@@ -104,6 +105,7 @@ public sealed class HostileInputTests : IAsyncLifetime
     [InlineData("POST", "/api/runbooks/validate")]
     [InlineData("POST", "/api/guards/reset")]
     [InlineData("POST", "/api/drills")]
+    [InlineData("POST", "/api/session")]
     [InlineData("POST", "/hooks/alertmanager")]
     [InlineData("POST", "/hooks/azure-monitor")]
     public async Task An_empty_body_or_the_wrong_content_type_gets_a_clear_4xx(string method, string path)
@@ -137,6 +139,16 @@ public sealed class HostileInputTests : IAsyncLifetime
     [InlineData("GET", "/api/drills/-1", 400)]
     [InlineData("GET", "/api/drills?passed=maybe", 400)]
     [InlineData("GET", "/api/drills?limit=0", 400)]
+    [InlineData("GET", "/api/runs?from=yesterday", 400)]
+    [InlineData("GET", "/api/runs?before=2026-13-45T00:00:00Z", 400)]
+    [InlineData("GET", "/api/runs?before_id=run_x", 400)]
+    [InlineData("GET", "/api/approvals?limit=0", 400)]
+    [InlineData("GET", "/api/approvals?limit=abc", 400)]
+    [InlineData("GET", "/api/runs/run_does_not_exist/approval", 404)]
+    [InlineData("GET", "/api/runs/run_does_not_exist/events", 404)]
+    [InlineData("GET", "/api/runs/{run}/events?after=-5", 400)]
+    [InlineData("GET", "/console/..%2Fapp.js", 404)]
+    [InlineData("GET", "/console/index.html", 404)]
     [InlineData("GET", "/api/no/such/endpoint", 404)]
     public async Task Unknown_and_malformed_ids_and_parameters_get_a_clear_4xx(string method, string path, int status)
     {

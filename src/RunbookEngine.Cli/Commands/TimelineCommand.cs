@@ -1,4 +1,5 @@
 using System.CommandLine;
+using RunbookEngine.Runbooks.Service;
 
 namespace RunbookEngine.Cli.Commands;
 

@@ -1,11 +1,13 @@
 using System.Text.Json.Nodes;
-using RunbookEngine.Runbooks.Service;
 
-namespace RunbookEngine.Cli;
+namespace RunbookEngine.Runbooks.Service;
 
 /// <summary>One readable line per timeline event.</summary>
-internal static class EventText
+public static class EventText
 {
+    /// <summary>The line for one event, as the CLI and the web console show it.</summary>
+    /// <param name="e">The event.</param>
+    /// <returns>The line.</returns>
     public static string Describe(EventView e)
     {
         var d = e.Data as JsonObject ?? [];

@@ -16,4 +16,9 @@ public sealed record EventView(
     [property: JsonPropertyName("actor")] string Actor,
     [property: JsonPropertyName("kind")] string Kind,
     [property: JsonPropertyName("data")] JsonNode? Data,
-    [property: JsonPropertyName("hash")] string Hash);
+    [property: JsonPropertyName("hash")] string Hash)
+{
+    /// <summary>Gets the event as one readable line (what <c>runbook timeline</c> prints).</summary>
+    [JsonPropertyName("text")]
+    public string Text => EventText.Describe(this);
+}

@@ -402,8 +402,22 @@ public sealed class LocalRunbookService : IRunbookService
     private static string RunbookOf(string key) => key.IndexOf('/', StringComparison.Ordinal) is var slash and >= 0 ? key[..slash] : key;
 
     /// <inheritdoc/>
-    public async Task<IReadOnlyList<RunView>> ListRunsAsync(string? status, string? runbook, int limit, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<RunView>> ListRunsAsync(string? status, string? runbook, int limit, CancellationToken cancellationToken) =>
+        ListRunsAsync(new RunFilter { Status = status, Runbook = runbook, Limit = limit }, cancellationToken);
+
+    /// <summary>Runs newest first, by every filter the API and the console offer, one page at a time.</summary>
+    /// <param name="filter">The filter and page.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The runs.</returns>
+    public async Task<IReadOnlyList<RunView>> ListRunsAsync(RunFilter filter, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(filter);
+        var (status, runbook, limit) = (filter.Status, filter.Runbook, filter.Limit);
+        if (filter.BeforeRunId is not null && filter.Before is null)
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, "before_id needs before (the created_at of the run it names)");
+        }
+
         if (limit is < 1 or > 10_000)
         {
             throw new RunbookServiceException(ServiceErrorKind.Invalid, "--limit must be from 1 to 10000");
@@ -422,7 +436,18 @@ public sealed class LocalRunbookService : IRunbookService
             }
         }
 
-        var runs = await client.ListRunsAsync(new RunQuery { Status = parsed, WorkflowName = runbook, Limit = limit }, cancellationToken).ConfigureAwait(false);
+        var runs = await client.ListRunsAsync(
+            new RunQuery
+            {
+                Status = parsed,
+                WorkflowName = runbook,
+                Limit = limit,
+                StartedByPrefix = filter.StartedBy,
+                CreatedFrom = filter.From,
+                CreatedBefore = filter.Before is { } before && (filter.To is not { } to || before <= to) ? before : filter.To,
+                BeforeRunId = filter.Before is { } b && (filter.To is not { } t || b <= t) ? filter.BeforeRunId : null,
+            },
+            cancellationToken).ConfigureAwait(false);
         return [.. runs.Select(View)];
     }
 
@@ -509,6 +534,75 @@ public sealed class LocalRunbookService : IRunbookService
         }
 
         return new DecisionResult(run.RunId, stepId, verb, caller.Actor, refusal is null, refusal);
+    }
+
+    /// <summary>The approval a run waits for now, its rules, and whether <paramref name="caller"/> may decide it.</summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="caller">Who asks; the refusal is what <see cref="DecideAsync"/> would answer them.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The approval, or null when the run waits for none.</returns>
+    public async Task<ApprovalView?> GetPendingApprovalAsync(string runId, Caller caller, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var run = await RecordAsync(runId, cancellationToken).ConfigureAwait(false);
+        return run.Status.IsTerminal() ? null : await PendingApprovalAsync(run, caller, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The approvals waiting runs ask for, newest first, each with whether <paramref name="caller"/> may decide it.</summary>
+    /// <param name="caller">Who asks.</param>
+    /// <param name="limit">How many waiting runs are looked at, at most.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The approvals.</returns>
+    public async Task<IReadOnlyList<ApprovalView>> ListPendingApprovalsAsync(Caller caller, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        if (limit is < 1 or > 1000)
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, "limit must be from 1 to 1000");
+        }
+
+        var approvals = new List<ApprovalView>();
+        foreach (var run in await client.ListRunsAsync(new RunQuery { Status = RunStatus.Waiting, Limit = limit }, cancellationToken).ConfigureAwait(false))
+        {
+            if (await PendingApprovalAsync(run, caller, cancellationToken).ConfigureAwait(false) is { } approval)
+            {
+                approvals.Add(approval);
+            }
+        }
+
+        return approvals;
+    }
+
+    private async Task<ApprovalView?> PendingApprovalAsync(RunRecord run, Caller caller, CancellationToken cancellationToken)
+    {
+        var history = await client.GetHistoryAsync(run.RunId, cancellationToken).ConfigureAwait(false);
+        if (ApprovalRules.Pending(history) is not { } pending)
+        {
+            return null;
+        }
+
+        var events = await client.GetTimelineAsync(run.RunId, 0, int.MaxValue, cancellationToken).ConfigureAwait(false);
+        var request = events.LastOrDefault(e => e.Kind == "approval.requested" && WorkflowJson.Parse(e.Data)?["step"]?.GetValue<string>() == pending.StepId);
+        var data = request is null ? null : WorkflowJson.Parse(request.Data);
+        if (ApprovalRules.FromRequest(data) is not { } spec)
+        {
+            return null;
+        }
+
+        var granted = events.Where(e => e.Kind == "approval.granted" && WorkflowJson.Parse(e.Data)?["step"]?.GetValue<string>() == pending.StepId)
+            .Select(e => WorkflowJson.Parse(e.Data)?["by"]?.GetValue<string>() ?? string.Empty).ToList();
+        return new ApprovalView(
+            View(run),
+            pending.StepId,
+            data?["message"]?.GetValue<string>(),
+            spec.Approvers,
+            spec.Min,
+            spec.FourEyes,
+            pending.Until,
+            spec.OnTimeout,
+            granted,
+            request!.At,
+            ApprovalRules.Refusal(spec, run.CreatedBy, caller.Actor, [.. caller.Groups], granted));
     }
 
     /// <inheritdoc/>
