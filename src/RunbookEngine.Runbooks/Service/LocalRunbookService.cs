@@ -500,20 +500,17 @@ public sealed class LocalRunbookService : IRunbookService
         {
             // A script's approvals are code: what the run asked for is in its timeline. A decision sent before the
             // request is checked by the run itself when it gets there.
-            spec = events.Where(e => e.Kind == "approval.requested" && WorkflowJson.Parse(e.Data)?["step"]?.GetValue<string>() == stepId)
-                .Select(e => ApprovalRules.FromRequest(WorkflowJson.Parse(e.Data))).LastOrDefault();
+            spec = ApprovalRules.FromRequest(Requested(events, stepId));
         }
         else
         {
             // The gate the engine added to a triggered run is not a step of the runbook: its request is in the timeline.
             spec = runbook.Steps.FirstOrDefault(x => x.Id == stepId && x.Type == StepType.Approval)?.Approval
-                ?? events.Where(e => e.Kind == "approval.requested" && WorkflowJson.Parse(e.Data)?["step"]?.GetValue<string>() == stepId)
-                    .Select(e => ApprovalRules.FromRequest(WorkflowJson.Parse(e.Data))).LastOrDefault()
+                ?? ApprovalRules.FromRequest(Requested(events, stepId))
                 ?? throw new RunbookServiceException(ServiceErrorKind.Invalid, $"runbook '{runbook.Name}' has no approval step '{stepId}'; its approval steps: {string.Join(", ", runbook.Steps.Where(x => x.Type == StepType.Approval).Select(x => x.Id))}");
         }
 
-        var granted = events.Where(e => e.Kind == "approval.granted" && WorkflowJson.Parse(e.Data)?["step"]?.GetValue<string>() == stepId)
-            .Select(e => WorkflowJson.Parse(e.Data)?["by"]?.GetValue<string>() ?? string.Empty).ToList();
+        var granted = GrantedBy(events, stepId);
         var refusal = spec is null ? null : ApprovalRules.Refusal(spec, run.CreatedBy, caller.Actor, [.. caller.Groups], granted);
 
         // Sent even when refused: the workflow records the refused attempt, so the timeline shows who tried.
@@ -573,6 +570,16 @@ public sealed class LocalRunbookService : IRunbookService
         return approvals;
     }
 
+    private static string? StepOf(TimelineEvent e) => WorkflowJson.Parse(e.Data)?["step"]?.GetValue<string>();
+
+    /// <summary>What the last request for a step's approval asked, from the timeline.</summary>
+    private static JsonNode? Requested(IReadOnlyList<TimelineEvent> events, string stepId) =>
+        events.LastOrDefault(e => e.Kind == "approval.requested" && StepOf(e) == stepId) is { } e ? WorkflowJson.Parse(e.Data) : null;
+
+    /// <summary>Who approved a step so far, from the timeline: what the next decision is judged against.</summary>
+    private static List<string> GrantedBy(IReadOnlyList<TimelineEvent> events, string stepId) =>
+        [.. events.Where(e => e.Kind == "approval.granted" && StepOf(e) == stepId).Select(e => WorkflowJson.Parse(e.Data)?["by"]?.GetValue<string>() ?? string.Empty)];
+
     private async Task<ApprovalView?> PendingApprovalAsync(RunRecord run, Caller caller, CancellationToken cancellationToken)
     {
         var history = await client.GetHistoryAsync(run.RunId, cancellationToken).ConfigureAwait(false);
@@ -582,15 +589,14 @@ public sealed class LocalRunbookService : IRunbookService
         }
 
         var events = await client.GetTimelineAsync(run.RunId, 0, int.MaxValue, cancellationToken).ConfigureAwait(false);
-        var request = events.LastOrDefault(e => e.Kind == "approval.requested" && WorkflowJson.Parse(e.Data)?["step"]?.GetValue<string>() == pending.StepId);
+        var request = events.LastOrDefault(e => e.Kind == "approval.requested" && StepOf(e) == pending.StepId);
         var data = request is null ? null : WorkflowJson.Parse(request.Data);
         if (ApprovalRules.FromRequest(data) is not { } spec)
         {
             return null;
         }
 
-        var granted = events.Where(e => e.Kind == "approval.granted" && WorkflowJson.Parse(e.Data)?["step"]?.GetValue<string>() == pending.StepId)
-            .Select(e => WorkflowJson.Parse(e.Data)?["by"]?.GetValue<string>() ?? string.Empty).ToList();
+        var granted = GrantedBy(events, pending.StepId);
         return new ApprovalView(
             View(run),
             pending.StepId,
