@@ -37,7 +37,8 @@ public sealed class LocalHttpServer : IAsyncDisposable
             return;
         }
 
-        listener.Stop();
+        // Close alone: after Stop, the managed HttpListener's Close looks its port up again and binds it anew to remove
+        // the prefix, which fails with "Address already in use" when another process has taken the port meanwhile.
         listener.Close();
         try
         {
