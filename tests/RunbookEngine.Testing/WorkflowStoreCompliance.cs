@@ -592,6 +592,11 @@ public abstract class WorkflowStoreCompliance : IAsyncLifetime
         var kinds = await H.KindsAsync(run.RunId);
         Assert.Equal("run.cancelled", kinds[^1]);
         Assert.Contains("step.failed", kinds);
+
+        // The worker learnt of the cancel from its lease renewal, after it had loaded the run: who and why still show.
+        var cancelled = (await H.TimelineAsync(run.RunId))[^1].Data!;
+        Assert.Contains("\"requested_by\":\"user:erin\"", cancelled, StringComparison.Ordinal);
+        Assert.Contains("\"reason\":\"maintenance window closed\"", cancelled, StringComparison.Ordinal);
     }
 
     [Fact]

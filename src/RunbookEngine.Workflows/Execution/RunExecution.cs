@@ -143,9 +143,12 @@ internal sealed class RunExecution
                 : workflowTask.Exception!.InnerExceptions.Count == 1 ? workflowTask.Exception.InnerException! : workflowTask.Exception;
             if (ex is OperationCanceledException && runCancelled.IsCancellationRequested)
             {
-                var reason = Run.CancelReason ?? "cancellation requested";
+                // A cancel requested while this execution ran reached it through the lease renewal, which carries no
+                // who or why: those are read from the store, so the timeline's run.cancelled says them either way.
+                var request = Run.CancelRequestedBy is null ? await store.GetRunAsync(Run.RunId, cancellationToken).ConfigureAwait(false) ?? Run : Run;
+                var reason = request.CancelReason ?? "cancellation requested";
                 outcome = new RunTransition(RunStatus.Cancelled, ErrorKind: "Cancelled", ErrorMessage: reason);
-                outcomeEvent = new(now, actor, TimelineKinds.RunCancelled, TimelineData.Of(("requested_by", Run.CancelRequestedBy), ("reason", reason)));
+                outcomeEvent = new(now, actor, TimelineKinds.RunCancelled, TimelineData.Of(("requested_by", request.CancelRequestedBy), ("reason", reason)));
                 Finished("cancelled");
             }
             else
