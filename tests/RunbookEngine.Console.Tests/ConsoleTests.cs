@@ -148,7 +148,8 @@ public sealed class ConsoleTests : IAsyncLifetime
         await page.GotoAsync("/runs/" + runId);
         await page.GetByLabel("Cancel reason").FillAsync("wrong host");
         await page.GetByRole(AriaRole.Button, new() { Name = "Cancel run" }).ClickAsync();
-        await Expect(page.GetByTestId("timeline").Locator("li[data-kind='run.cancelled']")).ToContainTextAsync("wrong host");
+        await Expect(page.GetByTestId("timeline").Locator("li[data-kind='run.cancel_requested']")).ToContainTextAsync("cancel requested by user:olga: wrong host");
+        await Expect(page.GetByTestId("timeline").Locator("li[data-kind='run.cancelled']")).ToHaveCountAsync(1);
         var events = await server.Store.GetTimelineAsync(runId, 0, 1000, CancellationToken.None);
         Assert.Contains(events, e => e.Kind == "run.cancel_requested" && e.Actor == "user:olga");
     }
