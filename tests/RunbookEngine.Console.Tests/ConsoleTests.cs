@@ -146,7 +146,20 @@ public sealed class ConsoleTests : IAsyncLifetime
 
         // With the token the page holds, the operator cancels by clicking, and the timeline says who.
         await page.GotoAsync("/runs/" + runId);
+        await Expect(page.GetByTestId("live")).ToHaveTextAsync("live");
         await page.GetByLabel("Cancel reason").FillAsync("wrong host");
+
+        // A live update while the reason is typed (someone else's refused approval) must not wipe it.
+        var refreshed = await page.GetByTestId("timeline").GetAttributeAsync("data-refreshed");
+        using (var other = server.Http(server.Admin))
+        {
+            using var tried = await other.PostAsync($"/api/runs/{runId}/approve", new StringContent("{}", Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.OK, tried.StatusCode);
+        }
+
+        await Expect(page.GetByTestId("timeline").Locator("li[data-kind='approval.refused']")).ToHaveCountAsync(1);
+        await Expect(page.GetByTestId("timeline")).Not.ToHaveAttributeAsync("data-refreshed", refreshed!);
+        await Expect(page.GetByLabel("Cancel reason")).ToHaveValueAsync("wrong host");
         await page.GetByRole(AriaRole.Button, new() { Name = "Cancel run" }).ClickAsync();
         await Expect(page.GetByTestId("timeline").Locator("li[data-kind='run.cancel_requested']")).ToContainTextAsync("cancel requested by user:olga: wrong host");
         await Expect(page.GetByTestId("timeline").Locator("li[data-kind='run.cancelled']")).ToHaveCountAsync(1);

@@ -273,6 +273,8 @@ async function run(id) {
   const liveState = h("span", { class: "muted", "aria-live": "polite", "data-testid": "live" });
   let last = 0;
   let approvalKey = null;
+  let actionsKey = null;
+  let decided = null;
   const trigger = h("section", {});
   const guards = h("ul", {});
 
@@ -316,6 +318,11 @@ async function run(id) {
   function renderActions(d) {
     const r = d.run;
     const ended = ["completed", "failed", "cancelled", "blocked"].includes(r.status);
+
+    // Rebuilt only when what it offers changes: a reason being typed survives every other live update.
+    const key = JSON.stringify([ended, ended ? d.steps.map((s) => s.name) : []]);
+    if (key === actionsKey) return;
+    actionsKey = key;
     const result = h("div", { "aria-live": "polite" });
     const children = [];
     if (may.operate() && !ended) {
@@ -340,16 +347,20 @@ async function run(id) {
     put(actions, ...(children.length ? [h("h2", {}, "Actions"), ...children, result] : []));
   }
 
+  let refreshes = 0;
   async function refresh() {
     try {
       const [d, a] = await Promise.all([api(path), api(path + "/approval")]);
+      events.dataset.refreshed = String(++refreshes);
       render(d);
 
       // Replaced only when the approval changed: a comment being typed survives every other update.
       const key = a.approval ? JSON.stringify([a.approval.step, a.approval.granted_by, a.approval.refusal]) : "";
       if (key !== approvalKey) {
         approvalKey = key;
-        put(approvalBox, ...(a.approval ? [h("h2", { id: "approval-h" }, "Approval"), approvalCard(a.approval, refresh)] : []));
+        // After a decision here, its confirmation stays where the gate was.
+        put(approvalBox, ...(a.approval ? [h("h2", { id: "approval-h" }, "Approval"), approvalCard(a.approval, (n) => { decided = n; refresh(); })]
+          : decided ? [h("h2", { id: "approval-h" }, "Approval"), decided] : []));
       }
     } catch (e) {
       if (!(e instanceof ApiError && e.status === 401)) liveState.textContent = "Could not refresh: " + e.message;
@@ -404,8 +415,9 @@ function approvalCard(a, after) {
     for (const b of card.querySelectorAll("button")) b.disabled = true;
     try {
       const d = await api(`/api/runs/${encodeURIComponent(a.run.run_id)}/${approve ? "approve" : "reject"}`, { method: "POST", body: { step: a.step, comment: comment.value || null } });
-      put(result, d.accepted ? notice(`${approve ? "Approved" : "Rejected"} as ${d.by}.`, true) : notice("Refused: " + d.reason));
-      if (after) after();
+      const said = d.accepted ? notice(`${approve ? "Approved" : "Rejected"} as ${d.by}.`, true) : notice("Refused: " + d.reason);
+      put(result, said);
+      if (after) after(said);
     } catch (err) {
       put(result, failure(err));
       for (const b of card.querySelectorAll("button")) b.disabled = false;
