@@ -54,6 +54,7 @@ internal static class CliApp
         root.Add(ServeCommand.Create(session));
         root.Add(TokenCommand.Create(session));
         root.Add(DrillCommand.Create(session));
+        root.Add(PruneCommand.Create(session));
         root.Add(SchemaCommand.Create(session));
         return root;
     }

@@ -97,6 +97,16 @@ internal sealed class DrillStore(IWorkflowStore inner, TimeProvider clock) : IWo
 
     public Task<DrillReport?> GetDrillReportAsync(long id, CancellationToken cancellationToken) => UpAsync(() => inner.GetDrillReportAsync(id, cancellationToken));
 
+    public Task<PruneCount> CountPrunableAsync(DateTimeOffset endedBefore, CancellationToken cancellationToken) => UpAsync(() => inner.CountPrunableAsync(endedBefore, cancellationToken));
+
+    public Task<IReadOnlyList<RunRecord>> ListPrunableRunsAsync(DateTimeOffset endedBefore, int limit, CancellationToken cancellationToken) => UpAsync(() => inner.ListPrunableRunsAsync(endedBefore, limit, cancellationToken));
+
+    public Task<IReadOnlyList<PrunedRun>> PruneRunsAsync(RunPruning pruning, CancellationToken cancellationToken) => UpAsync(() => inner.PruneRunsAsync(pruning, cancellationToken));
+
+    public Task<int> PruneJournalAsync(JournalPruning pruning, CancellationToken cancellationToken) => UpAsync(() => inner.PruneJournalAsync(pruning, cancellationToken));
+
+    public Task<PrunedRun?> GetPrunedRunAsync(string runId, CancellationToken cancellationToken) => UpAsync(() => inner.GetPrunedRunAsync(runId, cancellationToken));
+
     /// <summary>The drill owns the real store and disposes it; this view holds nothing.</summary>
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 

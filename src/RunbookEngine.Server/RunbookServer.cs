@@ -66,6 +66,10 @@ public static class RunbookServer
         }
 
         builder.Services.AddHostedService<BacklogSampler>();
+        if (options.Retention is not null)
+        {
+            builder.Services.AddHostedService<RetentionService>();
+        }
 
         RunbookTelemetry.AddTo(builder, options.Environment);
         var app = builder.Build();

@@ -55,6 +55,15 @@ public sealed record RunbookServerOptions
     /// <summary>Gets how often the queue backlog (<c>runbook.queue.depth</c>, <c>runbook.queue.oldest_age</c>) is read from the store; default 15 s.</summary>
     public TimeSpan BacklogInterval { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// Gets how long finished runs and journal entries are kept: every <see cref="RetentionInterval"/> the server
+    /// prunes what ended longer ago (as <c>runbook prune --older-than</c> does). Default null: kept forever.
+    /// </summary>
+    public TimeSpan? Retention { get; init; }
+
+    /// <summary>Gets how often the retention prune runs; default 1 h (the first a minute after start).</summary>
+    public TimeSpan RetentionInterval { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>Gets whether the web console is served at <c>/</c>. Default true.</summary>
     public bool Console { get; init; } = true;
 

@@ -201,6 +201,79 @@ internal static class PostgresSchema
             CREATE TRIGGER drill_reports_append_only BEFORE UPDATE OR DELETE ON drill_reports
                 FOR EACH ROW EXECUTE FUNCTION drill_reports_append_only();
             """),
+        (8, """
+            -- Retention (runbook prune). A run is removed whole, and its timeline only once its tombstone (what it
+            -- was, where its hash chain ended, who pruned it when) is written; journal entries only below a recorded
+            -- prune. Both records are append-only, so removing data always leaves a trace of it. A pruned run's id
+            -- is never used again.
+            CREATE TABLE pruned_runs (
+                run_id        text PRIMARY KEY,
+                workflow      text NOT NULL,
+                status        text NOT NULL,
+                created_at    timestamptz NOT NULL,
+                completed_at  timestamptz NOT NULL,
+                timeline_seq  bigint NOT NULL,
+                timeline_hash text NOT NULL,
+                pruned_at     timestamptz NOT NULL,
+                pruned_by     text NOT NULL
+            );
+            CREATE FUNCTION pruned_runs_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'pruned runs are append-only' USING ERRCODE = 'RB001';
+            END $$;
+            CREATE TRIGGER pruned_runs_append_only BEFORE UPDATE OR DELETE ON pruned_runs
+                FOR EACH ROW EXECUTE FUNCTION pruned_runs_append_only();
+            CREATE TRIGGER pruned_runs_append_only_truncate BEFORE TRUNCATE ON pruned_runs
+                FOR EACH STATEMENT EXECUTE FUNCTION pruned_runs_append_only();
+            CREATE OR REPLACE FUNCTION timeline_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'DELETE' THEN
+                    IF EXISTS (SELECT 1 FROM pruned_runs WHERE run_id = OLD.run_id) THEN
+                        RETURN OLD;
+                    END IF;
+                END IF;
+                RAISE EXCEPTION 'the timeline is append-only' USING ERRCODE = 'RB001';
+            END $$;
+            CREATE FUNCTION runs_not_pruned() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF EXISTS (SELECT 1 FROM pruned_runs WHERE run_id = NEW.run_id) THEN
+                    RAISE EXCEPTION 'run % was pruned; a run id is never used twice: start it with a new id', NEW.run_id USING ERRCODE = 'RB003';
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER runs_not_pruned BEFORE INSERT ON runs
+                FOR EACH ROW EXECUTE FUNCTION runs_not_pruned();
+            CREATE TABLE journal_prunes (
+                id          bigserial PRIMARY KEY,
+                at          timestamptz NOT NULL,
+                actor       text NOT NULL,
+                before      timestamptz NOT NULL,
+                through_id  bigint NOT NULL,
+                count       integer NOT NULL
+            );
+            CREATE INDEX journal_prunes_through ON journal_prunes (through_id);
+            CREATE FUNCTION journal_prunes_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'journal prunes are append-only' USING ERRCODE = 'RB001';
+            END $$;
+            CREATE TRIGGER journal_prunes_append_only BEFORE UPDATE OR DELETE ON journal_prunes
+                FOR EACH ROW EXECUTE FUNCTION journal_prunes_append_only();
+            CREATE OR REPLACE FUNCTION journal_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'DELETE' THEN
+                    IF OLD.id <= (SELECT COALESCE(MAX(through_id), 0) FROM journal_prunes) THEN
+                        RETURN OLD;
+                    END IF;
+                END IF;
+                RAISE EXCEPTION 'the journal is append-only' USING ERRCODE = 'RB001';
+            END $$;
+            -- Finding the runs to prune, and whether a payload is still referenced once they are gone.
+            CREATE INDEX runs_ended ON runs (completed_at, run_id) WHERE completed_at IS NOT NULL;
+            CREATE INDEX runs_input_ref ON runs (input_ref) WHERE input_ref IS NOT NULL;
+            CREATE INDEX runs_output_ref ON runs (output_ref) WHERE output_ref IS NOT NULL;
+            CREATE INDEX steps_input_ref ON steps (input_ref) WHERE input_ref IS NOT NULL;
+            CREATE INDEX steps_output_ref ON steps (output_ref) WHERE output_ref IS NOT NULL;
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

@@ -152,6 +152,48 @@ internal static class SqliteSchema
             CREATE TRIGGER drill_reports_append_only_delete BEFORE DELETE ON drill_reports
                 BEGIN SELECT RAISE(ABORT, 'drill reports are append-only'); END;
             """),
+        (6, """
+            -- Retention (runbook prune). A run is removed whole, and its timeline only once its tombstone (what it
+            -- was, where its hash chain ended, who pruned it when) is written; journal entries only below a recorded
+            -- prune. Both records are append-only, so removing data always leaves a trace of it.
+            CREATE TABLE pruned_runs (
+                run_id        TEXT PRIMARY KEY,
+                workflow      TEXT NOT NULL,
+                status        TEXT NOT NULL,
+                created_at    INTEGER NOT NULL,
+                completed_at  INTEGER NOT NULL,
+                timeline_seq  INTEGER NOT NULL,
+                timeline_hash TEXT NOT NULL,
+                pruned_at     INTEGER NOT NULL,
+                pruned_by     TEXT NOT NULL
+            ) WITHOUT ROWID;
+            CREATE TRIGGER pruned_runs_append_only_update BEFORE UPDATE ON pruned_runs
+                BEGIN SELECT RAISE(ABORT, 'pruned runs are append-only'); END;
+            CREATE TRIGGER pruned_runs_append_only_delete BEFORE DELETE ON pruned_runs
+                BEGIN SELECT RAISE(ABORT, 'pruned runs are append-only'); END;
+            DROP TRIGGER timeline_append_only_delete;
+            CREATE TRIGGER timeline_append_only_delete BEFORE DELETE ON timeline
+                WHEN NOT EXISTS (SELECT 1 FROM pruned_runs WHERE run_id = OLD.run_id)
+                BEGIN SELECT RAISE(ABORT, 'the timeline is append-only'); END;
+            CREATE TABLE journal_prunes (
+                id          INTEGER PRIMARY KEY AUTOINCREMENT,
+                at          INTEGER NOT NULL,
+                actor       TEXT NOT NULL,
+                before      INTEGER NOT NULL,
+                through_id  INTEGER NOT NULL,
+                count       INTEGER NOT NULL
+            );
+            CREATE INDEX journal_prunes_through ON journal_prunes (through_id);
+            CREATE TRIGGER journal_prunes_append_only_update BEFORE UPDATE ON journal_prunes
+                BEGIN SELECT RAISE(ABORT, 'journal prunes are append-only'); END;
+            CREATE TRIGGER journal_prunes_append_only_delete BEFORE DELETE ON journal_prunes
+                BEGIN SELECT RAISE(ABORT, 'journal prunes are append-only'); END;
+            DROP TRIGGER journal_append_only_delete;
+            CREATE TRIGGER journal_append_only_delete BEFORE DELETE ON journal
+                WHEN OLD.id > (SELECT COALESCE(MAX(through_id), 0) FROM journal_prunes)
+                BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+            CREATE INDEX runs_ended ON runs (completed_at, run_id) WHERE completed_at IS NOT NULL;
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

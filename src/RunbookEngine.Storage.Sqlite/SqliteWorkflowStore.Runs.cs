@@ -31,6 +31,11 @@ public sealed partial class SqliteWorkflowStore
                     return new StartRunResult(byId, false);
                 }
 
+                if (Scalar(c, tx, "SELECT pruned_at FROM pruned_runs WHERE run_id = $id", ("$id", run.RunId)) is { } pruned)
+                {
+                    throw new WorkflowStoreException($"Run {run.RunId} was pruned on {SqliteTime.FromDb(Convert.ToInt64(pruned, CultureInfo.InvariantCulture)):yyyy-MM-dd HH:mm:ss}Z; a run id is never used twice: start it with a new id.");
+                }
+
                 var now = SqliteTime.ToDb(run.Now);
                 var verdict = run.Guard is { } guard ? Admit(c, tx, guard, run) : null;
                 var blocked = verdict is { Allowed: false } && run.Guard!.Enforce;

@@ -58,8 +58,8 @@ public sealed class PostgresStoreTests
         var opened = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => pg.OpenAsync()));
 
         Assert.Equal(8, opened.Length);
-        Assert.Equal(7L, await pg.ScalarAsync<long>("SELECT count(*) FROM schema_migrations")); // each of the 7 migrations once
-        Assert.Equal(7, await opened[0].SchemaVersionAsync(CancellationToken.None));
+        Assert.Equal(8L, await pg.ScalarAsync<long>("SELECT count(*) FROM schema_migrations")); // each of the 8 migrations once
+        Assert.Equal(8, await opened[0].SchemaVersionAsync(CancellationToken.None));
         Assert.Equal(PostgresSchema.LatestVersion, await opened[0].SchemaVersionAsync(CancellationToken.None));
         Assert.Equal(pg.Schema, await pg.ScalarAsync<string>("SELECT table_schema::text FROM information_schema.tables WHERE table_name = 'runs' AND table_schema = @s", new NpgsqlParameter("s", pg.Schema)));
     }
@@ -232,6 +232,45 @@ public sealed class PostgresStoreTests
         await store.AppendJournalAsync([new NewJournalEntry(T0, "alertmanager", "unmatched", "Watchdog", null)], CancellationToken.None);
         Assert.Contains("append-only", (await Assert.ThrowsAsync<PostgresException>(() => pg.ScalarAsync<object>("UPDATE journal SET kind = 'started'"))).MessageText, StringComparison.Ordinal);
         Assert.Contains("append-only", (await Assert.ThrowsAsync<PostgresException>(() => pg.ScalarAsync<object>("DELETE FROM journal"))).MessageText, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Pruning_removes_a_runs_payloads_unless_a_kept_run_shares_them_and_its_records_are_append_only()
+    {
+        await using var pg = await PgTest.CreateAsync();
+        var store = await pg.OpenAsync();
+        var time = new ManualTimeProvider(T0);
+        var h = new Harness(store, time);
+        var big = h.Registry.Add("big", async ctx =>
+        {
+            var fill = ctx.Input!["fill"]!.GetValue<string>();
+            var step = await ctx.StepAsync("make", _ => Task.FromResult(new string(fill[0], 6000)));
+            return JsonValue.Create(step);
+        });
+        var shared = (await h.Client.StartAsync(big, new StartRunOptions { Input = new JsonObject { ["fill"] = "x" } })).Run;
+        var alone = (await h.Client.StartAsync(big, new StartRunOptions { Input = new JsonObject { ["fill"] = "y" } })).Run;
+        await h.Worker().RunUntilIdleAsync(CancellationToken.None);
+        time.Advance(TimeSpan.FromDays(2));
+        var kept = (await h.Client.StartAsync(big, new StartRunOptions { Input = new JsonObject { ["fill"] = "x" } })).Run;
+        await h.Worker().RunUntilIdleAsync(CancellationToken.None);
+        Assert.Equal(2L, await pg.ScalarAsync<long>("SELECT count(*) FROM payloads")); // one per distinct large value
+
+        var pruned = await store.PruneRunsAsync(new RunPruning(time.GetUtcNow() - TimeSpan.FromDays(1), 10, "user:ops", time.GetUtcNow()), CancellationToken.None);
+
+        Assert.Equal(new[] { alone.RunId, shared.RunId }.Order(), pruned.Select(p => p.RunId).Order());
+        Assert.Equal(1L, await pg.ScalarAsync<long>("SELECT count(*) FROM payloads"));
+        Assert.Equal(new string('x', 6000), WorkflowJson.Parse((await store.GetRunAsync(kept.RunId, CancellationToken.None))!.Output)!.GetValue<string>());
+        foreach (var table in (string[])["runs", "steps", "timeline", "signals"])
+        {
+            Assert.Equal(0L, await pg.ScalarAsync<long>($"SELECT count(*) FROM {table} WHERE run_id = ANY(@ids)", new NpgsqlParameter("ids", new[] { shared.RunId, alone.RunId })));
+        }
+
+        // Only a tombstone lets a run's events go; tombstones stay; a pruned id is not used again.
+        Assert.Contains("append-only", (await Assert.ThrowsAsync<PostgresException>(() => pg.ScalarAsync<object>($"DELETE FROM timeline WHERE run_id = '{kept.RunId}'"))).MessageText, StringComparison.Ordinal);
+        Assert.Contains("append-only", (await Assert.ThrowsAsync<PostgresException>(() => pg.ScalarAsync<object>("DELETE FROM pruned_runs"))).MessageText, StringComparison.Ordinal);
+        Assert.Contains("append-only", (await Assert.ThrowsAsync<PostgresException>(() => pg.ScalarAsync<object>("TRUNCATE pruned_runs"))).MessageText, StringComparison.Ordinal);
+        var reuse = await Assert.ThrowsAsync<WorkflowStoreException>(() => store.StartRunAsync(NewRun(alone.RunId), CancellationToken.None));
+        Assert.Contains("was pruned", reuse.Message, StringComparison.Ordinal);
     }
 
     [Fact]

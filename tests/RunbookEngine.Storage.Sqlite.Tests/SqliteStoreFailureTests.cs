@@ -25,7 +25,7 @@ public sealed class SqliteStoreFailureTests : IDisposable
         await second.MigrateAsync(CancellationToken.None);
         Assert.True(File.Exists(path));
         Assert.Equal("wal", Pragma(path, "journal_mode"));
-        Assert.Equal(5L, Scalar(path, "SELECT COUNT(*) FROM schema_migrations")); // each of the 5 migrations once
+        Assert.Equal(6L, Scalar(path, "SELECT COUNT(*) FROM schema_migrations")); // each of the 6 migrations once
     }
 
     [Fact]
@@ -142,6 +142,46 @@ public sealed class SqliteStoreFailureTests : IDisposable
         // The journal of what was received for no run, likewise.
         await store.AppendJournalAsync([new NewJournalEntry(DateTimeOffset.UnixEpoch, "alertmanager", "unmatched", "Watchdog", null)], CancellationToken.None);
         Assert.Contains("append-only", Assert.Throws<SqliteException>(() => Execute(db.Path, "UPDATE journal SET kind = 'started'")).Message, StringComparison.Ordinal);
+        Assert.Contains("append-only", Assert.Throws<SqliteException>(() => Execute(db.Path, "DELETE FROM journal")).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_pruned_run_leaves_no_row_behind_and_what_records_the_prune_is_append_only()
+    {
+        var time = new ManualTimeProvider();
+        await using var store = await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = db.Path });
+        var h = new Harness(store, time);
+        var def = h.Registry.Add("waits", async ctx =>
+        {
+            await ctx.WaitForSignalAsync("go");
+            await ctx.StepAsync("after", _ => Task.FromResult(1));
+            return null;
+        });
+        var pruned = (await h.Client.StartAsync(def)).Run;
+        var kept = (await h.Client.StartAsync(def)).Run;
+        await h.Worker().RunUntilIdleAsync(CancellationToken.None);
+        await h.Client.SignalAsync(pruned.RunId, "go", null, "user:alice");
+        await h.Client.SignalAsync(kept.RunId, "not-yet", null, "user:alice"); // kept waits for "go": this one stays pending
+        await h.Worker().RunUntilIdleAsync(CancellationToken.None);
+
+        await store.AppendJournalAsync([new NewJournalEntry(time.GetUtcNow(), "alertmanager", "unmatched", "Old", null)], CancellationToken.None);
+        time.Advance(TimeSpan.FromDays(2));
+        Assert.Single(await store.PruneRunsAsync(new RunPruning(time.GetUtcNow() - TimeSpan.FromDays(1), 10, "user:ops", time.GetUtcNow()), CancellationToken.None));
+        Assert.Equal(1, await store.PruneJournalAsync(new JournalPruning(time.GetUtcNow() - TimeSpan.FromDays(1), 10, "user:ops", time.GetUtcNow()), CancellationToken.None));
+
+        foreach (var table in (string[])["runs", "steps", "signals", "timeline"])
+        {
+            Assert.Equal(0L, Scalar(db.Path, $"SELECT COUNT(*) FROM {table} WHERE run_id = '{pruned.RunId}'"));
+            Assert.NotEqual(0L, Scalar(db.Path, $"SELECT COUNT(*) FROM {table} WHERE run_id = '{kept.RunId}'"));
+        }
+
+        // Only a tombstone lets a run's events go, and the tombstones and the journal's prune records stay.
+        Assert.Contains("append-only", Assert.Throws<SqliteException>(() => Execute(db.Path, $"DELETE FROM timeline WHERE run_id = '{kept.RunId}'")).Message, StringComparison.Ordinal);
+        Assert.Contains("append-only", Assert.Throws<SqliteException>(() => Execute(db.Path, "DELETE FROM pruned_runs")).Message, StringComparison.Ordinal);
+        Assert.Contains("append-only", Assert.Throws<SqliteException>(() => Execute(db.Path, "UPDATE pruned_runs SET pruned_by = 'user:mallory'")).Message, StringComparison.Ordinal);
+        Assert.Contains("append-only", Assert.Throws<SqliteException>(() => Execute(db.Path, "DELETE FROM journal_prunes")).Message, StringComparison.Ordinal);
+        Assert.Equal(1L, Scalar(db.Path, "SELECT COUNT(*) FROM journal_prunes WHERE count = 1 AND actor = 'user:ops'"));
+        await store.AppendJournalAsync([new NewJournalEntry(time.GetUtcNow(), "alertmanager", "unmatched", "New", null)], CancellationToken.None);
         Assert.Contains("append-only", Assert.Throws<SqliteException>(() => Execute(db.Path, "DELETE FROM journal")).Message, StringComparison.Ordinal);
     }
 

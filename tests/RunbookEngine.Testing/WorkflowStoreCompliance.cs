@@ -9,7 +9,7 @@ namespace RunbookEngine.Testing;
 /// The kernel's semantics, checked through the real engine against a store provider. Every provider's test
 /// project derives from this class unchanged (Wolverine's MessageStoreCompliance pattern).
 /// </summary>
-public abstract class WorkflowStoreCompliance : IAsyncLifetime
+public abstract partial class WorkflowStoreCompliance : IAsyncLifetime
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
     private readonly List<IWorkflowStore> opened = [];

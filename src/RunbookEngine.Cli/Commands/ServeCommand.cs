@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.Extensions.Hosting;
 using RunbookEngine.Actions;
+using RunbookEngine.Runbooks.Service;
 using RunbookEngine.Server;
 using RunbookEngine.Temporal;
 using RunbookEngine.Workflows;
@@ -20,6 +21,7 @@ internal static class ServeCommand
         var pagerDuty = new Option<string[]>("--pagerduty-secret") { Description = "The signing secret of a PagerDuty V3 webhook subscription, as a reference (secret://env/NAME or secret://file/PATH); repeat during a rotation. /hooks/pagerduty then accepts only deliveries with a matching X-PagerDuty-Signature." };
         var config = new Option<string?>("--config") { Description = "The server configuration (env RUNBOOK_SERVER_CONFIG): webhook sources with their own credentials (bearer, basic, PagerDuty signature, query token) and generic JSON webhooks with their mapping. docs/api.md shows the format." };
         var metricsAuth = new Option<bool>("--metrics-auth") { Description = "Require an API token (any role) for GET /metrics, the Prometheus scrape endpoint; open by default (it shows counts, never inputs)." };
+        var retention = new Option<string?>("--retention") { Description = "Keep finished runs and journal entries this long (e.g. 30d; env RUNBOOK_RETENTION), pruning older ones every hour as `runbook prune` does. Default: kept forever." };
         var command = new Command("serve", """
             Run the server: the REST API under /api (what `--server` commands use), alert webhooks, /healthz and
             /readyz, Prometheus metrics at /metrics, and a worker that executes runs. Every API call needs a token
@@ -41,6 +43,7 @@ internal static class ServeCommand
         command.Add(pagerDuty);
         command.Add(config);
         command.Add(metricsAuth);
+        command.Add(retention);
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
@@ -63,6 +66,17 @@ internal static class ServeCommand
             if (n is < 1 or > 1024)
             {
                 throw new CliException("--concurrency must be from 1 to 1024", ExitCodes.Invalid);
+            }
+
+            TimeSpan? keep = null;
+            if ((parse.GetValue(retention) ?? s.Io.Environment("RUNBOOK_RETENTION")) is { Length: > 0 } given)
+            {
+                if (!Durations.TryParse(given, out var k) || k < PruneRequest.Minimum)
+                {
+                    throw new CliException($"--retention '{given}' is not a duration of at least {Durations.Format(PruneRequest.Minimum)} (e.g. 30d)", ExitCodes.Invalid);
+                }
+
+                keep = k;
             }
 
             var tokensFile = s.TokensPath(parse.GetValue(tokens));
@@ -124,6 +138,7 @@ internal static class ServeCommand
                 PagerDutySecrets = signing,
                 Sources = sources,
                 MetricsRequireToken = parse.GetValue(metricsAuth),
+                Retention = keep,
                 Environment = s.Io.Environment,
             };
             ServerEngine? engine = null;
@@ -150,6 +165,11 @@ internal static class ServeCommand
 
                 var addresses = app.Urls.Count > 0 ? string.Join(", ", app.Urls) : string.Join(", ", listen);
                 s.Line($"serving on {addresses} with {s.RunsName}; runbooks from {s.RunbooksDirectory}; {(options.EmbeddedWorker ? "embedded worker on " + string.Join(", ", options.Queues) : "no embedded worker")}; Ctrl-C to stop");
+                if (keep is { } kept)
+                {
+                    s.Line($"retention: finished runs and journal entries older than {Durations.Format(kept)} are pruned every hour");
+                }
+
                 if (sources.Count > 0)
                 {
                     s.Line("webhook sources: " + string.Join(", ", sources.Values.Select(x => $"/hooks/{x.Name} ({(x.Mapping is null ? string.Empty : "generic, ")}{x.Auth?.Kind ?? "API token"})")));

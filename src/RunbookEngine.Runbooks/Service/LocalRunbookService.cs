@@ -28,6 +28,7 @@ public sealed class LocalRunbookService : IRunbookService
     public LocalRunbookService(IWorkflowStore store, ActionCatalog actions, IReadOnlyList<string> runbookDirectories, string location, TimeProvider? timeProvider = null)
         : this(new WorkflowClient(store ?? throw new ArgumentNullException(nameof(store)), timeProvider), store, store, store, actions, runbookDirectories, location)
     {
+        Retention = store;
     }
 
     /// <summary>Initializes a new instance of the <see cref="LocalRunbookService"/> class on any engine.</summary>
@@ -77,6 +78,9 @@ public sealed class LocalRunbookService : IRunbookService
             }
         }
     }
+
+    /// <summary>Gets where the tombstones of pruned runs are, so that asking for one says it was pruned; null on an engine whose runs live elsewhere.</summary>
+    public IRetentionStore? Retention { get; init; }
 
     /// <summary>Gets the engine's run client.</summary>
     public IRunClient Client => client;
@@ -767,8 +771,19 @@ public sealed class LocalRunbookService : IRunbookService
     private async Task<RunRecord> RecordAsync(string runId, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(runId);
-        return await client.GetRunAsync(runId, cancellationToken).ConfigureAwait(false)
-            ?? throw new RunbookServiceException(ServiceErrorKind.NotFound, $"no run '{runId}' in {Location}; `runbook runs` lists them");
+        if (await client.GetRunAsync(runId, cancellationToken).ConfigureAwait(false) is { } run)
+        {
+            return run;
+        }
+
+        if (Retention is { } retention && await retention.GetPrunedRunAsync(runId, cancellationToken).ConfigureAwait(false) is { } pruned)
+        {
+            throw new RunbookServiceException(
+                ServiceErrorKind.NotFound,
+                $"run '{runId}' ({pruned.WorkflowName}, {pruned.Status.ToStoredName()} {pruned.CompletedAt:yyyy-MM-dd HH:mm:ss}Z) was pruned on {pruned.PrunedAt:yyyy-MM-dd HH:mm:ss}Z by {pruned.PrunedBy}; its timeline ended at event {pruned.TimelineSequence} with hash {pruned.TimelineHash} (an export made before the prune ends with the same)");
+        }
+
+        throw new RunbookServiceException(ServiceErrorKind.NotFound, $"no run '{runId}' in {Location}; `runbook runs` lists them");
     }
 
     /// <summary>The runbook a run is pinned to, parsed from the stored definition.</summary>
