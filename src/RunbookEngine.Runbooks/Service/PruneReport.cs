@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace RunbookEngine.Runbooks.Service;
 
 /// <summary>What a prune removed (or, in a dry run, would remove).</summary>
@@ -9,4 +11,12 @@ namespace RunbookEngine.Runbooks.Service;
 /// <param name="HeldByGuards">Finished runs before the cutoff kept because a guard has not yet counted their end.</param>
 /// <param name="Exported">Runs exported before they were removed.</param>
 /// <param name="Batches">Transactions that removed something.</param>
-public sealed record PruneReport(DateTimeOffset Cutoff, bool DryRun, long Runs, long Events, long JournalEntries, long HeldByGuards, long Exported, int Batches);
+public sealed record PruneReport(
+    [property: JsonPropertyName("cutoff")] DateTimeOffset Cutoff,
+    [property: JsonPropertyName("dry_run")] bool DryRun,
+    [property: JsonPropertyName("runs")] long Runs,
+    [property: JsonPropertyName("events")] long Events,
+    [property: JsonPropertyName("journal_entries")] long JournalEntries,
+    [property: JsonPropertyName("held_by_guards")] long HeldByGuards,
+    [property: JsonPropertyName("exported")] long Exported,
+    [property: JsonPropertyName("batches")] int Batches);
