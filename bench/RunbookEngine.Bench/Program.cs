@@ -4,6 +4,7 @@
 //   dotnet run -c Release --project bench/RunbookEngine.Bench -- --scripts [--repeat N]   (C# script runbooks: cold compile, start to first step)
 //   dotnet run -c Release --project bench/RunbookEngine.Bench -- --alerts [--rate N] [--seconds N] [--sustained N] [--overload N]   (alert to first step through the server)
 //   dotnet run -c Release --project bench/RunbookEngine.Bench -- --telemetry [--rounds N] [--runs-c1 N] [--runs N] [--concurrency N]   (telemetry off vs on)
+//   dotnet run -c Release --project bench/RunbookEngine.Bench -- --prune [--runs N] [--postgres CS]   (prune speed on ~1M events, and a write's latency meanwhile)
 //   dotnet run -c Release --project bench/RunbookEngine.Bench -- --powershell [--samples N] [--runs N]   (PowerShell steps next to shell steps)
 // Everything runs against files in DIR (default: a new folder under the system temp directory), so the raw
 // limit and the engine are measured on the same file system in the same run.
@@ -43,6 +44,12 @@ if (args.Length >= 1 && args[0] == "--telemetry")
 {
     int TArg(string name, int fallback) => Array.IndexOf(args, name) is var k and >= 0 && k + 1 < args.Length ? int.Parse(args[k + 1], CultureInfo.InvariantCulture) : fallback;
     return await TelemetryBench.RunAsync(TArg("--rounds", 3), TArg("--runs-c1", 100), TArg("--runs", 1000), TArg("--concurrency", 16));
+}
+
+if (args.Length >= 1 && args[0] == "--prune")
+{
+    string? PArg(string name) => Array.IndexOf(args, name) is var k and >= 0 && k + 1 < args.Length ? args[k + 1] : null;
+    return await RunbookEngine.Bench.PruneBench.RunAsync(int.Parse(PArg("--runs") ?? "48000", CultureInfo.InvariantCulture), PArg("--postgres"));
 }
 
 if (args.Length >= 1 && args[0] == "--drills")
