@@ -42,8 +42,8 @@ public sealed partial class SqliteWorkflowStore
                 var before = SqliteTime.ToDb(pruning.EndedBefore);
                 var limit = Math.Max(1, pruning.Limit);
                 var candidates = pruning.RunIds is { } ids
-                    ? [.. ids.Take(limit).SelectMany(id => Query(c, tx, $"SELECT {TombstoneColumns} FROM runs WHERE run_id = $id AND {Prunable}", r => Tombstone(r, pruning), ("$id", id), ("$before", before)))]
-                    : Query(c, tx, $"SELECT {TombstoneColumns} FROM runs WHERE {Prunable} ORDER BY completed_at, run_id LIMIT $n", r => Tombstone(r, pruning), ("$before", before), ("$n", limit));
+                    ? [.. ids.Take(limit).SelectMany(id => Query(c, tx, $"SELECT {TombstoneColumns} FROM runs WHERE run_id = $id AND {Prunable}", r => Tombstone(r, SqliteTime.FromDb(SqliteTime.ToDb(pruning.At)), pruning.Actor), ("$id", id), ("$before", before)))]
+                    : Query(c, tx, $"SELECT {TombstoneColumns} FROM runs WHERE {Prunable} ORDER BY completed_at, run_id LIMIT $n", r => Tombstone(r, SqliteTime.FromDb(SqliteTime.ToDb(pruning.At)), pruning.Actor), ("$before", before), ("$n", limit));
                 var at = SqliteTime.ToDb(pruning.At);
                 foreach (var t in candidates)
                 {
@@ -108,21 +108,13 @@ public sealed partial class SqliteWorkflowStore
         c => Query(
             c,
             null,
-            "SELECT run_id, workflow, status, created_at, completed_at, timeline_seq, timeline_hash, pruned_at, pruned_by FROM pruned_runs WHERE run_id = $id",
-            r => new PrunedRun(
-                r.GetString(0),
-                r.GetString(1),
-                RunStatusExtensions.ParseStoredName(r.GetString(2)),
-                SqliteTime.FromDb(r.GetInt64(3)),
-                SqliteTime.FromDb(r.GetInt64(4)),
-                r.GetInt64(5),
-                r.GetString(6),
-                SqliteTime.FromDb(r.GetInt64(7)),
-                r.GetString(8)),
+            $"SELECT {TombstoneColumns}, pruned_at, pruned_by FROM pruned_runs WHERE run_id = $id",
+            r => Tombstone(r, SqliteTime.FromDb(r.GetInt64(7)), r.GetString(8)),
             ("$id", runId)).FirstOrDefault(),
         cancellationToken);
 
-    private static PrunedRun Tombstone(SqliteDataReader r, RunPruning pruning) => new(
+    /// <summary>A tombstone from the columns of <see cref="TombstoneColumns"/> (a run's, or the stored tombstone's) and who pruned it when.</summary>
+    private static PrunedRun Tombstone(SqliteDataReader r, DateTimeOffset prunedAt, string prunedBy) => new(
         r.GetString(0),
         r.GetString(1),
         RunStatusExtensions.ParseStoredName(r.GetString(2)),
@@ -130,6 +122,6 @@ public sealed partial class SqliteWorkflowStore
         SqliteTime.FromDb(r.GetInt64(4)),
         r.GetInt64(5),
         r.GetString(6),
-        SqliteTime.FromDb(SqliteTime.ToDb(pruning.At)),
-        pruning.Actor);
+        prunedAt,
+        prunedBy);
 }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Text.Json;
 using RunbookEngine.Runbooks.Service;
 using RunbookEngine.Workflows;
@@ -11,10 +10,10 @@ internal static class PruneCommand
 {
     public static Command Create(Func<ParseResult, CliSession> session)
     {
-        var olderThan = new Option<string>("--older-than") { Description = "Remove finished runs that ended, and journal entries received, longer ago than this (e.g. 30d, 12h; at least 1h).", Required = true };
+        var olderThan = new Option<string>("--older-than") { Description = "Remove finished runs that ended, and journal entries received, longer ago than this (e.g. 30d, 12h; at least 1h).", Required = true, HelpName = "DURATION" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Only count what would be removed." };
-        var export = new Option<string?>("--export") { Description = "Before removing a run, write its timeline to DIR/RUN.json (what `runbook timeline RUN --format json` prints)." };
-        var batch = new Option<int>("--batch") { Description = "Runs removed per transaction (journal entries: ten times as many).", DefaultValueFactory = _ => 200 };
+        var export = new Option<string?>("--export") { Description = "Before removing a run, write its timeline to DIR/RUN.json (what `runbook timeline RUN --format json` prints).", HelpName = "DIR" };
+        var batch = new Option<int>("--batch") { Description = "Runs removed per transaction (journal entries: ten times as many).", DefaultValueFactory = _ => 200, HelpName = "N" };
         var command = new Command("prune", """
             Remove old finished runs (completed, failed, cancelled, blocked) with their steps, signals and timelines,
             and old entries of the alert journal, a small batch per transaction so running work goes on. Live runs
