@@ -24,7 +24,16 @@ public static class ActionRunner
         ArgumentNullException.ThrowIfNull(step);
         var revealed = new List<string>();
         var resolved = (JsonObject)Secrets.Resolve(with, revealed)!;
-        var request = new ActionRequest(step.RunId, stepId, step.Attempt, step.IdempotencyKey, step.StepKey, resolved, revealed.Count == 0 ? logger : new RedactingLogger(logger, revealed));
+        var request = new ActionRequest(
+            step.RunId,
+            stepId,
+            step.Attempt,
+            step.IdempotencyKey,
+            step.StepKey,
+            resolved,
+            revealed.Count == 0 ? logger : new RedactingLogger(logger, revealed),
+            step.Progress,
+            progress => step.SaveProgressAsync(Secrets.Redact(progress, revealed)!));
         try
         {
             var result = await action.ExecuteAsync(request, step.CancellationToken).ConfigureAwait(false);

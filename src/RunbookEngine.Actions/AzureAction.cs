@@ -7,6 +7,7 @@ using Azure.Identity;
 using Azure.ResourceManager;
 using Azure.ResourceManager.Compute;
 using Azure.ResourceManager.Compute.Models;
+using Microsoft.Extensions.Logging;
 using RunbookEngine.Workflows;
 
 namespace RunbookEngine.Actions;
@@ -14,7 +15,9 @@ namespace RunbookEngine.Actions;
 /// <summary>
 /// Azure virtual machines and scale sets through Azure Resource Manager (Azure.ResourceManager.Compute) with
 /// Azure.Identity credentials: start, restart, deallocate, redeploy a VM, set a scale set's capacity, read either.
-/// Long-running operations are followed until Azure reports them done. Plans only read.
+/// Long-running operations are followed until Azure reports them done; the operation's status address is saved as
+/// the step's progress before it is followed, so an attempt after a crash follows the same operation instead of
+/// requesting it again. Plans only read.
 /// </summary>
 public sealed partial class AzureAction : IRunbookAction
 {
@@ -24,23 +27,23 @@ public sealed partial class AzureAction : IRunbookAction
     private static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(15);
     private static readonly TimeSpan DefaultPoll = TimeSpan.FromSeconds(5);
     private static readonly string[] Operations = ["get", "start", "restart", "deallocate", "redeploy", "scale"];
-    private static readonly ConcurrentDictionary<string, ArmClient> Clients = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, AzureConnection> Clients = new(StringComparer.Ordinal);
 
     private readonly TimeProvider time;
-    private readonly Func<string, ArmClient> connect;
+    private readonly Func<string, AzureConnection> connect;
     private readonly Func<string, string?> environment;
 
     /// <summary>Initializes a new instance of the <see cref="AzureAction"/> class with the worker's credentials (DefaultAzureCredential) and clock.</summary>
     public AzureAction()
-        : this(TimeProvider.System, cloud => Clients.GetOrAdd(cloud, c => new ArmClient(new DefaultAzureCredential(), null, new ArmClientOptions { Environment = Cloud(c) })), Environment.GetEnvironmentVariable)
+        : this(TimeProvider.System, cloud => Clients.GetOrAdd(cloud, c => AzureConnection.Create(new DefaultAzureCredential(), new ArmClientOptions { Environment = Cloud(c) })), Environment.GetEnvironmentVariable)
     {
     }
 
     /// <summary>Initializes a new instance of the <see cref="AzureAction"/> class.</summary>
     /// <param name="time">The clock for polling and timeouts.</param>
-    /// <param name="connect">Gives the ARM client for a cloud name.</param>
+    /// <param name="connect">Gives the ARM client (and its pipeline, for following a recorded operation) for a cloud name.</param>
     /// <param name="environment">Reads an environment variable.</param>
-    internal AzureAction(TimeProvider time, Func<string, ArmClient> connect, Func<string, string?> environment)
+    internal AzureAction(TimeProvider time, Func<string, AzureConnection> connect, Func<string, string?> environment)
     {
         this.time = time;
         this.connect = connect;
@@ -70,7 +73,7 @@ public sealed partial class AzureAction : IRunbookAction
     ];
 
     /// <inheritdoc/>
-    public IReadOnlyList<string> ResultFields { get; } = ["id", "changed", "power_state", "provisioning_state", "from", "to"];
+    public IReadOnlyList<string> ResultFields { get; } = ["id", "changed", "power_state", "provisioning_state", "from", "to", "resumed"];
 
     /// <inheritdoc/>
     public SideEffect Classify(JsonObject with)
@@ -93,7 +96,7 @@ public sealed partial class AzureAction : IRunbookAction
         string summary;
         try
         {
-            var arm = connect(Cloud(request.With));
+            var arm = connect(Cloud(request.With)).Arm;
             if (target.IsScaleSet)
             {
                 var current = (await arm.GetVirtualMachineScaleSetResource(target.Id).GetAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Value.Data.Sku?.Capacity;
@@ -127,7 +130,8 @@ public sealed partial class AzureAction : IRunbookAction
         var result = With.Object(("id", target.Id.ToString()), ("changed", false));
         try
         {
-            var arm = connect(Cloud(request.With));
+            var connection = connect(Cloud(request.With));
+            var arm = connection.Arm;
             if (target.IsScaleSet)
             {
                 var set = arm.GetVirtualMachineScaleSetResource(target.Id);
@@ -168,9 +172,18 @@ public sealed partial class AzureAction : IRunbookAction
             }
 
             var vm = arm.GetVirtualMachineResource(target.Id);
-            var (power, _) = await StateAsync(vm, cancellationToken).ConfigureAwait(false);
-            if (target.Operation != "get" && !NothingToDo(target.Operation, power))
+            if (StartedOperation.From(request.Progress, target) is { } started)
             {
+                // An earlier attempt requested this operation and was interrupted while following it: follow the
+                // same operation to its end; never request it a second time (a VM restarted twice is an outage).
+                request.Logger.LogInformation("azure: following the {Operation} of {Target} that attempt {Attempt} requested at {At}", target.Operation, target, started.Attempt, started.At);
+                await started.FollowAsync(connection, target, started.At + timeout, time, cancellationToken).ConfigureAwait(false);
+                result["changed"] = true;
+                result["resumed"] = true;
+            }
+            else if (target.Operation != "get" && !NothingToDo(target.Operation, (await StateAsync(vm, cancellationToken).ConfigureAwait(false)).Power))
+            {
+                var at = time.GetUtcNow();
                 Operation operation = target.Operation switch
                 {
                     "start" => await vm.PowerOnAsync(WaitUntil.Started, cancellationToken).ConfigureAwait(false),
@@ -178,6 +191,11 @@ public sealed partial class AzureAction : IRunbookAction
                     "deallocate" => await vm.DeallocateAsync(WaitUntil.Started, cancellationToken: cancellationToken).ConfigureAwait(false),
                     _ => await vm.RedeployAsync(WaitUntil.Started, cancellationToken).ConfigureAwait(false),
                 };
+                if (!operation.HasCompleted && StartedOperation.Of(operation.GetRawResponse(), target, request.Attempt, at) is { } recorded)
+                {
+                    await request.SaveProgressAsync(recorded.ToJson()).ConfigureAwait(false);
+                }
+
                 await FollowAsync(operation, target, timeout, cancellationToken).ConfigureAwait(false);
                 result["changed"] = true;
             }

@@ -48,9 +48,9 @@ public static class RunbookTemporalActivities
     internal static async Task<JsonNode?> RunAsync(Func<IStepContext, Task<JsonNode?>> body, ActivityCall call, ILogger logger, TimeProvider? time = null)
     {
         var context = ActivityExecutionContext.Current;
-        var step = new TemporalStepContext(context, call, logger);
+        var step = new TemporalStepContext(context, call, logger, await TemporalStepContext.ProgressAsync(context).ConfigureAwait(false));
         using var beating = new CancellationTokenSource();
-        var heartbeats = time is null ? Task.CompletedTask : HeartbeatAsync(context, time, beating.Token);
+        var heartbeats = time is null ? Task.CompletedTask : HeartbeatAsync(step, time, beating.Token);
         try
         {
             return await body(step).ConfigureAwait(false);
@@ -74,14 +74,15 @@ public static class RunbookTemporalActivities
         }
     }
 
-    private static async Task HeartbeatAsync(ActivityExecutionContext context, TimeProvider time, CancellationToken stop)
+    private static async Task HeartbeatAsync(TemporalStepContext step, TimeProvider time, CancellationToken stop)
     {
         using var timer = new PeriodicTimer(HeartbeatInterval, time);
         try
         {
             while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
             {
-                context.Heartbeat();
+                // Each heartbeat repeats the progress saved so far: the server keeps the details of the last one.
+                step.Heartbeat(step.Progress);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)

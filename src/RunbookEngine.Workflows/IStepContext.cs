@@ -33,6 +33,22 @@ public interface IStepContext
     /// <summary>Gets the key shared by every attempt of this step: <c>{run}/{sequence}</c>. Use it to find out what an interrupted attempt already did.</summary>
     string StepKey { get; }
 
+    /// <summary>
+    /// Gets the progress the latest earlier attempt of this step saved with <see cref="SaveProgressAsync"/> (or this
+    /// attempt, after it saved some), or null when none did.
+    /// </summary>
+    JsonNode? Progress { get; }
+
+    /// <summary>
+    /// Records durably how far this attempt got, before it goes on: typically the id of an operation it started on
+    /// a remote system, so that the next attempt after a crash, a lost lease or a failure resumes following that
+    /// operation instead of starting it again. Keep it small and never put a secret in it: it is part of the run's
+    /// record (a <c>step.progress</c> timeline event on the kernel).
+    /// </summary>
+    /// <param name="progress">What to hand to the next attempt.</param>
+    /// <returns>When the progress is stored (on the kernel: committed under the attempt's lease).</returns>
+    Task SaveProgressAsync(JsonNode progress);
+
     /// <summary>Says the attempt is still alive, with optional progress details.</summary>
     /// <param name="details">Progress an engine may keep (Temporal hands it to the next attempt).</param>
     /// <remarks>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using RunbookEngine.Workflows.Execution;
@@ -443,9 +444,18 @@ public sealed class WorkflowWorker : IAsyncDisposable
         {
             // A step on a queue runs apart from its run's execution: its span joins the run's trace through the stored run.
             using var span = Telemetry.Source.HasListeners() && await store.GetRunAsync(claimed.RunId, CancellationToken.None).ConfigureAwait(false) is { } run ? Telemetry.StartRun(run, "activity " + step.Activity) : null;
+            var progress = step.Attempt > 1 ? await StepProgress.LoadAsync(store, claimed.RunId, step.Sequence, CancellationToken.None).ConfigureAwait(false) : null;
+
+            // Committed at once under this attempt's lease of the step (a worker that lost it cannot record progress).
+            Task SaveProgressAsync(JsonNode saved)
+            {
+                var at = time.GetUtcNow();
+                return store.CommitAsync(new RunCommit(claimed.RunId, WorkerId, at, (step.Sequence, step.Attempt), [], [], null, false, [StepProgress.Event(at, actor, step.Sequence, step.Name, step.Attempt, saved)]), CancellationToken.None);
+            }
+
             var outcome = await StepAttempts.RunAsync(
                 body,
-                token => new StepContext(claimed.RunId, step.Name, step.Sequence, step.Attempt, WorkflowJson.Parse(step.Input), logger, token),
+                token => new StepContext(claimed.RunId, step.Name, step.Sequence, step.Attempt, WorkflowJson.Parse(step.Input), logger, token, progress, SaveProgressAsync),
                 stepOptions,
                 step.Attempt,
                 deadline,

@@ -188,6 +188,28 @@ public sealed class ActionTests : IDisposable
     }
 
     [Fact]
+    public async Task Progress_an_action_saves_reaches_the_engine_with_known_secrets_redacted_and_comes_back_to_the_next_attempt()
+    {
+        Environment.SetEnvironmentVariable("RB_PROGRESS_SECRET", "progress-secret-value");
+        var saved = new List<JsonNode>();
+        var action = new ProgressAction();
+        var with = new JsonObject { ["token"] = "secret://env/RB_PROGRESS_SECRET" };
+        var first = new StepContext("run_1", "step", 3, 1, null, NullLogger.Instance, CancellationToken.None, null, p =>
+        {
+            saved.Add(p);
+            return Task.CompletedTask;
+        });
+
+        await ActionRunner.ExecuteAsync(action, with, "step", first, NullLogger.Instance);
+        Assert.Equal("""{"operation":"op-1","url":"https://example.test/op?sig=***"}""", Assert.Single(saved).ToJsonString());
+        Assert.Null(action.Handed);
+
+        var second = new StepContext("run_1", "step", 3, 2, null, NullLogger.Instance, CancellationToken.None, saved[0], _ => Task.CompletedTask);
+        await ActionRunner.ExecuteAsync(action, with, "step", second, NullLogger.Instance);
+        Assert.Equal("op-1", action.Handed);
+    }
+
+    [Fact]
     public void Secrets_resolve_from_env_and_file_alone_or_embedded_and_are_redacted()
     {
         Environment.SetEnvironmentVariable("RB_ACTIONS_SECRET", "env-value");
@@ -212,5 +234,34 @@ public sealed class ActionTests : IDisposable
         Assert.Equal("SecretUnavailable", ex.Kind);
         Assert.True(ex.NonRetryable);
         Assert.Contains(message, ex.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Saves progress that carries a resolved secret (as a careless action might), and says what it was handed.</summary>
+    private sealed class ProgressAction : IRunbookAction
+    {
+        public string? Handed { get; private set; }
+
+        public string Name => "progress";
+
+        public string Description => "saves progress";
+
+        public SideEffect SideEffect => SideEffect.Mutating;
+
+        public IReadOnlyList<ActionParameter> Parameters { get; } = [new("token", ParameterType.String, true, "a token")];
+
+        public IReadOnlyList<string> ResultFields { get; } = [];
+
+        public Task<ActionPlan> PlanAsync(ActionRequest request, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public async Task<JsonObject> ExecuteAsync(ActionRequest request, CancellationToken cancellationToken)
+        {
+            Handed = request.Progress?["operation"]?.GetValue<string>();
+            if (request.Progress is null)
+            {
+                await request.SaveProgressAsync(new JsonObject { ["operation"] = "op-1", ["url"] = "https://example.test/op?sig=" + request.With["token"]!.GetValue<string>() });
+            }
+
+            return [];
+        }
     }
 }

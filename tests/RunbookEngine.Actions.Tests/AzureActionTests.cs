@@ -151,6 +151,80 @@ public sealed class AzureActionTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task An_attempt_after_one_that_died_while_polling_follows_the_same_operation_and_never_restarts_twice()
+    {
+        azure.AddVm("rg-web", "web-1");
+        azure.PollsBeforeDone = 2;
+        var action = Action();
+        var with = Vm("restart", "web-1");
+
+        // Attempt 1 requests the restart, saves the operation's status address, and dies while it polls.
+        JsonNode? saved = null;
+        using var dies = new CancellationTokenSource();
+        var first = new ActionRequest("run_1", "step", 1, "run_1/3/1", "run_1/3", with, NullLogger.Instance, null, p =>
+        {
+            saved = p.DeepClone();
+            dies.Cancel();
+            return Task.CompletedTask;
+        });
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => action.ExecuteAsync(first, dies.Token));
+        var post = Assert.Single(azure.Writes);
+        Assert.Equal(FakeAzure.VmPath("rg-web", "web-1") + "/restart", post.Path);
+        Assert.NotNull(saved);
+        Assert.Equal(("restart", FakeAzure.VmPath("rg-web", "web-1"), "Azure-AsyncOperation", 1), (saved["azure_operation"]!.GetValue<string>(), saved["resource"]!.GetValue<string>(), saved["via"]!.GetValue<string>(), saved["attempt"]!.GetValue<int>()));
+        Assert.Contains("/operations/op-", saved["status_url"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.DoesNotContain(azure.AccessToken, saved.ToJsonString(), StringComparison.Ordinal);
+
+        // Attempt 2 is handed that progress: it follows the operation to its end and sends no second restart.
+        var second = new ActionRequest("run_1", "step", 2, "run_1/3/2", "run_1/3", with, NullLogger.Instance, saved, _ => throw new InvalidOperationException("a resumed attempt saves nothing new"));
+        var result = await Drive(() => action.ExecuteAsync(second, CancellationToken.None));
+        Assert.Single(azure.Writes);
+        Assert.True(result["changed"]!.GetValue<bool>());
+        Assert.True(result["resumed"]!.GetValue<bool>());
+        Assert.Equal("running", result["power_state"]!.GetValue<string>());
+        var polls = azure.Requests.Where(r => r.Path.Contains("/operations/", StringComparison.Ordinal)).ToList();
+        Assert.Equal(3, polls.Count); // InProgress, InProgress, Succeeded: all of the one operation
+        Assert.Single(polls.Select(p => p.Path).Distinct());
+        Assert.All(polls, p => Assert.Equal($"Bearer {azure.AccessToken}", p.Header("Authorization")));
+    }
+
+    [Fact]
+    public async Task A_recorded_operation_that_cannot_be_followed_fails_the_step_without_requesting_it_again()
+    {
+        azure.AddVm("rg-web", "web-1");
+        var action = Action();
+        var with = Vm("restart", "web-1");
+        JsonObject Progress(string url) => new()
+        {
+            ["azure_operation"] = "restart",
+            ["resource"] = FakeAzure.VmPath("rg-web", "web-1"),
+            ["status_url"] = url,
+            ["via"] = "Azure-AsyncOperation",
+            ["attempt"] = 1,
+            ["requested_at"] = "2026-12-07T09:00:00.0000000+00:00",
+        };
+        ActionRequest Resumed(JsonObject progress) => new("run_1", "step", 2, "run_1/3/2", "run_1/3", with, NullLogger.Instance, progress);
+
+        // Azure no longer knows the operation.
+        var lost = await Assert.ThrowsAsync<StepException>(() => action.ExecuteAsync(Resumed(Progress($"{azure.Url}/subscriptions/{FakeAzure.Subscription}/providers/Microsoft.Compute/locations/westeurope/operations/op-gone?api-version=2023-07-01")), CancellationToken.None));
+        Assert.Equal(("AzureOperationLost", true), (lost.Kind, lost.NonRetryable));
+        Assert.Equal("virtual machine rg-web/web-1: Azure no longer knows the restart requested by attempt 1 at 2026-12-07 09:00:00Z; it is not requested again: check the virtual machine, then retry the run", lost.Message);
+
+        // A status address outside the cloud's endpoint (a tampered store) is not sent the token.
+        var elsewhere = await Assert.ThrowsAsync<StepException>(() => action.ExecuteAsync(Resumed(Progress("https://attacker.example/operations/1")), CancellationToken.None));
+        Assert.Equal("AzureOperationLost", elsewhere.Kind);
+        Assert.Contains("outside 127.0.0.1", elsewhere.Message, StringComparison.Ordinal);
+        Assert.Empty(azure.Writes);
+
+        // Progress for another operation or VM is not this step's: the restart is requested as usual.
+        var other = Progress("https://attacker.example/operations/1");
+        other["resource"] = FakeAzure.VmPath("rg-web", "web-9");
+        var result = await Drive(() => action.ExecuteAsync(Resumed(other), CancellationToken.None));
+        Assert.Null(result["resumed"]);
+        Assert.Single(azure.Writes);
+    }
+
+    [Fact]
     public async Task Inputs_are_checked_before_anything_is_sent()
     {
         var action = Action();
@@ -236,7 +310,7 @@ public sealed class AzureActionTests : IAsyncLifetime, IDisposable
             Transport = transport,
             Retry = { MaxRetries = 0 },
         };
-        var arm = new ArmClient(credential, null, options);
-        return new AzureAction(time, _ => arm, _ => null);
+        var connection = AzureConnection.Create(credential, options);
+        return new AzureAction(time, _ => connection, _ => null);
     }
 }

@@ -1,7 +1,7 @@
 // A host process for crash tests: the tests start it, wait for it to announce a crash point, and SIGKILL it.
 //   start <db> <count> <key-prefix>                     start runs of the 'crashy' workflow
 //   start-script <db> <count> <key-prefix>              start runs of the same five steps as a C# script runbook
-//   work  <db> <side-file> [<crash>] [<lease-ms>]       serve until every run has ended; crash = before:N | during:N | after:N
+//   work  <db> <side-file> [<crash>] [<lease-ms>]       serve until every run has ended; crash = before:N | during:N | after:N | progress:N
 // Script runbooks are compiled into (or loaded from) <db>.scripts/; the worker prints how often it compiled.
 using System.Globalization;
 using System.Text.Json.Nodes;
@@ -51,15 +51,25 @@ var definition = registry.Add("crashy", async ctx =>
                 AnnounceAndHang();
             }
 
+            // progress:N: step N saves progress (as an action does after starting a remote operation), then the
+            // process is killed; the next attempt says what it was handed.
+            var handed = sc.Progress?["operation"]?.GetValue<string>() ?? "-";
             await sideLock.WaitAsync(sc.CancellationToken);
             try
             {
-                await File.AppendAllTextAsync(sideFile, $"{sc.RunId} {name} {sc.Attempt}\n", sc.CancellationToken);
+                await File.AppendAllTextAsync(sideFile, $"{sc.RunId} {name} {sc.Attempt} {handed}\n", sc.CancellationToken);
             }
             finally
             {
                 sideLock.Release();
             }
+
+            if (crashKind == "progress" && name == crashStep && sc.Progress is null)
+            {
+                await sc.SaveProgressAsync(new JsonObject { ["operation"] = $"op-{sc.Attempt}" });
+                AnnounceAndHang();
+            }
+
             if (crashKind == "during" && name == crashStep)
             {
                 AnnounceAndHang();

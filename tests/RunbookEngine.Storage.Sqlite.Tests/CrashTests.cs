@@ -63,6 +63,33 @@ public sealed class CrashTests : IDisposable
         Assert.Equal(Enumerable.Range(1, 5).Select(i => $"s{i}"), completedOrder.Select(d => d.Split("\"step\":\"")[1].Split('"')[0]));
     }
 
+    [Fact]
+    public async Task Progress_saved_by_an_attempt_reaches_the_next_attempt_after_its_worker_is_killed()
+    {
+        var runId = (await HostProcess.RunToEndAsync(Limit, "start", db.Path, "1", "progress")).Trim();
+
+        using (var doomed = HostProcess.Start("work", db.Path, Side, "progress:3", "1000"))
+        {
+            await doomed.WaitForCrashPointAsync(Limit);
+            await doomed.KillAsync();
+        }
+
+        var output = await HostProcess.RunToEndAsync(Limit, "work", db.Path, Side, "none", "1000");
+        Assert.Contains("DONE", output, StringComparison.Ordinal);
+
+        // Attempt 1 of s3 saved "op-1" and was killed; attempt 2 was handed it (and so would not start it again).
+        var s3 = Executions().Select(l => l.Split(' ')).Where(e => e[1] == "s3").Select(e => (e[2], e[3])).Order().ToList();
+        Assert.Equal([("1", "-"), ("2", "op-1")], s3);
+
+        await using var store = await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = db.Path });
+        Assert.Equal(RunStatus.Completed, (await store.GetRunAsync(runId, CancellationToken.None))!.Status);
+        var timeline = await store.GetTimelineAsync(runId, 0, 10_000, CancellationToken.None);
+        Assert.Null(TimelineChain.Verify(timeline));
+        var progress = Assert.Single(timeline, e => e.Kind == "step.progress");
+        Assert.Equal("""{"seq":3,"step":"s3","attempt":1,"progress":{"operation":"op-1"}}""", progress.Data);
+        Assert.True(progress.Sequence < timeline.Single(e => e.Kind == "step.interrupted").Sequence);
+    }
+
     [Theory]
     [InlineData("before:3", new[] { 1, 1, 1, 1, 1 })]
     [InlineData("during:3", new[] { 1, 1, 2, 1, 1 })]

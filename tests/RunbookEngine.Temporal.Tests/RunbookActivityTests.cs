@@ -84,6 +84,32 @@ public sealed class RunbookActivityTests
     }
 
     [Fact]
+    public async Task Progress_is_the_heartbeat_details_and_a_retried_attempt_is_handed_the_last_one()
+    {
+        var handed = new List<string?>();
+        var registry = new ActivityRegistry().Add("follow", async sc =>
+        {
+            handed.Add(sc.Progress?.ToJsonString());
+            await sc.SaveProgressAsync(new JsonObject { ["operation"] = $"op-{sc.Attempt}" });
+            return JsonValue.Create(sc.Attempt);
+        });
+        var follow = RunbookTemporalActivities.Create(registry, NullLogger.Instance, time).Single(d => d.Name == "follow");
+        var beats = new List<object?>();
+        var first = new ActivityEnvironment { Heartbeater = details => beats.AddRange(details) };
+
+        await first.RunAsync(() => follow.InvokeAsync([new ActivityCall("follow", 1, null)]));
+        Assert.Equal(["""{"operation":"op-1"}"""], beats);
+
+        // What the server hands the next attempt: the details of the last heartbeat it received.
+        var payload = Temporalio.Converters.DataConverter.Default.PayloadConverter.ToPayload(beats[^1]);
+        var second = new ActivityEnvironment { Info = ActivityEnvironment.DefaultInfo with { Attempt = 2, HeartbeatDetails = [payload] } };
+        var result = (JsonNode?)await second.RunAsync(() => follow.InvokeAsync([new ActivityCall("follow", 1, null)]));
+
+        Assert.Equal(2, result!.GetValue<int>());
+        Assert.Equal(new string?[] { null, """{"operation":"op-1"}""" }, handed);
+    }
+
+    [Fact]
     public async Task A_secret_never_goes_back_to_the_server_in_an_output_or_a_failure()
     {
         const string Value = "s3cr3t-temporal-token";

@@ -711,6 +711,84 @@ public abstract partial class WorkflowStoreCompliance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Progress_an_attempt_saves_is_handed_to_the_next_attempt_and_a_stale_owner_cannot_save_any()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handed = new ConcurrentQueue<(int Attempt, string? Progress)>();
+        Exception? late = null;
+        var def = H.Registry.Add("progress", async ctx =>
+        {
+            var attempt = await ctx.StepAsync("work", async sc =>
+            {
+                handed.Enqueue((sc.Attempt, sc.Progress?.ToJsonString()));
+                if (sc.Attempt == 1)
+                {
+                    await sc.SaveProgressAsync(new JsonObject { ["operation"] = "op-1" });
+                    Assert.Equal("{\"operation\":\"op-1\"}", sc.Progress!.ToJsonString());
+                    entered.TrySetResult();
+                    await release.Task;
+                    late = await Record.ExceptionAsync(() => sc.SaveProgressAsync(new JsonObject { ["operation"] = "late" }));
+                }
+
+                return sc.Attempt;
+            });
+            return JsonValue.Create(attempt);
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+        var lease = new WorkerOptions { LeaseDuration = TimeSpan.FromSeconds(30) };
+
+        var stale = H.Worker("w1", lease).RunUntilIdleAsync(CancellationToken.None);
+        await entered.Task.WaitAsync(Patience);
+        H.Time.Advance(TimeSpan.FromSeconds(31)); // w1's lease expires while its attempt runs
+        await H.Worker("w2", lease).RunUntilIdleAsync(CancellationToken.None);
+        release.SetResult();
+        await stale.WaitAsync(Patience);
+
+        Assert.Equal([(1, null), (2, "{\"operation\":\"op-1\"}")], handed.ToArray());
+        Assert.IsType<LeaseLostException>(late);
+        Assert.Equal(RunStatus.Completed, (await H.RunAsync(run.RunId)).Status);
+        var timeline = await H.TimelineAsync(run.RunId);
+        var saved = Assert.Single(timeline, e => e.Kind == "step.progress");
+        Assert.Equal("worker:w1", saved.Actor);
+        Assert.Equal("{\"seq\":1,\"step\":\"work\",\"attempt\":1,\"progress\":{\"operation\":\"op-1\"}}", saved.Data);
+        Assert.Null(TimelineChain.Verify(timeline));
+    }
+
+    [Fact]
+    public async Task An_activity_on_a_queue_hands_its_saved_progress_to_its_retry_and_the_latest_wins()
+    {
+        var handed = new ConcurrentQueue<string?>();
+        var activities = new ActivityRegistry().Add("poll", async sc =>
+        {
+            handed.Enqueue(sc.Progress?["polled"]?.ToJsonString());
+            await sc.SaveProgressAsync(new JsonObject { ["polled"] = sc.Attempt * 10 });
+            await sc.SaveProgressAsync(new JsonObject { ["polled"] = (sc.Attempt * 10) + 1 });
+            return sc.Attempt < 3 ? throw new TimeoutException("still in progress") : JsonValue.Create("done");
+        });
+        var options = new StepOptions { Retry = new RetryPolicy { InitialInterval = TimeSpan.FromSeconds(5), BackoffCoefficient = 1 } };
+        var def = H.Registry.Add("remote-progress", async ctx => await ctx.ActivityAsync("call", "poll", "ops", null, options));
+        var run = (await H.Client.StartAsync(def)).Run;
+        var orchestrator = H.Worker("orchestrator");
+        var opsWorker = H.Worker("ops-1", new WorkerOptions { Queues = ["ops"] }, activities);
+
+        await orchestrator.RunUntilIdleAsync(CancellationToken.None);
+        for (var i = 0; i < 3; i++)
+        {
+            await opsWorker.RunUntilIdleAsync(CancellationToken.None);
+            H.Time.Advance(TimeSpan.FromSeconds(5));
+        }
+
+        await orchestrator.RunUntilIdleAsync(CancellationToken.None);
+        Assert.Equal(new string?[] { null, "11", "21" }, handed.ToArray());
+        Assert.Equal("\"done\"", (await H.RunAsync(run.RunId)).Output);
+        var timeline = await H.TimelineAsync(run.RunId);
+        Assert.Equal(6, timeline.Count(e => e.Kind == "step.progress"));
+        Assert.All(timeline.Where(e => e.Kind == "step.progress"), e => Assert.Equal("worker:ops-1", e.Actor));
+        Assert.Null(TimelineChain.Verify(timeline));
+    }
+
+    [Fact]
     public async Task Two_workers_on_two_connections_execute_every_step_exactly_once()
     {
         var counts = new ConcurrentDictionary<string, int>();

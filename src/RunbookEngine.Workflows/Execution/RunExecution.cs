@@ -269,7 +269,20 @@ internal sealed class RunExecution
             isNew = true;
         }
 
-        return await RunAttemptAsync(seq, name, body, input, stepOptions, attempt, firstStart, isNew, activity).ConfigureAwait(false);
+        JsonNode? progress = null;
+        if (!isNew)
+        {
+            try
+            {
+                progress = await StepProgress.LoadAsync(store, Run.RunId, seq, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (WorkflowStoreException ex)
+            {
+                return await AbortAsync<T>(ex).ConfigureAwait(false);
+            }
+        }
+
+        return await RunAttemptAsync(seq, name, body, input, stepOptions, attempt, firstStart, isNew, activity, progress).ConfigureAwait(false);
     }
 
     public async Task DelayAsync(TimeSpan duration, string name)
@@ -518,7 +531,7 @@ internal sealed class RunExecution
         static string Describe(StepKind k, string n) => k == StepKind.Inline ? n : $"{n} ({k.ToString().ToLowerInvariant()})";
     }
 
-    private async Task<T> RunAttemptAsync<T>(int seq, string name, Func<IStepContext, Task<T>> body, JsonNode? input, StepOptions stepOptions, int attempt, DateTimeOffset firstStart, bool isNew, string? activity)
+    private async Task<T> RunAttemptAsync<T>(int seq, string name, Func<IStepContext, Task<T>> body, JsonNode? input, StepOptions stepOptions, int attempt, DateTimeOffset firstStart, bool isNew, string? activity, JsonNode? progress)
     {
         var now = Now;
         var deadline = StepAttempts.Deadline(stepOptions, firstStart);
@@ -549,7 +562,7 @@ internal sealed class RunExecution
 
         var outcome = await StepAttempts.RunAsync(
             body,
-            token => new StepContext(Run.RunId, name, seq, attempt, input, logger, token),
+            token => new StepContext(Run.RunId, name, seq, attempt, input, logger, token, progress, SaveProgressAsync),
             stepOptions,
             attempt,
             deadline,
@@ -586,6 +599,11 @@ internal sealed class RunExecution
         }
 
         return FailFinal<T>(running, seq, name, kind, message);
+
+        // Committed at once and on its own, under the run's lease: the step's row stays as it is (running).
+        Task SaveProgressAsync(JsonNode saved) => store.CommitAsync(
+            new RunCommit(Run.RunId, options.WorkerId, Now, null, [], [], null, false, [StepProgress.Event(Now, actor, seq, name, attempt, saved)]),
+            CancellationToken.None);
     }
 
     private T FailFinal<T>(StepRecord row, int seq, string name, string kind, string message)

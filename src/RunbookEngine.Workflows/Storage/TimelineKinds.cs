@@ -25,6 +25,8 @@ public static class TimelineKinds
     public const string StepStarted = "step.started";
     /// <summary>The <c>step.interrupted</c> event.</summary>
     public const string StepInterrupted = "step.interrupted";
+    /// <summary>The <c>step.progress</c> event: what an attempt saved of how far it got, for its next attempt.</summary>
+    public const string StepProgress = "step.progress";
     /// <summary>The <c>step.completed</c> event.</summary>
     public const string StepCompleted = "step.completed";
     /// <summary>The <c>step.failed</c> event.</summary>
