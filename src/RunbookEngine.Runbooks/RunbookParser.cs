@@ -17,7 +17,7 @@ namespace RunbookEngine.Runbooks;
 /// </summary>
 public sealed partial class RunbookParser
 {
-    internal static readonly string[] RootKeys = ["name", "description", "inputs", "defaults", "steps", "outputs", "max_loops", "triggers", "guards"];
+    internal static readonly string[] RootKeys = ["name", "description", "inputs", "defaults", "steps", "outputs", "max_loops", "compensate_on", "triggers", "guards"];
 
     internal static readonly string[] ScriptRootKeys = ["name", "description", "inputs", "outputs", "triggers", "guards"];
 
@@ -175,6 +175,7 @@ public sealed partial class RunbookParser
             maxLoops = RequireInt(ml, "max_loops", 1, 10_000) ?? maxLoops;
         }
 
+        var compensateOn = map.TryGetValue("compensate_on", out var coNode) ? ParseCompensateOn(coNode) : CompensateOn.Failure;
         var inputs = map.TryGetValue("inputs", out var inNode) ? ParseInputs(inNode) : [];
         var steps = new List<RunbookStep>();
         if (!script)
@@ -248,10 +249,48 @@ public sealed partial class RunbookParser
         {
             Triggers = triggers,
             Guards = guards,
+            CompensateOn = compensateOn,
             Language = script ? RunbookLanguage.Script : RunbookLanguage.Yaml,
             ScriptOutputs = declared,
             Files = new SortedDictionary<string, string>(readFiles, StringComparer.Ordinal),
         };
+    }
+
+    /// <summary><c>compensate_on</c>: a list of <c>failure</c> and <c>cancel</c> (empty: never).</summary>
+    private CompensateOn ParseCompensateOn(YamlNode node)
+    {
+        const string Hint = "'compensate_on' is a list of when to undo the steps that succeeded: failure, cancel (e.g. compensate_on: [failure, cancel]; [] never)";
+        if (node is not YamlSequenceNode seq)
+        {
+            Error(node, Hint);
+            return CompensateOn.Failure;
+        }
+
+        var on = CompensateOn.Never;
+        foreach (var item in seq.Children)
+        {
+            var value = item is YamlScalarNode { Value: { } v } ? v : null;
+            var flag = value switch
+            {
+                "failure" => CompensateOn.Failure,
+                "cancel" => CompensateOn.Cancel,
+                _ => (CompensateOn?)null,
+            };
+            if (flag is null)
+            {
+                Error(item, $"unknown compensate_on '{value}': {Hint}");
+            }
+            else if ((on & flag.Value) != 0)
+            {
+                Error(item, $"compensate_on names '{value}' twice");
+            }
+            else
+            {
+                on |= flag.Value;
+            }
+        }
+
+        return on;
     }
 
     private Dictionary<string, YamlNode> Keys(YamlMappingNode node, string[] known, string what) => fields.Keys(node, known, what);

@@ -29,6 +29,7 @@ public static class RunbookSchema
         ["root.outputs"] = "The run's outputs, by name: values, usually expressions over the steps (${{ steps.ID.outputs.NAME }}).",
         ["root.defaults"] = "Inputs every call of an action takes unless it gives them itself, by action name, e.g. powershell: { language_mode: constrained }.",
         ["root.max_loops"] = "1 to 10000, default 10: a step reached more often than this in one run (through goto) fails the run with LoopLimit.",
+        ["root.compensate_on"] = "When the compensations of the steps that succeeded run: failure (default: a step failed the run), cancel (the run was cancelled), both, or [] never.",
         ["root.triggers"] = "Which alerts `runbook serve` starts this runbook for, and how (live, dry-run, approval).",
         ["root.guards"] = "Limits per target shared by every worker: one live run, cooldown, rate, circuit breaker.",
         ["input.type"] = "string (default), number, boolean, enum (one of values) or list.",
@@ -187,6 +188,7 @@ public static class RunbookSchema
             ["steps"] = new JsonObject { ["type"] = "array", ["minItems"] = 1, ["items"] = Ref("step") },
             ["outputs"] = new JsonObject { ["type"] = "object" },
             ["max_loops"] = Number(1),
+            ["compensate_on"] = new JsonObject { ["type"] = "array", ["uniqueItems"] = true, ["items"] = new JsonObject { ["enum"] = new JsonArray("failure", "cancel") } },
             ["triggers"] = new JsonObject { ["type"] = "array", ["items"] = Ref("trigger") },
             ["guards"] = Ref("guards"),
         }, "name", "steps");

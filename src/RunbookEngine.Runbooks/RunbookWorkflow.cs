@@ -73,9 +73,15 @@ public sealed class RunbookWorkflow
         {
             await StepsAsync(ctx, state, index, visits, done).ConfigureAwait(true);
         }
-        catch (Exception ex) when (ex is StepFailedException or StepException && done.Count > 0 && !state.DryRun)
+        catch (Exception ex) when (ex is StepFailedException or StepException && done.Count > 0 && !state.DryRun && runbook.CompensateOn.HasFlag(CompensateOn.Failure))
         {
-            await CompensateAsync(ctx, state, done, ex).ConfigureAwait(true);
+            // A runbook that compensates on cancel too finishes undoing even when it is cancelled meanwhile.
+            await CompensateShieldedAsync(ctx, () => CompensateAsync(ctx, state, done, ex)).ConfigureAwait(true);
+            throw;
+        }
+        catch (OperationCanceledException) when (ctx.CancellationToken.IsCancellationRequested && done.Count > 0 && !state.DryRun && runbook.CompensateOn.HasFlag(CompensateOn.Cancel))
+        {
+            await ctx.UncancellableAsync(() => CompensateAsync(ctx, state, done, failure: null)).ConfigureAwait(true);
             throw;
         }
 
@@ -130,13 +136,19 @@ public sealed class RunbookWorkflow
     /// step of its own (<c>&lt;step&gt;/compensate</c>), recorded with its outcome. One that fails does not stop the
     /// others; the run still fails with the original error.
     /// </summary>
-    private async Task CompensateAsync(IWorkflowContext ctx, RunState state, List<Compensable> done, Exception failure)
+    private async Task CompensateAsync(IWorkflowContext ctx, RunState state, List<Compensable> done, Exception? failure)
     {
-        var (failedStep, kind) = failure is StepFailedException f ? (f.StepName, f.ErrorKind) : (null, ((StepException)failure).Kind);
+        var (failedStep, kind) = failure switch
+        {
+            StepFailedException f => (f.StepName, f.ErrorKind),
+            StepException e => (null, e.Kind),
+            _ => (null, "Cancelled"),
+        };
         await ctx.RecordAsync("compensation", "compensation.started", new JsonObject
         {
             ["failed_step"] = failedStep,
             ["error_kind"] = kind,
+            ["reason"] = failure is null ? "cancel" : "failure",
             ["steps"] = new JsonArray([.. Enumerable.Reverse(done).Select(d => JsonValue.Create(d.Position))]),
         }).ConfigureAwait(true);
         var failed = 0;
@@ -157,6 +169,9 @@ public sealed class RunbookWorkflow
 
         await ctx.RecordAsync("compensation/done", "compensation.finished", new JsonObject { ["compensated"] = done.Count - failed, ["failed"] = failed }).ConfigureAwait(true);
     }
+
+    private Task CompensateShieldedAsync(IWorkflowContext ctx, Func<Task> compensate) =>
+        runbook.CompensateOn.HasFlag(CompensateOn.Cancel) ? ctx.UncancellableAsync(compensate) : compensate();
 
     private async Task RunStepAsync(IWorkflowContext ctx, RunState state, RunbookStep step, string position, List<Compensable> done)
     {

@@ -23,6 +23,7 @@ internal sealed class TemporalWorkflowContext : RunbookEngine.Workflows.IWorkflo
     private readonly TemporalRunInput run;
     private readonly RunJournal journal;
     private int sequence;
+    private int shielded;
 
     public TemporalWorkflowContext(TemporalRunInput run, RunJournal journal)
     {
@@ -48,7 +49,10 @@ internal sealed class TemporalWorkflowContext : RunbookEngine.Workflows.IWorkflo
 
     public bool IsReplaying => Workflow.Unsafe.IsReplaying;
 
-    public CancellationToken CancellationToken => Workflow.CancellationToken;
+    public CancellationToken CancellationToken => shielded > 0 ? CancellationToken.None : Workflow.CancellationToken;
+
+    /// <summary>Gets the token to give Temporal's operations: none (the workflow's) unless inside <see cref="UncancellableAsync"/>.</summary>
+    private CancellationToken? Detached => shielded > 0 ? CancellationToken.None : null;
 
     public Guid NewGuid() => Workflow.NewGuid();
 
@@ -62,13 +66,20 @@ internal sealed class TemporalWorkflowContext : RunbookEngine.Workflows.IWorkflo
         journal.ActivityScheduled(seq, name, activity, queue, input, options, UtcNow);
         try
         {
-            var output = await Workflow.ExecuteActivityAsync<JsonNode?>(activity, [new ActivityCall(name, seq, input)], TemporalActivityOptions.For(options, queue, seq, name, activity)).ConfigureAwait(true);
+            var activityOptions = TemporalActivityOptions.For(options, queue, seq, name, activity);
+            activityOptions.CancellationToken = Detached;
+            var output = await Workflow.ExecuteActivityAsync<JsonNode?>(activity, [new ActivityCall(name, seq, input)], activityOptions).ConfigureAwait(true);
             journal.ActivityCompleted(seq, output, UtcNow);
             return output;
         }
         catch (ActivityFailureException ex) when (!TemporalException.IsCanceledException(ex))
         {
             throw Failed(name, seq, ex);
+        }
+        catch (ActivityFailureException ex) when (Workflow.CancellationToken.IsCancellationRequested)
+        {
+            // The interpreter sees a cancelled step as the kernel shows it: an OperationCanceledException.
+            throw new OperationCanceledException("The run was cancelled.", ex, Workflow.CancellationToken);
         }
     }
 
@@ -84,13 +95,20 @@ internal sealed class TemporalWorkflowContext : RunbookEngine.Workflows.IWorkflo
         journal.ActivityScheduled(seq, name, InlineSteps.ActivityName, null, null, options, UtcNow);
         try
         {
-            var result = await Workflow.ExecuteLocalActivityAsync<JsonNode?>(InlineSteps.ActivityName, [new ActivityCall(name, seq, null)], TemporalActivityOptions.ForLocal(options, seq, name)).ConfigureAwait(true);
+            var localOptions = TemporalActivityOptions.ForLocal(options, seq, name);
+            localOptions.CancellationToken = Detached;
+            var result = await Workflow.ExecuteLocalActivityAsync<JsonNode?>(InlineSteps.ActivityName, [new ActivityCall(name, seq, null)], localOptions).ConfigureAwait(true);
             journal.ActivityCompleted(seq, result, UtcNow);
             return result is null ? default! : result.Deserialize<T>(WorkflowJson.Options)!;
         }
         catch (ActivityFailureException ex) when (!TemporalException.IsCanceledException(ex))
         {
             throw Failed(name, seq, ex);
+        }
+        catch (ActivityFailureException ex) when (Workflow.CancellationToken.IsCancellationRequested)
+        {
+            // The interpreter sees a cancelled step as the kernel shows it: an OperationCanceledException.
+            throw new OperationCanceledException("The run was cancelled.", ex, Workflow.CancellationToken);
         }
         finally
         {
@@ -120,7 +138,7 @@ internal sealed class TemporalWorkflowContext : RunbookEngine.Workflows.IWorkflo
         journal.TimerStarted(seq, name, now + duration, now);
         if (duration > TimeSpan.Zero)
         {
-            await Workflow.DelayAsync(duration).ConfigureAwait(true);
+            await Workflow.DelayAsync(duration, Detached).ConfigureAwait(true);
         }
 
         journal.TimerFired(seq, UtcNow);
@@ -140,13 +158,13 @@ internal sealed class TemporalWorkflowContext : RunbookEngine.Workflows.IWorkflo
         bool arrived;
         if (timeout is not { } limit)
         {
-            await Workflow.WaitConditionAsync(() => journal.Has(signalName)).ConfigureAwait(true);
+            await Workflow.WaitConditionAsync(() => journal.Has(signalName), Detached).ConfigureAwait(true);
             arrived = true;
         }
         else
         {
             // A zero timeout takes a signal already received and starts no timer.
-            arrived = limit == TimeSpan.Zero ? journal.Has(signalName) : await Workflow.WaitConditionAsync(() => journal.Has(signalName), limit).ConfigureAwait(true);
+            arrived = limit == TimeSpan.Zero ? journal.Has(signalName) : await Workflow.WaitConditionAsync(() => journal.Has(signalName), limit, Detached).ConfigureAwait(true);
         }
 
         if (!arrived)
@@ -156,6 +174,22 @@ internal sealed class TemporalWorkflowContext : RunbookEngine.Workflows.IWorkflo
         }
 
         return journal.Take(seq, signalName, UtcNow);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Temporal's detached cancellation: the operations inside get a token that is never cancelled.</remarks>
+    public async Task UncancellableAsync(Func<Task> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        shielded++;
+        try
+        {
+            await body().ConfigureAwait(true);
+        }
+        finally
+        {
+            shielded--;
+        }
     }
 
     private StepFailedException Failed(string name, int seq, ActivityFailureException ex)

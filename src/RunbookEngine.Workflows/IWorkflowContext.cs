@@ -98,4 +98,14 @@ public interface IWorkflowContext
     /// <param name="name">The step name. Default <c>wait:{signalName}</c>.</param>
     /// <returns>The signal, or null when the timeout passed first.</returns>
     Task<ReceivedSignal?> WaitForSignalAsync(string signalName, TimeSpan? timeout = null, string? name = null);
+
+    /// <summary>
+    /// Runs workflow code that a cancellation of the run must not interrupt, such as the compensation of what the
+    /// run changed: inside it <see cref="CancellationToken"/> is never cancelled, and its steps, timers and waits run
+    /// even though cancellation was requested (Temporal's detached cancellation). When it returns, the run's
+    /// cancellation applies again to what follows.
+    /// </summary>
+    /// <param name="body">The code.</param>
+    /// <returns>When the code is done.</returns>
+    Task UncancellableAsync(Func<Task> body);
 }

@@ -101,6 +101,108 @@ public sealed class CompensateTests : IAsyncLifetime
         Assert.Equal(2, (await host.TimelineAsync(runId)).Count(e => e.Kind == "compensation.planned"));
     }
 
+    private string Cancellable(string compensateOn) => $$$"""
+        name: saga-cancel
+        {{{compensateOn}}}
+        inputs:
+          log: { type: string }
+          mark: { type: string }
+        steps:
+          - id: one
+            action: shell
+            with: { command: "echo one >> \"$LOG\"", env: { LOG: "${{ inputs.log }}" } }
+            compensate:
+              action: shell
+              with:
+                command: "if [ -f \"$MARK\" ]; then echo undo-one >> \"$LOG\"; else touch \"$MARK\"; exit 1; fi"
+                env: { LOG: "${{ inputs.log }}", MARK: "${{ inputs.mark }}" }
+              retry: { max_attempts: 2, initial_interval: 30s }
+          - id: pause
+            sleep: 1h
+          - id: after
+            action: shell
+            with: { command: "echo after >> \"$LOG\"", env: { LOG: "${{ inputs.log }}" } }
+        """;
+
+    [Fact]
+    public async Task With_compensate_on_cancel_a_cancelled_run_undoes_what_it_did_even_across_a_retry_back_off_and_ends_cancelled()
+    {
+        var runId = await host.StartAsync(Cancellable("compensate_on: [failure, cancel]"), new JsonObject { ["log"] = Log, ["mark"] = Log + ".mark" });
+        await host.DrainAsync();
+        Assert.Equal(RunStatus.Waiting, (await host.RunAsync(runId)).Status); // in the 1h sleep
+
+        Assert.Equal(RunbookEngine.Workflows.Storage.CancelOutcome.Requested, await host.Store.RequestCancelAsync(runId, "user:bob", "wrong host", host.Time.GetUtcNow(), CancellationToken.None));
+        await host.DrainAsync();
+
+        // The compensation's first attempt failed: the cancelled run waits out its back-off instead of ending.
+        var waiting = await host.RunAsync(runId);
+        Assert.Equal(RunStatus.Waiting, waiting.Status);
+        Assert.Equal(["one"], await File.ReadAllLinesAsync(Log));
+        host.Time.Advance(TimeSpan.FromSeconds(30));
+        await host.DrainAsync();
+
+        var run = await host.RunAsync(runId);
+        Assert.Equal(RunStatus.Cancelled, run.Status);
+        Assert.Equal("wrong host", run.ErrorMessage);
+        Assert.Equal(["one", "undo-one"], await File.ReadAllLinesAsync(Log));
+        var timeline = await host.TimelineAsync(runId);
+        var started = JsonNode.Parse(timeline.Single(e => e.Kind == "compensation.started").Data!)!;
+        Assert.Equal(("cancel", "Cancelled"), (started["reason"]!.GetValue<string>(), started["error_kind"]!.GetValue<string>()));
+        Assert.Equal(["one"], started["steps"]!.AsArray().Select(s => s!.GetValue<string>()));
+        var kinds = timeline.Select(e => e.Kind).ToList();
+        Assert.True(kinds.IndexOf("run.cancel_requested") < kinds.IndexOf("compensation.started"));
+        Assert.True(kinds.IndexOf("compensation.succeeded") < kinds.IndexOf("run.cancelled"));
+        Assert.Equal("run.cancelled", kinds[^1]);
+        Assert.Null(RunbookEngine.Workflows.Storage.TimelineChain.Verify(timeline));
+    }
+
+    [Fact]
+    public async Task By_default_a_cancelled_run_is_not_compensated()
+    {
+        var runId = await host.StartAsync(Cancellable(string.Empty), new JsonObject { ["log"] = Log, ["mark"] = Log + ".mark" });
+        await host.DrainAsync();
+        await host.Store.RequestCancelAsync(runId, "user:bob", null, host.Time.GetUtcNow(), CancellationToken.None);
+        await host.DrainAsync();
+
+        Assert.Equal(RunStatus.Cancelled, (await host.RunAsync(runId)).Status);
+        Assert.Equal(["one"], await File.ReadAllLinesAsync(Log));
+        Assert.DoesNotContain((await host.TimelineAsync(runId)).Select(e => e.Kind), k => k.StartsWith("compensation.", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task With_compensate_on_cancel_only_a_failed_run_is_not_compensated()
+    {
+        var runId = await host.StartAsync(Saga().Replace("name: saga\n", "name: saga\ncompensate_on: [cancel]\n", StringComparison.Ordinal), new JsonObject { ["log"] = Log });
+        await host.DrainAsync();
+
+        Assert.Equal(RunStatus.Failed, (await host.RunAsync(runId)).Status);
+        Assert.Equal(["one", "two", "three"], await File.ReadAllLinesAsync(Log));
+    }
+
+    [Fact]
+    public void Compensate_on_is_checked_where_it_is_written()
+    {
+        var (runbook, problems) = RunbookLibrary.Parse(host.Actions, "bad.yaml", """
+            name: bad
+            compensate_on: [failure, later, failure]
+            steps:
+              - id: a
+                action: log
+                with: { message: hi }
+            """);
+        Assert.Null(runbook);
+        var text = string.Join('\n', problems);
+        Assert.Contains("bad.yaml:2:26: unknown compensate_on 'later': 'compensate_on' is a list of when to undo the steps that succeeded: failure, cancel (e.g. compensate_on: [failure, cancel]; [] never)", text, StringComparison.Ordinal);
+        Assert.Contains("bad.yaml:2:33: compensate_on names 'failure' twice", text, StringComparison.Ordinal);
+
+        var (scalar, scalarProblems) = RunbookLibrary.Parse(host.Actions, "bad.yaml", "name: bad\ncompensate_on: cancel\nsteps:\n  - id: a\n    action: log\n    with: { message: hi }\n");
+        Assert.Null(scalar);
+        Assert.Contains("bad.yaml:2:16: 'compensate_on' is a list", string.Join('\n', scalarProblems), StringComparison.Ordinal);
+
+        var (never, _) = RunbookLibrary.Parse(host.Actions, "ok.yaml", "name: ok\ncompensate_on: []\nsteps:\n  - id: a\n    action: log\n    with: { message: hi }\n");
+        Assert.Equal(RunbookEngine.Runbooks.Model.CompensateOn.Never, never!.CompensateOn);
+    }
+
     [Fact]
     public void Validation_names_a_misplaced_or_malformed_compensate_at_its_line()
     {

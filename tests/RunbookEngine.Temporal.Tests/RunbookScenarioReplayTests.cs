@@ -171,6 +171,46 @@ public sealed class RunbookScenarioReplayTests
         Assert.NotNull((await ReplayHarness.ReplayAsync(ranOn)).ReplayFailure);
     }
 
+    [Fact]
+    public async Task With_compensate_on_cancel_a_cancelled_run_runs_its_compensation_on_a_detached_token_before_it_ends_cancelled()
+    {
+        static string Undo(string compensateOn) => $$$"""
+            name: undo-on-cancel
+            {{{compensateOn}}}
+            steps:
+              - id: one
+                action: log
+                with: { message: "one" }
+                compensate: { action: log, with: { message: "undo one" } }
+              - id: pause
+                sleep: 1h
+              - id: after
+                action: log
+                with: { message: "after" }
+            """;
+        HistoryBuilder Compensated(string compensateOn)
+        {
+            var history = ReplayHarness.History(ReplayHarness.Input(Undo(compensateOn)))
+                .ActivityCompleted("1:one:action:log", "action:log", null, new JsonObject { ["message"] = "one" });
+            var timer = history.NextEventId;
+            return history.TimerStarted(1, TimeSpan.FromHours(1))
+                .CancelRequested(TimeSpan.FromMinutes(3))
+                .TimerCanceled(1, timer)
+                .ActivityCompleted("4:one/compensate:action:log", "action:log", null, new JsonObject { ["message"] = "undo one" })
+                .Canceled();
+        }
+
+        Assert.Null((await ReplayHarness.ReplayAsync(Compensated("compensate_on: [failure, cancel]"))).ReplayFailure);
+
+        // Without compensate_on: cancel, the run ends cancelled at once and schedules no compensation.
+        Assert.IsType<WorkflowNondeterminismException>((await ReplayHarness.ReplayAsync(Compensated(string.Empty))).ReplayFailure);
+        var plain = ReplayHarness.History(ReplayHarness.Input(Undo(string.Empty)))
+            .ActivityCompleted("1:one:action:log", "action:log", null, new JsonObject { ["message"] = "one" });
+        var t = plain.NextEventId;
+        plain.TimerStarted(1, TimeSpan.FromHours(1)).CancelRequested(TimeSpan.FromMinutes(3)).TimerCanceled(1, t).Canceled();
+        Assert.Null((await ReplayHarness.ReplayAsync(plain)).ReplayFailure);
+    }
+
     private static string Routes(string onFailure) => $$$"""
         name: routes
         steps:

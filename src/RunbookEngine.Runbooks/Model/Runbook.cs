@@ -34,6 +34,12 @@ public sealed record Runbook(
     /// </summary>
     public IReadOnlyDictionary<string, string> Files { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Gets when the compensations of the steps that succeeded run (<c>compensate_on</c>): after a step fails the run
+    /// (<c>failure</c>, the default), after the run is cancelled (<c>cancel</c>), both, or never (an empty list).
+    /// </summary>
+    public CompensateOn CompensateOn { get; init; } = CompensateOn.Failure;
+
     /// <summary>Gets the outputs a C# script runbook declares (name and description); it sets them with <c>Output(name, value)</c>.</summary>
     public IReadOnlyList<ScriptOutput> ScriptOutputs { get; init; } = [];
 }

@@ -50,6 +50,12 @@ internal sealed class KernelWorkflowContext : IWorkflowContext
 
     public Task DelayAsync(TimeSpan duration, string name = "sleep") => execution.DelayAsync(duration, name);
 
+    public Task UncancellableAsync(Func<Task> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        return execution.UncancellableAsync(body);
+    }
+
     public Task<ReceivedSignal?> WaitForSignalAsync(string signalName, TimeSpan? timeout = null, string? name = null) =>
         execution.WaitForSignalAsync(signalName, timeout, name ?? "wait:" + signalName);
 }

@@ -36,6 +36,7 @@ internal sealed class RunExecution
     private readonly List<NewTimelineEvent> pendingEvents = [];
     private readonly TaskCompletionSource stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationToken runCancelled;
+    private int shielded;
     private readonly CancellationToken abandoned;
     private RunTransition? suspension;
     private Exception? abortReason;
@@ -77,7 +78,8 @@ internal sealed class RunExecution
 
     public DateTimeOffset WorkflowTime => workflowTime;
 
-    public CancellationToken CancellationToken => runCancelled;
+    /// <summary>Gets the run's cancellation, or none inside <see cref="UncancellableAsync"/>.</summary>
+    public CancellationToken CancellationToken => shielded > 0 ? CancellationToken.None : runCancelled;
 
     public bool IsReplaying => recorded.TryGetValue(sequence + 1, out var next) && next.Status is StepStatus.Completed or StepStatus.Failed;
 
@@ -175,6 +177,20 @@ internal sealed class RunExecution
     {
         pendingEvents.Add(new(Now, actor, TimelineKinds.RunFailed, TimelineData.Of(("error_kind", kind), ("error", message))));
         await CommitOutcomeAsync(new RunTransition(RunStatus.Failed, ErrorKind: kind, ErrorMessage: message), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs workflow code whose operations a cancellation of the run does not stop (compensation, cleanup).</summary>
+    public async Task UncancellableAsync(Func<Task> body)
+    {
+        shielded++;
+        try
+        {
+            await body().ConfigureAwait(true);
+        }
+        finally
+        {
+            shielded--;
+        }
     }
 
     public Guid NewGuid()
@@ -567,7 +583,7 @@ internal sealed class RunExecution
             attempt,
             deadline,
             time,
-            runCancelled,
+            CancellationToken,
             abandoned).ConfigureAwait(false);
         var end = Now;
         switch (outcome.End)
@@ -727,7 +743,7 @@ internal sealed class RunExecution
 
     private void ThrowIfCancelled()
     {
-        if (runCancelled.IsCancellationRequested)
+        if (shielded == 0 && runCancelled.IsCancellationRequested)
         {
             Exit();
             throw new OperationCanceledException("The run was cancelled.", runCancelled);
