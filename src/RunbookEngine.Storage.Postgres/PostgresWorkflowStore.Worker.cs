@@ -233,6 +233,13 @@ public sealed partial class PostgresWorkflowStore
                 await using (db.ConfigureAwait(false))
                 {
                     var result = await claim(db).ConfigureAwait(false);
+                    if (Volatile.Read(ref disposed) != 0)
+                    {
+                        // The store began closing while this claim was in flight: nothing is claimed (the
+                        // transaction rolls back with the connection), so no work waits for a lease to expire.
+                        throw new ObjectDisposedException(nameof(PostgresWorkflowStore), "The store was closed while a claim was in flight; nothing was claimed.");
+                    }
+
                     try
                     {
                         await db.Transaction!.CommitAsync(CancellationToken.None).ConfigureAwait(false);

@@ -45,6 +45,11 @@ public sealed partial class SqliteWorkflowStore
         return WriteAsync<IReadOnlyList<ClaimedRun>>(
             (c, tx) =>
             {
+                if (Volatile.Read(ref disposed) != 0)
+                {
+                    return []; // the store is closing: what is queued is written, but nothing new is claimed
+                }
+
                 var now = SqliteTime.ToDb(request.Now);
                 var candidates = Query(c, tx, select, r => (Id: r.GetString(0), Status: r.GetString(1), Owner: Str(r, 2)), [.. InParams("$q", request.Queues), ("$now", now), ("$n", request.MaxCount)]);
                 var claimed = new List<ClaimedRun>(candidates.Count);
@@ -88,6 +93,11 @@ public sealed partial class SqliteWorkflowStore
         return WriteAsync<IReadOnlyList<ClaimedActivity>>(
             (c, tx) =>
             {
+                if (Volatile.Read(ref disposed) != 0)
+                {
+                    return []; // the store is closing: nothing new is claimed
+                }
+
                 var now = SqliteTime.ToDb(request.Now);
                 var candidates = Query(c, tx, select, r => (Run: r.GetString(0), Seq: r.GetInt32(1), Status: r.GetString(2), Owner: Str(r, 3)), [.. InParams("$q", request.Queues), ("$now", now), ("$n", request.MaxCount)]);
                 var claimed = new List<ClaimedActivity>(candidates.Count);

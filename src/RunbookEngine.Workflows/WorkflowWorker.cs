@@ -27,6 +27,7 @@ public sealed class WorkflowWorker : IAsyncDisposable
     private readonly SemaphoreSlim wake = new(0, 1);
     private readonly string actor;
     private volatile bool killed;
+    private volatile bool storeClosed;
 
     /// <summary>Initializes a new instance of the <see cref="WorkflowWorker"/> class.</summary>
     /// <param name="store">The store.</param>
@@ -126,7 +127,7 @@ public sealed class WorkflowWorker : IAsyncDisposable
         logger.LogInformation("Worker {WorkerId} serving queues {Queues}", WorkerId, string.Join(",", options.Queues));
         try
         {
-            while (!stoppingToken.IsCancellationRequested && !killed)
+            while (!stoppingToken.IsCancellationRequested && !killed && !storeClosed)
             {
                 var claimed = 0;
                 try
@@ -265,7 +266,7 @@ public sealed class WorkflowWorker : IAsyncDisposable
                     await store.ReleaseLeasesAsync(WorkerId, leftRuns, leftSteps, time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
                     logger.LogWarning("Worker {WorkerId} released {Runs} run(s) and {Steps} activity step(s) still in flight at shutdown.", WorkerId, leftRuns.Count, leftSteps.Count);
                 }
-                catch (WorkflowStoreException ex)
+                catch (Exception ex) when (ex is WorkflowStoreException or ObjectDisposedException)
                 {
                     logger.LogError(ex, "Worker {WorkerId} could not release its leases; they will expire.", WorkerId);
                 }
@@ -286,21 +287,50 @@ public sealed class WorkflowWorker : IAsyncDisposable
             {
                 logger.LogError(ex, "Worker {WorkerId} heartbeat failed: {Message}", WorkerId, ex.Message);
             }
+            catch (ObjectDisposedException)
+            {
+                // The store was closed under the worker: its leases run out and the work is recovered elsewhere.
+                storeClosed = true;
+                return;
+            }
         }
     }
 
     private async Task<IReadOnlyList<Task>> ClaimAndStartAsync(CancellationToken cancellationToken)
     {
         var started = new List<Task>();
-        if (killed)
+        if (killed || storeClosed)
         {
             return started;
         }
 
+        // A claim, once sent, is never given up half-way by a shutdown: a claim committed but not returned would hold
+        // its work for a lease. Shutdown stops the loop between claims instead.
+        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            await ClaimIntoAsync(started).ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The store was closed under the worker (it should be stopped first). What the store committed is
+            // running here or held by its lease until that expires; nothing more is claimed.
+            if (!storeClosed)
+            {
+                storeClosed = true;
+                logger.LogWarning("Worker {WorkerId}: the store was closed while the worker was running; it claims nothing more, and what it holds is recovered when its leases expire.", WorkerId);
+            }
+        }
+
+        return started;
+    }
+
+    private async Task ClaimIntoAsync(List<Task> started)
+    {
         var freeRuns = options.MaxConcurrentRuns - runs.Count;
         if (freeRuns > 0)
         {
-            var claimed = await store.ClaimRunsAsync(new ClaimRequest(WorkerId, options.Queues, freeRuns, time.GetUtcNow(), options.LeaseDuration), cancellationToken).ConfigureAwait(false);
+            var claimed = await store.ClaimRunsAsync(new ClaimRequest(WorkerId, options.Queues, freeRuns, time.GetUtcNow(), options.LeaseDuration), CancellationToken.None).ConfigureAwait(false);
             foreach (var c in claimed)
             {
                 var entry = new InFlight(abandonAll.Token);
@@ -318,7 +348,7 @@ public sealed class WorkflowWorker : IAsyncDisposable
         var freeActivities = options.MaxConcurrentActivities - activitySteps.Count;
         if (activities is not null && freeActivities > 0)
         {
-            var claimed = await store.ClaimActivitiesAsync(new ClaimRequest(WorkerId, options.Queues, freeActivities, time.GetUtcNow(), options.LeaseDuration), cancellationToken).ConfigureAwait(false);
+            var claimed = await store.ClaimActivitiesAsync(new ClaimRequest(WorkerId, options.Queues, freeActivities, time.GetUtcNow(), options.LeaseDuration), CancellationToken.None).ConfigureAwait(false);
             foreach (var c in claimed)
             {
                 var entry = new InFlight(abandonAll.Token);
@@ -327,8 +357,6 @@ public sealed class WorkflowWorker : IAsyncDisposable
                 started.Add(entry.Task);
             }
         }
-
-        return started;
     }
 
     private async Task ExecuteRunAsync(ClaimedRun claimed, InFlight entry)

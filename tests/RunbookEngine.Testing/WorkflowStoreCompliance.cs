@@ -824,6 +824,60 @@ public abstract partial class WorkflowStoreCompliance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_store_closed_under_a_running_worker_loses_nothing_and_reruns_no_completed_step()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var counts = new ConcurrentDictionary<string, int>();
+        var def = H.Registry.Add("closed-under", async ctx =>
+        {
+            await ctx.StepAsync("s1", sc => Done(counts.AddOrUpdate("s1", 1, (_, n) => n + 1)));
+            await ctx.StepAsync("s2", async sc =>
+            {
+                counts.AddOrUpdate("s2", 1, (_, n) => n + 1);
+                if (sc.Attempt == 1)
+                {
+                    entered.TrySetResult();
+                    await release.Task;
+                }
+
+                return sc.Attempt;
+            });
+            await ctx.StepAsync("s3", sc => Done(counts.AddOrUpdate("s3", 1, (_, n) => n + 1)));
+            return null;
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+        var waiting = (await H.Client.StartAsync(def)).Run; // claimable, but only after the store is closed
+        var lease = new WorkerOptions { LeaseDuration = TimeSpan.FromSeconds(30), MaxConcurrentRuns = 1 };
+
+        var closing = await OpenAsync();
+        var w1 = H.Worker("w1", lease, store: closing);
+        var serving = w1.RunUntilIdleAsync(CancellationToken.None);
+        await entered.Task.WaitAsync(Patience);
+        await closing.DisposeAsync();
+        release.SetResult();
+        await serving.WaitAsync(Patience); // the worker stops claiming instead of failing
+
+        // A claim on the closed store is refused and claims nothing: the other run is still there to be claimed.
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => closing.ClaimRunsAsync(new ClaimRequest("w1", ["default"], 10, H.Time.GetUtcNow(), TimeSpan.FromSeconds(30)), CancellationToken.None));
+        Assert.Equal(RunStatus.Ready, (await H.RunAsync(waiting.RunId)).Status);
+        var held = await H.RunAsync(run.RunId);
+        Assert.Equal((RunStatus.Running, "w1"), (held.Status, held.LeaseOwner)); // s2's completion never reached the store
+
+        H.Time.Advance(TimeSpan.FromSeconds(31));
+        await H.Worker("w2", lease).RunUntilIdleAsync(CancellationToken.None).WaitAsync(Patience);
+        Assert.Equal(RunStatus.Completed, (await H.RunAsync(run.RunId)).Status);
+        Assert.Equal(RunStatus.Completed, (await H.RunAsync(waiting.RunId)).Status);
+
+        // s1 completed before the close and ran once per run; s2 was interrupted and ran again (at least once).
+        Assert.Equal((2, 3, 2), (counts["s1"], counts["s2"], counts["s3"]));
+        var timeline = await H.TimelineAsync(run.RunId);
+        Assert.Equal(1, timeline.Count(e => e.Kind == "step.completed" && e.Data!.Contains("\"step\":\"s1\"", StringComparison.Ordinal)));
+        Assert.Single(timeline, e => e.Kind == "step.interrupted");
+        Assert.Null(TimelineChain.Verify(timeline));
+    }
+
+    [Fact]
     public async Task A_signal_that_arrives_while_the_run_executes_is_not_lost()
     {
         var def = H.Registry.Add("self-approval", async ctx =>
