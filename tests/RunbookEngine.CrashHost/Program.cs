@@ -1,5 +1,5 @@
 // A host process for crash tests: the tests start it, wait for it to announce a crash point, and SIGKILL it.
-//   start <db> <count> <key-prefix>                     start runs of the 'crashy' workflow
+//   start <db> <count> <key-prefix>                     start runs of the 'crashy' workflow (<db>: a SQLite file or pg|SCHEMA|CONNSTRING)
 //   start-script <db> <count> <key-prefix>              start runs of the same five steps as a C# script runbook
 //   work  <db> <side-file> [<crash>] [<lease-ms>]       serve until every run has ended; crash = before:N | during:N | after:N | progress:N
 // Script runbooks are compiled into (or loaded from) <db>.scripts/; the worker prints how often it compiled.
@@ -10,6 +10,7 @@ using RunbookEngine.Actions;
 using RunbookEngine.CrashHost;
 using RunbookEngine.Runbooks;
 using RunbookEngine.Runbooks.Scripting;
+using RunbookEngine.Storage.Postgres;
 using RunbookEngine.Storage.Sqlite;
 using RunbookEngine.Workflows;
 using RunbookEngine.Workflows.Storage;
@@ -20,8 +21,12 @@ if (args.Length < 3)
     return 2;
 }
 
-await using var store = await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = args[1] });
-ScriptCache.Directory = args[1] + ".scripts";
+// <db> is a SQLite file, or pg|SCHEMA|CONNECTION-STRING for a PostgreSQL schema.
+var pg = args[1].StartsWith("pg|", StringComparison.Ordinal) ? args[1].Split('|', 3) : null;
+await using IWorkflowStore store = pg is null
+    ? await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = args[1] })
+    : await PostgresWorkflowStore.OpenAsync(new PostgresStoreOptions { ConnectionString = pg[2], Schema = pg[1] });
+ScriptCache.Directory = pg is null ? args[1] + ".scripts" : Path.Combine(Path.GetTempPath(), "crashhost-scripts-" + pg[1]);
 var registry = new WorkflowRegistry();
 var crash = args.Length > 3 && args[0] == "work" ? args[3] : "none";
 // One side file per process, appended under a lock: .NET's append mode seeks rather than using O_APPEND,

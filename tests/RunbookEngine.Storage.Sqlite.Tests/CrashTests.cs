@@ -1,3 +1,4 @@
+using RunbookEngine.Testing;
 using RunbookEngine.Workflows;
 using RunbookEngine.Workflows.Storage;
 

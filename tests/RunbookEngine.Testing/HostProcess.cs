@@ -1,8 +1,8 @@
 using System.Diagnostics;
 
-namespace RunbookEngine.Storage.Sqlite.Tests;
+namespace RunbookEngine.Testing;
 
-/// <summary>The crash host started as a real child process.</summary>
+/// <summary>The crash host (tests/RunbookEngine.CrashHost) started as a real child process, for SIGKILL tests on any store.</summary>
 public sealed class HostProcess : IDisposable
 {
     private readonly Process process;
@@ -53,7 +53,10 @@ public sealed class HostProcess : IDisposable
 
     public static HostProcess Start(params string[] args)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory.Replace("RunbookEngine.Storage.Sqlite.Tests", "RunbookEngine.CrashHost", StringComparison.Ordinal), "RunbookEngine.CrashHost.dll");
+        // Built next to the test project that references it: tests/<project>/bin/... -> tests/RunbookEngine.CrashHost/bin/...
+        var here = AppContext.BaseDirectory;
+        var project = Path.GetFileName(here[..here.IndexOf(Path.DirectorySeparatorChar + "bin" + Path.DirectorySeparatorChar, StringComparison.Ordinal)]);
+        var dll = Path.Combine(here.Replace(project, "RunbookEngine.CrashHost", StringComparison.Ordinal), "RunbookEngine.CrashHost.dll");
         if (!File.Exists(dll))
         {
             throw new FileNotFoundException("The crash host was not built next to the tests.", dll);
