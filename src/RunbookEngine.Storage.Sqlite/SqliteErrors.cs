@@ -13,6 +13,7 @@ internal static class SqliteErrors
         10 => new WorkflowStoreException($"I/O error on the database {path} (SQLite: {ex.Message}). Nothing of the failed write was saved; check the disk.", ex),
         11 or 26 => new WorkflowStoreException($"The database {path} is corrupt or is not a RunbookEngine SQLite database (SQLite: {ex.Message}). Restore it from a backup, or point --store at another file.", ex),
         13 => new WorkflowStoreException($"The database {path} is full: the disk has no space left or the database reached its size cap. Nothing of the failed write was saved; free space and retry.", ex),
+        14 when File.Exists(path) => new WorkflowStoreException($"The database {path} exists but cannot be opened for writing: the file, its directory or its filesystem is read-only (SQLite keeps {Path.GetFileName(path)}-wal and {Path.GetFileName(path)}-shm next to it, so the directory must be writable too). Nothing was changed; make it writable, or copy the file elsewhere to read it (SQLite: {ex.Message}).", ex),
         14 => new WorkflowStoreException($"The database {path} cannot be opened: its directory does not exist or is not accessible (SQLite: {ex.Message}).", ex),
         _ => new WorkflowStoreException($"SQLite error {ex.SqliteErrorCode} on the database {path}: {ex.Message}", ex),
     };

@@ -26,6 +26,16 @@ public sealed class CliFixture : IDisposable
 
     public static string ExamplesDir => Path.Combine(AppContext.BaseDirectory, "runbooks");
 
+    /// <summary>Gets the built CLI (src/RunbookEngine.Cli's runbook.dll, built with the tests).</summary>
+    public static string Dll
+    {
+        get
+        {
+            var dll = Path.Combine(AppContext.BaseDirectory.Replace(Path.Combine("tests", "RunbookEngine.Cli.Tests"), Path.Combine("src", "RunbookEngine.Cli"), StringComparison.Ordinal), "runbook.dll");
+            return File.Exists(dll) ? dll : throw new FileNotFoundException("the CLI is not built next to the tests", dll);
+        }
+    }
+
     public string Write(string name, string yaml)
     {
         var path = Path.Combine(RunbooksDir, name);
@@ -81,11 +91,7 @@ public sealed class CliFixture : IDisposable
     /// <summary>Starts the CLI as a real process with more environment variables.</summary>
     public Process Start(string user, string groups, Dictionary<string, string> env, params string[] args)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory.Replace(Path.Combine("tests", "RunbookEngine.Cli.Tests"), Path.Combine("src", "RunbookEngine.Cli"), StringComparison.Ordinal), "runbook.dll");
-        if (!File.Exists(dll))
-        {
-            throw new FileNotFoundException("the CLI is not built next to the tests", dll);
-        }
+        var dll = Dll;
 
         // Through `env --default-signal=INT`: a test run started as a background job (`.ci/run &`) ignores SIGINT,
         // and so would the CLI it starts, unlike the one in a user's terminal that Ctrl+C stops.
