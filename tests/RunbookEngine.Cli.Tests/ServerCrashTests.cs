@@ -5,11 +5,12 @@ using System.Text.Json.Nodes;
 using RunbookEngine.Runbooks;
 using RunbookEngine.Storage.Sqlite;
 using RunbookEngine.Workflows.Storage;
+using RunbookEngine.Workflows;
 
 namespace RunbookEngine.Cli.Tests;
 
 /// <summary>
-/// A real <c>runbook serve</c> process is SIGKILLed right after it answered an Alertmanager webhook, and while
+/// A real <c>runbook serve</c> process (on SQLite, and on PostgreSQL) is SIGKILLed right after it answered an Alertmanager webhook, and while
 /// another one is in flight; a restarted server has the accepted alert's run, and Alertmanager's retry of the
 /// unanswered one starts exactly one run (the fingerprint attaches any retry to a run already started).
 /// </summary>
@@ -20,9 +21,14 @@ public sealed class ServerCrashTests : IDisposable
 
     public void Dispose() => cli.Dispose();
 
-    [Fact]
-    public async Task An_alert_the_killed_server_accepted_is_not_lost_and_one_it_was_handling_starts_one_run_when_retried()
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task An_alert_the_killed_server_accepted_is_not_lost_and_one_it_was_handling_starts_one_run_when_retried(string kind)
     {
+        var schema = "crash_" + Guid.NewGuid().ToString("N")[..12];
+        var pgCluster = kind == "postgres" ? await RunbookEngine.Testing.PostgresCluster.SharedAsync() : null;
+        var env = pgCluster is null ? new Dictionary<string, string>() : new Dictionary<string, string> { ["RUNBOOK_STORE"] = pgCluster.ConnectionString, ["RUNBOOK_PG_SCHEMA"] = schema };
         cli.Write("disk-alert.yaml", """
             name: disk-alert
             inputs:
@@ -45,7 +51,7 @@ public sealed class ServerCrashTests : IDisposable
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", made.Trim());
 
         // Accepted (202), then the server is killed at once.
-        var (first, url) = await ServeAsync(tokens);
+        var (first, url) = await ServeAsync(tokens, env);
         using (first)
         {
             using var accepted = await http.PostAsync(url + "/hooks/alertmanager", Notification("web-1"));
@@ -56,7 +62,7 @@ public sealed class ServerCrashTests : IDisposable
         }
 
         // In flight: the request is sent and the server killed without waiting for the answer.
-        var (second, url2) = await ServeAsync(tokens);
+        var (second, url2) = await ServeAsync(tokens, env);
         using (second)
         {
             var inFlight = http.PostAsync(url2 + "/hooks/alertmanager", Notification("web-2"));
@@ -71,7 +77,7 @@ public sealed class ServerCrashTests : IDisposable
             }
         }
 
-        var (third, url3) = await ServeAsync(tokens);
+        var (third, url3) = await ServeAsync(tokens, env);
         using (third)
         {
             // Alertmanager's retries of both notifications, to the restarted server.
@@ -85,7 +91,9 @@ public sealed class ServerCrashTests : IDisposable
             await KillAsync(third);
         }
 
-        await using var store = await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = cli.StorePath });
+        await using IWorkflowStore store = pgCluster is null
+            ? await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = cli.StorePath })
+            : await RunbookEngine.Storage.Postgres.PostgresWorkflowStore.OpenAsync(new RunbookEngine.Storage.Postgres.PostgresStoreOptions { ConnectionString = pgCluster.ConnectionString, Schema = schema });
         var runs = await store.ListRunsAsync(new RunQuery { Limit = 100 }, CancellationToken.None);
         Assert.Equal(2, runs.Count); // one per alert: none lost, none doubled
         // What the servers stored is executable: a worker whose clock is past the dead servers' leases recovers
@@ -131,9 +139,9 @@ public sealed class ServerCrashTests : IDisposable
         await server.WaitForExitAsync().WaitAsync(Bound);
     }
 
-    private async Task<(Process Server, string Url)> ServeAsync(string tokens)
+    private async Task<(Process Server, string Url)> ServeAsync(string tokens, Dictionary<string, string> env)
     {
-        var server = cli.Start("ops", string.Empty, "serve", "--urls", "http://127.0.0.1:0", "--tokens", tokens);
+        var server = cli.Start("ops", string.Empty, env, "serve", "--urls", "http://127.0.0.1:0", "--tokens", tokens);
         var banner = await server.StandardOutput.ReadLineAsync().WaitAsync(Bound);
         var url = System.Text.RegularExpressions.Regex.Match(banner ?? string.Empty, @"http://127\.0\.0\.1:\d+").Value;
         Assert.True(url.Length > 0, banner);
