@@ -64,7 +64,7 @@ public sealed record RunbookServerOptions
     /// <summary>Gets how often the retention prune runs; default 1 h (the first a minute after start).</summary>
     public TimeSpan RetentionInterval { get; init; } = TimeSpan.FromHours(1);
 
-    /// <summary>Gets whether the web console is served at <c>/</c>. Default true.</summary>
+    /// <summary>Gets whether the web console is served at <c>/</c>, with its sign-in (<c>/api/session</c>). Default true.</summary>
     public bool Console { get; init; } = true;
 
     /// <summary>Gets how long a console sign-in lasts at most (a shift). Default 12 hours.</summary>

@@ -21,6 +21,7 @@ internal static class ServeCommand
         var pagerDuty = new Option<string[]>("--pagerduty-secret") { Description = "The signing secret of a PagerDuty V3 webhook subscription, as a reference (secret://env/NAME or secret://file/PATH); repeat during a rotation. /hooks/pagerduty then accepts only deliveries with a matching X-PagerDuty-Signature." };
         var config = new Option<string?>("--config") { Description = "The server configuration (env RUNBOOK_SERVER_CONFIG): webhook sources with their own credentials (bearer, basic, PagerDuty signature, query token) and generic JSON webhooks with their mapping. docs/api.md shows the format." };
         var metricsAuth = new Option<bool>("--metrics-auth") { Description = "Require an API token (any role) for GET /metrics, the Prometheus scrape endpoint; open by default (it shows counts, never inputs)." };
+        var noConsole = new Option<bool>("--no-console") { Description = "Do not serve the web console at / (nor its sign-in at /api/session): the API then takes tokens in the Authorization header only." };
         var retention = new Option<string?>("--retention") { Description = "Keep finished runs and journal entries this long (e.g. 30d; env RUNBOOK_RETENTION), pruning older ones every hour as `runbook prune` does. Default: kept forever." };
         var command = new Command("serve", """
             Run the server: the REST API under /api (what `--server` commands use), alert webhooks, /healthz and
@@ -43,6 +44,7 @@ internal static class ServeCommand
         command.Add(pagerDuty);
         command.Add(config);
         command.Add(metricsAuth);
+        command.Add(noConsole);
         command.Add(retention);
         command.SetAction(async (parse, ct) =>
         {
@@ -139,6 +141,7 @@ internal static class ServeCommand
                 Sources = sources,
                 MetricsRequireToken = parse.GetValue(metricsAuth),
                 Retention = keep,
+                Console = !parse.GetValue(noConsole),
                 Environment = s.Io.Environment,
             };
             ServerEngine? engine = null;
@@ -164,7 +167,7 @@ internal static class ServeCommand
                 }
 
                 var addresses = app.Urls.Count > 0 ? string.Join(", ", app.Urls) : string.Join(", ", listen);
-                s.Line($"serving on {addresses} with {s.RunsName}; runbooks from {s.RunbooksDirectory}; {(options.EmbeddedWorker ? "embedded worker on " + string.Join(", ", options.Queues) : "no embedded worker")}; Ctrl-C to stop");
+                s.Line($"serving on {addresses} with {s.RunsName}; runbooks from {s.RunbooksDirectory}; {(options.EmbeddedWorker ? "embedded worker on " + string.Join(", ", options.Queues) : "no embedded worker")}; {(options.Console ? "web console at /" : "no web console")}; Ctrl-C to stop");
                 if (keep is { } kept)
                 {
                     s.Line($"retention: finished runs and journal entries older than {Durations.Format(kept)} are pruned every hour");

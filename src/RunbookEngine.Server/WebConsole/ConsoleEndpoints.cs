@@ -22,6 +22,12 @@ internal static class ConsoleEndpoints
 
     public static void Map(WebApplication app, ServerContext context)
     {
+        // Without the console there are no pages and no cookie sessions: API tokens in headers only.
+        if (!context.Options.Console)
+        {
+            return;
+        }
+
         app.MapPost("/api/session", (HttpContext http) => SignInAsync(http, context));
         app.MapGet("/api/session", (HttpContext http) =>
         {
@@ -40,11 +46,6 @@ internal static class ConsoleEndpoints
             http.Response.Cookies.Delete(ConsoleSessions.CookieName, Cookie(http));
             return http.Response.WriteAsJsonAsync(new { signed_out = true }, ApiEndpoints.Json);
         });
-
-        if (!context.Options.Console)
-        {
-            return;
-        }
 
         foreach (var page in Pages)
         {
