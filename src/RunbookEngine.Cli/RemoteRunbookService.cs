@@ -43,10 +43,14 @@ internal sealed class RemoteRunbookService : IRunbookService, IDisposable
     public Task<StartedRun> StartAsync(StartRequest request, Caller caller, CancellationToken cancellationToken) =>
         SendAsync<StartedRun>(HttpMethod.Post, "api/runs", request, cancellationToken);
 
-    public Task<IReadOnlyList<RunView>> ListRunsAsync(string? status, string? runbook, int limit, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<RunView>> ListRunsAsync(RunFilter filter, CancellationToken cancellationToken)
     {
-        var query = $"api/runs?limit={limit}" + (status is null ? string.Empty : "&status=" + Uri.EscapeDataString(status)) + (runbook is null ? string.Empty : "&runbook=" + Uri.EscapeDataString(runbook));
+        ArgumentNullException.ThrowIfNull(filter);
+        var query = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"api/runs?limit={filter.Limit}")
+            + Param("status", filter.Status) + Param("runbook", filter.Runbook) + Param("started_by", filter.StartedBy) + Param("target", filter.Target);
         return SendAsync<IReadOnlyList<RunView>>(HttpMethod.Get, query, null, cancellationToken);
+
+        static string Param(string name, string? value) => value is null ? string.Empty : $"&{name}={Uri.EscapeDataString(value)}";
     }
 
     public async Task<RunView> GetRunAsync(string runId, CancellationToken cancellationToken) =>

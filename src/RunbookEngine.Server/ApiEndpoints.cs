@@ -70,6 +70,7 @@ internal static partial class ApiEndpoints
                     Status = Text(q["status"]),
                     Runbook = Text(q["runbook"]),
                     StartedBy = Text(q["started_by"]),
+                    Target = Text(q["target"]),
                     From = Time(q, "from"),
                     To = Time(q, "to"),
                     Before = Time(q, "before"),

@@ -282,6 +282,11 @@ internal static class PostgresSchema
             CREATE INDEX steps_input_ref ON steps (input_ref) WHERE input_ref IS NOT NULL;
             CREATE INDEX steps_output_ref ON steps (output_ref) WHERE output_ref IS NOT NULL;
             """),
+
+        // 9: runs listed by target (the console's and `runbook runs --target`), newest first, paged by cursor.
+        (9, """
+            CREATE INDEX runs_target ON runs (guard_key, created_at, run_id) WHERE guard_key IS NOT NULL;
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

@@ -220,6 +220,12 @@ public sealed partial class PostgresWorkflowStore
             ps.Add(Db.P("prefix", prefix));
         }
 
+        if (query.Target is { } target)
+        {
+            sql.Append(" AND r.guard_key = @target");
+            ps.Add(Db.P("target", target));
+        }
+
         sql.Append(" ORDER BY r.created_at DESC, r.run_id DESC LIMIT @limit");
         ps.Add(Db.P("limit", Math.Max(0, query.Limit)));
         return ReadAsync<IReadOnlyList<RunRecord>>(async db => await db.QueryAsync(sql.ToString(), MapRun, [.. ps]).ConfigureAwait(false), cancellationToken);

@@ -194,6 +194,11 @@ internal static class SqliteSchema
                 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
             CREATE INDEX runs_ended ON runs (completed_at, run_id) WHERE completed_at IS NOT NULL;
             """),
+
+        // 7: runs listed by target (the console's and `runbook runs --target`), newest first, paged by cursor.
+        (7, """
+            CREATE INDEX runs_target ON runs (guard_key, created_at, run_id) WHERE guard_key IS NOT NULL;
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

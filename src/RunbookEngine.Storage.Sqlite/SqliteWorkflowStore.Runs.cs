@@ -194,6 +194,12 @@ public sealed partial class SqliteWorkflowStore
             ps.Add(("$prefix", prefix));
         }
 
+        if (query.Target is { } target)
+        {
+            sql.Append(" AND guard_key = $target");
+            ps.Add(("$target", target));
+        }
+
         sql.Append(" ORDER BY created_at DESC, run_id DESC LIMIT $limit");
         ps.Add(("$limit", Math.Max(0, query.Limit)));
         return ReadAsync<IReadOnlyList<RunRecord>>(c => Query(c, null, sql.ToString(), MapRun, [.. ps]), cancellationToken);

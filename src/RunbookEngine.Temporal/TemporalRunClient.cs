@@ -245,6 +245,11 @@ public sealed class TemporalRunClient : IRunClient
             return one is null || (query.Status is { } s && one.Status != s) ? [] : [one];
         }
 
+        if (query.Target is not null)
+        {
+            return []; // guards are refused on Temporal, so no run there has a target
+        }
+
         var runs = new List<RunRecord>();
         await foreach (var execution in client.ListWorkflowsAsync(ListQuery(query, options.SearchAttributes), new WorkflowListOptions { Limit = query.Limit, Rpc = new RpcOptions { CancellationToken = cancellationToken } }).ConfigureAwait(false))
         {

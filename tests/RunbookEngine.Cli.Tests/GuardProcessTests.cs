@@ -84,5 +84,14 @@ public sealed class GuardProcessTests : IDisposable
         Assert.Equal(1, reset["recent_failures"]!.GetValue<int>());
         Assert.Equal("user:erin", reset["last_reset"]!["by"]!.GetValue<string>());
         Assert.Equal("disk replaced", reset["last_reset"]!["reason"]!.GetValue<string>());
+
+        // The runs on one target, and only those: `runbook runs --target KEY` (the key `runbook guards` lists).
+        await cli.RunProcessAsync("alice", "sre", env, Args("run", "flaky-restart", "-p", "host=db-2"));
+        var (c7, everything, _) = await cli.RunProcessAsync("dave", "sre", env, Args("runs", "-o", "json"));
+        var (c8, targeted, e8) = await cli.RunProcessAsync("dave", "sre", env, Args("runs", "--target", "flaky-restart/db-1", "-o", "json"));
+        Assert.True(c7 == 0 && c8 == 0, e8);
+        var expected = JsonNode.Parse(everything)!.AsArray().Where(r => (string)r!["inputs"]!["host"]! == "db-1").Select(r => (string)r!["run_id"]!).ToList();
+        Assert.True(expected.Count >= 4, everything);
+        Assert.Equal(expected, JsonNode.Parse(targeted)!.AsArray().Select(r => (string)r!["run_id"]!));
     }
 }

@@ -54,6 +54,19 @@ public sealed class ConsoleFixture : IAsyncDisposable
             with: { message: "hello" }
         """;
 
+    public const string Targeted = """
+        name: targeted
+        inputs:
+          host: { type: string, required: true }
+        guards:
+          target: "${{ inputs.host }}"
+          max_live: 10
+        steps:
+          - id: hello
+            action: log
+            with: { message: "on ${{ inputs.host }}" }
+        """;
+
     private SqliteWorkflowStore? store;
     private WebApplication? app;
     private IPlaywright? playwright;
@@ -65,6 +78,7 @@ public sealed class ConsoleFixture : IAsyncDisposable
         File.WriteAllText(Path.Combine(RunbooksDir, "gated-restart.yaml"), Gated);
         File.WriteAllText(Path.Combine(RunbooksDir, "self-approved.yaml"), SelfApproved);
         File.WriteAllText(Path.Combine(RunbooksDir, "quick.yaml"), Quick);
+        File.WriteAllText(Path.Combine(RunbooksDir, "targeted.yaml"), Targeted);
         Tokens = new Server.ApiTokenFile(Path.Combine(Directory, "tokens.yaml"));
         var now = TimeProvider.System.GetUtcNow();
         Admin = Tokens.Create("ada", Server.ApiRole.Admin, [], now);

@@ -111,6 +111,10 @@ public sealed class ConsoleTests : IAsyncLifetime
         await bob.ScreenshotAsync(new() { Path = Path.Combine(ConsoleFixture.Screenshots, "approvals.png"), FullPage = true });
         await mine.GetByRole(AriaRole.Button, new() { Name = "Reject" }).ClickAsync();
         await Expect(bob.GetByText("Nothing is waiting for you.")).ToBeVisibleAsync();
+
+        // The rejection wakes the run, and a worker ends it a moment later: the run page's live timeline shows it.
+        await bob.GotoAsync("/runs/" + runId);
+        await Expect(bob.GetByTestId("timeline").Locator("li[data-kind='run.failed']")).ToHaveCountAsync(1);
         Assert.Equal("failed", await server.StatusAsync(runId));
     }
 
@@ -226,6 +230,28 @@ public sealed class ConsoleTests : IAsyncLifetime
         await page.GetByLabel("Started by").SelectOptionAsync("alert:");
         await page.GetByRole(AriaRole.Button, new() { Name = "Show" }).ClickAsync();
         await Expect(page.GetByText("No runs match.")).ToBeVisibleAsync();
+    }
+
+    [Fact]
+    public async Task The_runs_on_one_target_are_a_filter_and_a_link_from_the_guards_page()
+    {
+        var onA = await server.StartRunAsync("targeted", """{"host":"db-a"}""");
+        var onB = await server.StartRunAsync("targeted", """{"host":"db-b"}""");
+        var page = await server.PageAsync();
+        await ConsoleFixture.SignInAsync(page, server.Viewer);
+        var rows = page.Locator("table.runs tbody tr");
+
+        await page.GetByLabel("Target").FillAsync("targeted/db-a");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Show" }).ClickAsync();
+        await Expect(rows).ToHaveCountAsync(1);
+        await Expect(rows.First).ToContainTextAsync(onA);
+        Assert.Contains("target=targeted%2Fdb-a", page.Url, StringComparison.Ordinal);
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Guards" }).ClickAsync();
+        await page.GetByRole(AriaRole.Link, new() { Name = "db-b" }).ClickAsync();
+        await Expect(rows).ToHaveCountAsync(1);
+        await Expect(rows.First).ToContainTextAsync(onB);
+        await Expect(page.GetByLabel("Target")).ToHaveValueAsync("targeted/db-b");
     }
 
     [Fact]

@@ -1054,6 +1054,29 @@ public abstract partial class WorkflowStoreCompliance : IAsyncLifetime
         Assert.Empty(await H.Client.ListRunsAsync(new RunQuery { StartedByPrefix = "%" }));
     }
 
+    [Fact]
+    public async Task Runs_are_listed_by_target_newest_first_and_paged_by_cursor()
+    {
+        var def = H.Registry.Add("targeted", _ => Task.FromResult<JsonNode?>(null));
+        RunGuard Any(string key) => new(key, _ => new GuardVerdict(true, "ok", "allowed", "{}"));
+        var web1 = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            web1.Add((await H.Client.StartAsync(def, new StartRunOptions { Guard = Any("targeted/web-1") })).Run.RunId);
+            await H.Client.StartAsync(def, new StartRunOptions { Guard = Any("targeted/web-2") });
+            await H.Client.StartAsync(def); // no guard: no target
+            H.Time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        var all = await H.Client.ListRunsAsync(new RunQuery { Target = "targeted/web-1", Limit = 100 });
+        Assert.Equal(Enumerable.Reverse(web1), all.Select(r => r.RunId));
+        var first = await H.Client.ListRunsAsync(new RunQuery { Target = "targeted/web-1", Limit = 2 });
+        var next = await H.Client.ListRunsAsync(new RunQuery { Target = "targeted/web-1", Limit = 10, CreatedBefore = first[^1].CreatedAt, BeforeRunId = first[^1].RunId });
+        Assert.Equal(all.Select(r => r.RunId), first.Concat(next).Select(r => r.RunId));
+        Assert.Empty(await H.Client.ListRunsAsync(new RunQuery { Target = "targeted/web-9" }));
+        Assert.Equal(15, (await H.Client.ListRunsAsync(new RunQuery { Limit = 100 })).Count);
+    }
+
     /// <summary>A test policy: one live run per key; the state counts admissions and every ended run it was shown.</summary>
     private static RunGuard OneLive(string key, List<GuardContext> seen, bool enforce = true) => new(
         key,

@@ -10,20 +10,35 @@ internal static class RunsCommand
         var status = new Option<string?>("--status") { Description = "Only runs with this status." }
             .AcceptOnlyFromAmong("ready", "running", "waiting", "completed", "failed", "cancelled", "blocked");
         var runbook = new Option<string?>("--runbook") { Description = "Only runs of this runbook." };
+        var target = new Option<string?>("--target") { Description = "Only runs on this target: a guarded runbook's guard key, as `runbook guards` lists it (e.g. restart-service/web-1)." };
+        var startedBy = new Option<string?>("--started-by") { Description = "Only runs whose starter begins with this: alert: (any alert), alert:grafana/, user:ada." };
         var limit = new Option<int>("--limit") { Description = "How many runs at most (default 20).", DefaultValueFactory = _ => 20 };
         var command = new Command("runs", """
             List runs, newest first.
 
-            Example: runbook runs --status waiting --runbook deploy-rollback
+            Examples:
+              runbook runs --status waiting --runbook deploy-rollback
+              runbook runs --target restart-service/web-1 --started-by alert:
             """);
         command.Add(status);
         command.Add(runbook);
+        command.Add(target);
+        command.Add(startedBy);
         command.Add(limit);
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
             var service = await s.ServiceAsync(ct).ConfigureAwait(false);
-            var runs = await service.ListRunsAsync(parse.GetValue(status), parse.GetValue(runbook), parse.GetValue(limit), ct).ConfigureAwait(false);
+            var runs = await service.ListRunsAsync(
+                new Runbooks.Service.RunFilter
+                {
+                    Status = parse.GetValue(status),
+                    Runbook = parse.GetValue(runbook),
+                    Target = parse.GetValue(target),
+                    StartedBy = parse.GetValue(startedBy),
+                    Limit = parse.GetValue(limit),
+                },
+                ct).ConfigureAwait(false);
             if (s.Json)
             {
                 s.WriteJson(runs);

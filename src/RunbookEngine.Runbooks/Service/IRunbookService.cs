@@ -28,13 +28,11 @@ public interface IRunbookService
     /// <returns>The run.</returns>
     Task<StartedRun> StartAsync(StartRequest request, Caller caller, CancellationToken cancellationToken);
 
-    /// <summary>Lists runs, newest first.</summary>
-    /// <param name="status">Only this status.</param>
-    /// <param name="runbook">Only this runbook.</param>
-    /// <param name="limit">At most this many (1 to 10 000).</param>
+    /// <summary>Lists runs newest first, by every filter the CLI, the API and the console offer, one page at a time.</summary>
+    /// <param name="filter">The filter and page (limit 1 to 10 000).</param>
     /// <param name="cancellationToken">Cancellation.</param>
     /// <returns>The runs.</returns>
-    Task<IReadOnlyList<RunView>> ListRunsAsync(string? status, string? runbook, int limit, CancellationToken cancellationToken);
+    Task<IReadOnlyList<RunView>> ListRunsAsync(RunFilter filter, CancellationToken cancellationToken);
 
     /// <summary>Reads a run.</summary>
     /// <param name="runId">The run.</param>

@@ -406,13 +406,6 @@ public sealed class LocalRunbookService : IRunbookService
     private static string RunbookOf(string key) => key.IndexOf('/', StringComparison.Ordinal) is var slash and >= 0 ? key[..slash] : key;
 
     /// <inheritdoc/>
-    public Task<IReadOnlyList<RunView>> ListRunsAsync(string? status, string? runbook, int limit, CancellationToken cancellationToken) =>
-        ListRunsAsync(new RunFilter { Status = status, Runbook = runbook, Limit = limit }, cancellationToken);
-
-    /// <summary>Runs newest first, by every filter the API and the console offer, one page at a time.</summary>
-    /// <param name="filter">The filter and page.</param>
-    /// <param name="cancellationToken">Cancellation.</param>
-    /// <returns>The runs.</returns>
     public async Task<IReadOnlyList<RunView>> ListRunsAsync(RunFilter filter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
@@ -447,6 +440,7 @@ public sealed class LocalRunbookService : IRunbookService
                 WorkflowName = runbook,
                 Limit = limit,
                 StartedByPrefix = filter.StartedBy,
+                Target = filter.Target,
                 CreatedFrom = filter.From,
                 CreatedBefore = filter.Before is { } before && (filter.To is not { } to || before <= to) ? before : filter.To,
                 BeforeRunId = filter.Before is { } b && (filter.To is not { } t || b <= t) ? filter.BeforeRunId : null,

@@ -12,6 +12,9 @@ public sealed record RunFilter
     /// <summary>Gets what the starter must begin with: <c>alert:</c> (any alert), <c>alert:grafana/</c>, <c>user:</c>, <c>user:ada</c>.</summary>
     public string? StartedBy { get; init; }
 
+    /// <summary>Gets the target (a guarded runbook's guard key, e.g. <c>restart-service/web-1</c>), or null for any.</summary>
+    public string? Target { get; init; }
+
     /// <summary>Gets the earliest creation time (inclusive), or null.</summary>
     public DateTimeOffset? From { get; init; }
 

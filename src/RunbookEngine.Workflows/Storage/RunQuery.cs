@@ -27,6 +27,12 @@ public sealed record RunQuery
     /// <summary>Gets what the starter's actor must begin with (<c>alert:</c>, <c>alert:grafana/</c>, <c>user:ada</c>), or null.</summary>
     public string? StartedByPrefix { get; init; }
 
+    /// <summary>
+    /// Gets the target to match exactly: the guard key of a guarded runbook's run (<c>restart-service/web-1</c>), or
+    /// null for any. Runs of runbooks without guards have no target and never match one.
+    /// </summary>
+    public string? Target { get; init; }
+
     /// <summary>Gets the maximum number of runs returned. Default 50.</summary>
     public int Limit { get; init; } = 50;
 }

@@ -200,7 +200,7 @@ function localInput(iso) {
 
 async function runs(query) {
   const limit = 50;
-  const filters = ["status", "runbook", "started_by", "from", "to"];
+  const filters = ["status", "runbook", "target", "started_by", "from", "to"];
   const params = new URLSearchParams({ limit: String(limit) });
   for (const k of [...filters, "before", "before_id"]) if (query.get(k)) params.set(k, query.get(k));
   const list = await api("/api/runs?" + params);
@@ -226,6 +226,7 @@ async function runs(query) {
   },
   field("status", "Status", statusSelect),
   field("runbook", "Runbook", h("input", { value: query.get("runbook") || "", placeholder: "any", size: 18 })),
+  field("target", "Target", h("input", { value: query.get("target") || "", placeholder: "any (e.g. restart-service/web-1)", size: 24 })),
   field("started_by", "Started by", starter),
   field("from", "Created from", h("input", { type: "datetime-local", value: localInput(query.get("from")) })),
   field("to", "Created before", h("input", { type: "datetime-local", value: localInput(query.get("to")) })),
@@ -485,7 +486,7 @@ async function guards() {
       h("div", { class: "scroll" }, h("table", {},
         h("thead", {}, h("tr", {}, ["Guard", "Target", "Breaker", "Failures", "Live / max", "Rate", "Updated", ""].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", {}, list.map((g) => h("tr", {},
-          h("td", {}, g.runbook), h("td", {}, g.target || "—"),
+          h("td", {}, g.runbook), h("td", {}, h("a", { href: "/runs?target=" + encodeURIComponent(g.key), title: "runs on " + g.key }, g.target || g.key)),
           h("td", {}, g.breaker ? status(g.breaker) : "—", g.open_until ? h("div", { class: "muted" }, "until " + time(g.open_until)) : null),
           h("td", {}, g.recent_failures ?? "—"), h("td", {}, `${g.live_runs ?? 0} / ${g.max_live ?? "—"}`),
           h("td", {}, g.rate_max ? `${g.recent_runs ?? 0} / ${g.rate_max}` : "—"), h("td", {}, time(g.updated_at)),
