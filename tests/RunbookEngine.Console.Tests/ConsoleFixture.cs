@@ -79,6 +79,7 @@ public sealed class ConsoleFixture : IAsyncDisposable
         File.WriteAllText(Path.Combine(RunbooksDir, "self-approved.yaml"), SelfApproved);
         File.WriteAllText(Path.Combine(RunbooksDir, "quick.yaml"), Quick);
         File.WriteAllText(Path.Combine(RunbooksDir, "targeted.yaml"), Targeted);
+        File.WriteAllText(Path.Combine(RunbooksDir, "long.yaml"), "name: long\nsteps:\n" + string.Concat(Enumerable.Range(1, 260).Select(i => $"  - id: s{i}\n    action: log\n    with: {{ message: \"step {i}\" }}\n")));
         Tokens = new Server.ApiTokenFile(Path.Combine(Directory, "tokens.yaml"));
         var now = TimeProvider.System.GetUtcNow();
         Admin = Tokens.Create("ada", Server.ApiRole.Admin, [], now);

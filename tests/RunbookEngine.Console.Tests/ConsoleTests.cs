@@ -233,6 +233,30 @@ public sealed class ConsoleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_long_timeline_opens_on_its_newest_500_events_and_shows_the_earlier_ones_on_request()
+    {
+        var runId = await server.StartRunAsync("long");
+        var page = await server.PageAsync();
+        await ConsoleFixture.SignInAsync(page, server.Viewer, "/runs/" + runId);
+        var timeline = page.GetByTestId("timeline");
+        await Expect(timeline.Locator("li[data-kind='run.completed']")).ToHaveCountAsync(1); // the live page saw it end
+
+        var total = (await server.Store.GetTimelineAsync(runId, 0, 10_000, CancellationToken.None)).Count;
+        Assert.True(total > 500, $"{total} events");
+        await page.ReloadAsync();
+        var more = page.GetByRole(AriaRole.Button, new() { Name = $"Show {total - 500} earlier event(s)" });
+        await Expect(more).ToBeVisibleAsync();
+        await Expect(timeline.Locator("li[data-kind]")).ToHaveCountAsync(500);
+        await Expect(timeline.Locator("li[data-kind]").Last).ToHaveAttributeAsync("data-kind", "run.completed");
+        await Expect(page.GetByTestId("chain")).ToContainTextAsync($"intact over {total} event(s)");
+
+        await more.ClickAsync();
+        await Expect(timeline.Locator("li[data-kind]")).ToHaveCountAsync(total);
+        await Expect(timeline.Locator("li[data-kind]").First).ToHaveAttributeAsync("data-kind", "run.created");
+        await Expect(more).ToHaveCountAsync(0);
+    }
+
+    [Fact]
     public async Task The_runs_on_one_target_are_a_filter_and_a_link_from_the_guards_page()
     {
         var onA = await server.StartRunAsync("targeted", """{"host":"db-a"}""");

@@ -262,6 +262,9 @@ async function runs(query) {
 
 // ---- one run ---------------------------------------------------------------------------------------------------
 
+/** How many of a run's events its page shows at first: the newest ones. */
+const TIMELINE_SHOWN = 500;
+
 async function run(id) {
   const path = "/api/runs/" + encodeURIComponent(id);
   const [detail, timeline] = await Promise.all([api(path), api(path + "/timeline")]);
@@ -279,13 +282,15 @@ async function run(id) {
   const trigger = h("section", {});
   const guards = h("ul", {});
 
-  function addEvent(e, fresh) {
+  const item = (e, fresh) => h("li", { class: fresh ? "new" : null, "data-kind": e.kind },
+    h("time", { datetime: e.at, title: e.at }, clock(e.at)),
+    h("span", { class: "kind" }, e.kind),
+    h("span", {}, e.text || "", e.actor && !String(e.text || "").includes(e.actor) ? h("span", { class: "muted" }, " · " + e.actor) : null));
+
+  function addEvent(e, fresh, shown = true) {
     if (e.seq <= last) return;
     last = e.seq;
-    events.append(h("li", { class: fresh ? "new" : null, "data-kind": e.kind },
-      h("time", { datetime: e.at, title: e.at }, clock(e.at)),
-      h("span", { class: "kind" }, e.kind),
-      h("span", {}, e.text || "", e.actor && !String(e.text || "").includes(e.actor) ? h("span", { class: "muted" }, " · " + e.actor) : null)));
+    if (shown) events.append(item(e, fresh));
     if (e.kind === "run.created" && e.data && e.data.trigger) put(trigger, h("h2", {}, "Trigger"), json(e.data.trigger));
     if (e.kind.startsWith("guard.")) guards.append(h("li", {}, e.text));
   }
@@ -368,7 +373,17 @@ async function run(id) {
     }
   }
 
-  for (const e of timeline.events) addEvent(e, false);
+  // A long timeline opens on its newest events; the earlier ones are a click away (they are already here).
+  const hidden = timeline.events.slice(0, Math.max(0, timeline.events.length - TIMELINE_SHOWN));
+  timeline.events.forEach((e, i) => addEvent(e, false, i >= hidden.length));
+  if (hidden.length) {
+    const more = h("li", { class: "more" }, h("button", { type: "button", class: "secondary", onclick: () => {
+      const earlier = document.createDocumentFragment();
+      for (const e of hidden) earlier.append(item(e, false));
+      more.replaceWith(earlier);
+    } }, `Show ${hidden.length} earlier event(s)`));
+    events.prepend(more);
+  }
   const chain = timeline.chain_intact
     ? h("p", { class: "muted", "data-testid": "chain" }, `Hash chain checked as the page opened: intact over ${timeline.events.length} event(s).`)
     : notice("The hash chain is broken " + timeline.chain_problem + ": this timeline was changed after it was written.");
