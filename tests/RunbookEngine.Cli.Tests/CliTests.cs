@@ -224,6 +224,14 @@ public sealed class CliTests : IDisposable
         Assert.True(ran == 0, err);
         Assert.Equal(0, JsonNode.Parse(output)!["output"]!["code"]!.GetValue<int>());
         Assert.True(File.Exists(marker));
+        Assert.Null(entry["last_run"]);
+        Assert.Empty(entry["triggers"]!.AsArray());
+        var (_, relisted, _) = await cli.InvokeAsync("alice", "list", "-o", "json");
+        var last = JsonNode.Parse(relisted)!.AsArray().Single()!["last_run"]!;
+        Assert.Equal(("completed", "user:alice"), ((string)last["status"]!, (string)last["started_by"]!));
+        Assert.Equal(JsonNode.Parse(output)!["run_id"]!.GetValue<string>(), (string)last["run_id"]!);
+        var (_, table, _) = await cli.InvokeAsync("alice", "list");
+        Assert.Contains("completed 20", table, StringComparison.Ordinal); // LAST RUN: status and time
 
         var broken = cli.Write("broken.csx", "/*---\nname: broken\n---*/\nvar when = DateTime.Now;\n");
         var (bad, _, problems) = await cli.InvokeAsync("alice", "validate", broken);

@@ -61,6 +61,11 @@ public sealed class ConsoleFixture : IAsyncDisposable
         guards:
           target: "${{ inputs.host }}"
           max_live: 10
+        triggers:
+          - source: alertmanager
+            match: ["alertname = DbDown", "severity =~ critical|page"]
+            inputs: { host: "${{ alert.labels.instance }}" }
+            mode: dry-run
         steps:
           - id: hello
             action: log

@@ -257,6 +257,27 @@ public sealed class ConsoleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_runbooks_page_shows_each_runbooks_triggers_and_its_last_run()
+    {
+        await server.StartRunAsync("quick");
+        var newest = await server.StartRunAsync("quick");
+        var page = await server.PageAsync();
+        await ConsoleFixture.SignInAsync(page, server.Viewer, "/runbooks");
+
+        var targeted = page.Locator("tr[data-runbook='targeted']");
+        await Expect(targeted.GetByTestId("triggers")).ToHaveTextAsync("alertmanager: alertname = DbDown, severity =~ critical|page (dry-run)");
+        await Expect(targeted.GetByTestId("last-run")).ToHaveTextAsync("never ran");
+        await Expect(page.Locator("tr[data-runbook='quick']").GetByTestId("triggers")).ToHaveTextAsync("started by hand");
+        var last = page.Locator("tr[data-runbook='quick']").GetByTestId("last-run");
+        await Expect(last).ToContainTextAsync(newest);
+        await Expect(last).ToContainTextAsync("user:olga");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(ConsoleFixture.Screenshots, "runbooks.png"), FullPage = true });
+
+        await last.GetByRole(AriaRole.Link, new() { Name = newest }).ClickAsync();
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/runs/" + newest + "$"));
+    }
+
+    [Fact]
     public async Task The_runs_on_one_target_are_a_filter_and_a_link_from_the_guards_page()
     {
         var onA = await server.StartRunAsync("targeted", """{"host":"db-a"}""");

@@ -25,8 +25,14 @@ internal static class ListCommand
             else
             {
                 s.Table(
-                    ["NAME", "VALID", "FILE", "DESCRIPTION"],
-                    entries.Select(e => (IReadOnlyList<string?>)[e.Name, e.Valid ? "yes" : $"no ({e.Problems} problems)", e.File, FirstLine(e.Description)]));
+                    ["NAME", "VALID", "TRIGGERS", "LAST RUN", "FILE", "DESCRIPTION"],
+                    entries.Select(e => (IReadOnlyList<string?>)[
+                        e.Name,
+                        e.Valid ? "yes" : $"no ({e.Problems} problems)",
+                        e.Triggers.Count == 0 ? "-" : string.Join("; ", e.Triggers.Select(t => (t.Source ?? "any") + (t.Match.Count > 0 ? ": " + string.Join(", ", t.Match) : string.Empty))),
+                        e.LastRun is { } last ? $"{last.Status} {CliSession.Time(last.CreatedAt)}" : "never",
+                        e.File,
+                        FirstLine(e.Description)]));
             }
 
             return ExitCodes.Ok;

@@ -112,9 +112,25 @@ public sealed class LocalRunbookService : IRunbookService
     }
 
     /// <inheritdoc/>
-    public Task<IReadOnlyList<RunbookInfo>> ListRunbooksAsync(CancellationToken cancellationToken) =>
-        Task.FromResult<IReadOnlyList<RunbookInfo>>([.. LoadRunbooks().Select(e => new RunbookInfo(
-            e.Name, e.Runbook?.Description, e.File, e.Runbook is not null, e.Diagnostics.Count(d => !d.Warning), [.. (e.Runbook?.Inputs ?? []).Select(i => i.Name)]))]);
+    public async Task<IReadOnlyList<RunbookInfo>> ListRunbooksAsync(CancellationToken cancellationToken)
+    {
+        var list = new List<RunbookInfo>();
+        foreach (var e in LoadRunbooks())
+        {
+            // One indexed read per runbook (workflow, newest first): the page lists tens of runbooks, not thousands.
+            var last = e.Runbook is null ? null : (await client.ListRunsAsync(new RunQuery { WorkflowName = e.Name, Limit = 1 }, cancellationToken).ConfigureAwait(false)).FirstOrDefault();
+            list.Add(new RunbookInfo(e.Name, e.Runbook?.Description, e.File, e.Runbook is not null, e.Diagnostics.Count(d => !d.Warning), [.. (e.Runbook?.Inputs ?? []).Select(i => i.Name)])
+            {
+                Triggers = [.. (e.Runbook?.Triggers ?? []).Select(t => new TriggerInfo(
+                    t.Source,
+                    [.. t.Match.Select(m => $"{m.Label} {m.Op} {m.Value}")],
+                    t.Mode switch { TriggerMode.DryRun => "dry-run", TriggerMode.Approval => "approval", _ => "live" }))],
+                LastRun = last is null ? null : new LastRunInfo(last.RunId, last.Status.ToStoredName(), last.CreatedAt, last.CreatedBy),
+            });
+        }
+
+        return list;
+    }
 
     /// <inheritdoc/>
     public Task<IReadOnlyList<ValidationReport>> ValidateAsync(IReadOnlyList<RunbookSource> sources, CancellationToken cancellationToken)

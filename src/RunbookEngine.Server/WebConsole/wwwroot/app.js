@@ -483,12 +483,17 @@ async function runbooks() {
   page("Runbooks",
     list.length === 0 ? h("p", { class: "muted" }, "No runbooks in the server's runbook directories.") :
       h("div", { class: "scroll" }, h("table", {},
-        h("thead", {}, h("tr", {}, ["Runbook", "Valid", "Inputs", "File", "Runs"].map((t) => h("th", { scope: "col" }, t)))),
-        h("tbody", {}, list.map((r) => h("tr", {},
+        h("thead", {}, h("tr", {}, ["Runbook", "Valid", "Inputs", "Triggers", "Last run", "File"].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, list.map((r) => h("tr", { "data-runbook": r.name },
           h("td", {}, h("strong", {}, r.name), r.description ? h("div", { class: "muted" }, r.description) : null),
           h("td", {}, r.valid ? status("valid") : h("span", { class: "error" }, `${r.problems} problem(s): \`runbook validate ${r.file}\``)),
-          h("td", {}, r.inputs.join(", ") || "—"), h("td", {}, r.file),
-          h("td", {}, h("a", { href: "/runs?runbook=" + encodeURIComponent(r.name) }, "last runs"))))))));
+          h("td", {}, r.inputs.join(", ") || "—"),
+          h("td", { "data-testid": "triggers" }, (r.triggers || []).length === 0 ? h("span", { class: "muted" }, "started by hand") :
+            h("ul", { class: "plain" }, r.triggers.map((t) => h("li", {}, `${t.source || "any source"}: ${t.match.join(", ") || "every alert"}`, t.mode !== "live" ? h("span", { class: "muted" }, ` (${t.mode})`) : null)))),
+          h("td", { "data-testid": "last-run" }, r.last_run
+            ? [status(r.last_run.status), " ", runLink(r.last_run.run_id), h("div", { class: "muted" }, `${time(r.last_run.created_at)} · ${r.last_run.started_by}`), h("a", { href: "/runs?runbook=" + encodeURIComponent(r.name) }, "all runs")]
+            : h("span", { class: "muted" }, "never ran")),
+          h("td", {}, r.file)))))));
 }
 
 async function guards() {
