@@ -26,6 +26,7 @@ public sealed class LiveDrillTests : IAsyncLifetime
         {
             "/metrics" => Scraped((200, $"# TYPE drill_errors gauge\ndrill_errors {errors}\n", "text/plain; version=0.0.4")),
             "/restart" => (200, """{"restarted":true}""", "application/json"),
+            "/drain" or "/undrain" => (200, "{}", "application/json"),
             _ => (404, "{}", "application/json"),
         });
         prometheus = await PrometheusServer.StartAsync($"127.0.0.1:{target.Port}");
@@ -39,12 +40,19 @@ public sealed class LiveDrillTests : IAsyncLifetime
                 action: http
                 with: { method: POST, url: "{{target.Url}}/restart", expect_status: [200] }
             """);
-        cli.Write("live-gated.yaml", """
+        cli.Write("live-gated.yaml", $$"""
             name: live-gated
+            compensate_on: [failure, cancel]
             triggers:
               - source: alertmanager
                 match: ["alertname = ApiSlow"]
             steps:
+              - id: drain
+                action: http
+                with: { method: POST, url: "{{target.Url}}/drain", expect_status: [200] }
+                compensate:
+                  action: http
+                  with: { method: POST, url: "{{target.Url}}/undrain", expect_status: [200] }
               - id: approve
                 approval: { approvers: ["group:sre-oncall"] }
               - id: report
@@ -164,6 +172,12 @@ public sealed class LiveDrillTests : IAsyncLifetime
         Assert.True(code == 0, err);
         var run = Assert.Single(JsonNode.Parse(runs)!.AsArray())!;
         Assert.Equal("cancelled", run["status"]!.GetValue<string>());
+
+        // The runbook compensates on cancel: what it did before the breach was undone, before the run ended.
+        Assert.Equal(["/drain", "/undrain"], target.Requests.Where(r => r.Path is "/drain" or "/undrain").Select(r => r.Path));
+        var (_, timeline, _) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "timeline", run["run_id"]!.GetValue<string>(), "--format", "json");
+        var kinds = JsonNode.Parse(timeline)!["events"]!.AsArray().Select(e => (string)e!["kind"]!).ToList();
+        Assert.True(kinds.IndexOf("compensation.succeeded") > kinds.IndexOf("run.cancel_requested") && kinds.IndexOf("compensation.succeeded") < kinds.IndexOf("run.cancelled"), string.Join(", ", kinds));
 
         // Into a breach, a drill does not start: nothing is sent, no run is made.
         (code, output, err) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "drill", "run", drill, "--live");
