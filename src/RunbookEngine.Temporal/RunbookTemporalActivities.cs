@@ -51,20 +51,34 @@ public static class RunbookTemporalActivities
         var step = new TemporalStepContext(context, call, logger, await TemporalStepContext.ProgressAsync(context).ConfigureAwait(false));
         using var beating = new CancellationTokenSource();
         var heartbeats = time is null ? Task.CompletedTask : HeartbeatAsync(step, time, beating.Token);
+
+        // One span per attempt (a retry is a span of its own), in the run's trace, as on the kernel.
+        using var span = EngineTracing.StartStepAttempt(step.RunId, call.Step, step.Attempt, call.TraceParent);
+        span?.SetTag("runbook.activity", context.Info.ActivityType);
         try
         {
-            return await body(step).ConfigureAwait(false);
+            var output = await body(step).ConfigureAwait(false);
+            EngineTracing.EndStepAttempt(span, "completed");
+            return output;
+        }
+        catch (OperationCanceledException)
+        {
+            EngineTracing.EndStepAttempt(span, "cancelled");
+            throw;
         }
         catch (StepException ex)
         {
+            EngineTracing.EndStepAttempt(span, "failed", ex.Kind, ex.Message);
             throw new ApplicationFailureException(ex.Message, ex.Kind, ex.NonRetryable);
         }
         catch (StepFailedException ex)
         {
+            EngineTracing.EndStepAttempt(span, "failed", ex.ErrorKind, ex.Message);
             throw new ApplicationFailureException(ex.Message, ex.ErrorKind);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException and not FailureException)
+        catch (Exception ex) when (ex is not FailureException)
         {
+            EngineTracing.EndStepAttempt(span, "failed", ex.GetType().Name, ex.Message);
             throw new ApplicationFailureException(ex.Message, ex.GetType().Name);
         }
         finally

@@ -121,7 +121,7 @@ public sealed class TemporalRunClient : IRunClient
             created[k] = v?.DeepClone();
         }
 
-        var input = new TemporalRunInput(definition.Name, definition.Content, definition.Hash, options.Input?.DeepClone(), options.Actor, created);
+        var input = new TemporalRunInput(definition.Name, definition.Content, definition.Hash, options.Input?.DeepClone(), options.Actor, created, TraceParent: options.TraceParent ?? EngineTracing.TraceParentForStart(definition.Name, runId));
         var start = new WorkflowOptions(runId, this.options.TaskQueue)
         {
             IdReusePolicy = WorkflowIdReusePolicy.RejectDuplicate,

@@ -13,4 +13,5 @@ namespace RunbookEngine.Temporal;
 /// <param name="StartedBy">Who started the run (<c>user:alice</c>, <c>alert:alertmanager/DiskFull</c>).</param>
 /// <param name="Created">The data of its <c>run.created</c> event (the trigger alert, the file, retry-of), as on the kernel.</param>
 /// <param name="Blocked">Why a guard refused the run, when it did: the run then ends at once as blocked.</param>
-public sealed record TemporalRunInput(string Workflow, string DefinitionContent, string DefinitionHash, JsonNode? Input, string StartedBy, JsonObject? Created = null, string? Blocked = null);
+/// <param name="TraceParent">The W3C traceparent of the run's trace (the alert request's, or the start's), handed to every activity.</param>
+public sealed record TemporalRunInput(string Workflow, string DefinitionContent, string DefinitionHash, JsonNode? Input, string StartedBy, JsonObject? Created = null, string? Blocked = null, string? TraceParent = null);

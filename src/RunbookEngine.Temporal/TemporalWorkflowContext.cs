@@ -68,7 +68,7 @@ internal sealed class TemporalWorkflowContext : RunbookEngine.Workflows.IWorkflo
         {
             var activityOptions = TemporalActivityOptions.For(options, queue, seq, name, activity);
             activityOptions.CancellationToken = Detached;
-            var output = await Workflow.ExecuteActivityAsync<JsonNode?>(activity, [new ActivityCall(name, seq, input)], activityOptions).ConfigureAwait(true);
+            var output = await Workflow.ExecuteActivityAsync<JsonNode?>(activity, [new ActivityCall(name, seq, input, run.TraceParent)], activityOptions).ConfigureAwait(true);
             journal.ActivityCompleted(seq, output, UtcNow);
             return output;
         }
@@ -97,7 +97,7 @@ internal sealed class TemporalWorkflowContext : RunbookEngine.Workflows.IWorkflo
         {
             var localOptions = TemporalActivityOptions.ForLocal(options, seq, name);
             localOptions.CancellationToken = Detached;
-            var result = await Workflow.ExecuteLocalActivityAsync<JsonNode?>(InlineSteps.ActivityName, [new ActivityCall(name, seq, null)], localOptions).ConfigureAwait(true);
+            var result = await Workflow.ExecuteLocalActivityAsync<JsonNode?>(InlineSteps.ActivityName, [new ActivityCall(name, seq, null, run.TraceParent)], localOptions).ConfigureAwait(true);
             journal.ActivityCompleted(seq, result, UtcNow);
             return result is null ? default! : result.Deserialize<T>(WorkflowJson.Options)!;
         }

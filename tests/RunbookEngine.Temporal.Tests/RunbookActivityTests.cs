@@ -110,6 +110,34 @@ public sealed class RunbookActivityTests
     }
 
     [Fact]
+    public async Task Each_attempt_is_a_span_in_the_runs_trace_with_the_kernels_tags_and_outcome()
+    {
+        var spans = new List<System.Diagnostics.Activity>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "RunbookEngine.Workflows",
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Add,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        const string TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        var shell = definitions.Single(d => d.Name == "action:shell");
+        Task<object?> Call(int attempt, JsonArray command) => new ActivityEnvironment { Info = ActivityEnvironment.DefaultInfo with { Attempt = attempt, ActivityType = "action:shell" } }
+            .RunAsync(() => shell.InvokeAsync([new ActivityCall("check", 3, new JsonObject { ["step"] = "check", ["with"] = new JsonObject { ["command"] = command } }, TraceParent)]));
+
+        await Assert.ThrowsAsync<ApplicationFailureException>(() => Call(1, new JsonArray("false")));
+        await Call(2, new JsonArray("true"));
+
+        var attempts = spans.Where(s => s.DisplayName == "step check").ToList();
+        Assert.Equal(2, attempts.Count);
+        Assert.All(attempts, s => Assert.Equal(("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"), (s.TraceId.ToHexString(), s.ParentSpanId.ToHexString())));
+        Assert.Equal([1, 2], attempts.Select(s => (int)s.GetTagItem("runbook.step.attempt")!));
+        Assert.Equal(["failed", "completed"], attempts.Select(s => (string)s.GetTagItem("runbook.step.outcome")!));
+        Assert.Equal(("ExitCode", System.Diagnostics.ActivityStatusCode.Error), ((string)attempts[0].GetTagItem("runbook.step.error_kind")!, attempts[0].Status));
+        Assert.Equal("action:shell", attempts[1].GetTagItem("runbook.activity"));
+    }
+
+    [Fact]
     public async Task A_secret_never_goes_back_to_the_server_in_an_output_or_a_failure()
     {
         const string Value = "s3cr3t-temporal-token";

@@ -95,6 +95,8 @@ internal static class Telemetry
     /// A parent for a run stored without a traceparent: the trace id from the run id's 32 hex digits (a hash of
     /// it otherwise), so that its executions still share one trace.
     /// </summary>
+    public static ActivityContext DerivedContext(string runId) => Derived(runId);
+
     private static ActivityContext Derived(string runId)
     {
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes(runId));
