@@ -55,10 +55,10 @@ public sealed partial class AzureAction
         public static StartedOperation? From(JsonNode? progress, Target target)
         {
             if (progress is not JsonObject p
-                || Text(p["azure_operation"]) is not { } operation || operation != target.Operation
-                || Text(p["resource"]) is not { } resource || !string.Equals(resource, target.Id.ToString(), StringComparison.OrdinalIgnoreCase)
-                || Text(p["status_url"]) is not { } url || !Uri.TryCreate(url, UriKind.Absolute, out var statusUrl)
-                || Text(p["via"]) is not { } via || via is not (AsyncOperation or Location))
+                || With.String(p, "azure_operation") is not { } operation || operation != target.Operation
+                || With.String(p, "resource") is not { } resource || !string.Equals(resource, target.Id.ToString(), StringComparison.OrdinalIgnoreCase)
+                || With.String(p, "status_url") is not { } url || !Uri.TryCreate(url, UriKind.Absolute, out var statusUrl)
+                || With.String(p, "via") is not { } via || via is not (AsyncOperation or Location))
             {
                 return null;
             }
@@ -77,8 +77,6 @@ public sealed partial class AzureAction
             ["attempt"] = Attempt,
             ["requested_at"] = At.ToString("O", CultureInfo.InvariantCulture),
         };
-
-        private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
 
         /// <summary>Polls the status address until Azure says the operation ended, on the action's clock.</summary>
         public async Task FollowAsync(AzureConnection connection, Target target, DateTimeOffset deadline, TimeProvider time, CancellationToken cancellationToken)

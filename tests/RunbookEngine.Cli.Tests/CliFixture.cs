@@ -88,6 +88,19 @@ public sealed class CliFixture : IDisposable
     /// <summary>Starts the CLI as a real process (the built runbook.dll).</summary>
     public Process Start(string user, string groups, params string[] args) => Start(user, groups, [], args);
 
+    /// <summary>Starts <c>runbook serve</c> on a free loopback port and waits for its banner.</summary>
+    /// <param name="env">More environment variables (e.g. a PostgreSQL store).</param>
+    /// <param name="args">More arguments after <c>serve --urls http://127.0.0.1:0</c>.</param>
+    /// <returns>The process, its address and its banner line.</returns>
+    public async Task<(Process Server, string Url, string Banner)> ServeAsync(Dictionary<string, string> env, params string[] args)
+    {
+        var server = Start("ops", string.Empty, env, ["serve", "--urls", "http://127.0.0.1:0", .. args]);
+        var banner = await server.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)) ?? string.Empty;
+        var url = System.Text.RegularExpressions.Regex.Match(banner, @"http://127\.0\.0\.1:\d+").Value;
+        Assert.True(url.Length > 0, banner);
+        return (server, url, banner);
+    }
+
     /// <summary>Starts the CLI as a real process with more environment variables.</summary>
     public Process Start(string user, string groups, Dictionary<string, string> env, params string[] args)
     {

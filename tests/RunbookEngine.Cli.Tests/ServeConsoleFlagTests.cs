@@ -20,13 +20,10 @@ public sealed class ServeConsoleFlagTests : IDisposable
         var tokens = Path.Combine(cli.Directory, "tokens.yaml");
         var (created, made, err) = await cli.RunProcessAsync("ops", string.Empty, "token", "create", "ada", "--role", "viewer", "--tokens", tokens);
         Assert.True(created == 0, err);
-        string[] args = ["serve", "--urls", "http://127.0.0.1:0", "--tokens", tokens, .. noConsole ? new[] { "--no-console" } : []];
-        using var server = cli.Start("ops", string.Empty, args);
+        var (server, url, banner) = await cli.ServeAsync([], ["--tokens", tokens, .. noConsole ? new[] { "--no-console" } : []]);
+        using var _ = server;
         try
         {
-            var banner = await server.StandardOutput.ReadLineAsync().WaitAsync(Bound) ?? string.Empty;
-            var url = System.Text.RegularExpressions.Regex.Match(banner, @"http://127\.0\.0\.1:\d+").Value;
-            Assert.True(url.Length > 0, banner);
             Assert.Contains(noConsole ? "; no web console; " : "; web console at /; ", banner, StringComparison.Ordinal);
 
             using var http = new HttpClient();

@@ -141,10 +141,7 @@ public sealed class ServerCrashTests : IDisposable
 
     private async Task<(Process Server, string Url)> ServeAsync(string tokens, Dictionary<string, string> env)
     {
-        var server = cli.Start("ops", string.Empty, env, "serve", "--urls", "http://127.0.0.1:0", "--tokens", tokens);
-        var banner = await server.StandardOutput.ReadLineAsync().WaitAsync(Bound);
-        var url = System.Text.RegularExpressions.Regex.Match(banner ?? string.Empty, @"http://127\.0\.0\.1:\d+").Value;
-        Assert.True(url.Length > 0, banner);
+        var (server, url, _) = await cli.ServeAsync(env, "--tokens", tokens);
         return (server, url);
     }
 }
