@@ -400,19 +400,14 @@ public sealed class KubernetesAction : IRunbookAction
             }
 
             // Watch from the version just read, so no change between the read and the watch is missed.
-            var query = $"?fieldSelector={Uri.EscapeDataString("metadata.name=" + name)}&timeoutSeconds={Math.Max(1, (int)Math.Ceiling(remaining.TotalSeconds))}"
-                + (obj?["metadata"]?["resourceVersion"] is JsonValue rv ? $"&resourceVersion={Uri.EscapeDataString(rv.ToString())}" : string.Empty);
+            var version = obj?["metadata"]?["resourceVersion"] is JsonValue rv ? rv.ToString() : null;
             using var expiry = new CancellationTokenSource(remaining, time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, expiry.Token);
             try
             {
-                await foreach (var (type, o) in client.WatchAsync(kind.Path(ns, null) + query, linked.Token).ConfigureAwait(false))
+                // The watch ends on the server's timeout or an error event (e.g. 410 Gone: the version is too old): read again.
+                await foreach (var (type, o) in client.WatchAsync(kind, ns, name, version, Math.Max(1, (int)Math.Ceiling(remaining.TotalSeconds)), linked.Token).ConfigureAwait(false))
                 {
-                    if (type == "ERROR")
-                    {
-                        break; // e.g. 410 Gone: the version is too old; read again
-                    }
-
                     obj = type == "DELETED" ? null : o;
                     if (Satisfied(kind, obj, condition))
                     {

@@ -380,6 +380,99 @@ public sealed class KubernetesActionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_server_name_is_checked_even_against_the_kubeconfig_ca_and_tls_server_name_sets_it()
+    {
+        // The official client's own check of a custom CA ignores the name; a certificate the CA issued for another
+        // host must still be refused, and tls-server-name says which name to expect.
+        using var certificates = new TestCertificates();
+        using var named = certificates.Issue("CN=api.internal", serverAuth: true, dnsName: "api.internal");
+        await using var secure = await FakeKubernetes.StartAsync(named);
+        secure.Node("node-1");
+        string Config(string file, string? serverName)
+        {
+            var path = secure.WriteKubeconfig(Path.Combine(dir, file), caPem: certificates.AuthorityPem, token: secure.Token);
+            File.WriteAllText(path, File.ReadAllText(path).Replace($"server: {secure.Url}", $"server: {secure.Url}" + (serverName is null ? string.Empty : $"\n    tls-server-name: {serverName}"), StringComparison.Ordinal));
+            return path;
+        }
+
+        var right = await Action().ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "node", ["name"] = "node-1", ["kubeconfig"] = Config("right", "api.internal") }), CancellationToken.None);
+        Assert.True(right["ready"]!.GetValue<bool>());
+        Assert.Single(secure.Requests);
+
+        var wrong = await Assert.ThrowsAsync<StepException>(() => Action().ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "node", ["name"] = "node-1", ["kubeconfig"] = Config("wrong-name", "other.example") }), CancellationToken.None));
+        Assert.Equal("KubernetesUnreachable", wrong.Kind);
+        Assert.Single(secure.Requests); // refused in the handshake: nothing reached the server
+    }
+
+    [Fact]
+    public async Task Kubeconfig_files_merge_as_kubectl_does_the_first_name_wins_and_paths_are_relative_to_their_own_file()
+    {
+        kube.Node("node-1");
+        var first = Directory.CreateDirectory(Path.Combine(dir, "first")).FullName;
+        var second = Directory.CreateDirectory(Path.Combine(dir, "second")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(second, "token"), kube.Token + "\n");
+
+        // The first file names the cluster; the second redefines it (ignored) and adds a context and a user whose
+        // tokenFile is next to the second file.
+        await File.WriteAllTextAsync(Path.Combine(first, "config"), $"current-context: other\nclusters:\n- name: c\n  cluster: {{server: '{kube.Url}'}}\n");
+        await File.WriteAllTextAsync(Path.Combine(second, "config"), "current-context: ignored\nclusters:\n- name: c\n  cluster: {server: 'http://127.0.0.1:1'}\ncontexts:\n- name: b\n  context: {cluster: c, user: u, namespace: ops}\nusers:\n- name: u\n  user: {tokenFile: token}\n");
+        var action = Action(new Dictionary<string, string> { ["KUBECONFIG"] = $"{Path.Combine(first, "config")}:{Path.Combine(dir, "absent")}:{Path.Combine(second, "config")}" });
+
+        var result = await action.ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "node", ["name"] = "node-1", ["context"] = "b" }), CancellationToken.None);
+        Assert.True(result["ready"]!.GetValue<bool>());
+        Assert.Equal($"Bearer {kube.Token}", kube.Requests.Single().Header("Authorization"));
+
+        // The current-context is the first file's, which names a context no file defines.
+        var ex = await Assert.ThrowsAsync<StepException>(() => action.ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "node", ["name"] = "node-1" }), CancellationToken.None));
+        Assert.EndsWith("has no context 'other'; it has: b", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_server_url_with_a_path_keeps_it_before_the_api_path()
+    {
+        // Proxies such as Rancher's serve a cluster's API below a path: /k8s/clusters/ID/api/v1/...
+        var proxied = Path.Combine(dir, "proxied");
+        await File.WriteAllTextAsync(proxied, $"current-context: a\ncontexts:\n- name: a\n  context: {{cluster: c, user: u}}\nclusters:\n- name: c\n  cluster: {{server: '{kube.Url}/k8s/clusters/c-1'}}\nusers:\n- name: u\n  user: {{token: '{kube.Token}'}}\n");
+        var ex = await Assert.ThrowsAsync<StepException>(() => Action().ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "node", ["name"] = "node-1", ["kubeconfig"] = proxied }), CancellationToken.None));
+        Assert.Equal("KubernetesNotFound", ex.Kind); // the fake serves at its root
+        Assert.Equal("/k8s/clusters/c-1/api/v1/nodes/node-1", kube.Requests.Single().Path);
+    }
+
+    [Fact]
+    public async Task A_watch_that_reports_an_error_event_is_read_again_and_watched_from_the_new_version()
+    {
+        kube.Deployment("prod", "api", replicas: 2, available: false);
+        var watches = 0;
+        kube.OnWatch = _ =>
+        {
+            var obj = kube.Get("/apis/apps/v1/namespaces/prod/deployments/api")!;
+            if (++watches == 1)
+            {
+                // 410 Gone: the version is too old. What follows an error event is not trusted.
+                var gone = new JsonObject { ["kind"] = "Status", ["apiVersion"] = "v1", ["status"] = "Failure", ["code"] = 410, ["reason"] = "Expired", ["message"] = "too old resource version" };
+                var late = (JsonObject)obj.DeepClone();
+                late["status"] = FakeKubernetes.DeploymentStatus(2, available: true, observedGeneration: 1);
+                return [("ERROR", gone), ("MODIFIED", late)];
+            }
+
+            obj["status"] = FakeKubernetes.DeploymentStatus(2, available: true, observedGeneration: 1);
+            return [("MODIFIED", obj)];
+        };
+
+        var pause = time.WaitForTimerAsync(TimeSpan.FromSeconds(1));
+        var wait = Action().ExecuteAsync(Request(new JsonObject { ["operation"] = "wait", ["kind"] = "deployment", ["name"] = "api", ["condition"] = "Available", ["timeout"] = "2m" }), CancellationToken.None);
+        await pause; // the pause before watching again: the error event ended the first watch
+        Assert.False(wait.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(1));
+        var result = await wait;
+
+        Assert.True(result["ready"]!.GetValue<bool>());
+        Assert.Equal(2, watches);
+        Assert.Equal(2, kube.Requests.Count(r => r.Query.Contains("watch=true", StringComparison.Ordinal)));
+        Assert.Equal(2, kube.Requests.Count(r => r.Path == "/apis/apps/v1/namespaces/prod/deployments/api"));
+    }
+
+    [Fact]
     public async Task In_cluster_credentials_read_the_service_account_token_ca_and_namespace()
     {
         using var certificates = new TestCertificates();

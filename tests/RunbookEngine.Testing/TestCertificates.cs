@@ -31,8 +31,8 @@ public sealed class TestCertificates : IDisposable
     /// <summary>Gets the CA certificate in PEM.</summary>
     public string AuthorityPem => Authority.ExportCertificatePem();
 
-    /// <summary>Issues a certificate signed by the CA.</summary>
-    public X509Certificate2 Issue(string subject, bool serverAuth)
+    /// <summary>Issues a certificate signed by the CA; a server certificate is for 127.0.0.1 and, if given, one DNS name.</summary>
+    public X509Certificate2 Issue(string subject, bool serverAuth, string? dnsName = null)
     {
         using var key = RSA.Create(2048);
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -42,6 +42,11 @@ public sealed class TestCertificates : IDisposable
         {
             var san = new SubjectAlternativeNameBuilder();
             san.AddIpAddress(IPAddress.Loopback);
+            if (dnsName is not null)
+            {
+                san.AddDnsName(dnsName);
+            }
+
             request.CertificateExtensions.Add(san.Build());
         }
 

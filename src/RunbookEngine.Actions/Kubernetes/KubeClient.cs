@@ -1,20 +1,29 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Security;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
+using k8s;
 using RunbookEngine.Workflows;
 
 namespace RunbookEngine.Actions.Kubernetes;
 
 /// <summary>
-/// A small typed client for the Kubernetes REST API: JSON in and out, API errors (<c>Status</c> objects) turned
-/// into step failures that say whether a retry can help, and watches read line by line. Transient failures are
-/// tried again within the attempt (<see cref="Transient"/>): reads on 429 and 5xx, any request whose connection failed.
+/// The <c>kubernetes</c> action's calls, on the official client (<see cref="k8s.Kubernetes"/>): its HTTP pipeline
+/// (client certificate, TLS server name, <c>insecure-skip-tls-verify</c>) and its credentials (tokens, rotating token
+/// files, exec plugins, basic) carry every request, and watches are its typed watches. Reads and writes stay JSON
+/// (the action works on any of its kinds by path), with API errors (<c>Status</c> objects) turned into step failures
+/// that say whether a retry can help. Transient failures are tried again within the attempt (<see cref="Transient"/>):
+/// reads on 429 and 5xx, any request whose connection failed. One client per cluster identity is kept, so connections
+/// are reused across steps.
 /// </summary>
+/// <remarks>
+/// A cluster with its own CA is checked here, not by the official client: its check accepts a certificate that chains
+/// to the CA but was issued for another name (it ignores the name whenever the chain needed the custom CA). This one
+/// demands the name and the chain.
+/// </remarks>
 internal sealed class KubeClient(KubeCluster cluster, TimeProvider time)
 {
     /// <summary>The content type of a JSON merge patch (RFC 7386), which every resource accepts.</summary>
@@ -22,7 +31,7 @@ internal sealed class KubeClient(KubeCluster cluster, TimeProvider time)
 
     private const int MaxBody = 8 << 20;
 
-    private static readonly ConcurrentDictionary<string, HttpClient> Clients = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, Lazy<k8s.Kubernetes>> Clients = new(StringComparer.Ordinal);
 
     /// <summary>Gets the cluster.</summary>
     public KubeCluster Cluster => cluster;
@@ -88,120 +97,180 @@ internal sealed class KubeClient(KubeCluster cluster, TimeProvider time)
         };
     }
 
-    /// <summary>Watches a collection; ends when the server ends the watch (its timeout) or cancellation.</summary>
-    /// <param name="path">The collection path with its query (fieldSelector, resourceVersion, timeoutSeconds); <c>watch=true</c> is added.</param>
+    /// <summary>
+    /// Watches one object through the official client's typed watch of its kind; ends when the server ends the watch
+    /// (its timeout), reports an error event (e.g. 410 Gone: the version is too old), cannot be reached or throttles
+    /// (the caller reads again and re-watches), or on cancellation.
+    /// </summary>
+    /// <param name="kind">The kind.</param>
+    /// <param name="ns">The namespace (ignored for cluster-scoped kinds).</param>
+    /// <param name="name">The object's name.</param>
+    /// <param name="resourceVersion">The version to watch from, or null.</param>
+    /// <param name="timeoutSeconds">How long the server keeps the watch open.</param>
     /// <param name="cancellationToken">Cancellation.</param>
-    /// <returns>The events: type (ADDED, MODIFIED, DELETED, ERROR, BOOKMARK) and object.</returns>
-    public async IAsyncEnumerable<(string Type, JsonObject Object)> WatchAsync(string path, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <returns>The events: type (ADDED, MODIFIED, DELETED, BOOKMARK) and object.</returns>
+    public async IAsyncEnumerable<(string Type, JsonObject Object)> WatchAsync(KubeKind kind, string ns, string name, string? resourceVersion, int timeoutSeconds, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        path += (path.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "watch=true";
-        HttpResponseMessage response;
-        try
+        var ended = false;
+        void OnError(Exception _) => ended = true; // a Status event or a line that is not an event: read again
+        var events = WatchKindAsync(Api(), kind, ns, "metadata.name=" + name, resourceVersion, timeoutSeconds, OnError, cancellationToken);
+        var path = kind.Path(ns, null) + "?watch=true";
+        var enumerator = events.GetAsyncEnumerator(cancellationToken);
+        await using var _ = enumerator.ConfigureAwait(false);
+        while (!ended)
         {
-            response = await Transient.SendAsync(Client(), () => Request(HttpMethod.Get, path, null, null), isRead: true, time, cancellationToken).ConfigureAwait(false);
-        }
-        catch (HttpRequestException ex)
-        {
-            throw Unreachable(ex);
-        }
-
-        using (response)
-        {
-            if (!response.IsSuccessStatusCode)
+            try
             {
-                Check(HttpMethod.Get, path, (int)response.StatusCode, await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
+                if (!await enumerator.MoveNextAsync().ConfigureAwait(false))
+                {
+                    yield break;
+                }
+            }
+            catch (k8s.Autorest.HttpOperationException ex) when (ex.Response is { } response)
+            {
+                var status = (int)response.StatusCode;
+                if (status is 429 or >= 500)
+                {
+                    yield break; // the caller's read is retried as any read is
+                }
+
+                Check(HttpMethod.Get, path, status, response.Content ?? string.Empty);
+                yield break;
+            }
+            catch (HttpRequestException)
+            {
+                yield break; // refused, reset or ended by a proxy: the caller's read says whether the server is gone
+            }
+            catch (IOException)
+            {
+                yield break;
             }
 
-            var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            await using (stream.ConfigureAwait(false))
+            if (!ended)
             {
-                using var reader = new StreamReader(stream, Encoding.UTF8);
-                while (true)
-                {
-                    string? line;
-                    try
-                    {
-                        line = await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (Exception ex) when (ex is IOException or HttpRequestException)
-                    {
-                        yield break; // the server or a proxy ended the watch: the caller reads again and re-watches
-                    }
-
-                    if (line is null)
-                    {
-                        yield break;
-                    }
-
-                    if (With.TryParseJson(line) is JsonObject e && e["type"] is JsonValue t && t.TryGetValue<string>(out var type) && e["object"] is JsonObject o)
-                    {
-                        yield return (type, o);
-                    }
-                }
+                var (type, obj) = enumerator.Current;
+                yield return (type.ToString().ToUpperInvariant(), obj);
             }
         }
     }
 
-    private static string Key(KubeCluster c) => string.Join(
-        '|',
-        c.Server.GetLeftPart(UriPartial.Authority),
-        c.Insecure,
-        c.ClientCertificate?.Thumbprint,
-        c.Authorities is null ? string.Empty : string.Join(',', c.Authorities.Select(a => a.Thumbprint)));
-
     private StepException Unreachable(HttpRequestException ex) =>
         new("KubernetesUnreachable", $"{cluster.Server.GetLeftPart(UriPartial.Authority)} ({cluster.Source}): {ex.Message}" + (ex.InnerException is { } inner && inner.Message != ex.Message ? $" ({inner.Message})" : string.Empty));
 
-    private HttpClient Client() => Clients.GetOrAdd(Key(cluster), _ =>
+    /// <summary>The official client's typed watch for one kind, its objects as JSON.</summary>
+    private static IAsyncEnumerable<(k8s.WatchEventType, JsonObject)> WatchKindAsync(k8s.Kubernetes api, KubeKind kind, string ns, string field, string? version, int timeout, Action<Exception> onError, CancellationToken cancellationToken) => kind.Name switch
     {
-        var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), AllowAutoRedirect = false };
-        if (cluster.ClientCertificate is { } cert)
-        {
-            handler.SslOptions.ClientCertificates = [cert];
-            handler.SslOptions.LocalCertificateSelectionCallback = (_, _, _, _, _) => cert;
-        }
+        "pod" => JsonAsync(api.CoreV1.WatchListNamespacedPodAsync(ns, fieldSelector: field, resourceVersion: version, timeoutSeconds: timeout, onError: onError, cancellationToken: cancellationToken)),
+        "node" => JsonAsync(api.CoreV1.WatchListNodeAsync(fieldSelector: field, resourceVersion: version, timeoutSeconds: timeout, onError: onError, cancellationToken: cancellationToken)),
+        "namespace" => JsonAsync(api.CoreV1.WatchListNamespaceAsync(fieldSelector: field, resourceVersion: version, timeoutSeconds: timeout, onError: onError, cancellationToken: cancellationToken)),
+        "service" => JsonAsync(api.CoreV1.WatchListNamespacedServiceAsync(ns, fieldSelector: field, resourceVersion: version, timeoutSeconds: timeout, onError: onError, cancellationToken: cancellationToken)),
+        "configmap" => JsonAsync(api.CoreV1.WatchListNamespacedConfigMapAsync(ns, fieldSelector: field, resourceVersion: version, timeoutSeconds: timeout, onError: onError, cancellationToken: cancellationToken)),
+        "persistentvolumeclaim" => JsonAsync(api.CoreV1.WatchListNamespacedPersistentVolumeClaimAsync(ns, fieldSelector: field, resourceVersion: version, timeoutSeconds: timeout, onError: onError, cancellationToken: cancellationToken)),
+        "deployment" => JsonAsync(api.AppsV1.WatchListNamespacedDeploymentAsync(ns, fieldSelector: field, resourceVersion: version, timeoutSeconds: timeout, onError: onError, cancellationToken: cancellationToken)),
+        "statefulset" => JsonAsync(api.AppsV1.WatchListNamespacedStatefulSetAsync(ns, fieldSelector: field, resourceVersion: version, timeoutSeconds: timeout, onError: onError, cancellationToken: cancellationToken)),
+        "daemonset" => JsonAsync(api.AppsV1.WatchListNamespacedDaemonSetAsync(ns, fieldSelector: field, resourceVersion: version, timeoutSeconds: timeout, onError: onError, cancellationToken: cancellationToken)),
+        "replicaset" => JsonAsync(api.AppsV1.WatchListNamespacedReplicaSetAsync(ns, fieldSelector: field, resourceVersion: version, timeoutSeconds: timeout, onError: onError, cancellationToken: cancellationToken)),
+        "job" => JsonAsync(api.BatchV1.WatchListNamespacedJobAsync(ns, fieldSelector: field, resourceVersion: version, timeoutSeconds: timeout, onError: onError, cancellationToken: cancellationToken)),
+        "cronjob" => JsonAsync(api.BatchV1.WatchListNamespacedCronJobAsync(ns, fieldSelector: field, resourceVersion: version, timeoutSeconds: timeout, onError: onError, cancellationToken: cancellationToken)),
+        _ => throw new StepException("InvalidInput", $"kubernetes: cannot watch kind '{kind.Name}'", nonRetryable: true),
+    };
 
-        var authorities = cluster.Authorities;
-        var insecure = cluster.Insecure;
-        if (insecure || authorities is not null)
+    private static async IAsyncEnumerable<(k8s.WatchEventType, JsonObject)> JsonAsync<T>(IAsyncEnumerable<(k8s.WatchEventType, T)> events)
+    {
+        await foreach (var (type, obj) in events.ConfigureAwait(false))
         {
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+            if (JsonNode.Parse(k8s.KubernetesJson.Serialize(obj)) is JsonObject json)
             {
-                if (insecure)
-                {
-                    return true;
-                }
+                yield return (type, json);
+            }
+        }
+    }
 
-                // The name must match whatever the trust anchor; only the chain is judged against the kubeconfig's CA.
-                if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None)
+    private static k8s.Kubernetes Create(KubeCluster cluster)
+    {
+        var config = cluster.Config;
+        config.HttpClientTimeout = Timeout.InfiniteTimeSpan; // watches stay open; every call has its own deadline
+        config.UserAgent = "runbookengine/1.0";
+        var authorities = cluster.Authorities;
+        config.FirstMessageHandlerSetup = handler =>
+        {
+            handler.PooledConnectionLifetime = TimeSpan.FromMinutes(5);
+            handler.AllowAutoRedirect = false;
+            if (authorities is not null && !config.SkipTlsVerify)
+            {
+                handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
                 {
-                    return false;
-                }
+                    // The name must match whatever the trust anchor; only the chain is judged against the kubeconfig's CA.
+                    if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None)
+                    {
+                        return false;
+                    }
 
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.AddRange(authorities!);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                using var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
-                return chain.Build(leaf);
-            };
+                    using var chain = new X509Chain();
+                    chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                    chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
+                    chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                    using var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+                    return chain.Build(leaf);
+                };
+            }
+        };
+
+        try
+        {
+            return new k8s.Kubernetes(config);
+        }
+        catch (Exception ex) when (ex is k8s.Exceptions.KubeConfigException or global::System.Security.Cryptography.CryptographicException)
+        {
+            throw new StepException("KubernetesConfig", $"kubernetes: {cluster.Source}: {ex.Message}", nonRetryable: true);
+        }
+    }
+
+    private k8s.Kubernetes Api()
+    {
+        var lazy = Clients.GetOrAdd(cluster.Key, _ => new Lazy<k8s.Kubernetes>(() => Create(cluster)));
+        try
+        {
+            return lazy.Value;
+        }
+        catch (StepException)
+        {
+            Clients.TryRemove(new KeyValuePair<string, Lazy<k8s.Kubernetes>>(cluster.Key, lazy));
+            throw;
+        }
+    }
+
+    private async Task<AuthenticationHeaderValue?> AuthorizationAsync(k8s.Kubernetes api, CancellationToken cancellationToken)
+    {
+        if (api.Credentials is null)
+        {
+            return null;
         }
 
-        return new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
-    });
+        using var probe = new HttpRequestMessage(HttpMethod.Get, api.BaseUri);
+        try
+        {
+            await api.Credentials.ProcessHttpRequestAsync(probe, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A token file (service account, tokenFile) that went away: a remount may bring it back.
+            throw new StepException("KubernetesCredentials", $"kubernetes: cannot read the token of {cluster.Source}: {ex.Message}");
+        }
 
-    private HttpRequestMessage Request(HttpMethod method, string path, string? body, string? contentType)
+        return probe.Headers.Authorization;
+    }
+
+    private static HttpRequestMessage Request(k8s.Kubernetes api, HttpMethod method, string path, string? body, string? contentType, AuthenticationHeaderValue? authorization, string? tlsServerName)
     {
-        var message = new HttpRequestMessage(method, new Uri(cluster.Server, path));
+        // The server's URL may carry a path (a proxy such as Rancher's /k8s/clusters/ID): the API path goes below it.
+        var message = new HttpRequestMessage(method, new Uri(api.BaseUri.AbsoluteUri.TrimEnd('/') + path));
         message.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         message.Headers.UserAgent.Add(new ProductInfoHeaderValue("runbookengine", "1.0"));
-        if (cluster.Token() is { Length: > 0 } token)
+        message.Headers.Authorization = authorization;
+        if (tlsServerName is not null)
         {
-            message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        }
-        else if (cluster.Basic is var (user, password))
-        {
-            message.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
+            message.Headers.Host = tlsServerName; // as the official client does: the TLS name is the request's host
         }
 
         if (body is not null)
@@ -217,7 +286,9 @@ internal sealed class KubeClient(KubeCluster cluster, TimeProvider time)
     {
         try
         {
-            using var response = await Transient.SendAsync(Client(), () => Request(method, path, body, contentType), isRead: method == HttpMethod.Get, time, cancellationToken).ConfigureAwait(false);
+            var api = Api();
+            var authorization = await AuthorizationAsync(api, cancellationToken).ConfigureAwait(false);
+            using var response = await Transient.SendAsync(api.HttpClient, () => Request(api, method, path, body, contentType, authorization, cluster.Config.TlsServerName), isRead: method == HttpMethod.Get, time, cancellationToken).ConfigureAwait(false);
             if (response.Content.Headers.ContentLength > MaxBody)
             {
                 throw new StepException("KubernetesError", $"{method} {path}: the answer is larger than {MaxBody >> 20} MiB", nonRetryable: true);

@@ -1,35 +1,44 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using k8s;
+using k8s.Authentication;
+using k8s.KubeConfigModels;
 using RunbookEngine.Workflows;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace RunbookEngine.Actions.Kubernetes;
 
-/// <summary>Where and how to reach one cluster: read from a kubeconfig or from a pod's service account.</summary>
+/// <summary>Where and how to reach one cluster: the official client's configuration, read from a kubeconfig or a pod's service account.</summary>
+/// <param name="Config">
+/// The configuration the official client is built from: host, TLS server name, <c>insecure-skip-tls-verify</c>, client
+/// certificate, token, token provider or basic credentials. Its <see cref="KubernetesClientConfiguration.SslCaCerts"/> is
+/// left empty on purpose: the client's own check of a custom CA accepts a certificate issued for another name
+/// (see <see cref="KubeClient"/>), so the CA is kept in <paramref name="Authorities"/> and checked with the name.
+/// </param>
 /// <param name="Server">The API server's base URL.</param>
 /// <param name="Namespace">The namespace used when a step names none.</param>
 /// <param name="Source">Where these credentials came from (for messages; never a secret).</param>
-/// <param name="Token">Reads the bearer token (again on every request: service-account tokens rotate), or null.</param>
-/// <param name="Basic">A user name and password, or null.</param>
-/// <param name="ClientCertificate">A client certificate with its key, or null.</param>
 /// <param name="Authorities">The CAs the server's certificate must chain to, or null for the system's.</param>
-/// <param name="Insecure">Whether the server's certificate is not checked at all (insecure-skip-tls-verify).</param>
+/// <param name="Key">What makes two clusters the same client (server, TLS and credential identity; secrets only as hashes).</param>
 internal sealed record KubeCluster(
+    KubernetesClientConfiguration Config,
     Uri Server,
     string Namespace,
     string Source,
-    Func<string?> Token,
-    (string User, string Password)? Basic,
-    X509Certificate2? ClientCertificate,
     X509Certificate2Collection? Authorities,
-    bool Insecure);
+    string Key);
 
 /// <summary>
 /// Finds credentials the way kubectl does: the step's <c>kubeconfig</c>, else <c>KUBECONFIG</c> (a list of files,
 /// merged: the first file that sets a name wins), else <c>~/.kube/config</c>, else the pod's service account
-/// (<c>KUBERNETES_SERVICE_HOST</c> and <c>/var/run/secrets/kubernetes.io/serviceaccount</c>).
+/// (<c>KUBERNETES_SERVICE_HOST</c> and <c>/var/run/secrets/kubernetes.io/serviceaccount</c>). Files are read into the
+/// official client's kubeconfig model (<see cref="KubernetesClientConfiguration.LoadKubeConfig(FileInfo, bool)"/>);
+/// client certificates are loaded by its client, rotating tokens (service account, <c>tokenFile</c>) by its
+/// <see cref="TokenFileAuth"/>, exec plugins by <see cref="KubeExecCredential"/> on its
+/// <see cref="KubernetesClientConfiguration.ExecuteExternalCommand"/>. What this class adds is kubectl's merge of
+/// several files with each name's file remembered, and errors that name the file, context, cluster or user.
 /// </summary>
 internal sealed class KubeCredentials(Func<string, string?> environment, string serviceAccountDirectory, TimeProvider? timeProvider = null)
 {
@@ -72,11 +81,39 @@ internal sealed class KubeCredentials(Func<string, string?> environment, string 
 
     private static StepException Config(string message) => new("KubernetesConfig", "kubernetes: " + message, nonRetryable: true);
 
-    private static byte[] Base64(string value, string what, string file)
+    private static string Hash(string? secret) => secret is null ? "-" : Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
+
+    private static X509Certificate2Collection Authorities(Func<X509Certificate2Collection> load, string where)
+    {
+        X509Certificate2Collection collection;
+        try
+        {
+            collection = load();
+        }
+        catch (Exception ex) when (ex is CryptographicException or FormatException)
+        {
+            throw Config($"{where}: the certificate authority is not a PEM certificate: {ex.Message}");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw Config($"cannot read the certificate authority {where}: {ex.Message}");
+        }
+
+        return collection.Count > 0 ? collection : throw Config($"{where}: the certificate authority holds no PEM certificate");
+    }
+
+    private static X509Certificate2Collection Pem(string pem)
+    {
+        var collection = new X509Certificate2Collection();
+        collection.ImportFromPem(pem);
+        return collection;
+    }
+
+    private static string Decode(string base64, string what, string file)
     {
         try
         {
-            return Convert.FromBase64String(value);
+            return Encoding.ASCII.GetString(Convert.FromBase64String(base64));
         }
         catch (FormatException)
         {
@@ -84,25 +121,61 @@ internal sealed class KubeCredentials(Func<string, string?> environment, string 
         }
     }
 
-    private static string? Scalar(YamlMappingNode? map, string key) =>
-        map is not null && map.Children.TryGetValue(new YamlScalarNode(key), out var v) && v is YamlScalarNode s && !string.IsNullOrEmpty(s.Value) ? s.Value : null;
-
-    private static YamlMappingNode? Mapping(YamlMappingNode? map, string key) =>
-        map is not null && map.Children.TryGetValue(new YamlScalarNode(key), out var v) ? v as YamlMappingNode : null;
-
-    private static X509Certificate2Collection Authorities(byte[] pem, string file)
+    private static string Check(string base64, string what, string file)
     {
-        var collection = new X509Certificate2Collection();
+        Decode(base64, what, file);
+        return base64;
+    }
+
+    private static byte[] ReadBytes(string path, string what)
+    {
         try
         {
-            collection.ImportFromPem(Encoding.ASCII.GetString(pem));
+            return File.ReadAllBytes(path);
         }
-        catch (CryptographicException ex)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw Config($"{file}: the certificate authority is not a PEM certificate: {ex.Message}");
+            throw Config($"cannot read {what} {path}: {ex.Message}");
+        }
+    }
+
+    private static string Relative(string path, string kubeconfig) =>
+        Path.IsPathRooted(path) ? path : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(kubeconfig)) ?? ".", path);
+
+    private static string Readable(string path, string what) =>
+        File.Exists(path) ? path : throw Config($"cannot read {what} {path}: it does not exist");
+
+    /// <summary>
+    /// kubectl's <c>tokenFile</c>, which the official model does not carry: read from the user's own file, or null.
+    /// </summary>
+    private static string? TokenFile(string file, string user)
+    {
+        var stream = new YamlStream();
+        using (var reader = new StreamReader(file))
+        {
+            stream.Load(reader);
         }
 
-        return collection.Count > 0 ? collection : throw Config($"{file}: the certificate authority holds no PEM certificate");
+        var users = stream.Documents.Count > 0 && stream.Documents[0].RootNode is YamlMappingNode root && root.Children.TryGetValue(new YamlScalarNode("users"), out var u) ? u as YamlSequenceNode : null;
+        var entry = users?.Children.OfType<YamlMappingNode>().FirstOrDefault(n => n.Children.TryGetValue(new YamlScalarNode("name"), out var name) && name is YamlScalarNode s && s.Value == user);
+        return entry is not null && entry.Children.TryGetValue(new YamlScalarNode("user"), out var details) && details is YamlMappingNode map
+            && map.Children.TryGetValue(new YamlScalarNode("tokenFile"), out var value) && value is YamlScalarNode { Value.Length: > 0 } path ? path.Value : null;
+    }
+
+    private static K8SConfiguration Read(string file)
+    {
+        try
+        {
+            return KubernetesClientConfiguration.LoadKubeConfig(new FileInfo(file), useRelativePaths: true) ?? new K8SConfiguration();
+        }
+        catch (YamlException ex)
+        {
+            throw Config($"{file}:{ex.Start.Line}:{ex.Start.Column}: {ex.InnerException?.Message ?? ex.Message}");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw Config($"cannot read kubeconfig {file}: {ex.Message}");
+        }
     }
 
     private KubeCluster? InCluster()
@@ -113,6 +186,8 @@ internal sealed class KubeCredentials(Func<string, string?> environment, string 
             return null;
         }
 
+        // The official client's InClusterConfig reads the process's environment and the fixed mount path; this is the
+        // same configuration built from the environment and directory this worker was given (tests point them elsewhere).
         var port = environment("KUBERNETES_SERVICE_PORT") is { Length: > 0 } p ? p : "443";
         var tokenFile = Path.Combine(serviceAccountDirectory, "token");
         var caFile = Path.Combine(serviceAccountDirectory, "ca.crt");
@@ -121,24 +196,35 @@ internal sealed class KubeCredentials(Func<string, string?> environment, string 
             throw Config($"KUBERNETES_SERVICE_HOST is set but there is no service-account token at {tokenFile} (automountServiceAccountToken: false?)");
         }
 
-        var ns = File.Exists(Path.Combine(serviceAccountDirectory, "namespace")) ? File.ReadAllText(Path.Combine(serviceAccountDirectory, "namespace")).Trim() : "default";
+        var nsFile = Path.Combine(serviceAccountDirectory, "namespace");
+        var ns = File.Exists(nsFile) ? File.ReadAllText(nsFile).Trim() : "default";
         var server = new UriBuilder("https", host.Contains(':', StringComparison.Ordinal) ? $"[{host}]" : host, int.Parse(port, global::System.Globalization.CultureInfo.InvariantCulture)).Uri;
-        return new KubeCluster(
-            server,
-            ns,
-            "the pod's service account",
-            () => File.ReadAllText(tokenFile).Trim(),
-            null,
-            null,
-            File.Exists(caFile) ? Authorities(File.ReadAllBytes(caFile), caFile) : null,
-            false);
+        var authorities = File.Exists(caFile) ? Authorities(() => Pem(File.ReadAllText(caFile)), caFile) : null;
+        var config = new KubernetesClientConfiguration
+        {
+            Host = server.AbsoluteUri,
+            Namespace = ns,
+            TokenProvider = new TokenFileAuth(tokenFile), // re-read as the kubelet rotates it
+        };
+        return new KubeCluster(config, server, ns, "the pod's service account", authorities, Identity(server, config, authorities, "file:" + tokenFile));
     }
+
+    private static string Identity(Uri server, KubernetesClientConfiguration config, X509Certificate2Collection? authorities, string credential) => string.Join(
+        '\n',
+        server.AbsoluteUri,
+        config.SkipTlsVerify,
+        config.TlsServerName,
+        authorities is null ? "-" : string.Join(',', authorities.Select(a => a.Thumbprint)),
+        Hash(config.ClientCertificateData),
+        Hash(config.ClientCertificateKeyData),
+        credential);
 
     private KubeCluster FromKubeconfig(List<string> files, string? context)
     {
-        var clusters = new Dictionary<string, (YamlMappingNode Node, string File)>(StringComparer.Ordinal);
-        var users = new Dictionary<string, (YamlMappingNode Node, string File)>(StringComparer.Ordinal);
-        var contexts = new Dictionary<string, YamlMappingNode>(StringComparer.Ordinal);
+        // kubectl's merge: the first file to define a name wins, and each name keeps the file its paths are relative to.
+        var clusters = new Dictionary<string, (ClusterEndpoint Endpoint, string File)>(StringComparer.Ordinal);
+        var users = new Dictionary<string, (UserCredentials Credentials, string File)>(StringComparer.Ordinal);
+        var contexts = new Dictionary<string, ContextDetails>(StringComparer.Ordinal);
         string? current = null;
         foreach (var file in files)
         {
@@ -152,34 +238,31 @@ internal sealed class KubeCredentials(Func<string, string?> environment, string 
                 continue;
             }
 
-            YamlMappingNode root;
-            try
+            var read = Read(file);
+            current ??= string.IsNullOrEmpty(read.CurrentContext) ? null : read.CurrentContext;
+            foreach (var c in read.Clusters ?? [])
             {
-                var stream = new YamlStream();
-                using (var reader = new StreamReader(file))
+                if (!string.IsNullOrEmpty(c.Name))
                 {
-                    stream.Load(reader);
+                    clusters.TryAdd(c.Name, (c.ClusterEndpoint ?? throw Config($"{file}: clusters entry '{c.Name}' has no 'cluster' mapping"), file));
                 }
-
-                root = stream.Documents.Count > 0 ? stream.Documents[0].RootNode as YamlMappingNode ?? throw Config($"{file} is not a kubeconfig (a mapping with clusters, users, contexts)") : [];
-            }
-            catch (YamlException ex)
-            {
-                throw Config($"{file}:{ex.Start.Line}:{ex.Start.Column}: {ex.InnerException?.Message ?? ex.Message}");
-            }
-            catch (IOException ex)
-            {
-                throw Config($"cannot read kubeconfig {file}: {ex.Message}");
-            }
-            catch (UnauthorizedAccessException ex)
-            {
-                throw Config($"cannot read kubeconfig {file}: {ex.Message}");
             }
 
-            current ??= Scalar(root, "current-context");
-            Collect(root, "clusters", "cluster", file, (name, node) => clusters.TryAdd(name, (node, file)));
-            Collect(root, "users", "user", file, (name, node) => users.TryAdd(name, (node, file)));
-            Collect(root, "contexts", "context", file, (name, node) => contexts.TryAdd(name, node));
+            foreach (var u in read.Users ?? [])
+            {
+                if (!string.IsNullOrEmpty(u.Name))
+                {
+                    users.TryAdd(u.Name, (u.UserCredentials ?? new UserCredentials(), file));
+                }
+            }
+
+            foreach (var c in read.Contexts ?? [])
+            {
+                if (!string.IsNullOrEmpty(c.Name))
+                {
+                    contexts.TryAdd(c.Name, c.ContextDetails ?? throw Config($"{file}: contexts entry '{c.Name}' has no 'context' mapping"));
+                }
+            }
         }
 
         var source = string.Join(Path.PathSeparator, files);
@@ -189,120 +272,110 @@ internal sealed class KubeCredentials(Func<string, string?> environment, string 
             throw Config($"{source} has no context '{name}'" + (contexts.Count > 0 ? $"; it has: {string.Join(", ", contexts.Keys.Order(StringComparer.Ordinal))}" : string.Empty));
         }
 
-        var clusterName = Scalar(ctx, "cluster") ?? throw Config($"context '{name}' in {source} names no cluster");
+        var clusterName = string.IsNullOrEmpty(ctx.Cluster) ? throw Config($"context '{name}' in {source} names no cluster") : ctx.Cluster;
         if (!clusters.TryGetValue(clusterName, out var cluster))
         {
             throw Config($"context '{name}' names cluster '{clusterName}', which {source} does not define");
         }
 
-        var server = Scalar(cluster.Node, "server");
+        var server = cluster.Endpoint.Server;
         if (server is null || !Uri.TryCreate(server, UriKind.Absolute, out var serverUri) || serverUri.Scheme is not ("http" or "https"))
         {
             throw Config($"cluster '{clusterName}' in {cluster.File} has no http(s) 'server'");
         }
 
+        var config = new KubernetesClientConfiguration
+        {
+            Host = serverUri.AbsoluteUri,
+            SkipTlsVerify = cluster.Endpoint.SkipTlsVerify,
+            TlsServerName = string.IsNullOrEmpty(cluster.Endpoint.TlsServerName) ? null : cluster.Endpoint.TlsServerName,
+            Namespace = string.IsNullOrEmpty(ctx.Namespace) ? "default" : ctx.Namespace,
+        };
+
         X509Certificate2Collection? authorities = null;
-        if (Scalar(cluster.Node, "certificate-authority-data") is { } caData)
+        if (!string.IsNullOrEmpty(cluster.Endpoint.CertificateAuthorityData))
         {
-            authorities = Authorities(Base64(caData, $"cluster '{clusterName}' certificate-authority-data", cluster.File), cluster.File);
+            var pem = Decode(cluster.Endpoint.CertificateAuthorityData, $"cluster '{clusterName}' certificate-authority-data", cluster.File);
+            authorities = Authorities(() => Pem(pem), cluster.File);
         }
-        else if (Scalar(cluster.Node, "certificate-authority") is { } caPath)
+        else if (!string.IsNullOrEmpty(cluster.Endpoint.CertificateAuthority))
         {
-            var path = Relative(caPath, cluster.File);
-            authorities = Authorities(ReadBytes(path, $"cluster '{clusterName}' certificate-authority"), path);
-        }
-
-        Func<string?> token = () => null;
-        (string, string)? basic = null;
-        X509Certificate2? clientCertificate = null;
-        var userName = Scalar(ctx, "user");
-        if (userName is not null)
-        {
-            if (!users.TryGetValue(userName, out var user))
-            {
-                throw Config($"context '{name}' names user '{userName}', which {source} does not define");
-            }
-
-            if (Mapping(user.Node, "auth-provider") is not null)
-            {
-                throw Config($"user '{userName}' in {user.File} gets its credentials from an auth-provider plugin (removed from kubectl in 1.26): use its exec credential plugin instead (e.g. kubelogin, gke-gcloud-auth-plugin), a token or a client certificate");
-            }
-
-            if (Mapping(user.Node, "exec") is { } exec)
-            {
-                var credential = KubeExecCredential.Parse(exec, userName, user.File, time);
-                token = execs.GetOrAdd($"{Path.GetFullPath(user.File)}\n{userName}\n{credential.Identity}", credential).Token;
-            }
-            else if (Scalar(user.Node, "token") is { } literal)
-            {
-                token = () => literal;
-            }
-            else if (Scalar(user.Node, "tokenFile") is { } tokenFile)
-            {
-                var path = Relative(tokenFile, user.File);
-                token = () => Encoding.UTF8.GetString(ReadBytes(path, $"user '{userName}' tokenFile")).Trim();
-            }
-
-            if (Scalar(user.Node, "username") is { } u && Scalar(user.Node, "password") is { } pw)
-            {
-                basic = (u, pw);
-            }
-
-            var certPem = Scalar(user.Node, "client-certificate-data") is { } cd ? Base64(cd, $"user '{userName}' client-certificate-data", user.File)
-                : Scalar(user.Node, "client-certificate") is { } cp ? ReadBytes(Relative(cp, user.File), $"user '{userName}' client-certificate") : null;
-            var keyPem = Scalar(user.Node, "client-key-data") is { } kd ? Base64(kd, $"user '{userName}' client-key-data", user.File)
-                : Scalar(user.Node, "client-key") is { } kp ? ReadBytes(Relative(kp, user.File), $"user '{userName}' client-key") : null;
-            if (certPem is not null || keyPem is not null)
-            {
-                if (certPem is null || keyPem is null)
-                {
-                    throw Config($"user '{userName}' in {user.File} has a client certificate or a client key but not both");
-                }
-
-                try
-                {
-                    using var ephemeral = X509Certificate2.CreateFromPem(Encoding.ASCII.GetString(certPem), Encoding.ASCII.GetString(keyPem));
-                    clientCertificate = X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pkcs12), null);
-                }
-                catch (CryptographicException ex)
-                {
-                    throw Config($"user '{userName}' in {user.File}: the client certificate and key cannot be loaded: {ex.Message}");
-                }
-            }
+            var path = Readable(Relative(cluster.Endpoint.CertificateAuthority, cluster.File), $"cluster '{clusterName}' certificate-authority");
+            authorities = Authorities(() => Pem(File.ReadAllText(path)), path);
         }
 
-        var insecure = string.Equals(Scalar(cluster.Node, "insecure-skip-tls-verify"), "true", StringComparison.OrdinalIgnoreCase);
-        return new KubeCluster(serverUri, Scalar(ctx, "namespace") ?? "default", $"context '{name}' of {source}", token, basic, clientCertificate, authorities, insecure);
+        var credential = "none";
+        if (!string.IsNullOrEmpty(ctx.User))
+        {
+            credential = User(config, ctx.User, users, name, source);
+        }
+
+        return new KubeCluster(config, serverUri, config.Namespace, $"context '{name}' of {source}", authorities, Identity(serverUri, config, authorities, credential));
     }
 
-    private static void Collect(YamlMappingNode root, string listKey, string itemKey, string file, Action<string, YamlMappingNode> add)
+    /// <summary>Puts a kubeconfig user's credentials into <paramref name="config"/>.</summary>
+    /// <returns>What identifies the credential for the client cache (secrets as hashes).</returns>
+    private string User(KubernetesClientConfiguration config, string userName, Dictionary<string, (UserCredentials Credentials, string File)> users, string context, string source)
     {
-        if (!root.Children.TryGetValue(new YamlScalarNode(listKey), out var node) || node is not YamlSequenceNode list)
+        if (!users.TryGetValue(userName, out var user))
         {
-            return;
+            throw Config($"context '{context}' names user '{userName}', which {source} does not define");
         }
 
-        foreach (var item in list.Children.OfType<YamlMappingNode>())
+        var u = user.Credentials;
+        if (u.AuthProvider is not null)
         {
-            if (Scalar(item, "name") is { } name)
-            {
-                add(name, Mapping(item, itemKey) ?? throw Config($"{file}:{item.Start.Line}:{item.Start.Column}: {listKey} entry '{name}' has no '{itemKey}' mapping"));
-            }
+            throw Config($"user '{userName}' in {user.File} gets its credentials from an auth-provider plugin (removed from kubectl in 1.26): use its exec credential plugin instead (e.g. kubelogin, gke-gcloud-auth-plugin), a token or a client certificate");
         }
-    }
 
-    private static string Relative(string path, string kubeconfig) =>
-        Path.IsPathRooted(path) ? path : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(kubeconfig)) ?? ".", path);
+        string credential;
+        if (u.ExternalExecution is { } exec)
+        {
+            var plugin = KubeExecCredential.Create(exec, userName, user.File, time);
+            config.TokenProvider = execs.GetOrAdd($"{Path.GetFullPath(user.File)}\n{userName}\n{plugin.Identity}", plugin);
+            credential = "exec:" + plugin.Identity;
+        }
+        else if (!string.IsNullOrEmpty(u.Token))
+        {
+            config.AccessToken = u.Token;
+            credential = "token:" + Hash(u.Token);
+        }
+        else if (TokenFile(user.File, userName) is { } tokenFile)
+        {
+            var path = Readable(Relative(tokenFile, user.File), $"user '{userName}' tokenFile");
+            config.TokenProvider = new TokenFileAuth(path);
+            credential = "file:" + path;
+        }
+        else if (!string.IsNullOrEmpty(u.UserName) && !string.IsNullOrEmpty(u.Password))
+        {
+            config.Username = u.UserName;
+            config.Password = u.Password;
+            credential = "basic:" + u.UserName + ":" + Hash(u.Password);
+        }
+        else
+        {
+            credential = "none";
+        }
 
-    private static byte[] ReadBytes(string path, string what)
-    {
-        try
+        var hasCertificate = !string.IsNullOrEmpty(u.ClientCertificateData) || !string.IsNullOrEmpty(u.ClientCertificate);
+        var hasKey = !string.IsNullOrEmpty(u.ClientKeyData) || !string.IsNullOrEmpty(u.ClientKey);
+        if (hasCertificate != hasKey)
         {
-            return File.ReadAllBytes(path);
+            throw Config($"user '{userName}' in {user.File} has a client certificate or a client key but not both");
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+
+        if (hasCertificate)
         {
-            throw Config($"cannot read {what} {path}: {ex.Message}");
+            // Files are read now into the data form the official loader takes, so a pair given one as data and one as a
+            // file (which kubectl allows) loads too, and an unreadable file fails naming the user.
+            config.ClientCertificateData = !string.IsNullOrEmpty(u.ClientCertificateData)
+                ? Check(u.ClientCertificateData, $"user '{userName}' client-certificate-data", user.File)
+                : Convert.ToBase64String(ReadBytes(Relative(u.ClientCertificate, user.File), $"user '{userName}' client-certificate"));
+            config.ClientCertificateKeyData = !string.IsNullOrEmpty(u.ClientKeyData)
+                ? Check(u.ClientKeyData, $"user '{userName}' client-key-data", user.File)
+                : Convert.ToBase64String(ReadBytes(Relative(u.ClientKey, user.File), $"user '{userName}' client-key"));
         }
+
+        return credential;
     }
 }

@@ -1,7 +1,8 @@
+using System.Net.Http.Headers;
 using k8s;
+using k8s.Authentication;
 using k8s.KubeConfigModels;
 using RunbookEngine.Workflows;
-using YamlDotNet.RepresentationModel;
 
 namespace RunbookEngine.Actions.Kubernetes;
 
@@ -10,7 +11,7 @@ namespace RunbookEngine.Actions.Kubernetes;
 /// <c>gke-gcloud-auth-plugin</c>, <c>kubelogin</c>, ...): run by the official client's
 /// <see cref="KubernetesClientConfiguration.ExecuteExternalCommand"/> and kept until shortly before it expires.
 /// </summary>
-internal sealed class KubeExecCredential
+internal sealed class KubeExecCredential : ITokenProvider
 {
     private static readonly TimeSpan Margin = TimeSpan.FromSeconds(30);
 
@@ -32,31 +33,34 @@ internal sealed class KubeExecCredential
     /// <summary>Gets what the plugin is: its command, arguments and environment (a changed kubeconfig is another credential).</summary>
     public string Identity => string.Join('\u0001', [exec.ApiVersion, exec.Command, .. exec.Arguments, .. exec.EnvironmentVariables.SelectMany(e => e.Select(kv => kv.Key + "=" + kv.Value))]);
 
-    /// <summary>Reads a user's <c>exec:</c> block as kubectl does: apiVersion, command, args, env.</summary>
-    /// <param name="node">The <c>exec</c> mapping.</param>
+    /// <summary>Takes a user's <c>exec:</c> block as the official model read it: apiVersion, command, args, env.</summary>
+    /// <param name="exec">The <c>exec</c> block.</param>
     /// <param name="user">The user's name.</param>
     /// <param name="file">The kubeconfig it is in.</param>
     /// <param name="time">The clock of expiry.</param>
     /// <returns>The credential.</returns>
-    public static KubeExecCredential Parse(YamlMappingNode node, string user, string file, TimeProvider time)
+    public static KubeExecCredential Create(ExternalExecution exec, string user, string file, TimeProvider time)
     {
-        string? Scalar(string key) => node.Children.TryGetValue(new YamlScalarNode(key), out var v) && v is YamlScalarNode s ? s.Value : null;
-        var command = Scalar("command") is { Length: > 0 } c ? c : throw Config($"user '{user}' in {file}: 'exec' needs 'command'");
-        var exec = new ExternalExecution
+        if (string.IsNullOrEmpty(exec.Command))
         {
-            ApiVersion = Scalar("apiVersion") ?? "client.authentication.k8s.io/v1",
-            Command = command,
-            Arguments = node.Children.TryGetValue(new YamlScalarNode("args"), out var args) && args is YamlSequenceNode list
-                ? [.. list.Children.OfType<YamlScalarNode>().Select(a => a.Value ?? string.Empty)]
-                : [],
-            EnvironmentVariables = node.Children.TryGetValue(new YamlScalarNode("env"), out var env) && env is YamlSequenceNode vars
-                ? [.. vars.Children.OfType<YamlMappingNode>().Select(v => v.Children.Where(kv => kv.Key is YamlScalarNode && kv.Value is YamlScalarNode).ToDictionary(kv => ((YamlScalarNode)kv.Key).Value!, kv => ((YamlScalarNode)kv.Value).Value ?? string.Empty, StringComparer.Ordinal))]
-                : [],
-            ProvideClusterInfo = string.Equals(Scalar("provideClusterInfo"), "true", StringComparison.OrdinalIgnoreCase),
-            InstallHint = Scalar("installHint"),
+            throw Config($"user '{user}' in {file}: 'exec' needs 'command'");
+        }
+
+        var copy = new ExternalExecution
+        {
+            ApiVersion = string.IsNullOrEmpty(exec.ApiVersion) ? "client.authentication.k8s.io/v1" : exec.ApiVersion,
+            Command = exec.Command,
+            Arguments = exec.Arguments ?? [],
+            EnvironmentVariables = exec.EnvironmentVariables ?? [],
+            ProvideClusterInfo = exec.ProvideClusterInfo,
+            InstallHint = exec.InstallHint,
         };
-        return new KubeExecCredential(exec, user, file, time);
+        return new KubeExecCredential(copy, user, file, time);
     }
+
+    /// <inheritdoc/>
+    public Task<AuthenticationHeaderValue> GetAuthenticationHeaderAsync(CancellationToken cancellationToken) =>
+        Task.FromResult(new AuthenticationHeaderValue("Bearer", Token()));
 
     /// <summary>The token: the cached one while it is valid, else the plugin's new one.</summary>
     /// <returns>The bearer token.</returns>
