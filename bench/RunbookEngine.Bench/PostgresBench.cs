@@ -181,6 +181,7 @@ internal static class PostgresBench
             }
         }
 
+        var accounting = await PostgresAccounting.StartAsync(connectionString, schema);
         var busyBefore = MachineBusyMilliseconds();
         var sw = Stopwatch.StartNew();
         foreach (var c in children)
@@ -208,7 +209,8 @@ internal static class PostgresBench
         var busy = MachineBusyMilliseconds() - busyBefore;
         var rate = runs * Steps / elapsed.TotalSeconds;
         var steps = (double)runs * Steps;
-        var cpu = string.Create(CultureInfo.InvariantCulture, $"CPU per step {busy * 1000 / steps:F0} us ({workerCpu * 1000 / steps:F0} us in workers, the rest mostly PostgreSQL), machine {busy / elapsed.TotalMilliseconds / Environment.ProcessorCount:P0} busy; {transactions} write transactions, {grouped} commits in multi-row groups, {single} one by one; JIT in workers during the drain: {jitted} methods, {jitMs:F0} ms");
+        var database = await accounting.ReportAsync(steps);
+        var cpu = string.Create(CultureInfo.InvariantCulture, $"CPU per step {busy * 1000 / steps:F0} us ({workerCpu * 1000 / steps:F0} us in workers, the rest mostly PostgreSQL), machine {busy / elapsed.TotalMilliseconds / Environment.ProcessorCount:P0} busy; {transactions} write transactions, {grouped} commits in multi-row groups, {single} one by one; JIT in workers during the drain: {jitted} methods, {jitMs:F0} ms\n  database {database}");
         await using var check = new NpgsqlConnection(connectionString);
         await check.OpenAsync();
         await using (var cmd = new NpgsqlCommand($"SELECT count(*) FROM {schema}.runs WHERE status <> 'completed'", check))
