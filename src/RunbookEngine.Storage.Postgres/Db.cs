@@ -6,6 +6,15 @@ namespace RunbookEngine.Storage.Postgres;
 /// <summary>One connection and transaction, with typed parameters and the notifications the current write will send.</summary>
 internal sealed class Db(NpgsqlConnection connection, NpgsqlTransaction? transaction, bool owned = false) : IAsyncDisposable
 {
+    /// <summary>
+    /// Sent first in the hot path's transactions (the writer's groups, claims, a run's history): PostgreSQL keeps a
+    /// custom plan for a statement over arrays (<c>unnest</c>, <c>= ANY</c>), whose estimated cost knows their length,
+    /// and so plans it anew on every call; these statements have one good plan whatever the length (primary-key and
+    /// queue-index probes), and planning them was a third of the server's statement time per run
+    /// (docs/benchmarks.md). <c>SET LOCAL</c> ends with the transaction, implicit or not.
+    /// </summary>
+    public const string GenericPlans = "SET LOCAL plan_cache_mode = force_generic_plan";
+
     public NpgsqlConnection Connection { get; } = connection;
 
     public NpgsqlTransaction? Transaction { get; } = transaction;
@@ -117,6 +126,38 @@ internal sealed class Db(NpgsqlConnection connection, NpgsqlTransaction? transac
                 }
 
                 return list;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sends statements in one round trip and reads each one's rows with its own reader, in order; statements that
+    /// return no rows (SET, the prefix) are passed over.
+    /// </summary>
+    public async Task QueryEachAsync(IReadOnlyList<(string Sql, NpgsqlParameter[] Parameters)> commands, IReadOnlyList<Action<NpgsqlDataReader>> rows)
+    {
+        var batch = NewBatch(commands);
+        await using (batch.ConfigureAwait(false))
+        {
+            var r = await batch.ExecuteReaderAsync().ConfigureAwait(false);
+            await using (r.ConfigureAwait(false))
+            {
+                PrefixSent |= Prefix is not null;
+                var next = 0;
+                do
+                {
+                    if (r.FieldCount == 0)
+                    {
+                        continue;
+                    }
+
+                    var read = rows[next++];
+                    while (await r.ReadAsync().ConfigureAwait(false))
+                    {
+                        read(r);
+                    }
+                }
+                while (await r.NextResultAsync().ConfigureAwait(false));
             }
         }
     }

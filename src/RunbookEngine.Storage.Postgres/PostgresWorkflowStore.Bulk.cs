@@ -201,7 +201,15 @@ public sealed partial class PostgresWorkflowStore
         var newHeads = (plan?.Heads ?? []).ToDictionary(h => h.RunId, h => (h.Seq, h.Hash), StringComparer.Ordinal);
         (long Seq, string Hash) NewHead(CommitOperation op, RunHead old) => newHeads.TryGetValue(op.Commit.RunId, out var h) ? h : (old.Seq, old.Hash);
 
-        var commands = new List<(string Sql, NpgsqlParameter[] Parameters)> { FencingCheck(heads, NewHead) };
+        // A group of one without a status change is all statements that keep their generic plan (the commit of
+        // nearly every step at concurrency 1): the SET would only cost its round of parse and execute there.
+        var commands = new List<(string Sql, NpgsqlParameter[] Parameters)>();
+        if (heads.Count > 1 || heads.Exists(h => h.Op.Commit.Transition is not null))
+        {
+            commands.Add((Db.GenericPlans, []));
+        }
+
+        commands.Add(FencingCheck(heads, NewHead));
         var txWakes = new HashSet<string>(wakes, StringComparer.Ordinal);
         var txEnded = new HashSet<string>(ended, StringComparer.Ordinal);
         AddStepWrites(heads, commands, txWakes);

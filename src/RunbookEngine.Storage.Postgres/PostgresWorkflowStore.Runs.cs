@@ -250,18 +250,29 @@ public sealed partial class PostgresWorkflowStore
     public Task<RunHistory> LoadHistoryAsync(string runId, CancellationToken cancellationToken) => WithRetryAsync(
         async () =>
         {
-            // One snapshot: the run, its steps and its pending signals as of one moment.
-            var db = await Db.OpenAsync(dataSource, IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
+            // One snapshot: the run, its steps and its pending signals as of one moment, in one round trip (an
+            // implicit transaction: repeatable read takes its snapshot at the first SELECT, and no COMMIT is sent).
+            var db = await Db.OpenAsync(dataSource, null, cancellationToken).ConfigureAwait(false);
             await using (db.ConfigureAwait(false))
             {
-                var run = await ReadRunAsync(db, runId).ConfigureAwait(false) ?? throw new WorkflowStoreException($"Run {runId} does not exist.");
-                var steps = await db.QueryAsync($"SELECT {StepSelectList} FROM steps s {StepJoins} WHERE s.run_id = @id ORDER BY s.seq", MapStep, Db.P("id", runId)).ConfigureAwait(false);
-                var signals = await db.QueryAsync(
-                    "SELECT id, name, payload, sender, received_at FROM signals WHERE run_id = @id AND consumed_seq IS NULL ORDER BY id",
-                    r => new SignalRecord(r.GetInt64(0), r.GetString(1), Str(r, 2), r.GetString(3), Time(r, 4), null),
-                    Db.P("id", runId)).ConfigureAwait(false);
-                await db.Transaction!.CommitAsync(cancellationToken).ConfigureAwait(false);
-                return new RunHistory(run, steps, signals);
+                RunRecord? run = null;
+                var steps = new List<StepRecord>();
+                var signals = new List<SignalRecord>();
+                var id = Db.P("id", runId);
+                await db.QueryEachAsync(
+                    [
+                        ("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", []),
+                        (Db.GenericPlans, []),
+                        ($"{RunSelect} WHERE r.run_id = @id", [id]),
+                        ($"SELECT {StepSelectList} FROM steps s {StepJoins} WHERE s.run_id = @id ORDER BY s.seq", [id.Clone()]),
+                        ("SELECT id, name, payload, sender, received_at FROM signals WHERE run_id = @id AND consumed_seq IS NULL ORDER BY id", [id.Clone()]),
+                    ],
+                    [
+                        r => run = MapRun(r),
+                        r => steps.Add(MapStep(r)),
+                        r => signals.Add(new SignalRecord(r.GetInt64(0), r.GetString(1), Str(r, 2), r.GetString(3), Time(r, 4), null)),
+                    ]).ConfigureAwait(false);
+                return new RunHistory(run ?? throw new WorkflowStoreException($"Run {runId} does not exist."), steps, signals);
             }
         },
         cancellationToken);

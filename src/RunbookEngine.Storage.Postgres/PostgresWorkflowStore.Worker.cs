@@ -232,6 +232,7 @@ public sealed partial class PostgresWorkflowStore
                 var db = await Db.OpenAsync(dataSource, System.Data.IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
                 await using (db.ConfigureAwait(false))
                 {
+                    db.Prefix = Db.GenericPlans;
                     var result = await claim(db).ConfigureAwait(false);
                     if (Volatile.Read(ref disposed) != 0)
                     {
