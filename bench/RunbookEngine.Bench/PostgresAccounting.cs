@@ -9,7 +9,7 @@ namespace RunbookEngine.Bench;
 /// <summary>
 /// A snapshot of the server's counters for one schema: <c>pg_current_wal_lsn()</c>, <c>pg_stat_database</c>
 /// (commits), <c>pg_stat_user_tables</c> (rows inserted, updated, HOT-updated, deleted) and <c>pg_stat_user_indexes</c>
-/// (index count), and, when the server preloads <c>pg_stat_statements</c>, the statements that ran.
+/// (index count), <c>pg_stat_wal</c> (full-page images), and, when the server preloads <c>pg_stat_statements</c>, the statements that ran.
 /// </summary>
 internal sealed class PostgresAccounting
 {
@@ -17,6 +17,7 @@ internal sealed class PostgresAccounting
     private readonly string schema;
     private bool statements;
     private long walBefore;
+    private long fpiBefore;
     private long commitsBefore;
     private Dictionary<string, (long Ins, long Upd, long Hot, long Del)> tablesBefore = [];
 
@@ -40,6 +41,7 @@ internal sealed class PostgresAccounting
         }
 
         (a.walBefore, a.commitsBefore, a.tablesBefore) = await CountersAsync(c, schema);
+        a.fpiBefore = (long)(await ScalarAsync(c, "SELECT wal_fpi FROM pg_stat_wal"))!;
         return a;
     }
 
@@ -57,9 +59,10 @@ internal sealed class PostgresAccounting
 
         await ScalarAsync(c, "SELECT pg_stat_clear_snapshot()");
         var (wal, commits, tables) = await CountersAsync(c, schema);
+        var fpi = (long)(await ScalarAsync(c, "SELECT wal_fpi FROM pg_stat_wal"))! - fpiBefore;
         var s = new StringBuilder();
         string F(double v) => v.ToString(v < 10 ? "F2" : "F0", CultureInfo.InvariantCulture);
-        s.Append(CultureInfo.InvariantCulture, $"per step: {F((wal - walBefore) / steps)} WAL bytes, {F((commits - commitsBefore) / steps)} commits (database-wide)");
+        s.Append(CultureInfo.InvariantCulture, $"per step: {F((wal - walBefore) / steps)} WAL bytes ({F(fpi / steps)} full-page images), {F((commits - commitsBefore) / steps)} commits (database-wide)");
         foreach (var (table, now) in tables.OrderBy(t => t.Key, StringComparer.Ordinal))
         {
             var was = tablesBefore.TryGetValue(table, out var b) ? b : default;
