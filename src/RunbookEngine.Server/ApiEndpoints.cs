@@ -108,7 +108,21 @@ internal static partial class ApiEndpoints
                 throw new RunbookServiceException(ServiceErrorKind.Invalid, $"after '{a}' is not a sequence number");
             }
 
-            return await service.GetTimelineAsync(Id(http), after, ct).ConfigureAwait(false);
+            long? before = null;
+            if (http.Request.Query["before"].ToString() is { Length: > 0 } b)
+            {
+                before = long.TryParse(b, out var v) && v > 0 ? v : throw new RunbookServiceException(ServiceErrorKind.Invalid, $"before '{b}' is not a sequence number");
+            }
+
+            int? last = null;
+            if (http.Request.Query["last"].ToString() is { Length: > 0 } l)
+            {
+                last = int.TryParse(l, out var n) && n is > 0 and <= 100_000 ? n : throw new RunbookServiceException(ServiceErrorKind.Invalid, $"last '{l}' must be a count from 1 to 100000");
+            }
+
+            var kinds = http.Request.Query["kind"].Where(k => !string.IsNullOrEmpty(k)).Select(k => k!).ToArray();
+            var timeline = await service.GetTimelineAsync(Id(http), after, ct).ConfigureAwait(false);
+            return before is null && last is null && kinds.Length == 0 ? timeline : timeline.Page(before, kinds, last);
         });
         foreach (var approve in new[] { true, false })
         {

@@ -243,6 +243,14 @@ public sealed class ConsoleTests : IAsyncLifetime
 
         var total = (await server.Store.GetTimelineAsync(runId, 0, 10_000, CancellationToken.None)).Count;
         Assert.True(total > 500, $"{total} events");
+        var timelineRequests = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        page.Request += (_, r) =>
+        {
+            if (r.Url.Contains("/timeline", StringComparison.Ordinal))
+            {
+                timelineRequests.Enqueue(new Uri(r.Url).PathAndQuery);
+            }
+        };
         await page.ReloadAsync();
         var more = page.GetByRole(AriaRole.Button, new() { Name = $"Show {total - 500} earlier event(s)" });
         await Expect(more).ToBeVisibleAsync();
@@ -250,10 +258,15 @@ public sealed class ConsoleTests : IAsyncLifetime
         await Expect(timeline.Locator("li[data-kind]").Last).ToHaveAttributeAsync("data-kind", "run.completed");
         await Expect(page.GetByTestId("chain")).ToContainTextAsync($"intact over {total} event(s)");
 
+        // Only the newest 500 travelled, with the old trigger and guard events; the rest comes on the click.
+        Assert.Equal([$"/api/runs/{runId}/timeline?kind=run.created&kind=guard.", $"/api/runs/{runId}/timeline?last=500"], timelineRequests.Order(StringComparer.Ordinal));
+
         await more.ClickAsync();
         await Expect(timeline.Locator("li[data-kind]")).ToHaveCountAsync(total);
         await Expect(timeline.Locator("li[data-kind]").First).ToHaveAttributeAsync("data-kind", "run.created");
         await Expect(more).ToHaveCountAsync(0);
+        Assert.Equal(3, timelineRequests.Count);
+        Assert.StartsWith($"/api/runs/{runId}/timeline?before=", timelineRequests.Last(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -297,6 +310,13 @@ public sealed class ConsoleTests : IAsyncLifetime
         await Expect(rows).ToHaveCountAsync(1);
         await Expect(rows.First).ToContainTextAsync(onB);
         await Expect(page.GetByLabel("Target")).ToHaveValueAsync("targeted/db-b");
+
+        // The run's page lists the guard's decision (fetched beside the newest events, however long the timeline).
+        await page.GotoAsync(server.Url + "/runs/" + onB);
+        var decisions = page.Locator("section", new() { Has = page.GetByRole(AriaRole.Heading, new() { Name = "Guard and breaker decisions" }) }).Locator("li");
+        await Expect(decisions).Not.ToHaveCountAsync(0);
+        await Expect(decisions.First).Not.ToHaveTextAsync("none recorded");
+        await Expect(decisions.First).ToContainTextAsync("db-b");
     }
 
     [Fact]

@@ -165,6 +165,35 @@ public sealed class ConsoleApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_timeline_comes_in_pages_newest_first_with_the_chain_checked_over_all_of_it()
+    {
+        var runId = await StartAsync();
+        using var viewer = server.Http(server.Viewer);
+        var whole = (await ServerFixture.ReadAsync(await viewer.GetAsync($"/api/runs/{runId}/timeline")))!;
+        var all = whole["events"]!.AsArray().Select(e => (long)e!["seq"]!).ToList();
+        Assert.True(all.Count > 4, $"{all.Count} events");
+        Assert.Null(whole["earlier"]); // not written when nothing was left out
+
+        var newest = (await ServerFixture.ReadAsync(await viewer.GetAsync($"/api/runs/{runId}/timeline?last=3")))!;
+        Assert.Equal(all[^3..], newest["events"]!.AsArray().Select(e => (long)e!["seq"]!));
+        Assert.Equal(all.Count - 3, (int)newest["earlier"]!);
+        Assert.True((bool)newest["chain_intact"]!);
+
+        var older = (await ServerFixture.ReadAsync(await viewer.GetAsync($"/api/runs/{runId}/timeline?before={all[^3]}")))!;
+        Assert.Equal(all[..^3], older["events"]!.AsArray().Select(e => (long)e!["seq"]!));
+
+        // Kinds: exact, or a prefix ending in '.'; the newest of them with how many older ones were left out.
+        var lastKind = (string)whole["events"]!.AsArray()[^1]!["kind"]!;
+        var prefix = lastKind[..(lastKind.IndexOf('.', StringComparison.Ordinal) + 1)];
+        var kinds = (await ServerFixture.ReadAsync(await viewer.GetAsync($"/api/runs/{runId}/timeline?kind=run.created&kind={prefix}&last=2")))!;
+        var expected = whole["events"]!.AsArray().Where(e => (string)e!["kind"]! == "run.created" || ((string)e!["kind"]!).StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        Assert.True(expected.Count > 2, string.Join(", ", whole["events"]!.AsArray().Select(e => (string)e!["kind"]!)));
+        Assert.True(expected.Count < all.Count, "the filter must leave some events out");
+        Assert.Equal(expected[^2..].Select(e => (long)e!["seq"]!), kinds["events"]!.AsArray().Select(e => (long)e!["seq"]!));
+        Assert.Equal(expected.Count - 2, (int)kinds["earlier"]!);
+    }
+
+    [Fact]
     public async Task A_live_timeline_streams_every_event_once_in_order_resumes_after_the_last_id_and_ends_with_the_run()
     {
         var runId = await StartAsync();

@@ -267,7 +267,9 @@ const TIMELINE_SHOWN = 500;
 
 async function run(id) {
   const path = "/api/runs/" + encodeURIComponent(id);
-  const [detail, timeline] = await Promise.all([api(path), api(path + "/timeline")]);
+  // Only the newest events travel at first; the trigger and the guard decisions, however old, come beside them.
+  const [detail, timeline, context] = await Promise.all([api(path), api(path + "/timeline?last=" + TIMELINE_SHOWN),
+    api(path + "/timeline?kind=run.created&kind=guard.")]);
   const header = h("div", { class: "row" });
   const approvalBox = h("section", { "aria-labelledby": "approval-h" });
   const actions = h("section", { "aria-label": "Actions" });
@@ -287,12 +289,16 @@ async function run(id) {
     h("span", { class: "kind" }, e.kind),
     h("span", {}, e.text || "", e.actor && !String(e.text || "").includes(e.actor) ? h("span", { class: "muted" }, " · " + e.actor) : null));
 
-  function addEvent(e, fresh, shown = true) {
-    if (e.seq <= last) return;
-    last = e.seq;
-    if (shown) events.append(item(e, fresh));
+  function note(e) {
     if (e.kind === "run.created" && e.data && e.data.trigger) put(trigger, h("h2", {}, "Trigger"), json(e.data.trigger));
     if (e.kind.startsWith("guard.")) guards.append(h("li", {}, e.text));
+  }
+
+  function addEvent(e, fresh) {
+    if (e.seq <= last) return;
+    last = e.seq;
+    events.append(item(e, fresh));
+    if (fresh) note(e); // the page's first events were noted from the context fetched beside them
   }
 
   function render(d) {
@@ -373,19 +379,37 @@ async function run(id) {
     }
   }
 
-  // A long timeline opens on its newest events; the earlier ones are a click away (they are already here).
-  const hidden = timeline.events.slice(0, Math.max(0, timeline.events.length - TIMELINE_SHOWN));
-  timeline.events.forEach((e, i) => addEvent(e, false, i >= hidden.length));
-  if (hidden.length) {
-    const more = h("li", { class: "more" }, h("button", { type: "button", class: "secondary", onclick: () => {
-      const earlier = document.createDocumentFragment();
-      for (const e of hidden) earlier.append(item(e, false));
-      more.replaceWith(earlier);
-    } }, `Show ${hidden.length} earlier event(s)`));
+  // A long timeline opens on its newest events; the earlier ones are fetched on request.
+  // The two reads are two moments: what the context read has not seen yet is noted from the newest events, and
+  // what it saw beyond them arrives live.
+  const seqOf = (list) => (list.length ? list[list.length - 1].seq : 0);
+  const newest = seqOf(timeline.events);
+  const seen = seqOf(context.events);
+  for (const e of context.events) if (e.seq <= newest) note(e);
+  for (const e of timeline.events) {
+    addEvent(e, false);
+    if (e.seq > seen) note(e);
+  }
+  const total = timeline.events.length + (timeline.earlier || 0);
+  if (timeline.earlier) {
+    const first = timeline.events[0].seq;
+    const button = h("button", { type: "button", class: "secondary", onclick: async () => {
+      button.disabled = true;
+      try {
+        const older = await api(path + "/timeline?before=" + first);
+        const earlier = document.createDocumentFragment();
+        for (const e of older.events) earlier.append(item(e, false));
+        more.replaceWith(earlier);
+      } catch (e) {
+        button.disabled = false;
+        more.append(notice("Could not load the earlier events: " + e.message));
+      }
+    } }, `Show ${timeline.earlier} earlier event(s)`);
+    const more = h("li", { class: "more" }, button);
     events.prepend(more);
   }
   const chain = timeline.chain_intact
-    ? h("p", { class: "muted", "data-testid": "chain" }, `Hash chain checked as the page opened: intact over ${timeline.events.length} event(s).`)
+    ? h("p", { class: "muted", "data-testid": "chain" }, `Hash chain checked as the page opened: intact over ${total} event(s).`)
     : notice("The hash chain is broken " + timeline.chain_problem + ": this timeline was changed after it was written.");
   page("Run " + id, header, approvalBox, actions, facts, trigger, stepsBox,
     h("section", {}, h("h2", {}, "Guard and breaker decisions"), guards),
