@@ -298,6 +298,15 @@ public sealed class KubernetesActionTests : IAsyncLifetime
             "kubernetes: user 'u' in FILE: 'exec' needs 'command'",
             await Fails("current-context: a\ncontexts:\n- name: a\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\nusers:\n- name: u\n  user:\n    exec: {apiVersion: client.authentication.k8s.io/v1}\n"));
 
+        static string B64(string s) => Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(s));
+        Assert.StartsWith(
+            "kubernetes: context 'a' of FILE: ",
+            await Fails($"current-context: a\ncontexts:\n- name: a\n  context: {{cluster: c, user: u}}\nclusters:\n- name: c\n  cluster: {{server: 'https://127.0.0.1:1'}}\nusers:\n- name: u\n  user: {{client-certificate-data: {B64("not a certificate")}, client-key-data: {B64("not a key")}}}\n"),
+            StringComparison.Ordinal);
+        Assert.Equal(
+            "kubernetes: user 'u' in FILE has a client certificate or a client key but not both",
+            await Fails($"current-context: a\ncontexts:\n- name: a\n  context: {{cluster: c, user: u}}\nclusters:\n- name: c\n  cluster: {{server: 'https://127.0.0.1:1'}}\nusers:\n- name: u\n  user: {{client-certificate-data: {B64("x")}}}\n"));
+
         var none = await Assert.ThrowsAsync<StepException>(() => action.ExecuteAsync(Request(new JsonObject { ["operation"] = "get", ["kind"] = "node", ["name"] = "n" }), CancellationToken.None));
         Assert.Equal("kubernetes: no credentials: set 'kubeconfig' on the step or KUBECONFIG for the worker, or run the worker in a pod with a service account", none.Message);
     }
