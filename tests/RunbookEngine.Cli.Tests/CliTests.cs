@@ -111,6 +111,34 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task A_timeline_shows_its_newest_events_or_some_kinds_with_the_chain_checked_over_all()
+    {
+        cli.Write("three.yaml", "name: three\nsteps:\n" + string.Concat(Enumerable.Range(1, 3).Select(i => $"  - id: s{i}\n    action: log\n    with: {{ message: \"step {i}\" }}\n")));
+        Assert.Equal(0, (await cli.InvokeAsync("alice", "run", "three")).Code);
+        var (_, runs, _) = await cli.InvokeAsync("alice", "runs", "-o", "json");
+        var id = JsonNode.Parse(runs)![0]!["run_id"]!.GetValue<string>();
+        var (_, whole, _) = await cli.InvokeAsync("alice", "timeline", id, "-o", "json");
+        var all = JsonNode.Parse(whole)!["events"]!.AsArray().Select(e => (Seq: e!["seq"]!.GetValue<long>(), Kind: e["kind"]!.GetValue<string>())).ToList();
+        Assert.Null(JsonNode.Parse(whole)!["earlier"]);
+
+        var (code, newest, _) = await cli.InvokeAsync("alice", "timeline", id, "--last", "2", "-o", "json");
+        Assert.Equal(0, code);
+        Assert.Equal(all[^2..].Select(e => e.Seq), JsonNode.Parse(newest)!["events"]!.AsArray().Select(e => e!["seq"]!.GetValue<long>()));
+        Assert.Equal(all.Count - 2, JsonNode.Parse(newest)!["earlier"]!.GetValue<int>());
+
+        var (_, table, _) = await cli.InvokeAsync("alice", "timeline", id, "--kind", "step.", "--kind", "run.completed");
+        var shown = all.Where(e => e.Kind.StartsWith("step.", StringComparison.Ordinal) || e.Kind == "run.completed").ToList();
+        Assert.True(shown.Count >= 4 && shown.Count < all.Count, $"{shown.Count} of {all.Count}");
+        Assert.Equal(shown.Count, table.Split('\n').Count(l => !l.StartsWith("hash chain", StringComparison.Ordinal) && (l.Contains(" step.", StringComparison.Ordinal) || l.Contains(" run.completed", StringComparison.Ordinal))));
+        Assert.DoesNotContain("run.created", table, StringComparison.Ordinal);
+        Assert.Contains($"hash chain intact ({all.Count} events); showing step., run.completed only", table, StringComparison.Ordinal);
+
+        var (refused, _, error) = await cli.InvokeAsync("alice", "timeline", id, "--last", "0");
+        Assert.Equal(2, refused);
+        Assert.Contains("--last must be from 1 to 100000 (got 0)", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_dry_run_prints_the_plan_and_changes_nothing()
     {
         cli.Write("touch.yaml", Touch);
