@@ -97,6 +97,14 @@ internal sealed class DrillStore(IWorkflowStore inner, TimeProvider clock) : IWo
 
     public Task<DrillReport?> GetDrillReportAsync(long id, CancellationToken cancellationToken) => UpAsync(() => inner.GetDrillReportAsync(id, cancellationToken));
 
+    public Task OpenSessionAsync(ConsoleSession session, DateTimeOffset idleBefore, int keepPerToken, CancellationToken cancellationToken) => UpAsync(() => inner.OpenSessionAsync(session, idleBefore, keepPerToken, cancellationToken));
+
+    public Task<ConsoleSession?> GetSessionAsync(string id, CancellationToken cancellationToken) => UpAsync(() => inner.GetSessionAsync(id, cancellationToken));
+
+    public Task TouchSessionAsync(string id, DateTimeOffset lastSeen, CancellationToken cancellationToken) => UpAsync(() => inner.TouchSessionAsync(id, lastSeen, cancellationToken));
+
+    public Task EndSessionAsync(string id, CancellationToken cancellationToken) => UpAsync(() => inner.EndSessionAsync(id, cancellationToken));
+
     public Task<PruneCount> CountPrunableAsync(DateTimeOffset endedBefore, CancellationToken cancellationToken) => UpAsync(() => inner.CountPrunableAsync(endedBefore, cancellationToken));
 
     public Task<IReadOnlyList<RunRecord>> ListPrunableRunsAsync(DateTimeOffset endedBefore, int limit, CancellationToken cancellationToken) => UpAsync(() => inner.ListPrunableRunsAsync(endedBefore, limit, cancellationToken));

@@ -52,7 +52,7 @@ internal static partial class ApiEndpoints
     /// </summary>
     private static async Task EventsAsync(HttpContext http, ServerContext context)
     {
-        Authorize(http, context, ApiRole.Viewer, cookie: true);
+        await AuthorizeAsync(http, context, ApiRole.Viewer).ConfigureAwait(false);
         var ct = http.RequestAborted;
         var service = context.Service;
         var id = Id(http);

@@ -22,6 +22,9 @@ internal static partial class ApiEndpoints
     /// <summary>The <see cref="ApiToken"/> behind an authorized request, in <c>HttpContext.Items</c>.</summary>
     public const string TokenKey = "runbook.token";
 
+    /// <summary>The console session behind a request authorized by its cookie, in <c>HttpContext.Items</c>.</summary>
+    public const string SessionKey = "runbook.session";
+
     public static void Map(WebApplication app, ServerContext context)
     {
         app.MapGet("/healthz", () => Results.Json(new { status = "ok" }, Json));
@@ -219,39 +222,55 @@ internal static partial class ApiEndpoints
     /// With <paramref name="queryToken"/>, a request without an Authorization header may carry the token as
     /// <c>?token=</c>: for senders that cannot set headers (Azure Monitor action groups).
     /// </remarks>
-    /// <remarks>
-    /// With <paramref name="cookie"/> (the API), a request without an Authorization header may instead carry the web
-    /// console's session cookie; a change (any method but GET and HEAD) made that way must also carry the session's
-    /// CSRF token in <see cref="WebConsole.ConsoleSessions.CsrfHeader"/>.
-    /// </remarks>
-    public static Caller Authorize(HttpContext http, ServerContext context, ApiRole needed, bool queryToken = false, bool cookie = false)
+    public static Caller AuthorizeToken(HttpContext http, ServerContext context, ApiRole needed, bool queryToken = false)
     {
         var header = http.Request.Headers.Authorization.ToString();
-        ApiToken? token;
+        string secret;
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header.Length > 7)
+        {
+            secret = header[7..].Trim();
+        }
+        else if (queryToken && header.Length == 0 && http.Request.Query["token"].ToString() is { Length: > 0 } fromQuery)
+        {
+            secret = fromQuery;
+        }
+        else
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Unauthorized, "an API token is needed: send 'Authorization: Bearer <token>' (the CLI: --token or RUNBOOK_TOKEN)" + (queryToken ? " or ?token=<token>" : string.Empty));
+        }
+
+        return Admit(http, Tokens(() => context.Tokens.Find(secret)), needed);
+    }
+
+    /// <summary>
+    /// The caller behind a request's bearer token or, without an Authorization header, the web console's session
+    /// cookie; a change (any method but GET and HEAD) made with the cookie must also carry the session's CSRF token
+    /// in <see cref="WebConsole.ConsoleSessions.CsrfHeader"/>.
+    /// </summary>
+    public static async Task<Caller> AuthorizeAsync(HttpContext http, ServerContext context, ApiRole needed)
+    {
+        if (http.Request.Headers.Authorization.Count == 0 && http.Request.Cookies[WebConsole.ConsoleSessions.CookieName] is { Length: > 0 } sessionId)
+        {
+            return Admit(http, await SessionTokenAsync(http, context, sessionId).ConfigureAwait(false), needed);
+        }
+
+        return AuthorizeToken(http, context, needed);
+    }
+
+    private static ApiToken? Tokens(Func<ApiToken?> find)
+    {
         try
         {
-            if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header.Length > 7)
-            {
-                token = context.Tokens.Find(header[7..].Trim());
-            }
-            else if (queryToken && header.Length == 0 && http.Request.Query["token"].ToString() is { Length: > 0 } fromQuery)
-            {
-                token = context.Tokens.Find(fromQuery);
-            }
-            else if (cookie && header.Length == 0 && http.Request.Cookies[WebConsole.ConsoleSessions.CookieName] is { Length: > 0 } sessionId)
-            {
-                token = SessionToken(http, context, sessionId);
-            }
-            else
-            {
-                throw new RunbookServiceException(ServiceErrorKind.Unauthorized, "an API token is needed: send 'Authorization: Bearer <token>' (the CLI: --token or RUNBOOK_TOKEN)" + (queryToken ? " or ?token=<token>" : string.Empty));
-            }
+            return find();
         }
         catch (FormatException ex)
         {
             throw new RunbookServiceException(ServiceErrorKind.Unavailable, $"the server's tokens file is broken: {ex.Message}");
         }
+    }
 
+    private static Caller Admit(HttpContext http, ApiToken? token, ApiRole needed)
+    {
         if (token is null)
         {
             throw new RunbookServiceException(ServiceErrorKind.Unauthorized, "the token is not valid (unknown or revoked)");
@@ -276,20 +295,21 @@ internal static partial class ApiEndpoints
         api.MapPost(pattern, (HttpContext http, ServerContext context) => HandleAsync(http, context, role, handler));
 
     /// <summary>The token of a console session, checking the CSRF token of a change; null when its token was revoked.</summary>
-    private static ApiToken? SessionToken(HttpContext http, ServerContext context, string sessionId)
+    private static async Task<ApiToken?> SessionTokenAsync(HttpContext http, ServerContext context, string sessionId)
     {
-        var session = context.Sessions.Find(sessionId)
-            ?? throw new RunbookServiceException(ServiceErrorKind.Unauthorized, "the console session has ended (signed out, expired or the server restarted); sign in again");
+        var session = await context.Sessions.FindAsync(sessionId, http.RequestAborted).ConfigureAwait(false)
+            ?? throw new RunbookServiceException(ServiceErrorKind.Unauthorized, "the console session has ended (signed out or expired); sign in again");
+        http.Items[SessionKey] = session;
         if (!HttpMethods.IsGet(http.Request.Method) && !HttpMethods.IsHead(http.Request.Method)
             && !WebConsole.ConsoleSessions.CsrfMatches(session, http.Request.Headers[WebConsole.ConsoleSessions.CsrfHeader].ToString()))
         {
             throw new RunbookServiceException(ServiceErrorKind.Forbidden, $"a change made with the console's session needs its CSRF token in {WebConsole.ConsoleSessions.CsrfHeader}");
         }
 
-        var token = context.Tokens.FindHash(session.TokenHash);
+        var token = Tokens(() => context.Tokens.FindHash(session.TokenHash));
         if (token is null)
         {
-            context.Sessions.End(sessionId);
+            await context.Sessions.EndAsync(sessionId, http.RequestAborted).ConfigureAwait(false);
         }
 
         return token;
@@ -297,7 +317,7 @@ internal static partial class ApiEndpoints
 
     private static async Task HandleAsync<T>(HttpContext http, ServerContext context, ApiRole role, Func<HttpContext, Caller, CancellationToken, Task<T>> handler)
     {
-        var caller = Authorize(http, context, role, cookie: true);
+        var caller = await AuthorizeAsync(http, context, role).ConfigureAwait(false);
         var result = await handler(http, caller, http.RequestAborted).ConfigureAwait(false);
         await http.Response.WriteAsJsonAsync(result, Json, http.RequestAborted).ConfigureAwait(false);
     }

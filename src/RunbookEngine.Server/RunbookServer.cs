@@ -57,7 +57,7 @@ public static class RunbookServer
         var context = new ServerContext(options, store, service, new ApiTokenFile(options.TokensFile), actions, loggers, time)
         {
             Engine = engine,
-            Sessions = new WebConsole.ConsoleSessions(time, options.ConsoleSessionLifetime, options.ConsoleSessionIdle),
+            Sessions = new WebConsole.ConsoleSessions(store, time, options.ConsoleSessionLifetime, options.ConsoleSessionIdle),
         };
         builder.Services.AddSingleton(context);
         if (options.EmbeddedWorker)
@@ -80,7 +80,7 @@ public static class RunbookServer
             {
                 if (http.Request.Path.StartsWithSegments("/metrics", StringComparison.Ordinal))
                 {
-                    ApiEndpoints.Authorize(http, context, ApiRole.Viewer);
+                    ApiEndpoints.AuthorizeToken(http, context, ApiRole.Viewer);
                 }
 
                 return next();

@@ -214,7 +214,7 @@ internal static class WebhookEndpoints
             {
                 case null:
                     // An action group's webhook cannot set headers: its URL may carry the token (use https beyond loopback).
-                    ApiEndpoints.Authorize(http, context, ApiRole.Operator, queryToken: source == AzureMonitorPayload.Source);
+                    ApiEndpoints.AuthorizeToken(http, context, ApiRole.Operator, queryToken: source == AzureMonitorPayload.Source);
                     return;
                 case SignatureAuth or HmacAuth:
                     return;

@@ -287,6 +287,19 @@ internal static class PostgresSchema
         (9, """
             CREATE INDEX runs_target ON runs (guard_key, created_at, run_id) WHERE guard_key IS NOT NULL;
             """),
+
+        // 10: the web console's sessions, shared by every server on the store and kept over restarts. Only hashes:
+        // the id is the SHA-256 of the cookie, the token is its SHA-256 as in the tokens file.
+        (10, """
+            CREATE TABLE console_sessions (
+                id          text PRIMARY KEY,
+                token_hash  text NOT NULL,
+                opened_at   timestamptz NOT NULL,
+                expires_at  timestamptz NOT NULL,
+                last_seen   timestamptz NOT NULL
+            );
+            CREATE INDEX console_sessions_token ON console_sessions (token_hash, opened_at);
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

@@ -199,6 +199,19 @@ internal static class SqliteSchema
         (7, """
             CREATE INDEX runs_target ON runs (guard_key, created_at, run_id) WHERE guard_key IS NOT NULL;
             """),
+
+        // 8: the web console's sessions, so a restart keeps them. Only hashes: the id is the SHA-256 of the cookie,
+        // the token is its SHA-256 as in the tokens file.
+        (8, """
+            CREATE TABLE console_sessions (
+                id          TEXT PRIMARY KEY,
+                token_hash  TEXT NOT NULL,
+                opened_at   INTEGER NOT NULL,
+                expires_at  INTEGER NOT NULL,
+                last_seen   INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX console_sessions_token ON console_sessions (token_hash, opened_at);
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

@@ -52,4 +52,54 @@ public sealed class PostgresCliTests : IDisposable
         Assert.DoesNotContain("hunter2", missingErr, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", missingErr, StringComparison.Ordinal);
     }
+    [Fact]
+    public async Task Two_servers_on_one_postgres_store_share_console_sessions_so_a_load_balancer_needs_no_sticky_sessions()
+    {
+        var cluster = await PostgresCluster.SharedAsync();
+        var env = new Dictionary<string, string> { ["RUNBOOK_STORE"] = cluster.ConnectionString, ["RUNBOOK_PG_SCHEMA"] = "sessions_" + Guid.NewGuid().ToString("N")[..12] };
+        var tokens = Path.Combine(cli.Directory, "tokens.yaml");
+        var (created, made, err) = await cli.RunProcessAsync("ops", string.Empty, "token", "create", "olga", "--role", "operator", "--tokens", tokens);
+        Assert.True(created == 0, err);
+
+        var (a, urlA, _) = await cli.ServeAsync(env, "--tokens", tokens);
+        var (b, urlB, _) = await cli.ServeAsync(env, "--tokens", tokens);
+        using (a)
+        using (b)
+        {
+            try
+            {
+                using var signIn = new HttpClient();
+                using var opened = await signIn.PostAsync(urlA + "/api/session", new StringContent($$"""{"token":"{{made.Trim()}}"}""", System.Text.Encoding.UTF8, "application/json"));
+                Assert.Equal(System.Net.HttpStatusCode.Created, opened.StatusCode);
+                var cookie = opened.Headers.GetValues("Set-Cookie").Single().Split(';')[0];
+                var csrf = (string)JsonNode.Parse(await opened.Content.ReadAsStringAsync())!["csrf"]!;
+
+                using var browser = new HttpClient();
+                browser.DefaultRequestHeaders.Add("Cookie", cookie);
+                using (var onB = await browser.GetAsync(urlB + "/api/session"))
+                {
+                    Assert.Equal(System.Net.HttpStatusCode.OK, onB.StatusCode);
+                    var who = JsonNode.Parse(await onB.Content.ReadAsStringAsync())!;
+                    Assert.Equal(("olga", csrf), ((string?)who["name"], (string?)who["csrf"]));
+                }
+
+                // Signed out on B: A refuses the cookie too.
+                using (var end = new HttpRequestMessage(HttpMethod.Post, urlB + "/api/session/end"))
+                {
+                    end.Headers.Add("X-Runbook-CSRF", csrf);
+                    using var ended = await browser.SendAsync(end);
+                    Assert.Equal(System.Net.HttpStatusCode.OK, ended.StatusCode);
+                }
+
+                using var onA = await browser.GetAsync(urlA + "/api/runs");
+                Assert.Equal(System.Net.HttpStatusCode.Unauthorized, onA.StatusCode);
+            }
+            finally
+            {
+                a.Kill(entireProcessTree: true);
+                b.Kill(entireProcessTree: true);
+                await Task.WhenAll(a.WaitForExitAsync(), b.WaitForExitAsync()).WaitAsync(TimeSpan.FromSeconds(30));
+            }
+        }
+    }
 }

@@ -287,47 +287,104 @@ public sealed class ConsoleApiTests : IAsyncLifetime
     }
 
     [Fact]
-    public void Sessions_end_when_idle_or_old_and_keep_only_a_hash_of_the_cookie()
+    public async Task Sessions_end_when_idle_or_old_and_the_store_keeps_only_hashes()
     {
         var time = new ManualTimeProvider();
-        var sessions = new ConsoleSessions(time, TimeSpan.FromHours(12), TimeSpan.FromHours(1), capacity: 3);
-        var (cookie, session) = sessions.Open("hash-of-token");
+        var sessions = new ConsoleSessions(server.Store, time, TimeSpan.FromHours(12), TimeSpan.FromHours(1), perToken: 3);
+        Assert.Equal(TimeSpan.FromMinutes(5), sessions.TouchEvery);
+        var (cookie, session) = await sessions.OpenAsync("hash-of-token", CancellationToken.None);
         Assert.NotEqual(cookie, session.Csrf);
-        Assert.Same(session, sessions.Find(cookie));
-        Assert.Null(sessions.Find(session.Csrf));
+        Assert.Equal(session, await sessions.FindAsync(cookie, CancellationToken.None));
+        Assert.Null(await sessions.FindAsync(session.Csrf, CancellationToken.None));
+        Assert.Null(await sessions.FindAsync(ConsoleSessions.Key(cookie), CancellationToken.None)); // the stored id is no cookie
+        var stored = await server.Store.GetSessionAsync(ConsoleSessions.Key(cookie), CancellationToken.None);
+        Assert.Equal("hash-of-token", stored!.TokenHash);
 
         time.Advance(TimeSpan.FromMinutes(59));
-        Assert.NotNull(sessions.Find(cookie)); // used: the idle hour starts again
+        Assert.NotNull(await sessions.FindAsync(cookie, CancellationToken.None)); // used: the idle hour starts again
         time.Advance(TimeSpan.FromMinutes(59));
-        Assert.NotNull(sessions.Find(cookie));
-        time.Advance(TimeSpan.FromHours(1));
-        Assert.Null(sessions.Find(cookie));
+        Assert.NotNull(await sessions.FindAsync(cookie, CancellationToken.None));
+        time.Advance(TimeSpan.FromMinutes(2));
+        Assert.NotNull(await sessions.FindAsync(cookie, CancellationToken.None)); // within TouchEvery: not written again
+        Assert.Equal(time.GetUtcNow() - TimeSpan.FromMinutes(2), (await server.Store.GetSessionAsync(ConsoleSessions.Key(cookie), CancellationToken.None))!.LastSeen);
+        time.Advance(TimeSpan.FromMinutes(58));
+        Assert.Null(await sessions.FindAsync(cookie, CancellationToken.None)); // an hour after the recorded use
+        Assert.Null(await server.Store.GetSessionAsync(ConsoleSessions.Key(cookie), CancellationToken.None)); // and forgotten
 
-        var (old, _) = sessions.Open("a");
+        var (old, _) = await sessions.OpenAsync("a", CancellationToken.None);
         for (var i = 0; i < 11; i++)
         {
             time.Advance(TimeSpan.FromMinutes(59));
-            Assert.NotNull(sessions.Find(old));
+            Assert.NotNull(await sessions.FindAsync(old, CancellationToken.None));
         }
 
         time.Advance(TimeSpan.FromMinutes(59)); // 11 h 48 min of use, then past 12 h: over, however active
-        Assert.NotNull(sessions.Find(old));
+        Assert.NotNull(await sessions.FindAsync(old, CancellationToken.None));
         time.Advance(TimeSpan.FromMinutes(13));
-        Assert.Null(sessions.Find(old));
+        Assert.Null(await sessions.FindAsync(old, CancellationToken.None));
 
-        // Full of live sessions: the oldest gives way, so a sign-in always works.
-        var first = sessions.Open("1").CookieValue;
+        // One token holds at most perToken sessions: the oldest gives way, so a sign-in always works; others' stay.
+        var other = (await sessions.OpenAsync("b", CancellationToken.None)).CookieValue;
+        var first = (await sessions.OpenAsync("c", CancellationToken.None)).CookieValue;
         time.Advance(TimeSpan.FromSeconds(1));
-        var second = sessions.Open("2").CookieValue;
+        var second = (await sessions.OpenAsync("c", CancellationToken.None)).CookieValue;
         time.Advance(TimeSpan.FromSeconds(1));
-        var third = sessions.Open("3").CookieValue;
-        var fourth = sessions.Open("4").CookieValue;
-        Assert.Null(sessions.Find(first));
-        Assert.NotNull(sessions.Find(second));
-        Assert.NotNull(sessions.Find(third));
-        Assert.NotNull(sessions.Find(fourth));
-        Assert.True(ConsoleSessions.CsrfMatches(sessions.Find(fourth)!, sessions.Find(fourth)!.Csrf));
-        Assert.False(ConsoleSessions.CsrfMatches(sessions.Find(fourth)!, null));
+        var third = (await sessions.OpenAsync("c", CancellationToken.None)).CookieValue;
+        var fourth = (await sessions.OpenAsync("c", CancellationToken.None)).CookieValue;
+        Assert.Null(await sessions.FindAsync(first, CancellationToken.None));
+        foreach (var live in new[] { other, second, third, fourth })
+        {
+            Assert.NotNull(await sessions.FindAsync(live, CancellationToken.None));
+        }
+
+        var found = (await sessions.FindAsync(fourth, CancellationToken.None))!;
+        Assert.True(ConsoleSessions.CsrfMatches(found, found.Csrf));
+        Assert.False(ConsoleSessions.CsrfMatches(found, null));
+        Assert.False(ConsoleSessions.CsrfMatches(found, (await sessions.FindAsync(third, CancellationToken.None))!.Csrf));
+        await sessions.EndAsync(fourth, CancellationToken.None);
+        Assert.Null(await sessions.FindAsync(fourth, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_session_outlives_a_restart_of_the_server_and_its_store_holds_neither_cookie_csrf_nor_token()
+    {
+        var (cookie, csrf) = await SignInAsync(server.Operator);
+        var runId = await StartAsync();
+        await server.RestartAsync();
+
+        using (var browser = Browser(cookie))
+        {
+            var who = await ServerFixture.ReadAsync(await browser.GetAsync("/api/session"));
+            Assert.Equal(("olga", csrf), ((string?)who!["name"], (string?)who["csrf"]));
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/runs/{runId}/cancel") { Content = ServerFixture.JsonBody("""{"reason":"after the restart"}""") };
+            request.Headers.Add(ConsoleSessions.CsrfHeader, csrf);
+            using var cancelled = await browser.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, cancelled.StatusCode);
+        }
+
+        var events = await server.Store.GetTimelineAsync(runId, 0, 1000, CancellationToken.None);
+        Assert.Contains(events, e => e.Kind == "run.cancel_requested" && e.Actor == "user:olga");
+
+        // Every byte of the database and its WAL: the cookie, its CSRF token and the API token appear nowhere.
+        var bytes = string.Join('\n', Directory.GetFiles(Path.GetDirectoryName(server.StorePath)!).Select(f => System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(f))));
+        Assert.Contains(ConsoleSessions.Key(cookie), bytes, StringComparison.Ordinal); // what the store does keep
+        foreach (var secret in new[] { cookie, csrf, server.Operator })
+        {
+            Assert.DoesNotContain(secret, bytes, StringComparison.Ordinal);
+        }
+
+        // Signed out on the restarted server: ended for every server on the store.
+        using (var browser = Browser(cookie))
+        {
+            using var end = new HttpRequestMessage(HttpMethod.Post, "/api/session/end");
+            end.Headers.Add(ConsoleSessions.CsrfHeader, csrf);
+            Assert.Equal(HttpStatusCode.OK, (await browser.SendAsync(end)).StatusCode);
+        }
+
+        Assert.Null(await server.Store.GetSessionAsync(ConsoleSessions.Key(cookie), CancellationToken.None));
+        await server.RestartAsync();
+        using var ended = await Browser(cookie).GetAsync("/api/runs");
+        Assert.Equal(HttpStatusCode.Unauthorized, ended.StatusCode);
     }
 
     private async Task<(string Cookie, string Csrf)> SignInAsync(string token)

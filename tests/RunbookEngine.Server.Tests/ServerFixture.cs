@@ -99,6 +99,16 @@ public sealed class ServerFixture : IAsyncDisposable
         return this;
     }
 
+    /// <summary>Stops the server and closes its store, then opens both again over the same files (default options).</summary>
+    public async Task<ServerFixture> RestartAsync()
+    {
+        await app!.StopAsync();
+        await app.DisposeAsync();
+        await store!.DisposeAsync();
+        (app, store) = (null, null);
+        return await StartAsync();
+    }
+
     /// <summary>Waits until a condition holds, re-checking after each commit of the server's worker (no polling sleeps).</summary>
     public async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? limit = null)
     {

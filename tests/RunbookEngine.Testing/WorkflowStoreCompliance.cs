@@ -1315,4 +1315,54 @@ public abstract partial class WorkflowStoreCompliance : IAsyncLifetime
         Assert.Equal([second.Id, first.Id], (await H.Store.ListDrillReportsAsync(new DrillReportQuery { BeforeId = third.Id }, CancellationToken.None)).Select(r => r.Id));
         Assert.Equal("live", (await H.Store.GetDrillReportAsync(third.Id, CancellationToken.None))!.Mode);
     }
+    [Fact]
+    public async Task Console_sessions_are_read_touched_ended_and_swept_and_one_token_holds_a_bounded_number()
+    {
+        var t0 = H.Time.GetUtcNow();
+        var idle = TimeSpan.FromHours(1);
+        Assert.Null(await H.Store.GetSessionAsync("nope", CancellationToken.None));
+        var a = new ConsoleSession("a1", "token-a", t0, t0 + TimeSpan.FromHours(12), t0);
+        await H.Store.OpenSessionAsync(a, t0 - idle, 3, CancellationToken.None);
+        Assert.Equal(a, await H.Store.GetSessionAsync("a1", CancellationToken.None));
+
+        // A touch moves the last use forward, never back.
+        await H.Store.TouchSessionAsync("a1", t0 + TimeSpan.FromMinutes(10), CancellationToken.None);
+        await H.Store.TouchSessionAsync("a1", t0 + TimeSpan.FromMinutes(5), CancellationToken.None);
+        await H.Store.TouchSessionAsync("missing", t0, CancellationToken.None);
+        Assert.Equal(t0 + TimeSpan.FromMinutes(10), (await H.Store.GetSessionAsync("a1", CancellationToken.None))!.LastSeen);
+
+        // Opening sweeps sessions past their expiry or unused since idleBefore; live ones of other tokens stay.
+        var expiring = new ConsoleSession("b1", "token-b", t0, t0 + TimeSpan.FromMinutes(30), t0 + TimeSpan.FromMinutes(29));
+        await H.Store.OpenSessionAsync(expiring, t0 - idle, 3, CancellationToken.None);
+        var later = t0 + TimeSpan.FromMinutes(40);
+        await H.Store.OpenSessionAsync(new ConsoleSession("c1", "token-c", later, later + TimeSpan.FromHours(12), later), later - idle, 3, CancellationToken.None);
+        Assert.Null(await H.Store.GetSessionAsync("b1", CancellationToken.None));
+        Assert.NotNull(await H.Store.GetSessionAsync("a1", CancellationToken.None));
+        var muchLater = t0 + TimeSpan.FromMinutes(75);
+        await H.Store.OpenSessionAsync(new ConsoleSession("c2", "token-c", muchLater, muchLater + TimeSpan.FromHours(12), muchLater), muchLater - idle, 3, CancellationToken.None);
+        Assert.Null(await H.Store.GetSessionAsync("a1", CancellationToken.None)); // last used at +10 min, idle by +75
+        Assert.NotNull(await H.Store.GetSessionAsync("c1", CancellationToken.None));
+
+        // At most three per token: the oldest give way.
+        for (var i = 3; i <= 5; i++)
+        {
+            var at = muchLater + TimeSpan.FromSeconds(i);
+            await H.Store.OpenSessionAsync(new ConsoleSession($"c{i}", "token-c", at, at + TimeSpan.FromHours(12), at), at - idle, 3, CancellationToken.None);
+        }
+
+        var left = new List<string>();
+        for (var i = 1; i <= 5; i++)
+        {
+            if (await H.Store.GetSessionAsync($"c{i}", CancellationToken.None) is { } s)
+            {
+                left.Add(s.Id);
+            }
+        }
+
+        Assert.Equal(["c3", "c4", "c5"], left);
+        await H.Store.EndSessionAsync("c4", CancellationToken.None);
+        await H.Store.EndSessionAsync("c4", CancellationToken.None);
+        Assert.Null(await H.Store.GetSessionAsync("c4", CancellationToken.None));
+        Assert.NotNull(await H.Store.GetSessionAsync("c5", CancellationToken.None));
+    }
 }

@@ -29,22 +29,21 @@ internal static class ConsoleEndpoints
         }
 
         app.MapPost("/api/session", (HttpContext http) => SignInAsync(http, context));
-        app.MapGet("/api/session", (HttpContext http) =>
+        app.MapGet("/api/session", async (HttpContext http) =>
         {
-            ApiEndpoints.Authorize(http, context, ApiRole.Viewer, cookie: true);
-            var session = http.Request.Cookies[ConsoleSessions.CookieName] is { Length: > 0 } id && http.Request.Headers.Authorization.Count == 0 ? context.Sessions.Find(id) : null;
-            return http.Response.WriteAsJsonAsync(Who((ApiToken)http.Items[ApiEndpoints.TokenKey]!, session), ApiEndpoints.Json);
+            await ApiEndpoints.AuthorizeAsync(http, context, ApiRole.Viewer).ConfigureAwait(false);
+            await http.Response.WriteAsJsonAsync(Who((ApiToken)http.Items[ApiEndpoints.TokenKey]!, http.Items[ApiEndpoints.SessionKey] as ConsoleSessions.Session), ApiEndpoints.Json).ConfigureAwait(false);
         });
-        app.MapPost("/api/session/end", (HttpContext http) =>
+        app.MapPost("/api/session/end", async (HttpContext http) =>
         {
-            ApiEndpoints.Authorize(http, context, ApiRole.Viewer, cookie: true);
-            if (http.Request.Cookies[ConsoleSessions.CookieName] is { Length: > 0 } id)
+            await ApiEndpoints.AuthorizeAsync(http, context, ApiRole.Viewer).ConfigureAwait(false);
+            if (http.Items[ApiEndpoints.SessionKey] is ConsoleSessions.Session && http.Request.Cookies[ConsoleSessions.CookieName] is { Length: > 0 } id)
             {
-                context.Sessions.End(id);
+                await context.Sessions.EndAsync(id, http.RequestAborted).ConfigureAwait(false);
             }
 
             http.Response.Cookies.Delete(ConsoleSessions.CookieName, Cookie(http));
-            return http.Response.WriteAsJsonAsync(new { signed_out = true }, ApiEndpoints.Json);
+            await http.Response.WriteAsJsonAsync(new { signed_out = true }, ApiEndpoints.Json).ConfigureAwait(false);
         });
 
         foreach (var page in Pages)
@@ -87,7 +86,7 @@ internal static class ConsoleEndpoints
             throw new RunbookServiceException(ServiceErrorKind.Unauthorized, "the token is not valid (unknown or revoked)");
         }
 
-        var (cookie, session) = context.Sessions.Open(token.Sha256);
+        var (cookie, session) = await context.Sessions.OpenAsync(token.Sha256, http.RequestAborted).ConfigureAwait(false);
         http.Response.Cookies.Append(ConsoleSessions.CookieName, cookie, Cookie(http));
         http.Response.StatusCode = StatusCodes.Status201Created;
         await http.Response.WriteAsJsonAsync(Who(token, session), ApiEndpoints.Json).ConfigureAwait(false);

@@ -1,16 +1,17 @@
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
+using RunbookEngine.Workflows.Storage;
 
 namespace RunbookEngine.Server.WebConsole;
 
 /// <summary>
 /// The web console's sign-ins: an API token exchanged for a random session id in an HttpOnly cookie, and a CSRF
-/// token the page sends back on every change. Kept in this server's memory: a restart signs everyone out, and
-/// behind a load balancer a session is good on the server that made it. Only the token's SHA-256 is kept, so a
-/// token revoked from the tokens file ends its sessions at their next request.
+/// token the page sends back on every change. Kept in the store (<see cref="ISessionStore"/>), so every server
+/// on it knows a session and a restart keeps it. The store holds only the SHA-256 of the cookie and of the token:
+/// what it holds cannot be sent back as a cookie, and a token revoked from the tokens file ends its sessions at
+/// their next request. The CSRF token is derived from the cookie, so it is never stored either.
 /// </summary>
-internal sealed class ConsoleSessions(TimeProvider time, TimeSpan lifetime, TimeSpan idle, int capacity = 10_000)
+internal sealed class ConsoleSessions(ISessionStore store, TimeProvider time, TimeSpan lifetime, TimeSpan idle, int perToken = 100)
 {
     /// <summary>The session cookie's name.</summary>
     public const string CookieName = "runbook_session";
@@ -18,65 +19,60 @@ internal sealed class ConsoleSessions(TimeProvider time, TimeSpan lifetime, Time
     /// <summary>The header that carries the CSRF token on a change.</summary>
     public const string CsrfHeader = "X-Runbook-CSRF";
 
-    private readonly ConcurrentDictionary<string, Session> sessions = new(StringComparer.Ordinal);
-
     /// <summary>Gets how long a session lasts at most.</summary>
     public TimeSpan Lifetime => lifetime;
 
+    /// <summary>
+    /// Gets how often a use is written to the store: a session's last use is recorded at most this much late, so it
+    /// may end that much before <c>idle</c> has passed since its real last use (a write per request otherwise).
+    /// </summary>
+    public TimeSpan TouchEvery => TimeSpan.FromTicks(Math.Min(idle.Ticks / 12, TimeSpan.FromMinutes(5).Ticks));
+
     /// <summary>Opens a session for a token.</summary>
     /// <param name="tokenHash">The token's SHA-256, as in the tokens file.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
     /// <returns>The cookie's value (shown to no one but the browser) and the session.</returns>
-    public (string CookieValue, Session Session) Open(string tokenHash)
+    public async Task<(string CookieValue, Session Session)> OpenAsync(string tokenHash, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        if (sessions.Count >= capacity)
-        {
-            foreach (var (key, old) in sessions)
-            {
-                if (!old.IsLive(now, idle))
-                {
-                    sessions.TryRemove(key, out _);
-                }
-            }
-
-            // Still full of live sessions: the oldest goes, so signing in always works.
-            while (sessions.Count >= capacity && sessions.OrderBy(p => p.Value.Opened).FirstOrDefault() is { Key: { } oldest })
-            {
-                sessions.TryRemove(oldest, out _);
-            }
-        }
-
-        var id = Random();
-        var session = new Session(tokenHash, Random(), now, now + lifetime) { LastSeen = now };
-        sessions[Key(id)] = session;
-        return (id, session);
+        var cookie = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var session = new ConsoleSession(Key(cookie), tokenHash, now, now + lifetime, now);
+        await store.OpenSessionAsync(session, now - idle, perToken, cancellationToken).ConfigureAwait(false);
+        return (cookie, new Session(tokenHash, Csrf(cookie), session.Expires));
     }
 
     /// <summary>The live session a cookie names; an ended or idle one is forgotten.</summary>
     /// <param name="cookieValue">The cookie's value.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
     /// <returns>The session, or null.</returns>
-    public Session? Find(string cookieValue)
+    public async Task<Session?> FindAsync(string cookieValue, CancellationToken cancellationToken)
     {
         var key = Key(cookieValue);
-        if (!sessions.TryGetValue(key, out var session))
+        if (await store.GetSessionAsync(key, cancellationToken).ConfigureAwait(false) is not { } stored)
         {
             return null;
         }
 
         var now = time.GetUtcNow();
-        if (!session.IsLive(now, idle))
+        if (now >= stored.Expires || now - stored.LastSeen >= idle)
         {
-            sessions.TryRemove(key, out _);
+            await store.EndSessionAsync(key, cancellationToken).ConfigureAwait(false);
             return null;
         }
 
-        session.LastSeen = now;
-        return session;
+        if (now - stored.LastSeen >= TouchEvery)
+        {
+            await store.TouchSessionAsync(key, now, cancellationToken).ConfigureAwait(false);
+        }
+
+        return new Session(stored.TokenHash, Csrf(cookieValue), stored.Expires);
     }
 
     /// <summary>Ends a session.</summary>
     /// <param name="cookieValue">The cookie's value.</param>
-    public void End(string cookieValue) => sessions.TryRemove(Key(cookieValue), out _);
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>A task.</returns>
+    public Task EndAsync(string cookieValue, CancellationToken cancellationToken) => store.EndSessionAsync(Key(cookieValue), cancellationToken);
 
     /// <summary>Whether a CSRF token sent with a change is the session's (compared in constant time).</summary>
     /// <param name="session">The session.</param>
@@ -85,25 +81,18 @@ internal sealed class ConsoleSessions(TimeProvider time, TimeSpan lifetime, Time
     public static bool CsrfMatches(Session session, string? sent) =>
         sent is { Length: > 0 } && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(sent), Encoding.UTF8.GetBytes(session.Csrf));
 
-    private static string Random() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    /// <summary>The store's id of a session: the SHA-256 of its cookie.</summary>
+    /// <param name="cookieValue">The cookie's value.</param>
+    /// <returns>The id.</returns>
+    public static string Key(string cookieValue) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(cookieValue)));
 
-    // Kept by the hash of the cookie: what is in memory cannot be replayed as a cookie.
-    private static string Key(string cookieValue) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(cookieValue)));
+    // Another hash of the cookie than the store's id, so neither can be computed from the other or from the store.
+    private static string Csrf(string cookieValue) =>
+        Convert.ToBase64String(HMACSHA256.HashData(Encoding.UTF8.GetBytes(cookieValue), "runbook console csrf"u8)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
-    /// <summary>One signed-in browser.</summary>
+    /// <summary>One signed-in browser, as a request sees it.</summary>
     /// <param name="TokenHash">The SHA-256 of the token it signed in with.</param>
     /// <param name="Csrf">The CSRF token of its pages.</param>
-    /// <param name="Opened">When it signed in.</param>
     /// <param name="Expires">When it ends, however active.</param>
-    internal sealed record Session(string TokenHash, string Csrf, DateTimeOffset Opened, DateTimeOffset Expires)
-    {
-        /// <summary>Gets or sets when it was last used.</summary>
-        public DateTimeOffset LastSeen { get; set; }
-
-        /// <summary>Whether it is still good.</summary>
-        /// <param name="now">Now.</param>
-        /// <param name="idle">How long it may go unused.</param>
-        /// <returns>Whether it is live.</returns>
-        public bool IsLive(DateTimeOffset now, TimeSpan idle) => now < Expires && now - LastSeen < idle;
-    }
+    internal sealed record Session(string TokenHash, string Csrf, DateTimeOffset Expires);
 }

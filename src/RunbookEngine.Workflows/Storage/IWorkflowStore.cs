@@ -10,7 +10,7 @@ namespace RunbookEngine.Workflows.Storage;
 /// fencing against two workers executing one run. Errors are <see cref="WorkflowStoreException"/> with a
 /// message naming the problem and the database.
 /// </remarks>
-public interface IWorkflowStore : IGuardStore, IJournalStore, IDrillReportStore, IRetentionStore, IAsyncDisposable
+public interface IWorkflowStore : IGuardStore, IJournalStore, IDrillReportStore, IRetentionStore, ISessionStore, IAsyncDisposable
 {
     /// <summary>Creates or upgrades the schema; idempotent and safe when several processes start at once.</summary>
     /// <param name="cancellationToken">Cancellation.</param>
