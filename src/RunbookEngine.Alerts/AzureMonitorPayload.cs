@@ -14,6 +14,66 @@ public static partial class AzureMonitorPayload
     /// <summary>The source name.</summary>
     public const string Source = "azure-monitor";
 
+    /// <summary>
+    /// The notification an action group's webhook would send for this alert (common alert schema): what a live
+    /// drill delivers. Labels that the schema has a field for go there (alertname as the rule, severity,
+    /// signal_type, monitoring_service, target_resource, resource), the rest into <c>customProperties</c>, and the
+    /// <c>description</c> annotation into the essentials; <see cref="Parse"/> reads them back as the same labels.
+    /// </summary>
+    /// <param name="alert">The alert.</param>
+    /// <returns>The notification.</returns>
+    public static JsonObject Notification(Alert alert)
+    {
+        ArgumentNullException.ThrowIfNull(alert);
+        var labels = alert.Labels;
+        string? Label(string key) => labels.TryGetValue(key, out var v) ? v : null;
+        static string Time(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        var fromTarget = Label("target_resource") is { } target && ResourceId().Match(target) is { Success: true } m
+            ? new Dictionary<string, string>(StringComparer.Ordinal) { ["subscription"] = m.Groups["subscription"].Value, ["resource_group"] = m.Groups["group"].Value }
+            : [];
+        string[] essential = ["alertname", "alert_rule", "severity", "signal_type", "monitoring_service", "target_resource", "resource"];
+        var custom = new JsonObject();
+        foreach (var (key, value) in labels.Where(kv => !essential.Contains(kv.Key, StringComparer.Ordinal)))
+        {
+            if (!(fromTarget.TryGetValue(key, out var derived) && derived == value))
+            {
+                custom[key] = value;
+            }
+        }
+
+        var essentials = new JsonObject
+        {
+            ["alertId"] = alert.Fingerprint,
+            ["alertRule"] = Label("alert_rule") ?? alert.Name,
+            ["severity"] = Label("severity") ?? "Sev3",
+            ["signalType"] = Label("signal_type") ?? "Metric",
+            ["monitorCondition"] = alert.Firing ? "Fired" : "Resolved",
+            ["monitoringService"] = Label("monitoring_service") ?? "Platform",
+            ["alertTargetIDs"] = Label("target_resource") is { } t ? new JsonArray(t) : new JsonArray(),
+            ["configurationItems"] = Label("resource") is { } r ? new JsonArray(r) : new JsonArray(),
+            ["originAlertId"] = alert.Annotations.GetValueOrDefault("origin_alert_id") ?? alert.Fingerprint,
+            ["firedDateTime"] = Time(alert.StartsAt ?? DateTimeOffset.UnixEpoch),
+            ["description"] = alert.Annotations.GetValueOrDefault("description") ?? string.Empty,
+            ["essentialsVersion"] = "1.0",
+            ["alertContextVersion"] = "1.0",
+        };
+        if (!alert.Firing && alert.EndsAt is { } ended)
+        {
+            essentials["resolvedDateTime"] = Time(ended);
+        }
+
+        if (alert.GeneratorUrl is { } link)
+        {
+            essentials["investigationLink"] = link;
+        }
+
+        return new JsonObject
+        {
+            ["schemaId"] = "azureMonitorCommonAlertSchema",
+            ["data"] = new JsonObject { ["essentials"] = essentials, ["alertContext"] = new JsonObject(), ["customProperties"] = custom },
+        };
+    }
+
     /// <summary>Reads the alert of a notification.</summary>
     /// <param name="payload">The parsed body.</param>
     /// <returns>The alert.</returns>

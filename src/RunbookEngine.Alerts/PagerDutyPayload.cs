@@ -58,6 +58,78 @@ public static class PagerDutyPayload
     public static string Sign(ReadOnlySpan<byte> body, string secret) =>
         "v1=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret ?? string.Empty), body));
 
+    /// <summary>
+    /// The delivery a V3 webhook subscription would send for this alert: <c>incident.triggered</c> while it fires,
+    /// <c>incident.resolved</c> once resolved; what a live drill delivers. The incident is made of the labels
+    /// <see cref="Parse"/> reads (incident_id, else the fingerprint; title, else alertname; incident_number,
+    /// urgency, service, service_id, priority, escalation_policy, team); PagerDuty has no field for others.
+    /// </summary>
+    /// <param name="alert">The alert.</param>
+    /// <param name="occurredAt">When the event happened.</param>
+    /// <returns>The delivery.</returns>
+    public static JsonObject Delivery(Alert alert, DateTimeOffset occurredAt)
+    {
+        ArgumentNullException.ThrowIfNull(alert);
+        var labels = alert.Labels;
+        string? Label(string key) => labels.TryGetValue(key, out var v) ? v : null;
+        static JsonObject Reference(string type, string? id, string summary) => new() { ["id"] = id ?? summary, ["type"] = type, ["summary"] = summary };
+        var id = Label("incident_id") ?? alert.Fingerprint;
+        var at = occurredAt.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        var data = new JsonObject
+        {
+            ["id"] = id,
+            ["type"] = "incident",
+            ["status"] = alert.Firing ? "triggered" : "resolved",
+            ["incident_key"] = alert.Fingerprint,
+            ["created_at"] = at,
+            ["title"] = Label("title") ?? alert.Name,
+            ["urgency"] = Label("urgency") ?? "high",
+        };
+        if (Label("incident_number") is { } number)
+        {
+            data["number"] = long.TryParse(number, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : number;
+        }
+
+        if (Label("service") is { } service)
+        {
+            data["service"] = Reference("service_reference", Label("service_id"), service);
+        }
+
+        if (Label("priority") is { } priority)
+        {
+            data["priority"] = Reference("priority_reference", null, priority);
+        }
+
+        if (Label("escalation_policy") is { } policy)
+        {
+            data["escalation_policy"] = Reference("escalation_policy_reference", null, policy);
+        }
+
+        if (Label("team") is { } team)
+        {
+            data["teams"] = new JsonArray([.. team.Split(',').Select(t => (JsonNode)Reference("team_reference", null, t))]);
+        }
+
+        if (alert.GeneratorUrl is { } link)
+        {
+            data["html_url"] = link;
+        }
+
+        return new JsonObject
+        {
+            ["event"] = new JsonObject
+            {
+                ["id"] = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{id}:{alert.Status}:{at}")))[..32],
+                ["event_type"] = alert.Firing ? "incident.triggered" : "incident.resolved",
+                ["resource_type"] = "incident",
+                ["occurred_at"] = at,
+                ["agent"] = null,
+                ["client"] = new JsonObject { ["name"] = "runbook drill" },
+                ["data"] = data,
+            },
+        };
+    }
+
     /// <summary>Reads the alert of a delivery: none for event types that are not routed.</summary>
     /// <param name="payload">The parsed body.</param>
     /// <returns>The alerts (zero or one).</returns>

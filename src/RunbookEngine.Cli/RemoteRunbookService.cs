@@ -95,21 +95,35 @@ internal sealed class RemoteRunbookService : IRunbookService, IDisposable
 
     public void Dispose() => http.Dispose();
 
-    /// <summary>Posts an Alertmanager notification to the server's webhook as a live drill's (the drill header set).</summary>
-    public Task<JsonNode?> DeliverDrillAlertAsync(JsonObject notification, string drill, CancellationToken cancellationToken) =>
-        SendAsync<JsonNode?>(HttpMethod.Post, "hooks/alertmanager", notification, cancellationToken, (RunbookEngine.Alerts.AlertRouter.DrillHeader, drill));
+    /// <summary>Gets or sets the secret a live drill signs its PagerDuty deliveries with, for a server that takes only signed ones.</summary>
+    public string? PagerDutySecret { get; set; }
 
-    private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken, (string Name, string Value)? header = null)
+    /// <summary>Posts a notification to the server's webhook for its source as a live drill's (the drill header set; PagerDuty deliveries signed when a secret is set).</summary>
+    public Task<JsonNode?> DeliverDrillAlertAsync(string source, JsonObject notification, string drill, CancellationToken cancellationToken)
+    {
+        var body = System.Text.Encoding.UTF8.GetBytes(notification.ToJsonString());
+        var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+        var headers = new List<(string, string)> { (RunbookEngine.Alerts.AlertRouter.DrillHeader, drill) };
+        if (source == RunbookEngine.Alerts.PagerDutyPayload.Source && PagerDutySecret is { } secret)
+        {
+            headers.Add((RunbookEngine.Alerts.PagerDutyPayload.SignatureHeader, RunbookEngine.Alerts.PagerDutyPayload.Sign(body, secret)));
+        }
+
+        return SendAsync<JsonNode?>(HttpMethod.Post, $"hooks/{source}", content, cancellationToken, [.. headers]);
+    }
+
+    private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken, params (string Name, string Value)[] headers)
     {
         using var request = new HttpRequestMessage(method, path);
         if (body is not null)
         {
-            request.Content = JsonContent.Create(body, body.GetType(), options: Json);
+            request.Content = body as HttpContent ?? JsonContent.Create(body, body.GetType(), options: Json);
         }
 
-        if (header is { } h)
+        foreach (var (name, value) in headers)
         {
-            request.Headers.Add(h.Name, h.Value);
+            request.Headers.Add(name, value);
         }
 
         HttpResponseMessage response;

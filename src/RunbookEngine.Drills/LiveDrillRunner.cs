@@ -16,7 +16,7 @@ namespace RunbookEngine.Drills;
 public sealed class LiveDrillRunner
 {
     private readonly IRunbookService service;
-    private readonly Func<JsonObject, string, CancellationToken, Task<JsonNode?>> deliver;
+    private readonly Func<string, JsonObject, string, CancellationToken, Task<JsonNode?>> deliver;
     private readonly HttpClient prometheus;
     private readonly Caller caller;
     private readonly TimeProvider time;
@@ -24,12 +24,12 @@ public sealed class LiveDrillRunner
 
     /// <summary>Initializes a new instance of the <see cref="LiveDrillRunner"/> class.</summary>
     /// <param name="service">The server's runbook operations (runs, timelines, cancel).</param>
-    /// <param name="deliver">Posts an Alertmanager notification to the server's <c>/hooks/alertmanager</c> marked with the drill's name (header <see cref="AlertRouter.DrillHeader"/>); returns the server's answer.</param>
+    /// <param name="deliver">Posts a notification (source, payload, drill name) to the server's <c>/hooks/SOURCE</c> marked with the drill's name (header <see cref="AlertRouter.DrillHeader"/>); returns the server's answer.</param>
     /// <param name="prometheus">Asks Prometheus the stop conditions (absolute URLs).</param>
     /// <param name="caller">Who runs the drill (recorded as the canceller on a breach).</param>
     /// <param name="time">The clock.</param>
     /// <param name="progress">Says what happens as it happens.</param>
-    public LiveDrillRunner(IRunbookService service, Func<JsonObject, string, CancellationToken, Task<JsonNode?>> deliver, HttpClient prometheus, Caller caller, TimeProvider time, Action<string> progress)
+    public LiveDrillRunner(IRunbookService service, Func<string, JsonObject, string, CancellationToken, Task<JsonNode?>> deliver, HttpClient prometheus, Caller caller, TimeProvider time, Action<string> progress)
     {
         ArgumentNullException.ThrowIfNull(service);
         ArgumentNullException.ThrowIfNull(deliver);
@@ -45,7 +45,7 @@ public sealed class LiveDrillRunner
         this.progress = progress;
     }
 
-    /// <summary>Why a drill cannot run live, or null when it can: only Alertmanager alerts are sent, and stop conditions need a Prometheus.</summary>
+    /// <summary>Why a drill cannot run live: an alert its source's notification cannot carry whole, stop conditions without a Prometheus.</summary>
     /// <param name="drill">The drill.</param>
     /// <param name="prometheusUrl">The Prometheus from the environment (<c>RUNBOOK_PROMETHEUS_URL</c>), or null.</param>
     /// <returns>The problems, each at its line.</returns>
@@ -53,9 +53,9 @@ public sealed class LiveDrillRunner
     {
         ArgumentNullException.ThrowIfNull(drill);
         var problems = new List<string>();
-        foreach (var alert in drill.Alerts.Where(a => a.Source != AlertmanagerPayload.Source))
+        foreach (var alert in drill.Alerts)
         {
-            problems.Add($"{alert.At}: a live drill sends its alerts as Alertmanager notifications; source '{alert.Source}' is replayed only (leave --live out)");
+            problems.AddRange(DrillDelivery.Problems(drill.Name, alert));
         }
 
         if (drill.Live.StopConditions.Count > 0 && drill.Live.Prometheus is null && string.IsNullOrEmpty(prometheusUrl))
@@ -175,10 +175,8 @@ public sealed class LiveDrillRunner
 
             foreach (var alert in drill.Alerts)
             {
-                // The drill's own label keeps its episode apart from a real one with the same labels.
-                var labels = new Dictionary<string, string>(alert.Labels, StringComparer.Ordinal) { ["runbook_drill"] = drill.Name };
-                Alert Make(string status, TimeSpan? ends) =>
-                    new(alert.Source, status, Alert.FingerprintOf(labels), labels, alert.Annotations, start + alert.Fired, ends is { } e ? start + e : null, null);
+                // The drill's own label (a PagerDuty incident: its id) keeps its episode apart from a real one.
+                Alert Make(string status, TimeSpan? ends) => DrillDelivery.Make(drill.Name, alert, start, status, ends);
                 pending.Add((alert.Received, $"{alert.Name} fires", ct => SendAsync(Make("firing", null), "fires", ct)));
                 foreach (var repeat in alert.Repeats)
                 {
@@ -194,7 +192,7 @@ public sealed class LiveDrillRunner
 
         private async Task SendAsync(Alert alert, string what, CancellationToken ct)
         {
-            var answer = await owner.deliver(AlertmanagerPayload.Notification([alert], "runbook-drill"), drill.Name, ct).ConfigureAwait(false);
+            var answer = await owner.deliver(alert.Source, DrillDelivery.Payload(alert, owner.time.GetUtcNow()), drill.Name, ct).ConfigureAwait(false);
             foreach (var outcome in answer?["outcomes"]?.AsArray() ?? [])
             {
                 var o = outcome?["outcome"]?.GetValue<string>() ?? "?";

@@ -40,6 +40,17 @@ public sealed class LiveDrillTests : IAsyncLifetime
                 action: http
                 with: { method: POST, url: "{{target.Url}}/restart", expect_status: [200] }
             """);
+        cli.Write("live-any-source.yaml", $$"""
+            name: live-any-source
+            triggers:
+              - { source: grafana, match: ["alertname = CheckoutDown", "team = shop"] }
+              - { source: pagerduty, match: ["alertname = CheckoutDown", "service = checkout"] }
+              - { source: azure-monitor, match: ["alertname = CheckoutDown", "env = prod"] }
+            steps:
+              - id: restart
+                action: http
+                with: { method: POST, url: "{{target.Url}}/restart", expect_status: [200] }
+            """);
         cli.Write("live-gated.yaml", $$"""
             name: live-gated
             compensate_on: [failure, cancel]
@@ -205,14 +216,83 @@ public sealed class LiveDrillTests : IAsyncLifetime
         Assert.Equal(("live", "user:carol"), (kept["mode"]!.GetValue<string>(), kept["by"]!.GetValue<string>()));
     }
 
-    [Fact]
-    public async Task A_live_drill_with_a_source_it_cannot_send_is_refused_and_nothing_is_sent()
+    [Theory]
+    [InlineData("grafana", "team: shop", "summary: checkout is down")]
+    [InlineData("azure-monitor", "env: prod, target_resource: /subscriptions/s-1/resourceGroups/rg-shop/providers/Microsoft.Web/sites/checkout", "description: checkout is down")]
+    public async Task A_live_drill_sends_each_alert_to_its_sources_webhook_in_that_sources_format(string source, string labels, string annotations)
     {
-        var pager = await DrillAsync("pager.drill.yaml", "drill: y\nrunbook: live-restart\nalerts:\n  - { name: ApiDown, source: pagerduty }\nlive:\n  stop_conditions: [{ promql: up == 0 }]\nexpect: { outcome: completed }\n");
+        var drill = await DrillAsync($"{source}.drill.yaml", $$"""
+            drill: live-{{source}}
+            runbook: live-any-source
+            alerts:
+              - { name: CheckoutDown, source: {{source}}, labels: { {{labels}} }, annotations: { {{annotations}} } }
+            expect: { outcome: completed, alert: started, steps_run: [restart] }
+            """);
+
+        var (code, output, err) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "drill", "run", drill, "--live");
+
+        Assert.True(code == 0, err + output);
+        Assert.Matches(@"T\+\S+ CheckoutDown fires: started \(live-any-source\) run run_", err);
+        (code, output, err) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "runs", "-o", "json");
+        Assert.True(code == 0, err);
+        var run = Assert.Single(JsonNode.Parse(output)!.AsArray())!;
+        Assert.Equal(($"alert:{source}/CheckoutDown", "completed"), (run["started_by"]!.GetValue<string>(), run["status"]!.GetValue<string>()));
+
+        // Through that source's own parser: the alert the run recorded is the drill's, with the drill's label.
+        (_, output, _) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "timeline", run["run_id"]!.GetValue<string>(), "-o", "json");
+        var alert = JsonNode.Parse(output)!["events"]!.AsArray().First(e => e!["kind"]!.GetValue<string>() == "run.created")!["data"]!["trigger"]!["alert"]!;
+        Assert.Equal(source, alert["source"]!.GetValue<string>());
+        Assert.Equal($"live-{source}", alert["labels"]!["runbook_drill"]!.GetValue<string>());
+        var (key, value) = (annotations.Split(": ")[0], annotations.Split(": ")[1]);
+        Assert.Equal(value, alert["annotations"]![key]!.GetValue<string>());
+        if (source == "azure-monitor")
+        {
+            Assert.Equal(("rg-shop", "prod"), (alert["labels"]!["resource_group"]!.GetValue<string>(), alert["labels"]!["env"]!.GetValue<string>()));
+        }
+    }
+
+    [Fact]
+    public async Task A_live_pagerduty_drill_signs_its_deliveries_for_a_server_that_takes_only_signed_ones()
+    {
+        var drill = await DrillAsync("pager.drill.yaml", """
+            drill: live-pager
+            runbook: live-any-source
+            alerts:
+              - { name: CheckoutDown, source: pagerduty, labels: { service: checkout, urgency: high } }
+            expect: { outcome: completed, alert: started, steps_run: [restart] }
+            """);
+        var env = new Dictionary<string, string> { ["PD_SIGNING"] = "pd-drill-secret-41" };
+
+        // Without --server: the drill's own server checks X-PagerDuty-Signature with that secret.
+        var (code, output, err) = await cli.RunProcessAsync("carol", "sre", env, "drill", "run", drill, "--live", "--pagerduty-secret", "secret://env/PD_SIGNING");
+        Assert.True(code == 0, err + output);
+        Assert.Matches(@"CheckoutDown fires: started \(live-any-source\) run run_", err);
+        (_, output, _) = await cli.RunProcessAsync("carol", "sre", "runs", "-o", "json");
+        var run = Assert.Single(JsonNode.Parse(output)!.AsArray())!;
+        Assert.Equal(("alert:pagerduty/CheckoutDown", "live-pager"), (run["started_by"]!.GetValue<string>(), run["drill"]!.GetValue<string>()));
+        (_, output, _) = await cli.RunProcessAsync("carol", "sre", "timeline", run["run_id"]!.GetValue<string>(), "-o", "json");
+        var labels = JsonNode.Parse(output)!["events"]!.AsArray().First(e => e!["kind"]!.GetValue<string>() == "run.created")!["data"]!["trigger"]!["alert"]!["labels"]!;
+        Assert.StartsWith("drill-live-pager-", labels["incident_id"]!.GetValue<string>(), StringComparison.Ordinal); // never a real incident's id
+        Assert.Equal("checkout", labels["service"]!.GetValue<string>());
+        Assert.DoesNotContain("pd-drill-secret-41", output + err, StringComparison.Ordinal);
+
+        // A secret as text is refused before anything is sent, and so is the option without --live.
+        (code, _, err) = await cli.RunProcessAsync("carol", "sre", env, "drill", "run", drill, "--live", "--pagerduty-secret", "pd-drill-secret-41");
+        Assert.Equal(2, code);
+        Assert.Contains("--pagerduty-secret takes a secret reference", err, StringComparison.Ordinal);
+        (code, _, err) = await cli.RunProcessAsync("carol", "sre", env, "drill", "run", drill, "--pagerduty-secret", "secret://env/PD_SIGNING");
+        Assert.Equal(2, code);
+        Assert.Contains("--pagerduty-secret is for --live", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_live_drill_whose_alert_its_source_cannot_carry_is_refused_and_nothing_is_sent()
+    {
+        var pager = await DrillAsync("pager-host.drill.yaml", "drill: y\nrunbook: live-any-source\nalerts:\n  - { name: CheckoutDown, source: pagerduty, labels: { host: web-1 } }\nlive:\n  stop_conditions: [{ promql: up == 0 }]\nexpect: { outcome: completed }\n");
         var (code, _, err) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "drill", "run", pager, "--live");
         Assert.Equal(2, code);
-        Assert.Contains("pager.drill.yaml:4:5: a live drill sends its alerts as Alertmanager notifications; source 'pagerduty' is replayed only", err, StringComparison.Ordinal);
-        Assert.Contains("pager.drill.yaml:6:21: stop conditions need a Prometheus: set live.prometheus or RUNBOOK_PROMETHEUS_URL", err, StringComparison.Ordinal);
+        Assert.Contains("pager-host.drill.yaml:4:5: label 'host' cannot be sent live to /hooks/pagerduty (an incident carries only title/alertname", err, StringComparison.Ordinal);
+        Assert.Contains("pager-host.drill.yaml:6:21: stop conditions need a Prometheus: set live.prometheus or RUNBOOK_PROMETHEUS_URL", err, StringComparison.Ordinal);
         Assert.DoesNotContain(target.Requests, r => r.Path == "/restart");
     }
 

@@ -106,6 +106,7 @@ internal static class DrillCommand
         var outFile = new Option<string?>("--out") { Description = "Write the report to this file; the terminal still gets the short text." };
         var svg = new Option<string?>("--svg") { Description = "Write an SVG timeline chart of each drill (alert, detection, steps, approval waits, recovery) into this directory." };
         var live = new Option<bool>("--live") { Description = "Run the drill for real against the server (--server URL, an operator --token; without --server, a server of its own on 127.0.0.1 over the local store): its alerts go through the webhook marked as the drill's, actions run for real, live.stop_conditions are checked in Prometheus while it runs." };
+        var pagerDuty = new Option<string?>("--pagerduty-secret") { Description = "With --live: sign PagerDuty deliveries with this secret (a reference: secret://env/NAME or secret://file/PATH), for a server whose /hooks/pagerduty takes only signed ones (serve --pagerduty-secret)." };
         var noStore = new Option<bool>("--no-store") { Description = "Do not keep the reports in the store (or on the server); by default each drill's report is kept for `runbook drill list`." };
         var command = new Command("run", """
             Replay drills: each drill's alerts go through the real alert routing, guards, interpreter, retries,
@@ -119,8 +120,9 @@ internal static class DrillCommand
 
             With --live the drill is a game day for real, against a running server (--server; without it, a
             server of the drill's own on 127.0.0.1 over the local store): each alert is posted to
-            the server's /hooks/alertmanager at its time (marked as the drill's: its runs are listed as drill
-            runs and never counted as incidents), the runbook's actions run for real, people approve, and the
+            the server's webhook for its source (/hooks/alertmanager, grafana, pagerduty, azure-monitor) at its
+            time, in that source's format (marked as the drill's: its runs are listed as drill runs and never
+            counted as incidents; --pagerduty-secret signs PagerDuty deliveries), the runbook's actions run for real, people approve, and the
             drill's live.stop_conditions (PromQL) are asked of Prometheus every live.poll: when one holds, the
             drill's runs are cancelled and the drill fails. MTTD and MTTR are measured on the wall clock.
 
@@ -138,6 +140,7 @@ internal static class DrillCommand
         command.Add(svg);
         command.Add(noStore);
         command.Add(live);
+        command.Add(pagerDuty);
         command.SetAction(async (parse, ct) =>
         {
             await using var s = session(parse);
@@ -167,10 +170,16 @@ internal static class DrillCommand
                 return ExitCodes.Invalid;
             }
 
+            if (parse.GetValue(pagerDuty) is not null && !parse.GetValue(live))
+            {
+                s.Error("--pagerduty-secret is for --live: a replay sends nothing");
+                return ExitCodes.Invalid;
+            }
+
             var results = new List<DrillResult>();
             if (parse.GetValue(live))
             {
-                results.AddRange(await RunLiveAsync(s, loaded, ct).ConfigureAwait(false));
+                results.AddRange(await RunLiveAsync(s, loaded, parse.GetValue(pagerDuty) is { } reference ? SecretOptions.Resolve("--pagerduty-secret", reference) : null, ct).ConfigureAwait(false));
             }
             else
             {
@@ -267,11 +276,13 @@ internal static class DrillCommand
     /// Runs drills live against the server (<c>--server</c>), or against a server of its own on 127.0.0.1 over the
     /// local store, with an embedded worker, that lives as long as the drills: the same webhook, the same API.
     /// </summary>
-    private static async Task<IReadOnlyList<DrillResult>> RunLiveAsync(CliSession s, IReadOnlyList<LoadedDrill> loaded, CancellationToken ct)
+    private static async Task<IReadOnlyList<DrillResult>> RunLiveAsync(CliSession s, IReadOnlyList<LoadedDrill> loaded, string? pagerDutySecret, CancellationToken ct)
     {
         if (s.IsRemote)
         {
-            return await RunLiveOnAsync(s, (RemoteRunbookService)await s.ServiceAsync(ct).ConfigureAwait(false), loaded, ct).ConfigureAwait(false);
+            var service = (RemoteRunbookService)await s.ServiceAsync(ct).ConfigureAwait(false);
+            service.PagerDutySecret = pagerDutySecret;
+            return await RunLiveOnAsync(s, service, loaded, ct).ConfigureAwait(false);
         }
 
         if (s.IsTemporal)
@@ -295,6 +306,7 @@ internal static class DrillCommand
                 TokensFile = tokens.Path,
                 EmbeddedWorker = true,
                 Environment = s.Io.Environment,
+                PagerDutySecrets = pagerDutySecret is null ? [] : [pagerDutySecret],
             };
             var app = RunbookEngine.Server.RunbookServer.Build(options, store, s.StoreName, s.Actions, s.Loggers);
             await using (app.ConfigureAwait(false))
@@ -302,7 +314,7 @@ internal static class DrillCommand
                 await app.StartAsync(ct).ConfigureAwait(false);
                 try
                 {
-                    using var remote = new RemoteRunbookService(app.Urls.First(), token);
+                    using var remote = new RemoteRunbookService(app.Urls.First(), token) { PagerDutySecret = pagerDutySecret };
                     s.Error($"no --server: a server of the drill's own on {app.Urls.First()} over {s.StoreName}, with an embedded worker, until the drill ends");
                     return await RunLiveOnAsync(s, remote, loaded, ct).ConfigureAwait(false);
                 }

@@ -95,19 +95,7 @@ internal static class ServeCommand
             var signing = new List<string>();
             foreach (var reference in parse.GetValue(pagerDuty) ?? [])
             {
-                if (!Secrets.IsReference(reference) || Secrets.CheckReference(reference) is not null)
-                {
-                    throw new CliException("--pagerduty-secret takes a secret reference (secret://env/NAME or secret://file/PATH), so that the secret is not in the process list or the shell history", ExitCodes.Invalid);
-                }
-
-                try
-                {
-                    signing.Add(Secrets.ResolveReference(reference));
-                }
-                catch (StepException ex)
-                {
-                    throw new CliException($"--pagerduty-secret: {ex.Message}", ExitCodes.Invalid);
-                }
+                signing.Add(SecretOptions.Resolve("--pagerduty-secret", reference));
             }
 
             IReadOnlyDictionary<string, WebhookSource> sources = new Dictionary<string, WebhookSource>();
