@@ -90,6 +90,12 @@ internal sealed class RemoteRunbookService : IRunbookService, IDisposable
             null,
             cancellationToken);
 
+    public Task RegisterLiveDrillAsync(string drill, JsonObject script, TimeSpan lifetime, Caller caller, CancellationToken cancellationToken) =>
+        SendAsync<JsonNode?>(HttpMethod.Post, $"api/drills/live/{Uri.EscapeDataString(drill)}", new JsonObject { ["script"] = script.DeepClone(), ["lifetime_seconds"] = lifetime.TotalSeconds }, cancellationToken);
+
+    public Task EndLiveDrillAsync(string drill, Caller caller, CancellationToken cancellationToken) =>
+        SendAsync<JsonNode?>(HttpMethod.Post, $"api/drills/live/{Uri.EscapeDataString(drill)}/end", new JsonObject(), cancellationToken);
+
     public Task<DrillReportView> GetDrillReportAsync(long id, CancellationToken cancellationToken) =>
         SendAsync<DrillReportView>(HttpMethod.Get, $"api/drills/{id}", null, cancellationToken);
 

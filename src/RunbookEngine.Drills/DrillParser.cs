@@ -105,6 +105,11 @@ public sealed class DrillParser
             Known(step, at, "attempts of step");
         }
 
+        foreach (var (step, at) in drill.Live.Steps ?? [])
+        {
+            Known(step, at, "live step");
+        }
+
         if (drill.Run is not null)
         {
             foreach (var name in drill.Run.Inputs.Select(i => i.Key).Where(k => !runbook.Inputs.Any(i => i.Name == k)))
@@ -676,7 +681,27 @@ public sealed class DrillParser
 
         var poll = keys.TryGetValue("poll", out var po) ? fields.RequireDuration(po, "poll") ?? DrillLive.Default.Poll : DrillLive.Default.Poll;
         var timeout = keys.TryGetValue("timeout", out var to) ? fields.RequireDuration(to, "timeout") ?? DrillLive.Default.Timeout : DrillLive.Default.Timeout;
-        return new DrillLive(conditions, prometheus, poll, timeout, fields.Loc(m));
+        List<(string, SourceLocation)>? steps = null;
+        if (keys.TryGetValue("steps", out var st))
+        {
+            steps = [];
+            if (st is YamlSequenceNode seq)
+            {
+                foreach (var item in seq.Children)
+                {
+                    if (fields.RequireString(item, "live.steps") is { } id)
+                    {
+                        steps.Add((id, fields.Loc(item)));
+                    }
+                }
+            }
+            else
+            {
+                fields.Error(st, "'live.steps' must be a list of the step ids whose actions run for real, e.g. steps: [restart]; every other step is answered from the scenario");
+            }
+        }
+
+        return new DrillLive(conditions, prometheus, poll, timeout, fields.Loc(m), steps);
     }
 
     private DrillExpectations? ParseExpectations(YamlNode node)

@@ -33,6 +33,7 @@ public static class DrillSchema
         ["live.prometheus"] = "The Prometheus the stop conditions ask (default RUNBOOK_PROMETHEUS_URL), e.g. http://127.0.0.1:9090.",
         ["live.poll"] = "How often the stop conditions and the run are checked (default 5s).",
         ["live.timeout"] = "The most a live drill waits for its run to end after its last alert (default 30m).",
+        ["live.steps"] = "The steps whose actions run for real in a live drill; every other action step is answered from the scenario (steps:, actions:) as in a replay. Without it every action runs for real.",
         ["stop.promql"] = "The expression: it holds while it returns a series, e.g. sum(rate(http_requests_total{code=~\"5..\"}[1m])) > 5.",
         ["stop.name"] = "Its name in reports (default: the expression).",
         ["fault.worker_dies"] = "The step during whose call the worker running the run dies (as if killed with SIGKILL): nothing of the call is recorded, and a new worker recovers the run when the dead worker's lease (30s) expires.",
@@ -178,6 +179,7 @@ public static class DrillSchema
                 ["prometheus"] = new JsonObject { ["type"] = "string", ["pattern"] = "^https?://" },
                 ["poll"] = Ref("duration"),
                 ["timeout"] = Ref("duration"),
+                ["steps"] = strings.DeepClone(),
             }),
             ["expect"] = Section("expect", DrillExpectations.Keys, new()
             {

@@ -97,6 +97,12 @@ internal sealed class DrillStore(IWorkflowStore inner, TimeProvider clock) : IWo
 
     public Task<DrillReport?> GetDrillReportAsync(long id, CancellationToken cancellationToken) => UpAsync(() => inner.GetDrillReportAsync(id, cancellationToken));
 
+    public Task SetLiveDrillScriptAsync(LiveDrillScript script, CancellationToken cancellationToken) => UpAsync(() => inner.SetLiveDrillScriptAsync(script, cancellationToken));
+
+    public Task<LiveDrillScript?> GetLiveDrillScriptAsync(string drill, DateTimeOffset now, CancellationToken cancellationToken) => UpAsync(() => inner.GetLiveDrillScriptAsync(drill, now, cancellationToken));
+
+    public Task EndLiveDrillScriptAsync(string drill, DateTimeOffset now, CancellationToken cancellationToken) => UpAsync(() => inner.EndLiveDrillScriptAsync(drill, now, cancellationToken));
+
     public Task OpenSessionAsync(ConsoleSession session, DateTimeOffset idleBefore, int keepPerToken, CancellationToken cancellationToken) => UpAsync(() => inner.OpenSessionAsync(session, idleBefore, keepPerToken, cancellationToken));
 
     public Task<ConsoleSession?> GetSessionAsync(string id, CancellationToken cancellationToken) => UpAsync(() => inner.GetSessionAsync(id, cancellationToken));

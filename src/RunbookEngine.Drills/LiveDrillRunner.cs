@@ -110,8 +110,16 @@ public sealed class LiveDrillRunner
             Schedule();
             var last = pending.Count == 0 ? TimeSpan.Zero : pending.Max(p => p.At);
             var timedOut = false;
+            var scripted = drill.Live.Steps is not null;
             try
             {
+                if (scripted)
+                {
+                    // Registered before anything is sent: a run of this drill then answers the steps not live.
+                    await owner.service.RegisterLiveDrillAsync(drill.Name, Script(drill), last + drill.Live.Timeout + TimeSpan.FromMinutes(10), owner.caller, ct).ConfigureAwait(false);
+                    owner.progress($"{DrillScenario.Format(Now)} live steps: {(drill.Live.Steps!.Count == 0 ? "none" : string.Join(", ", drill.Live.Steps.Select(s => s.Step)))}; every other step is answered from the scenario");
+                }
+
                 while (true)
                 {
                     foreach (var due in pending.Where(p => p.At <= Now).ToList())
@@ -155,6 +163,21 @@ public sealed class LiveDrillRunner
                 // Interrupted (Ctrl+C): a live game day leaves nothing running behind it.
                 await CancelAllAsync($"drill {drill.Name} interrupted", CancellationToken.None).ConfigureAwait(false);
                 throw;
+            }
+            finally
+            {
+                if (scripted)
+                {
+                    try
+                    {
+                        await owner.service.EndLiveDrillAsync(drill.Name, owner.caller, CancellationToken.None).ConfigureAwait(false);
+                    }
+                    catch (RunbookServiceException ex)
+                    {
+                        // Its expiry ends it anyway; only runs of this drill ever read it.
+                        notes.Add($"the drill's answers could not be withdrawn from the server ({ex.Message}); they expire by themselves");
+                    }
+                }
             }
 
             return await ResultAsync(timedOut, ct).ConfigureAwait(false);
@@ -326,9 +349,15 @@ public sealed class LiveDrillRunner
                 checks.Add(new("run started", false, "the drill starts a run", firstOutcome is null ? "no alert or start was sent" : $"the first alert was {firstOutcome}"));
             }
 
-            if (drill.Steps.Count > 0 || drill.Actions.Count > 0)
+            if (drill.Live.Steps is { } liveSteps)
             {
-                notes.Add("live: every action ran for real; the answers in steps: and actions: are for replays");
+                notes.Add(liveSteps.Count == 0
+                    ? "live: no action ran for real (live.steps is empty); every step was answered from the scenario"
+                    : $"live: the actions of {string.Join(", ", liveSteps.Select(l => l.Step))} ran for real; every other step was answered from the scenario");
+            }
+            else if (drill.Steps.Count > 0 || drill.Actions.Count > 0)
+            {
+                notes.Add("live: every action ran for real; the answers in steps: and actions: are for replays (live.steps runs only some for real)");
             }
 
             if (drill.Approvals.Count > 0)
@@ -370,5 +399,53 @@ public sealed class LiveDrillRunner
                 ElapsedMilliseconds = owner.time.GetElapsedTime(wallStart).TotalMilliseconds,
             };
         }
+    }
+
+    /// <summary>
+    /// The answers a run of a drill that marks only some steps live gives for the others (the run input's
+    /// <c>drill_script</c>, read by the interpreter): the drill's <c>steps:</c> and <c>actions:</c> answers.
+    /// </summary>
+    /// <param name="drill">The drill.</param>
+    /// <returns>The script.</returns>
+    public static JsonObject Script(Drill drill)
+    {
+        ArgumentNullException.ThrowIfNull(drill);
+        static JsonArray? Answers(DrillAnswers? answers) => answers is null ? null : new JsonArray([.. answers.Items.Select(a =>
+        {
+            var o = new JsonObject { ["times"] = a.Times };
+            if (a.Latency > TimeSpan.Zero)
+            {
+                o["latency_ms"] = (long)a.Latency.TotalMilliseconds;
+            }
+
+            if (a.Hang)
+            {
+                o["hang"] = true;
+            }
+            else if (a.ErrorKind is not null)
+            {
+                o["fail"] = a.ErrorKind;
+                o["message"] = a.Message;
+                o["non_retryable"] = a.NonRetryable;
+            }
+            else
+            {
+                o["respond"] = a.Result?.DeepClone() ?? new JsonObject();
+            }
+
+            return (JsonNode)o;
+        })]);
+        var steps = new JsonObject();
+        foreach (var (id, script) in drill.Steps)
+        {
+            steps[id] = new JsonObject { ["action"] = Answers(script.Calls), ["verify"] = Answers(script.Verify), ["compensate"] = Answers(script.Compensate) };
+        }
+
+        return new JsonObject
+        {
+            ["live"] = new JsonArray([.. (drill.Live.Steps ?? []).Select(l => (JsonNode)JsonValue.Create(l.Step))]),
+            ["steps"] = steps,
+            ["actions"] = new JsonObject([.. drill.Actions.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)Answers(kv.Value)))]),
+        };
     }
 }

@@ -19,6 +19,7 @@ internal sealed class RunState
         Input = input;
         DryRun = input.DryRun;
         Gate = RunGate.FromJson(input.Gate);
+        Script = DrillScript.From(input.Script);
         inputs = RunbookValues.FromJson(input.Inputs) as Dictionary<string, object?> ?? [];
     }
 
@@ -29,6 +30,9 @@ internal sealed class RunState
 
     /// <summary>Gets the approval gate of a run an alert started, or null.</summary>
     public RunGate? Gate { get; }
+
+    /// <summary>Gets a live drill's answers for the steps it does not mark live, or null.</summary>
+    public DrillScript? Script { get; }
 
     public Dictionary<string, string> Status { get; } = new(StringComparer.Ordinal);
 

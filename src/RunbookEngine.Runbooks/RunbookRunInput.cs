@@ -11,7 +11,10 @@ namespace RunbookEngine.Runbooks;
 /// <param name="Gate">The approval gate of a run an alert started (see <see cref="RunGate"/>), or null.</param>
 /// <param name="Alert">The alert that started it, <c>{ source, fired_at }</c>, for the time from alert to first step and to recovery; or null.</param>
 /// <param name="Drill">The game-day drill the run belongs to, or null for a real one: a drill run is never counted as an incident.</param>
-public sealed record RunbookRunInput(JsonObject Inputs, bool DryRun = false, string? RetryOf = null, string? FromStep = null, JsonObject? Prior = null, JsonObject? Gate = null, JsonObject? Alert = null, string? Drill = null)
+/// <param name="Script">
+/// A live drill's answers for the steps it does not mark live (<c>live.steps</c>), or null: every action runs.
+/// </param>
+public sealed record RunbookRunInput(JsonObject Inputs, bool DryRun = false, string? RetryOf = null, string? FromStep = null, JsonObject? Prior = null, JsonObject? Gate = null, JsonObject? Alert = null, string? Drill = null, JsonObject? Script = null)
 {
     /// <summary>Serializes to the stored form.</summary>
     /// <returns>The JSON object.</returns>
@@ -21,6 +24,11 @@ public sealed record RunbookRunInput(JsonObject Inputs, bool DryRun = false, str
         if (Drill is not null)
         {
             json["drill"] = Drill; // only then: runs that are not drills keep the input they always had
+        }
+
+        if (Script is not null)
+        {
+            json["drill_script"] = Script.DeepClone();
         }
 
         return json;
@@ -48,7 +56,8 @@ public sealed record RunbookRunInput(JsonObject Inputs, bool DryRun = false, str
         node?["prior"] as JsonObject,
         node?["gate"] as JsonObject,
         node?["alert"] as JsonObject,
-        node?["drill"] is JsonValue drill && drill.TryGetValue<string>(out var name) ? name : null);
+        node?["drill"] is JsonValue drill && drill.TryGetValue<string>(out var name) ? name : null,
+        node?["drill_script"] as JsonObject);
 
     /// <summary>Gets when the alert that started the run fired, if one did and said so.</summary>
     public DateTimeOffset? AlertFiredAt =>

@@ -236,7 +236,7 @@ public sealed class RunbookWorkflow
     {
         var action = actions.TryGet(name, out var a) ? a : throw new StepFailedException(step.Id, 0, "UnknownAction", $"{step.Location}: action '{name}' is not available in this worker", 0);
         var with = template is null ? new JsonObject() : (JsonObject)state.Render(template, result, step)!;
-        return await StepOperations.ActionAsync(ctx, action, with, step.Id, position, state.DryRun, options, queue, state.Gate).ConfigureAwait(true);
+        return await StepOperations.ActionAsync(ctx, action, with, step.Id, position, state.DryRun, options, queue, state.Gate, state.Script).ConfigureAwait(true);
     }
 
     /// <summary>Polls the step's verify action until its condition holds; the step fails with <c>VerifyFailed</c> if it never does.</summary>

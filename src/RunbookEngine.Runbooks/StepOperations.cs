@@ -18,7 +18,11 @@ internal static class StepOperations
     /// Runs an action as a durable step: a plan in a dry-run, else inline or as an activity on a queue; in a run
     /// an alert started, first through the run's approval gate when the call needs it.
     /// </summary>
-    public static async Task<JsonNode?> ActionAsync(IWorkflowContext ctx, IRunbookAction action, JsonObject with, string stepId, string position, bool dryRun, StepOptions options, string? queue, RunGate? gate)
+    /// <remarks>
+    /// In a live drill's run that answers this step from the drill's scenario (<paramref name="script"/>), the call
+    /// goes to the drill's answer activity with the same retries and timeout, and the action itself never runs.
+    /// </remarks>
+    public static async Task<JsonNode?> ActionAsync(IWorkflowContext ctx, IRunbookAction action, JsonObject with, string stepId, string position, bool dryRun, StepOptions options, string? queue, RunGate? gate, DrillScript? script = null)
     {
         if (!dryRun && gate is not null)
         {
@@ -34,7 +38,20 @@ internal static class StepOperations
             return null;
         }
 
-        var result = await ctx.ActivityAsync(position, RunbookActivities.ActivityName(action.Name), queue, input, options).ConfigureAwait(true);
+        JsonNode? result;
+        if (script is not null && !script.IsLive(stepId))
+        {
+            // Answered in the run's own worker: no target is reached, so no queue's worker is needed.
+            var (answers, before) = script.Next(stepId, DrillScript.RoleOf(position), action.Name);
+            input["action"] = action.Name;
+            input["answers"] = answers?.DeepClone();
+            input["calls_before"] = before;
+            result = await ctx.ActivityAsync(position, RunbookActivities.DrillAnswerActivityName, null, input, options).ConfigureAwait(true);
+        }
+        else
+        {
+            result = await ctx.ActivityAsync(position, RunbookActivities.ActivityName(action.Name), queue, input, options).ConfigureAwait(true);
+        }
 
         // Recorded from the step's recorded result, so a replay records the same event at the same place.
         if (result is JsonObject done && action.TimelineRecord(done) is { } record)

@@ -213,6 +213,27 @@ internal static partial class ApiEndpoints
             return saved;
         });
 
+        // A live drill that marks only some steps live registers the others' answers while it runs.
+        Post(api, "/drills/live/{name}", ApiRole.Operator, async (http, caller, ct) =>
+        {
+            var body = await BodyAsync<LiveDrillBody>(http, ct).ConfigureAwait(false);
+            if (body.Script is null)
+            {
+                throw new RunbookServiceException(ServiceErrorKind.Invalid, "the body needs 'script': { live: [step ids that run for real], steps: {...}, actions: {...} } and 'lifetime_seconds'");
+            }
+
+            var name = http.Request.RouteValues["name"]?.ToString() ?? string.Empty;
+            var lifetime = TimeSpan.FromSeconds(body.LifetimeSeconds ?? 3600);
+            await service.RegisterLiveDrillAsync(name, body.Script, lifetime, caller, ct).ConfigureAwait(false);
+            return new { drill = name, registered = true };
+        });
+        Post(api, "/drills/live/{name}/end", ApiRole.Operator, async (http, caller, ct) =>
+        {
+            var name = http.Request.RouteValues["name"]?.ToString() ?? string.Empty;
+            await service.EndLiveDrillAsync(name, caller, ct).ConfigureAwait(false);
+            return new { drill = name, ended = true };
+        });
+
         MapLive(api, context);
         api.MapFallback((HttpContext http) => ServerErrors.WriteAsync(http, 404, "not_found", $"no API endpoint {http.Request.Method} {http.Request.Path}; see docs/api.md"));
     }
@@ -482,6 +503,15 @@ internal static partial class ApiEndpoints
 
         [JsonPropertyName("report")]
         public System.Text.Json.Nodes.JsonObject? Report { get; set; }
+    }
+
+    private sealed class LiveDrillBody
+    {
+        [JsonPropertyName("script")]
+        public System.Text.Json.Nodes.JsonObject? Script { get; set; }
+
+        [JsonPropertyName("lifetime_seconds")]
+        public double? LifetimeSeconds { get; set; }
     }
 
     private sealed class RetryBody

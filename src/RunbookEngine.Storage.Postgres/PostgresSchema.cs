@@ -300,6 +300,18 @@ internal static class PostgresSchema
             );
             CREATE INDEX console_sessions_token ON console_sessions (token_hash, opened_at);
             """),
+
+        // 11: the answers of a live drill that marks only some steps live, while it runs (runs copy them into
+        // their input when they start, so a registration that changes or ends never changes a started run).
+        (11, """
+            CREATE TABLE live_drill_scripts (
+                drill          text PRIMARY KEY,
+                script         text NOT NULL,
+                actor          text NOT NULL,
+                registered_at  timestamptz NOT NULL,
+                expires_at     timestamptz NOT NULL
+            );
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

@@ -55,4 +55,33 @@ public sealed partial class PostgresWorkflowStore
 
     private static DrillReport MapDrillReport(NpgsqlDataReader r) =>
         new(r.GetInt64(0), Time(r, 1), r.GetString(2), r.GetString(3), r.GetBoolean(4), r.GetString(5), r.GetString(6), r.GetString(7));
+
+    /// <inheritdoc/>
+    public Task SetLiveDrillScriptAsync(LiveDrillScript script, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(script);
+        return WriteAsync(
+            db => db.ExecAsync(
+                "INSERT INTO live_drill_scripts (drill, script, actor, registered_at, expires_at) VALUES (@drill, @script, @actor, @at, @expires) ON CONFLICT (drill) DO UPDATE SET script = excluded.script, actor = excluded.actor, registered_at = excluded.registered_at, expires_at = excluded.expires_at",
+                Db.P("drill", script.Drill),
+                Db.P("script", script.Script),
+                Db.P("actor", script.Actor),
+                Db.P("at", script.RegisteredAt),
+                Db.P("expires", script.ExpiresAt)),
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task<LiveDrillScript?> GetLiveDrillScriptAsync(string drill, DateTimeOffset now, CancellationToken cancellationToken) =>
+        ReadAsync(
+            async db => (await db.QueryAsync(
+                "SELECT drill, script, actor, registered_at, expires_at FROM live_drill_scripts WHERE drill = @drill AND expires_at > @now",
+                static (NpgsqlDataReader r) => new LiveDrillScript(r.GetString(0), r.GetString(1), r.GetString(2), Time(r, 3), Time(r, 4)),
+                Db.P("drill", drill),
+                Db.P("now", now)).ConfigureAwait(false)).FirstOrDefault(),
+            cancellationToken);
+
+    /// <inheritdoc/>
+    public Task EndLiveDrillScriptAsync(string drill, DateTimeOffset now, CancellationToken cancellationToken) =>
+        WriteAsync(db => db.ExecAsync("DELETE FROM live_drill_scripts WHERE drill = @drill OR expires_at <= @now", Db.P("drill", drill), Db.P("now", now)), cancellationToken);
 }

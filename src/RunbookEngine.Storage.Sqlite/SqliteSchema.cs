@@ -212,6 +212,18 @@ internal static class SqliteSchema
             ) WITHOUT ROWID;
             CREATE INDEX console_sessions_token ON console_sessions (token_hash, opened_at);
             """),
+
+        // 9: the answers of a live drill that marks only some steps live, while it runs (runs copy them into
+        // their input when they start, so a registration that changes or ends never changes a started run).
+        (9, """
+            CREATE TABLE live_drill_scripts (
+                drill          TEXT PRIMARY KEY,
+                script         TEXT NOT NULL,
+                actor          TEXT NOT NULL,
+                registered_at  INTEGER NOT NULL,
+                expires_at     INTEGER NOT NULL
+            );
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

@@ -55,4 +55,37 @@ public sealed partial class SqliteWorkflowStore
 
     private static DrillReport MapDrillReport(SqliteDataReader r) =>
         new(r.GetInt64(0), SqliteTime.FromDb(r.GetInt64(1)), r.GetString(2), r.GetString(3), r.GetInt64(4) != 0, r.GetString(5), r.GetString(6), r.GetString(7));
+
+    /// <inheritdoc/>
+    public Task SetLiveDrillScriptAsync(LiveDrillScript script, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(script);
+        return WriteAsync(
+            (c, tx) => Exec(
+                c,
+                tx,
+                "INSERT INTO live_drill_scripts (drill, script, actor, registered_at, expires_at) VALUES ($drill, $script, $actor, $at, $expires) ON CONFLICT (drill) DO UPDATE SET script = excluded.script, actor = excluded.actor, registered_at = excluded.registered_at, expires_at = excluded.expires_at",
+                ("$drill", script.Drill),
+                ("$script", script.Script),
+                ("$actor", script.Actor),
+                ("$at", SqliteTime.ToDb(script.RegisteredAt)),
+                ("$expires", SqliteTime.ToDb(script.ExpiresAt))),
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task<LiveDrillScript?> GetLiveDrillScriptAsync(string drill, DateTimeOffset now, CancellationToken cancellationToken) =>
+        ReadAsync(
+            c => Query(
+                c,
+                null,
+                "SELECT drill, script, actor, registered_at, expires_at FROM live_drill_scripts WHERE drill = $drill AND expires_at > $now",
+                static (SqliteDataReader r) => new LiveDrillScript(r.GetString(0), r.GetString(1), r.GetString(2), SqliteTime.FromDb(r.GetInt64(3)), SqliteTime.FromDb(r.GetInt64(4))),
+                ("$drill", drill),
+                ("$now", SqliteTime.ToDb(now))).FirstOrDefault(),
+            cancellationToken);
+
+    /// <inheritdoc/>
+    public Task EndLiveDrillScriptAsync(string drill, DateTimeOffset now, CancellationToken cancellationToken) =>
+        WriteAsync((c, tx) => Exec(c, tx, "DELETE FROM live_drill_scripts WHERE drill = $drill OR expires_at <= $now", ("$drill", drill), ("$now", SqliteTime.ToDb(now))), cancellationToken);
 }

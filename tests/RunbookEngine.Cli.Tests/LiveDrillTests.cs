@@ -51,6 +51,23 @@ public sealed class LiveDrillTests : IAsyncLifetime
                 action: http
                 with: { method: POST, url: "{{target.Url}}/restart", expect_status: [200] }
             """);
+        cli.Write("live-partial.yaml", $$"""
+            name: live-partial
+            triggers:
+              - source: alertmanager
+                match: ["alertname = DiskFull"]
+            steps:
+              - id: measure
+                action: http
+                with: { method: GET, url: "{{target.Url}}/measure", expect_status: [200] }
+              - id: clean
+                action: shell
+                retry: { max_attempts: 3, initial_interval: 100ms }
+                with: { command: [touch, "{{Path.Combine(cli.Directory, "cleaned")}}"] }
+              - id: restart
+                action: http
+                with: { method: POST, url: "{{target.Url}}/restart", expect_status: [200] }
+            """);
         cli.Write("live-gated.yaml", $$"""
             name: live-gated
             compensate_on: [failure, cancel]
@@ -214,6 +231,63 @@ public sealed class LiveDrillTests : IAsyncLifetime
         (_, output, _) = await cli.RunProcessAsync("carol", "sre", "drill", "list", "-o", "json");
         var kept = Assert.Single(JsonNode.Parse(output)!.AsArray())!;
         Assert.Equal(("live", "user:carol"), (kept["mode"]!.GetValue<string>(), kept["by"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task A_live_drill_that_marks_some_steps_live_runs_only_those_and_answers_the_others_from_the_scenario()
+    {
+        var drill = await DrillAsync("partial.drill.yaml", """
+            drill: partial-live
+            runbook: live-partial
+            alerts:
+              - { name: DiskFull }
+            live:
+              steps: [restart]
+            steps:
+              measure: { respond: { status: 200, json: { used: 97 } } }
+              clean:
+                calls:
+                  - { fail: Transient, times: 1 }
+                  - { respond: { exit_code: 0, stdout: "" }, latency: 50ms }
+              restart: { fail: { kind: NeverUsed, non_retryable: true } }
+            expect: { outcome: completed, steps_run: [measure, clean, restart], attempts: { clean: 2 } }
+            """);
+
+        var (code, output, err) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "drill", "run", drill, "--live");
+
+        Assert.True(code == 0, err + output);
+        Assert.Contains("live steps: restart; every other step is answered from the scenario", err, StringComparison.Ordinal);
+        Assert.Contains("note: live: the actions of restart ran for real; every other step was answered from the scenario", output, StringComparison.Ordinal);
+
+        // Only the live step reached the target; the answered ones ran nothing (no GET /measure, no file).
+        Assert.Contains(target.Requests, r => r.Method == "POST" && r.Path == "/restart");
+        Assert.DoesNotContain(target.Requests, r => r.Path == "/measure");
+        Assert.False(File.Exists(Path.Combine(cli.Directory, "cleaned")));
+
+        // The run says so itself: which steps were live, and each answered attempt (retried as the runbook says).
+        (_, output, _) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "runs", "-o", "json");
+        var runId = Assert.Single(JsonNode.Parse(output)!.AsArray())!["run_id"]!.GetValue<string>();
+        (_, output, _) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "timeline", runId, "-o", "json");
+        var events = JsonNode.Parse(output)!["events"]!.AsArray();
+        var created = events.First(e => e!["kind"]!.GetValue<string>() == "run.created")!;
+        Assert.Equal("restart", Assert.Single(created["data"]!["drill_live_steps"]!.AsArray())!.GetValue<string>());
+        Assert.Equal(2, events.Count(e => e!["kind"]!.GetValue<string>() == "step.started" && e["data"]?["step"]?.GetValue<string>() == "clean"));
+
+        // Ended with the drill: a run of the same drill started afterwards runs every action (here: the real GET fails).
+        using var http = new HttpClient();
+        http.DefaultRequestHeaders.Authorization = new("Bearer", token);
+        using var started = await http.PostAsync(url + "/api/runs", new StringContent("""{"runbook":"live-partial","drill":"partial-live"}""", System.Text.Encoding.UTF8, "application/json"));
+        var after = (string)JsonNode.Parse(await started.Content.ReadAsStringAsync())!["run"]!["run_id"]!;
+        using (var stream = await http.GetStreamAsync(url + $"/api/runs/{after}/events"))
+        using (var reader = new StreamReader(stream))
+        {
+            // The server's live timeline ends with 'end' once the run has ended.
+            while (await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)) is { } line && line != "event: end")
+            {
+            }
+        }
+
+        Assert.Contains(target.Requests, r => r.Path == "/measure");
     }
 
     [Theory]

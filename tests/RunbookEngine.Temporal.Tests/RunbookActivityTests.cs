@@ -160,6 +160,28 @@ public sealed class RunbookActivityTests
         }
     }
 
+    [Fact]
+    public async Task A_live_drills_answer_activity_answers_by_call_and_refuses_a_step_it_does_not_answer_without_running_anything()
+    {
+        var answers = JsonNode.Parse("""[{ "fail": "Transient", "message": "busy", "times": 1 }, { "respond": { "exit_code": 0, "stdout": "scripted" } }]""")!.AsArray();
+        async Task<JsonNode?> Call(JsonArray? given, int before)
+        {
+            var definition = definitions.Single(d => d.Name == RunbookActivities.DrillAnswerActivityName);
+            var input = new JsonObject { ["step"] = "clean", ["with"] = new JsonObject { ["command"] = new JsonArray("touch", "/nonexistent/never") }, ["action"] = "shell", ["answers"] = given?.DeepClone(), ["calls_before"] = before };
+            return (JsonNode?)await definition.InvokeAsync([new ActivityCall("clean", 1, input)]);
+        }
+
+        var first = await Assert.ThrowsAsync<ApplicationFailureException>(() => new ActivityEnvironment().RunAsync(() => Call(answers, 0)));
+        Assert.Equal(("Transient", false), (first.ErrorType, first.NonRetryable));
+        var second = await new ActivityEnvironment().RunAsync(() => Call(answers, 1));
+        Assert.Equal("scripted", second?["stdout"]?.GetValue<string>());
+        Assert.Equal("scripted", (await new ActivityEnvironment().RunAsync(() => Call(answers, 7)))?["stdout"]?.GetValue<string>()); // the last serves every later call
+
+        var unanswered = await Assert.ThrowsAsync<ApplicationFailureException>(() => new ActivityEnvironment().RunAsync(() => Call(null, 0)));
+        Assert.Equal(("DrillUnanswered", true), (unanswered.ErrorType, unanswered.NonRetryable));
+        Assert.Contains("add it to live.steps, or add steps.clean or actions.shell", unanswered.Message, StringComparison.Ordinal);
+    }
+
     private async Task<JsonNode?> InvokeAsync(string activity, string step, JsonObject with)
     {
         var definition = definitions.Single(d => d.Name == activity);

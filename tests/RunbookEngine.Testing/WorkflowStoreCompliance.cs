@@ -1365,4 +1365,21 @@ public abstract partial class WorkflowStoreCompliance : IAsyncLifetime
         Assert.Null(await H.Store.GetSessionAsync("c4", CancellationToken.None));
         Assert.NotNull(await H.Store.GetSessionAsync("c5", CancellationToken.None));
     }
+    [Fact]
+    public async Task Live_drill_scripts_are_replaced_read_until_they_expire_and_ended()
+    {
+        var t0 = H.Time.GetUtcNow();
+        Assert.Null(await H.Store.GetLiveDrillScriptAsync("gd", t0, CancellationToken.None));
+        await H.Store.SetLiveDrillScriptAsync(new LiveDrillScript("gd", """{"live":[]}""", "user:ann", t0, t0 + TimeSpan.FromHours(1)), CancellationToken.None);
+        await H.Store.SetLiveDrillScriptAsync(new LiveDrillScript("gd", """{"live":["restart"]}""", "user:bob", t0, t0 + TimeSpan.FromHours(1)), CancellationToken.None);
+        await H.Store.SetLiveDrillScriptAsync(new LiveDrillScript("old", """{"live":[]}""", "user:bob", t0, t0 + TimeSpan.FromMinutes(5)), CancellationToken.None);
+        var read = await H.Store.GetLiveDrillScriptAsync("gd", t0, CancellationToken.None);
+        Assert.Equal(("""{"live":["restart"]}""", "user:bob", t0 + TimeSpan.FromHours(1)), (read!.Script, read.Actor, read.ExpiresAt));
+
+        // Past its expiry it no longer applies; ending one drill sweeps every expired one too.
+        Assert.Null(await H.Store.GetLiveDrillScriptAsync("old", t0 + TimeSpan.FromMinutes(5), CancellationToken.None));
+        await H.Store.EndLiveDrillScriptAsync("gd", t0 + TimeSpan.FromMinutes(10), CancellationToken.None);
+        Assert.Null(await H.Store.GetLiveDrillScriptAsync("gd", t0, CancellationToken.None));
+        Assert.Null(await H.Store.GetLiveDrillScriptAsync("old", t0, CancellationToken.None));
+    }
 }

@@ -356,7 +356,8 @@ internal static class DrillCommand
         var results = new List<DrillResult>();
         foreach (var drill in loaded)
         {
-            s.Error($"live drill {drill.Drill!.Name} on {service.Location}: alerts go to its webhook and actions run for real (Ctrl+C cancels the drill's runs)");
+            var real = drill.Drill!.Live.Steps is { } steps ? $"only the actions of live.steps ({(steps.Count == 0 ? "none" : string.Join(", ", steps.Select(l => l.Step)))}) run for real" : "actions run for real";
+            s.Error($"live drill {drill.Drill!.Name} on {service.Location}: alerts go to its webhook and {real} (Ctrl+C cancels the drill's runs)");
             results.Add(await runner.RunAsync(drill.Drill!, drill.Runbook!, prometheusUrl, ct).ConfigureAwait(false));
         }
 

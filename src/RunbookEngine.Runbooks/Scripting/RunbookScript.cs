@@ -31,6 +31,7 @@ public sealed class RunbookScript
     private readonly Runbook runbook;
     private readonly ActionCatalog actions;
     private readonly RunbookRunInput input;
+    private readonly DrillScript? script;
     private readonly RunGate? gate;
     private readonly JsonObject outputs = [];
     private readonly Dictionary<string, int> visits = new(StringComparer.Ordinal);
@@ -44,6 +45,7 @@ public sealed class RunbookScript
         this.actions = actions;
         input = RunbookRunInput.FromJson(ctx.Input);
         gate = RunGate.FromJson(input.Gate);
+        script = DrillScript.From(input.Script);
         reachedRetryStep = input.FromStep is null;
     }
 
@@ -460,7 +462,7 @@ public sealed class RunbookScript
             throw new StepFailedException(id, 0, "InvalidInput", $"step '{id}': {problem}", 0);
         }
 
-        return await StepOperations.ActionAsync(ctx, action, with, id, position, DryRun, OptionsOf(settings), settings?.Queue, gate).ConfigureAwait(true);
+        return await StepOperations.ActionAsync(ctx, action, with, id, position, DryRun, OptionsOf(settings), settings?.Queue, gate, script).ConfigureAwait(true);
     }
 
     /// <summary>The position of the next step with this id: the id, then <c>id#2</c>, <c>id#3</c> for repeats (loops).</summary>

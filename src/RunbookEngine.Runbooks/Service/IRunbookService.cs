@@ -109,6 +109,25 @@ public interface IRunbookService
     /// <returns>The stored report's summary, with its id.</returns>
     Task<DrillReportView> SaveDrillReportAsync(System.Text.Json.Nodes.JsonObject report, string mode, Caller caller, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Registers the scenario answers of a live drill that marks only some steps live: every run started for that
+    /// drill until it ends (or <paramref name="lifetime"/> passes) answers its other steps from them.
+    /// </summary>
+    /// <param name="drill">The drill's name.</param>
+    /// <param name="script">The answers (<c>{ live, steps, actions }</c>, as the run input's <c>drill_script</c>).</param>
+    /// <param name="lifetime">How long they apply at most (1 minute to 7 days).</param>
+    /// <param name="caller">Who registers them.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>A task.</returns>
+    Task RegisterLiveDrillAsync(string drill, System.Text.Json.Nodes.JsonObject script, TimeSpan lifetime, Caller caller, CancellationToken cancellationToken);
+
+    /// <summary>Ends a live drill's registered answers: runs started afterwards for it run every action.</summary>
+    /// <param name="drill">The drill's name.</param>
+    /// <param name="caller">Who ends them.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>A task.</returns>
+    Task EndLiveDrillAsync(string drill, Caller caller, CancellationToken cancellationToken);
+
     /// <summary>Lists stored drill reports, newest first.</summary>
     /// <param name="drill">Only this drill, or null.</param>
     /// <param name="runbook">Only drills of this runbook, or null.</param>

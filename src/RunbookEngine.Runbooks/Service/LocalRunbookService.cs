@@ -269,9 +269,18 @@ public sealed class LocalRunbookService : IRunbookService
             created[key] = value?.DeepClone();
         }
 
+        // A live drill that marks only some steps live: the run carries the others' answers from its start on.
+        JsonObject? script = null;
+        if (DrillOf(createdData) is { } drill && !dryRun
+            && await drillReports.GetLiveDrillScriptAsync(drill, client.Now, cancellationToken).ConfigureAwait(false) is { } registered)
+        {
+            script = JsonNode.Parse(registered.Script) as JsonObject;
+            created["drill_live_steps"] = script?["live"]?.DeepClone();
+        }
+
         var started = await client.StartAsync(
             RunbookDefinitions.ToDefinition(entry.Runbook!),
-            new StartRunOptions { Actor = actor, IdempotencyKey = idempotencyKey, Input = new RunbookRunInput(inputs, dryRun, Gate: dryRun ? null : gate, Alert: AlertOf(createdData), Drill: DrillOf(createdData)).ToJson(), CreatedEventData = created, Guard = GuardFor(entry.Runbook!, inputs, dryRun) },
+            new StartRunOptions { Actor = actor, IdempotencyKey = idempotencyKey, Input = new RunbookRunInput(inputs, dryRun, Gate: dryRun ? null : gate, Alert: AlertOf(createdData), Drill: DrillOf(createdData), Script: script).ToJson(), CreatedEventData = created, Guard = GuardFor(entry.Runbook!, inputs, dryRun) },
             cancellationToken).ConfigureAwait(false);
         return new StartedRun(View(started.Run), started.Created);
     }
@@ -346,6 +355,38 @@ public sealed class LocalRunbookService : IRunbookService
         var spec = LoadRunbooks().FirstOrDefault(e => e.Name == RunbookOf(key) && e.Runbook is not null)?.Runbook!.Guards;
         return GuardPolicy.Describe(spec, record, client.Now);
     }
+
+    /// <inheritdoc/>
+    public async Task RegisterLiveDrillAsync(string drill, JsonObject script, TimeSpan lifetime, Caller caller, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(script);
+        ArgumentNullException.ThrowIfNull(caller);
+        var name = CheckDrillName(drill) ?? throw new RunbookServiceException(ServiceErrorKind.Invalid, "a live drill's answers need the drill's name");
+        if (lifetime < TimeSpan.FromMinutes(1) || lifetime > TimeSpan.FromDays(7))
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, "a live drill's answers apply for 1 minute to 7 days");
+        }
+
+        if (script["live"] is not JsonArray live || !live.All(s => s is JsonValue v && v.TryGetValue<string>(out _)))
+        {
+            throw new RunbookServiceException(ServiceErrorKind.Invalid, "a live drill's answers need 'live': the step ids whose actions run for real (a list of strings, possibly empty)");
+        }
+
+        foreach (var key in new[] { "steps", "actions" })
+        {
+            if (script[key] is not null and not JsonObject)
+            {
+                throw new RunbookServiceException(ServiceErrorKind.Invalid, $"a live drill's '{key}' must be an object");
+            }
+        }
+
+        var now = client.Now;
+        await drillReports.SetLiveDrillScriptAsync(new LiveDrillScript(name, script.ToJsonString(WorkflowJson.Options), caller.Actor, now, now + lifetime), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public Task EndLiveDrillAsync(string drill, Caller caller, CancellationToken cancellationToken) =>
+        drillReports.EndLiveDrillScriptAsync(CheckDrillName(drill) ?? throw new RunbookServiceException(ServiceErrorKind.Invalid, "give the drill's name"), client.Now, cancellationToken);
 
     /// <inheritdoc/>
     public async Task<DrillReportView> SaveDrillReportAsync(JsonObject report, string mode, Caller caller, CancellationToken cancellationToken)

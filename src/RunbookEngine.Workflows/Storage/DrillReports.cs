@@ -42,3 +42,11 @@ public sealed record DrillReportQuery
     /// <summary>Gets the most reports returned.</summary>
     public int Limit { get; init; } = 50;
 }
+
+/// <summary>The scenario answers of a live drill that marks only some steps live, while it runs.</summary>
+/// <param name="Drill">The drill's name.</param>
+/// <param name="Script">The answers as JSON (the run input's <c>drill_script</c>).</param>
+/// <param name="Actor">Who registered them.</param>
+/// <param name="RegisteredAt">When.</param>
+/// <param name="ExpiresAt">When they stop applying to new runs, even if the drill never ends them.</param>
+public sealed record LiveDrillScript(string Drill, string Script, string Actor, DateTimeOffset RegisteredAt, DateTimeOffset ExpiresAt);
