@@ -110,14 +110,16 @@ public sealed class LiveDrillRunner
             Schedule();
             var last = pending.Count == 0 ? TimeSpan.Zero : pending.Max(p => p.At);
             var timedOut = false;
-            var scripted = drill.Live.Steps is not null;
+            var registered = false;
             try
             {
-                if (scripted)
+                // Registered before anything is sent: a run of this drill then answers the steps not live, and
+                // undoes its steps when it is cancelled (a breach rolls back, as FIS stop conditions do).
+                await owner.service.RegisterLiveDrillAsync(drill.Name, Script(drill), last + drill.Live.Timeout + TimeSpan.FromMinutes(10), owner.caller, ct).ConfigureAwait(false);
+                registered = true;
+                if (drill.Live.Steps is { } liveSteps)
                 {
-                    // Registered before anything is sent: a run of this drill then answers the steps not live.
-                    await owner.service.RegisterLiveDrillAsync(drill.Name, Script(drill), last + drill.Live.Timeout + TimeSpan.FromMinutes(10), owner.caller, ct).ConfigureAwait(false);
-                    owner.progress($"{DrillScenario.Format(Now)} live steps: {(drill.Live.Steps!.Count == 0 ? "none" : string.Join(", ", drill.Live.Steps.Select(s => s.Step)))}; every other step is answered from the scenario");
+                    owner.progress($"{DrillScenario.Format(Now)} live steps: {(liveSteps.Count == 0 ? "none" : string.Join(", ", liveSteps.Select(s => s.Step)))}; every other step is answered from the scenario");
                 }
 
                 while (true)
@@ -166,7 +168,7 @@ public sealed class LiveDrillRunner
             }
             finally
             {
-                if (scripted)
+                if (registered)
                 {
                     try
                     {
@@ -444,6 +446,8 @@ public sealed class LiveDrillRunner
         return new JsonObject
         {
             ["live"] = new JsonArray([.. (drill.Live.Steps ?? []).Select(l => (JsonNode)JsonValue.Create(l.Step))]),
+            ["all_live"] = drill.Live.Steps is null,
+            ["compensate_on_cancel"] = true,
             ["steps"] = steps,
             ["actions"] = new JsonObject([.. drill.Actions.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)Answers(kv.Value)))]),
         };

@@ -6,7 +6,9 @@ namespace RunbookEngine.Runbooks;
 /// How a run of a live drill that marks only some steps live (<c>live.steps</c>) answers the others: from the
 /// drill's scenario, carried in the run's input (<c>drill_script</c>), so every worker, every replay of the run and
 /// every engine gives the same answers, and no action of such a step runs. The shape:
-/// <c>{ "live": [step ids], "steps": { id: { "action"|"verify"|"compensate": [answer...] } }, "actions": { name: [answer...] } }</c>,
+/// <c>{ "live": [step ids], "all_live": bool, "compensate_on_cancel": bool, "steps": { id: { "action"|"verify"|"compensate": [answer...] } }, "actions": { name: [answer...] } }</c>
+/// (<c>all_live</c>: every action runs, the drill marks none; <c>compensate_on_cancel</c>: a cancel, such as a
+/// breached stop condition, undoes the run's steps whatever the runbook's <c>compensate_on</c>),
 /// each answer <c>{ respond: {...} } | { fail: KIND, message, non_retryable } | { hang: true }</c> with optional
 /// <c>latency_ms</c> and <c>times</c> (how many calls it serves; the last serves every call after).
 /// </summary>
@@ -27,8 +29,11 @@ internal sealed class DrillScript
     /// <summary>The script of a run's input, or null for a run whose actions all run.</summary>
     public static DrillScript? From(JsonObject? json) => json is null ? null : new DrillScript(json);
 
+    /// <summary>Gets a value indicating whether a cancel of the run undoes its steps (a game day rolls back when it stops).</summary>
+    public bool CompensateOnCancel => json["compensate_on_cancel"]?.GetValue<bool>() == true;
+
     /// <summary>Whether a step's actions run for real.</summary>
-    public bool IsLive(string step) => live.Contains(step);
+    public bool IsLive(string step) => json["all_live"]?.GetValue<bool>() == true || live.Contains(step);
 
     /// <summary>The answers for the next call of a step in a role, and how many calls of it were answered before.</summary>
     public (JsonArray? Answers, int Before) Next(string step, string role, string action)

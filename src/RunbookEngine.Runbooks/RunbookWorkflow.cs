@@ -76,10 +76,10 @@ public sealed class RunbookWorkflow
         catch (Exception ex) when (ex is StepFailedException or StepException && done.Count > 0 && !state.DryRun && runbook.CompensateOn.HasFlag(CompensateOn.Failure))
         {
             // A runbook that compensates on cancel too finishes undoing even when it is cancelled meanwhile.
-            await CompensateShieldedAsync(ctx, () => CompensateAsync(ctx, state, done, ex)).ConfigureAwait(true);
+            await CompensateShieldedAsync(ctx, state, () => CompensateAsync(ctx, state, done, ex)).ConfigureAwait(true);
             throw;
         }
-        catch (OperationCanceledException) when (ctx.CancellationToken.IsCancellationRequested && done.Count > 0 && !state.DryRun && runbook.CompensateOn.HasFlag(CompensateOn.Cancel))
+        catch (OperationCanceledException) when (ctx.CancellationToken.IsCancellationRequested && done.Count > 0 && !state.DryRun && CompensatesOnCancel(state))
         {
             await ctx.UncancellableAsync(() => CompensateAsync(ctx, state, done, failure: null)).ConfigureAwait(true);
             throw;
@@ -170,8 +170,12 @@ public sealed class RunbookWorkflow
         await ctx.RecordAsync("compensation/done", "compensation.finished", new JsonObject { ["compensated"] = done.Count - failed, ["failed"] = failed }).ConfigureAwait(true);
     }
 
-    private Task CompensateShieldedAsync(IWorkflowContext ctx, Func<Task> compensate) =>
-        runbook.CompensateOn.HasFlag(CompensateOn.Cancel) ? ctx.UncancellableAsync(compensate) : compensate();
+    private Task CompensateShieldedAsync(IWorkflowContext ctx, RunState state, Func<Task> compensate) =>
+        CompensatesOnCancel(state) ? ctx.UncancellableAsync(compensate) : compensate();
+
+    /// <summary>Whether a cancel undoes what the run did: the runbook says so, or the run is a live game day's (its stop conditions roll back).</summary>
+    private bool CompensatesOnCancel(RunState state) =>
+        runbook.CompensateOn.HasFlag(CompensateOn.Cancel) || state.Script?.CompensateOnCancel == true;
 
     private async Task RunStepAsync(IWorkflowContext ctx, RunState state, RunbookStep step, string position, List<Compensable> done)
     {

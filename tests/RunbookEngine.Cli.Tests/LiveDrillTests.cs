@@ -70,7 +70,6 @@ public sealed class LiveDrillTests : IAsyncLifetime
             """);
         cli.Write("live-gated.yaml", $$"""
             name: live-gated
-            compensate_on: [failure, cancel]
             triggers:
               - source: alertmanager
                 match: ["alertname = ApiSlow"]
@@ -201,11 +200,15 @@ public sealed class LiveDrillTests : IAsyncLifetime
         var run = Assert.Single(JsonNode.Parse(runs)!.AsArray())!;
         Assert.Equal("cancelled", run["status"]!.GetValue<string>());
 
-        // The runbook compensates on cancel: what it did before the breach was undone, before the run ended.
+        // A game day rolls back when it stops: the runbook compensates only on failure, yet what its run did before
+        // the breach was undone, before the run ended (the drill registered that policy; the run says so).
         Assert.Equal(["/drain", "/undrain"], target.Requests.Where(r => r.Path is "/drain" or "/undrain").Select(r => r.Path));
         var (_, timeline, _) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "timeline", run["run_id"]!.GetValue<string>(), "--format", "json");
         var kinds = JsonNode.Parse(timeline)!["events"]!.AsArray().Select(e => (string)e!["kind"]!).ToList();
         Assert.True(kinds.IndexOf("compensation.succeeded") > kinds.IndexOf("run.cancel_requested") && kinds.IndexOf("compensation.succeeded") < kinds.IndexOf("run.cancelled"), string.Join(", ", kinds));
+        var created = JsonNode.Parse(timeline)!["events"]!.AsArray().First(e => (string)e!["kind"]! == "run.created")!["data"]!;
+        Assert.True(created["drill_compensate_on_cancel"]!.GetValue<bool>());
+        Assert.Null(created["drill_live_steps"]); // no live.steps: every action ran for real
 
         // Into a breach, a drill does not start: nothing is sent, no run is made.
         (code, output, err) = await cli.RunProcessAsync("ignored", string.Empty, "--server", url, "--token", token, "drill", "run", drill, "--live");

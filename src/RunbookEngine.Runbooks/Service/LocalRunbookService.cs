@@ -275,7 +275,15 @@ public sealed class LocalRunbookService : IRunbookService
             && await drillReports.GetLiveDrillScriptAsync(drill, client.Now, cancellationToken).ConfigureAwait(false) is { } registered)
         {
             script = JsonNode.Parse(registered.Script) as JsonObject;
-            created["drill_live_steps"] = script?["live"]?.DeepClone();
+            if (script?["all_live"]?.GetValue<bool>() != true)
+            {
+                created["drill_live_steps"] = script?["live"]?.DeepClone();
+            }
+
+            if (script?["compensate_on_cancel"]?.GetValue<bool>() == true)
+            {
+                created["drill_compensate_on_cancel"] = true;
+            }
         }
 
         var started = await client.StartAsync(
