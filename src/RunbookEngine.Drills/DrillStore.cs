@@ -103,6 +103,12 @@ internal sealed class DrillStore(IWorkflowStore inner, TimeProvider clock) : IWo
 
     public Task EndLiveDrillScriptAsync(string drill, DateTimeOffset now, CancellationToken cancellationToken) => UpAsync(() => inner.EndLiveDrillScriptAsync(drill, now, cancellationToken));
 
+    public Task<GuardVerdict?> AdmitExternalRunAsync(RunGuard guard, string runId, DateTimeOffset now, CancellationToken cancellationToken) => UpAsync(() => inner.AdmitExternalRunAsync(guard, runId, now, cancellationToken));
+
+    public Task<bool> EndExternalRunAsync(string runId, RunStatus status, string? errorKind, int failedSteps, DateTimeOffset at, CancellationToken cancellationToken) => UpAsync(() => inner.EndExternalRunAsync(runId, status, errorKind, failedSteps, at, cancellationToken));
+
+    public Task<IReadOnlyList<string>> ListLiveExternalRunsAsync(string key, CancellationToken cancellationToken) => UpAsync(() => inner.ListLiveExternalRunsAsync(key, cancellationToken));
+
     public Task OpenSessionAsync(ConsoleSession session, DateTimeOffset idleBefore, int keepPerToken, CancellationToken cancellationToken) => UpAsync(() => inner.OpenSessionAsync(session, idleBefore, keepPerToken, cancellationToken));
 
     public Task<ConsoleSession?> GetSessionAsync(string id, CancellationToken cancellationToken) => UpAsync(() => inner.GetSessionAsync(id, cancellationToken));

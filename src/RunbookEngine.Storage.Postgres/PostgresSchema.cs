@@ -312,6 +312,22 @@ internal static class PostgresSchema
                 expires_at     timestamptz NOT NULL
             );
             """),
+
+        // 12: the guard ledger: runs another engine (Temporal) runs, admitted by a guard here and counted with the
+        // kernel's runs of their key until that engine says they ended.
+        (12, """
+            CREATE TABLE guard_runs (
+                run_id        text PRIMARY KEY,
+                guard_key     text NOT NULL,
+                status        text NOT NULL,
+                created_at    timestamptz NOT NULL,
+                completed_at  timestamptz,
+                error_kind    text,
+                failed_steps  integer NOT NULL DEFAULT 0,
+                guard_seen    boolean NOT NULL DEFAULT false
+            );
+            CREATE INDEX guard_runs_key ON guard_runs (guard_key, status) WHERE NOT guard_seen;
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

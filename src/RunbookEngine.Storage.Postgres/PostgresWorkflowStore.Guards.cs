@@ -7,7 +7,10 @@ namespace RunbookEngine.Storage.Postgres;
 /// <content>Guards: admission decided under the key's row lock, listing and resets.</content>
 public sealed partial class PostgresWorkflowStore
 {
-    private const string GuardRunColumns = "run_id, status, created_at, completed_at, error_kind, (SELECT COUNT(*) FROM steps s WHERE s.run_id = runs.run_id AND s.status = 'failed')";
+    private const string GuardRunColumns = "run_id, status, created_at, completed_at, error_kind, (SELECT COUNT(*) FROM steps s WHERE s.run_id = runs.run_id AND s.status = 'failed') AS failed_steps";
+
+    // The guard ledger: runs another engine (Temporal) runs, admitted here so that guards count them too.
+    private const string ExternalColumns = "run_id, status, created_at, completed_at, error_kind, failed_steps::bigint";
 
     /// <inheritdoc/>
     public Task<IReadOnlyList<GuardRecord>> ListGuardsAsync(string? key, int limit, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<GuardRecord>>(
@@ -46,11 +49,58 @@ public sealed partial class PostgresWorkflowStore
                 }
 
                 await db.ExecAsync($"UPDATE runs SET guard_seen = true WHERE guard_key = @k AND NOT guard_seen AND status IN ({GuardStores.EndedStatuses})", Db.P("k", key)).ConfigureAwait(false);
+                await db.ExecAsync($"UPDATE guard_runs SET guard_seen = true WHERE guard_key = @k AND NOT guard_seen AND status IN ({GuardStores.EndedStatuses})", Db.P("k", key)).ConfigureAwait(false);
                 await db.ExecAsync("INSERT INTO guard_resets (key, at, actor, reason) VALUES (@k, @at, @actor, @reason)", Db.P("k", key), Db.P("at", reset.At), Db.P("actor", reset.Actor), Db.P("reason", reset.Reason)).ConfigureAwait(false);
                 return true;
             },
             cancellationToken);
     }
+
+    /// <inheritdoc/>
+    public Task<GuardVerdict?> AdmitExternalRunAsync(RunGuard guard, string runId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(guard);
+        ArgumentException.ThrowIfNullOrEmpty(runId);
+        return WriteAsync<GuardVerdict?>(
+            async db =>
+            {
+                var state = await LockGuardAsync(db, guard, now).ConfigureAwait(false);
+                if ((await db.QueryAsync("SELECT 1 FROM guard_runs WHERE run_id = @id", r => r.GetInt32(0), Db.P("id", runId)).ConfigureAwait(false)).Count > 0)
+                {
+                    return null;
+                }
+
+                var verdict = await AdmitAsync(db, guard, state, runId, now).ConfigureAwait(false);
+                if (verdict.Allowed && guard.Enforce)
+                {
+                    await db.ExecAsync("INSERT INTO guard_runs (run_id, guard_key, status, created_at) VALUES (@id, @k, 'running', @at)", Db.P("id", runId), Db.P("k", guard.Key), Db.P("at", now)).ConfigureAwait(false);
+                }
+
+                return verdict;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task<bool> EndExternalRunAsync(string runId, RunStatus status, string? errorKind, int failedSteps, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var ended = GuardStores.EndedName(status);
+        return WriteAsync(
+            async db => await db.ExecAsync(
+                $"UPDATE guard_runs SET status = @s, completed_at = @at, error_kind = @ek, failed_steps = @f WHERE run_id = @id AND status IN ({GuardStores.LiveStatuses})",
+                Db.P("id", runId),
+                Db.P("s", ended),
+                Db.P("at", at),
+                Db.P("ek", errorKind),
+                Db.P("f", failedSteps)).ConfigureAwait(false) == 1,
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<string>> ListLiveExternalRunsAsync(string key, CancellationToken cancellationToken) =>
+        ReadAsync<IReadOnlyList<string>>(
+            async db => await db.QueryAsync($"SELECT run_id FROM guard_runs WHERE guard_key = @k AND status IN ({GuardStores.LiveStatuses}) ORDER BY created_at, run_id", r => r.GetString(0), Db.P("k", key)).ConfigureAwait(false),
+            cancellationToken);
 
     /// <summary>Takes the key's row lock (creating the row when enforced) and returns its saved state.</summary>
     private static async Task<string?> LockGuardAsync(Db db, RunGuard guard, DateTimeOffset now)
@@ -65,17 +115,20 @@ public sealed partial class PostgresWorkflowStore
     }
 
     /// <summary>Decides a guarded start while holding the key's lock, saving the policy's state when enforced.</summary>
-    private static async Task<GuardVerdict> AdmitAsync(Db db, RunGuard guard, string? state, NewRun run)
+    private static Task<GuardVerdict> AdmitAsync(Db db, RunGuard guard, string? state, NewRun run) => AdmitAsync(db, guard, state, run.RunId, run.Now);
+
+    private static async Task<GuardVerdict> AdmitAsync(Db db, RunGuard guard, string? state, string runId, DateTimeOffset now)
     {
         var ended = await GuardRunsAsync(db, guard.Key, live: false).ConfigureAwait(false);
         var live = await GuardRunsAsync(db, guard.Key, live: true).ConfigureAwait(false);
-        var verdict = GuardStores.Decide(guard, new GuardContext(guard.Key, state, live, ended, await LastResetAsync(db, guard.Key).ConfigureAwait(false), run.RunId, run.Now));
+        var verdict = GuardStores.Decide(guard, new GuardContext(guard.Key, state, live, ended, await LastResetAsync(db, guard.Key).ConfigureAwait(false), runId, now));
         if (guard.Enforce)
         {
-            await db.ExecAsync("UPDATE guards SET state = @s, updated_at = @at WHERE key = @k", Db.P("s", verdict.State), Db.P("at", run.Now), Db.P("k", guard.Key)).ConfigureAwait(false);
+            await db.ExecAsync("UPDATE guards SET state = @s, updated_at = @at WHERE key = @k", Db.P("s", verdict.State), Db.P("at", now), Db.P("k", guard.Key)).ConfigureAwait(false);
             if (ended.Count > 0)
             {
                 await db.ExecAsync("UPDATE runs SET guard_seen = true WHERE run_id = ANY(@ids)", Db.P("ids", ended.Select(r => r.RunId).ToArray())).ConfigureAwait(false);
+                await db.ExecAsync("UPDATE guard_runs SET guard_seen = true WHERE run_id = ANY(@ids)", Db.P("ids", ended.Select(r => r.RunId).ToArray())).ConfigureAwait(false);
             }
         }
 
@@ -84,8 +137,8 @@ public sealed partial class PostgresWorkflowStore
 
     private static Task<List<GuardRun>> GuardRunsAsync(Db db, string key, bool live) => db.QueryAsync(
         live
-            ? $"SELECT {GuardRunColumns} FROM runs WHERE guard_key = @k AND NOT guard_seen AND status IN ({GuardStores.LiveStatuses}) ORDER BY created_at, run_id"
-            : $"SELECT {GuardRunColumns} FROM runs WHERE guard_key = @k AND NOT guard_seen AND status IN ({GuardStores.EndedStatuses}) ORDER BY completed_at, run_id",
+            ? $"SELECT {GuardRunColumns} FROM runs WHERE guard_key = @k AND NOT guard_seen AND status IN ({GuardStores.LiveStatuses}) UNION ALL SELECT {ExternalColumns} FROM guard_runs WHERE guard_key = @k AND NOT guard_seen AND status IN ({GuardStores.LiveStatuses}) ORDER BY created_at, run_id"
+            : $"SELECT {GuardRunColumns} FROM runs WHERE guard_key = @k AND NOT guard_seen AND status IN ({GuardStores.EndedStatuses}) UNION ALL SELECT {ExternalColumns} FROM guard_runs WHERE guard_key = @k AND NOT guard_seen AND status IN ({GuardStores.EndedStatuses}) ORDER BY completed_at, run_id",
         r => new GuardRun(r.GetString(0), RunStatusExtensions.ParseStoredName(r.GetString(1)), Time(r, 2), TimeOrNull(r, 3), Str(r, 4), (int)r.GetInt64(5)),
         Db.P("k", key));
 

@@ -224,6 +224,22 @@ internal static class SqliteSchema
                 expires_at     INTEGER NOT NULL
             );
             """),
+
+        // 10: the guard ledger: runs another engine (Temporal) runs, admitted by a guard here and counted with the
+        // kernel's runs of their key until that engine says they ended.
+        (10, """
+            CREATE TABLE guard_runs (
+                run_id        TEXT PRIMARY KEY,
+                guard_key     TEXT NOT NULL,
+                status        TEXT NOT NULL,
+                created_at    INTEGER NOT NULL,
+                completed_at  INTEGER,
+                error_kind    TEXT,
+                failed_steps  INTEGER NOT NULL DEFAULT 0,
+                guard_seen    INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX guard_runs_key ON guard_runs (guard_key, status) WHERE guard_seen = 0;
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

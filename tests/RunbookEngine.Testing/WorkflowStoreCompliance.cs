@@ -1382,4 +1382,44 @@ public abstract partial class WorkflowStoreCompliance : IAsyncLifetime
         Assert.Null(await H.Store.GetLiveDrillScriptAsync("gd", t0, CancellationToken.None));
         Assert.Null(await H.Store.GetLiveDrillScriptAsync("old", t0, CancellationToken.None));
     }
+    [Fact]
+    public async Task A_guard_counts_another_engines_runs_from_its_ledger_with_the_kernels_own()
+    {
+        var seen = new List<GuardContext>();
+        var t0 = H.Time.GetUtcNow();
+        var guarded = H.Registry.Add("guarded", _ => Task.FromResult<JsonNode?>(null));
+
+        // Another engine's run is admitted and counted live: a second one, and a kernel run of the key, are refused.
+        var first = await H.Store.AdmitExternalRunAsync(OneLive("ext/web-1", seen), "run_t1", t0, CancellationToken.None);
+        Assert.True(first!.Allowed);
+        Assert.Null(await H.Store.AdmitExternalRunAsync(OneLive("ext/web-1", seen), "run_t1", t0, CancellationToken.None)); // asked again: already in
+        var second = await H.Store.AdmitExternalRunAsync(OneLive("ext/web-1", seen), "run_t2", t0, CancellationToken.None);
+        Assert.Equal((false, "run run_t1 is live"), (second!.Allowed, second.Reason));
+        Assert.Equal(["run_t1"], await H.Store.ListLiveExternalRunsAsync("ext/web-1", CancellationToken.None));
+        var kernel = await H.Client.StartAsync(guarded, new StartRunOptions { Guard = OneLive("ext/web-1", seen) });
+        Assert.Equal(RunStatus.Blocked, kernel.Run.Status);
+
+        // It ends (failed, two failed steps): the next decision is shown it once, as the kernel's runs are.
+        Assert.True(await H.Store.EndExternalRunAsync("run_t1", RunStatus.Failed, "ExitCode", 2, t0 + TimeSpan.FromMinutes(1), CancellationToken.None));
+        Assert.False(await H.Store.EndExternalRunAsync("run_t1", RunStatus.Failed, "ExitCode", 2, t0 + TimeSpan.FromMinutes(1), CancellationToken.None));
+        Assert.False(await H.Store.EndExternalRunAsync("run_never", RunStatus.Completed, null, 0, t0, CancellationToken.None));
+        Assert.Empty(await H.Store.ListLiveExternalRunsAsync("ext/web-1", CancellationToken.None));
+        var guards = await H.Store.ListGuardsAsync("ext/web-1", 1, CancellationToken.None);
+        var shown = Assert.Single(Assert.Single(guards).Ended);
+        Assert.Equal(("run_t1", RunStatus.Failed, "ExitCode", 2), (shown.RunId, shown.Status, shown.ErrorKind, shown.FailedSteps));
+        var third = await H.Store.AdmitExternalRunAsync(OneLive("ext/web-1", seen), "run_t3", t0 + TimeSpan.FromMinutes(2), CancellationToken.None);
+        Assert.True(third!.Allowed);
+        Assert.Equal("run_t1", Assert.Single(seen[^1].Ended).RunId);
+        Assert.Equal("2|f", third.State);
+
+        // A kernel run of the key that is live refuses the other engine's run too; a reset forgets what ended.
+        Assert.True(await H.Store.EndExternalRunAsync("run_t3", RunStatus.Completed, null, 0, t0 + TimeSpan.FromMinutes(3), CancellationToken.None));
+        var live = await H.Client.StartAsync(guarded, new StartRunOptions { Guard = OneLive("ext/web-1", seen) });
+        Assert.NotEqual(RunStatus.Blocked, live.Run.Status);
+        var refused = await H.Store.AdmitExternalRunAsync(OneLive("ext/web-1", seen), "run_t4", t0 + TimeSpan.FromMinutes(4), CancellationToken.None);
+        Assert.Equal($"run {live.Run.RunId} is live", refused!.Reason);
+        Assert.True(await H.Store.ResetGuardAsync("ext/web-1", new GuardReset(t0 + TimeSpan.FromMinutes(5), "user:ann", "drill over"), CancellationToken.None));
+        Assert.Empty(Assert.Single(await H.Store.ListGuardsAsync("ext/web-1", 1, CancellationToken.None)).Ended);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => H.Store.EndExternalRunAsync("run_t4", RunStatus.Running, null, 0, t0, CancellationToken.None));
+    }
 }

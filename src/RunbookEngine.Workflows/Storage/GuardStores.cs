@@ -9,6 +9,13 @@ public static class GuardStores
     /// <summary>The stored status names of admitted runs that ended.</summary>
     public const string EndedStatuses = "'completed', 'failed', 'cancelled'";
 
+    /// <summary>The stored name of an ended run's status, as the guard ledger keeps it.</summary>
+    /// <param name="status">Completed, failed or cancelled.</param>
+    /// <returns>Its stored name.</returns>
+    public static string EndedName(RunStatus status) => status is RunStatus.Completed or RunStatus.Failed or RunStatus.Cancelled
+        ? status.ToStoredName()
+        : throw new ArgumentOutOfRangeException(nameof(status), status, "an ended run is completed, failed or cancelled");
+
     /// <summary>The events a new run starts its timeline with: <c>run.created</c>, then the guard's decision if there was one.</summary>
     /// <param name="run">The run.</param>
     /// <param name="verdict">The guard's decision, if guarded.</param>
