@@ -217,6 +217,7 @@ internal sealed class CliSession : IAsyncDisposable
         // Temporal first: an unreachable cluster is reported before anything is created on disk.
         var runs = IsTemporal ? await TemporalRunClientAsync(cancellationToken).ConfigureAwait(false) : null;
         var s = await StoreAsync(cancellationToken).ConfigureAwait(false);
+        runs = runs is null ? null : await TemporalRunClientAsync(cancellationToken, guards: s).ConfigureAwait(false);
         service = runs is not null
             ? new LocalRunbookService(runs, s, s, s, Actions, [RunbooksDirectory], RunsName)
             : new LocalRunbookService(s, Actions, [RunbooksDirectory], StoreName);
@@ -234,11 +235,11 @@ internal sealed class CliSession : IAsyncDisposable
         return temporal.Value;
     }
 
-    /// <summary>The run client over Temporal.</summary>
-    public async Task<TemporalRunClient> TemporalRunClientAsync(CancellationToken cancellationToken)
+    /// <summary>The run client over Temporal; with <paramref name="guards"/>, guarded runbooks are decided in that store.</summary>
+    public async Task<TemporalRunClient> TemporalRunClientAsync(CancellationToken cancellationToken, RunbookEngine.Workflows.Storage.IGuardStore? guards = null)
     {
         var (client, options) = await TemporalAsync(cancellationToken).ConfigureAwait(false);
-        return new TemporalRunClient(client, options);
+        return new TemporalRunClient(client, options, guards: guards);
     }
 
     /// <summary>

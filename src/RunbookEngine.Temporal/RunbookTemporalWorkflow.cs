@@ -63,6 +63,11 @@ public sealed class RunbookTemporalWorkflow
     {
         ArgumentNullException.ThrowIfNull(input);
         journal.Created(Utc(Workflow.Info.WorkflowStartTime), input.StartedBy, input.Created ?? new JsonObject { ["workflow"] = input.Workflow, ["definition_hash"] = input.DefinitionHash });
+        if (input.GuardKind is { } guardKind)
+        {
+            // Decided by the guard in the store before the workflow started, as the kernel records it.
+            journal.Event(Utc(Workflow.Info.WorkflowStartTime), "guard", guardKind, input.GuardData);
+        }
         if (input.Blocked is { } blocked)
         {
             // Refused by a guard when it asked to start: it ends at once, visible in Temporal as in our CLI.

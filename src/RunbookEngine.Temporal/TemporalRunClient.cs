@@ -20,8 +20,10 @@ namespace RunbookEngine.Temporal;
 /// <remarks>
 /// A run's id is its workflow id. A start with an idempotency key (an alert's key) uses a workflow id derived from
 /// it and Temporal's reject-duplicate policy, so a repeated alert finds the run it started for as long as the
-/// namespace retains it. Guards are not enforced on Temporal yet: a guarded runbook is refused at start with the
-/// reason, never started unguarded.
+/// namespace retains it. Guards are decided in the store given as <c>guards</c> (the same store the server and the
+/// kernel's runs use): a guarded run is admitted there before its workflow starts, kept in the store's guard
+/// ledger while it lives, and its end is read back from Temporal at the key's next decision. Without a store a
+/// guarded runbook is refused at start with the reason, never started unguarded.
 /// </remarks>
 public sealed class TemporalRunClient : IRunClient
 {
@@ -40,19 +42,22 @@ public sealed class TemporalRunClient : IRunClient
     private readonly ITemporalClient client;
     private readonly TemporalEngineOptions options;
     private readonly TimeProvider time;
+    private readonly IGuardStore? guards;
     private readonly ConcurrentDictionary<string, WorkflowDefinition> definitions = new(StringComparer.Ordinal);
 
     /// <summary>Initializes a new instance of the <see cref="TemporalRunClient"/> class.</summary>
     /// <param name="client">A connected Temporal client.</param>
     /// <param name="options">The task queue and whether runs carry search attributes.</param>
     /// <param name="timeProvider">The clock of <see cref="Now"/>.</param>
-    public TemporalRunClient(ITemporalClient client, TemporalEngineOptions options, TimeProvider? timeProvider = null)
+    /// <param name="guards">Where guards decide (the server's or the CLI's store), or null: guarded runbooks are then refused.</param>
+    public TemporalRunClient(ITemporalClient client, TemporalEngineOptions options, TimeProvider? timeProvider = null, IGuardStore? guards = null)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(options);
         this.client = client;
         this.options = options;
         time = timeProvider ?? TimeProvider.System;
+        this.guards = guards;
     }
 
     /// <inheritdoc/>
@@ -108,20 +113,44 @@ public sealed class TemporalRunClient : IRunClient
     {
         ArgumentNullException.ThrowIfNull(definition);
         options ??= new StartRunOptions();
-        if (options.Guard is { } guard)
+        if (options.Guard is { } unguardable && guards is null)
         {
-            throw new TemporalEngineException($"runbook '{definition.Name}' has guards (key '{guard.Key}'), and guards are not enforced on the Temporal engine yet; run it on the built-in engine (SQLite or PostgreSQL), or remove its guards: block to run it on Temporal unguarded");
+            throw new TemporalEngineException($"runbook '{definition.Name}' has guards (key '{unguardable.Key}'), and this Temporal client has no store to decide them in; run it through `runbook serve --engine temporal` or a CLI with a store (--store), or on the built-in engine");
         }
 
         var now = Now;
         var runId = options.RunId ?? (options.IdempotencyKey is { } key ? RunIdFor(key) : "run_" + Guid.CreateVersion7(now).ToString("N"));
+        GuardVerdict? verdict = null;
+        if (options.Guard is { } guard)
+        {
+            // A start asked again (the same alert) finds its run, as on the kernel: the guard decides once per run.
+            if (options.IdempotencyKey is not null && await GetRunCoreAsync(runId, cancellationToken).ConfigureAwait(false) is { } existing)
+            {
+                return new StartRunResult(existing, Created: false);
+            }
+
+            await ReconcileAsync(guard.Key, cancellationToken).ConfigureAwait(false);
+            verdict = await guards!.AdmitExternalRunAsync(guard, runId, now, cancellationToken).ConfigureAwait(false);
+        }
+
+        var blocked = verdict is { Allowed: false } && options.Guard!.Enforce ? verdict.Reason : null;
         var created = JsonNode.Parse(TimelineData.Of(("workflow", definition.Name), ("definition_hash", definition.Hash), ("queue", this.options.TaskQueue), ("idempotency_key", options.IdempotencyKey)))!.AsObject();
         foreach (var (k, v) in options.CreatedEventData ?? [])
         {
             created[k] = v?.DeepClone();
         }
 
-        var input = new TemporalRunInput(definition.Name, definition.Content, definition.Hash, options.Input?.DeepClone(), options.Actor, created, TraceParent: options.TraceParent ?? EngineTracing.TraceParentForStart(definition.Name, runId));
+        var input = new TemporalRunInput(
+            definition.Name,
+            definition.Content,
+            definition.Hash,
+            options.Input?.DeepClone(),
+            options.Actor,
+            created,
+            Blocked: blocked,
+            TraceParent: options.TraceParent ?? EngineTracing.TraceParentForStart(definition.Name, runId),
+            GuardKind: verdict is null ? null : verdict.Allowed ? TimelineKinds.GuardAllowed : TimelineKinds.GuardBlocked,
+            GuardData: verdict?.EventData);
         var start = new WorkflowOptions(runId, this.options.TaskQueue)
         {
             IdReusePolicy = WorkflowIdReusePolicy.RejectDuplicate,
@@ -151,6 +180,44 @@ public sealed class TemporalRunClient : IRunClient
 
         var run = new RunRecord(runId, definition.Name, definition.Hash, this.options.TaskQueue, RunStatus.Ready, options.IdempotencyKey, options.Input?.ToJsonString(WorkflowJson.Options), null, null, null, options.Actor, now, now, null, now, null, null, false, null, null, 0);
         return new StartRunResult(run, Created: true);
+    }
+
+    /// <summary>
+    /// Tells the guard ledger how the key's runs it still counts live have ended on Temporal (a worker reports
+    /// nothing to the store): read when the guard is about to decide, which is when it needs them.
+    /// </summary>
+    private async Task ReconcileAsync(string key, CancellationToken cancellationToken)
+    {
+        foreach (var id in await guards!.ListLiveExternalRunsAsync(key, cancellationToken).ConfigureAwait(false))
+        {
+            var run = await GetRunCoreAsync(id, cancellationToken).ConfigureAwait(false);
+            if (run is null)
+            {
+                // Gone from the namespace (retention, or never started): it runs no more.
+                await guards.EndExternalRunAsync(id, RunStatus.Cancelled, "RunNotFound", 0, Now, cancellationToken).ConfigureAwait(false);
+            }
+            else if (run.Status.IsTerminal())
+            {
+                var failedSteps = 0;
+                if (run.Status == RunStatus.Failed)
+                {
+                    // As the kernel counts them: steps whose last word was a failure.
+                    var last = new Dictionary<string, string>(StringComparer.Ordinal);
+                    foreach (var e in await GetTimelineAsync(id, 0, 10_000, cancellationToken).ConfigureAwait(false))
+                    {
+                        if (e.Kind.StartsWith("step.", StringComparison.Ordinal) && e.Data is { } data && JsonNode.Parse(data)?["step"]?.GetValue<string>() is { } step)
+                        {
+                            last[step] = e.Kind;
+                        }
+                    }
+
+                    failedSteps = last.Values.Count(k => k == TimelineKinds.StepFailed);
+                }
+
+                var status = run.Status == RunStatus.Blocked ? RunStatus.Cancelled : run.Status;
+                await guards.EndExternalRunAsync(id, status, run.ErrorKind, failedSteps, run.CompletedAt ?? Now, cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 
     private async Task<SignalOutcome> SignalCoreAsync(string runId, string signalName, JsonNode? payload, string sender, CancellationToken cancellationToken = default)

@@ -14,4 +14,6 @@ namespace RunbookEngine.Temporal;
 /// <param name="Created">The data of its <c>run.created</c> event (the trigger alert, the file, retry-of), as on the kernel.</param>
 /// <param name="Blocked">Why a guard refused the run, when it did: the run then ends at once as blocked.</param>
 /// <param name="TraceParent">The W3C traceparent of the run's trace (the alert request's, or the start's), handed to every activity.</param>
-public sealed record TemporalRunInput(string Workflow, string DefinitionContent, string DefinitionHash, JsonNode? Input, string StartedBy, JsonObject? Created = null, string? Blocked = null, string? TraceParent = null);
+/// <param name="GuardKind">The guard's decision as a timeline kind (<c>guard.allowed</c>, <c>guard.blocked</c>) of a guarded run, or null.</param>
+/// <param name="GuardData">That decision's event data, as the kernel records it.</param>
+public sealed record TemporalRunInput(string Workflow, string DefinitionContent, string DefinitionHash, JsonNode? Input, string StartedBy, JsonObject? Created = null, string? Blocked = null, string? TraceParent = null, string? GuardKind = null, string? GuardData = null);

@@ -108,6 +108,40 @@ public sealed class RunJournalTests
         Assert.Equal("ExitCode", JsonNode.Parse(failed.Data!)!["error_kind"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task A_guarded_run_records_the_guards_decision_after_its_creation_and_a_blocked_one_ends_at_once()
+    {
+        const string yaml = """
+            name: restart
+            steps:
+              - id: go
+                action: log
+                with: { message: restarting }
+            """;
+        var allowed = ReplayHarness.Input(yaml) with { GuardKind = TimelineKinds.GuardAllowed, GuardData = """{"key":"restart/web-1","reason":"no live run"}""" };
+        var history = ReplayHarness.History(allowed)
+            .ActivityCompleted("1:go:action:log", "action:log", null, new JsonObject { ["message"] = "restarting" })
+            .Completed(new JsonObject());
+        var journal = await ReplayHarness.JournalAfterAsync(history);
+        var timeline = TemporalRunClient.Timeline(ReplayHarness.RunId, journal);
+        Assert.Equal(["run.created", "guard.allowed", "step.scheduled", "step.completed", "run.completed"], timeline.Select(e => e.Kind));
+        Assert.Equal(("guard", "restart/web-1"), (timeline[1].Actor, JsonNode.Parse(timeline[1].Data!)!["key"]!.GetValue<string>()));
+        Assert.Null(TimelineChain.Verify(timeline));
+
+        // Refused: the workflow runs nothing and fails as GuardBlocked, which the client shows as blocked.
+        var refused = ReplayHarness.Input(yaml) with { Blocked = "breaker open: 3 failures in 1h", GuardKind = TimelineKinds.GuardBlocked, GuardData = """{"key":"restart/web-1","reason":"breaker open"}""" };
+        var blocked = await ReplayHarness.JournalAfterAsync(ReplayHarness.History(refused).Failed(RunbookTemporalWorkflow.BlockedErrorType, "breaker open: 3 failures in 1h"));
+        Assert.Equal(["run.created", "guard.blocked", "run.failed"], TemporalRunClient.Timeline(ReplayHarness.RunId, blocked).Select(e => e.Kind));
+        Assert.Empty(blocked.Steps);
+
+        // A history where the blocked run went on to run its step is not this workflow's.
+        var wrong = ReplayHarness.History(refused)
+            .ActivityCompleted("1:go:action:log", "action:log", null, new JsonObject { ["message"] = "restarting" })
+            .Completed(new JsonObject());
+        var replay = await ReplayHarness.ReplayAsync(wrong);
+        Assert.NotNull(replay.ReplayFailure);
+    }
+
     private static RunRecord Running() =>
         new(ReplayHarness.RunId, "gate", "hash", "runbooks", RunStatus.Running, null, null, null, null, null, "user:alice", DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, null, null, null, null, false, null, null, 0);
 }

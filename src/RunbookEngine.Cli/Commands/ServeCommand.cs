@@ -138,7 +138,7 @@ internal static class ServeCommand
                 var (client, temporal) = await s.TemporalAsync(ct).ConfigureAwait(false);
                 engine = new ServerEngine(
                     s.RunsName,
-                    new TemporalRunClient(client, temporal),
+                    new TemporalRunClient(client, temporal, guards: store),
                     stop => TemporalRunbookWorker.RunAsync(client, s.Actions, new TemporalRunbookWorker.WorkerSettings { WorkflowTaskQueue = temporal.TaskQueue, Queues = [.. options.Queues.Where(x => x != "default")], Concurrency = n }, s.Loggers, stop));
             }
 

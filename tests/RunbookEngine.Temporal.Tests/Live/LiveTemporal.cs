@@ -89,7 +89,7 @@ public sealed class LiveTemporalFixture : IAsyncLifetime
 
         store = await SqliteWorkflowStore.OpenAsync(new SqliteStoreOptions { Path = Path.Combine(Directory, "guards.db") });
         var actions = ActionCatalog.CreateDefault();
-        Service = new LocalRunbookService(new TemporalRunClient(Client, Options), store, store, store, actions, [Directory], "temporal " + Options.Address);
+        Service = new LocalRunbookService(new TemporalRunClient(Client, Options, guards: store), store, store, store, actions, [Directory], "temporal " + Options.Address);
         worker = TemporalRunbookWorker.RunAsync(Client, actions, new TemporalRunbookWorker.WorkerSettings { WorkflowTaskQueue = Options.TaskQueue, ShutdownTimeout = TimeSpan.FromSeconds(5) }, NullLoggerFactory.Instance, stop.Token);
     }
 

@@ -49,6 +49,38 @@ public sealed class LiveTemporalTests(LiveTemporalFixture live) : IClassFixture<
     }
 
     [LiveTemporalFact]
+    public async Task A_guard_decides_temporal_runs_in_the_store_and_learns_their_end_from_temporal()
+    {
+        live.Write("live-guarded", """
+            name: live-guarded
+            inputs:
+              host: { type: string }
+            guards: { target: "${{ inputs.host }}", max_live: 1, breaker: { failures: 1, window: 1h, open_for: 1h } }
+            steps:
+              - id: ok
+                approval: { approvers: [bob], timeout: 10m }
+              - id: fail
+                action: shell
+                with: { command: ["false"] }
+            """);
+        var host = "web-" + Guid.NewGuid().ToString("N")[..6];
+        var request = new StartRequest { Runbook = "live-guarded", Inputs = new Dictionary<string, string> { ["host"] = host } };
+        var first = (await live.Service.StartAsync(request, Bob, default)).Run;
+        var second = (await live.Service.StartAsync(request, Bob, default)).Run;
+        await live.Client.GetWorkflowHandle(second.RunId).GetResultAsync<JsonNode?>().ContinueWith(_ => { }, TaskScheduler.Default);
+        Assert.Equal("blocked", (await live.Service.GetRunAsync(second.RunId, default)).Status);
+
+        // The first fails; the next decision reads that from Temporal, and its breaker opens.
+        Assert.True((await live.Service.DecideAsync(first.RunId, approve: true, step: "ok", "go", Bob, default)).Accepted);
+        await live.Client.GetWorkflowHandle(first.RunId).GetResultAsync<JsonNode?>().ContinueWith(_ => { }, TaskScheduler.Default);
+        var third = (await live.Service.StartAsync(request, Bob, default)).Run;
+        await live.Client.GetWorkflowHandle(third.RunId).GetResultAsync<JsonNode?>().ContinueWith(_ => { }, TaskScheduler.Default);
+        var refused = await live.Service.GetTimelineAsync(third.RunId, 0, default);
+        Assert.Contains(refused.Events, e => e.Kind == "guard.blocked");
+        Assert.Equal("blocked", (await live.Service.GetRunAsync(third.RunId, default)).Status);
+    }
+
+    [LiveTemporalFact]
     public async Task Starting_twice_with_one_key_returns_the_first_run()
     {
         live.Write("live-gate", Gate);
