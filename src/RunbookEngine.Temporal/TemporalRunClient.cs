@@ -178,7 +178,10 @@ public sealed class TemporalRunClient : IRunClient
             return new StartRunResult(existing!, Created: false);
         }
 
-        var run = new RunRecord(runId, definition.Name, definition.Hash, this.options.TaskQueue, RunStatus.Ready, options.IdempotencyKey, options.Input?.ToJsonString(WorkflowJson.Options), null, null, null, options.Actor, now, now, null, now, null, null, false, null, null, 0);
+        // A refused run is blocked from its start (its workflow only records that), as the kernel's is.
+        var run = blocked is null
+            ? new RunRecord(runId, definition.Name, definition.Hash, this.options.TaskQueue, RunStatus.Ready, options.IdempotencyKey, options.Input?.ToJsonString(WorkflowJson.Options), null, null, null, options.Actor, now, now, null, now, null, null, false, null, null, 0)
+            : new RunRecord(runId, definition.Name, definition.Hash, this.options.TaskQueue, RunStatus.Blocked, options.IdempotencyKey, options.Input?.ToJsonString(WorkflowJson.Options), null, RunbookTemporalWorkflow.BlockedErrorType, blocked, options.Actor, now, now, now, null, null, null, false, null, null, 0);
         return new StartRunResult(run, Created: true);
     }
 
