@@ -8,20 +8,42 @@ namespace RunbookEngine.Testing;
 /// <summary>A real HTTP server on 127.0.0.1 for tests; it records every request it receives.</summary>
 public sealed class LocalHttpServer : IAsyncDisposable
 {
-    private readonly HttpListener listener = new();
+    private readonly HttpListener listener;
     private readonly Func<HttpListenerRequest, string, (int Status, string Body, string ContentType)> handler;
     private readonly Task loop;
 
     public LocalHttpServer(Func<HttpListenerRequest, string, (int Status, string Body, string ContentType)> handler)
     {
         this.handler = handler;
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        Port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-        listener.Start();
+        (listener, Port) = Bind();
         loop = Task.Run(ServeAsync);
+    }
+
+    /// <summary>
+    /// Listens on a free port of 127.0.0.1. HttpListener cannot take port 0, so a port is found free first; another
+    /// test may take it before the listener binds it (tests run in parallel), and then another port is tried.
+    /// </summary>
+    private static (HttpListener Listener, int Port) Bind()
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var probe = new TcpListener(IPAddress.Loopback, 0);
+            probe.Start();
+            var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+            var candidate = new HttpListener();
+            candidate.Prefixes.Add($"http://127.0.0.1:{port}/");
+            try
+            {
+                candidate.Start();
+                return (candidate, port);
+            }
+            catch (HttpListenerException) when (attempt < 20)
+            {
+                // Never started: nothing of it is bound, so abandoning it is enough.
+                ((IDisposable)candidate).Dispose();
+            }
+        }
     }
 
     public int Port { get; }
