@@ -215,9 +215,13 @@ internal sealed class CliSession : IAsyncDisposable
         }
 
         // Temporal first: an unreachable cluster is reported before anything is created on disk.
-        var runs = IsTemporal ? await TemporalRunClientAsync(cancellationToken).ConfigureAwait(false) : null;
+        if (IsTemporal)
+        {
+            await TemporalAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         var s = await StoreAsync(cancellationToken).ConfigureAwait(false);
-        runs = runs is null ? null : await TemporalRunClientAsync(cancellationToken, guards: s).ConfigureAwait(false);
+        var runs = IsTemporal ? await TemporalRunClientAsync(cancellationToken, guards: s).ConfigureAwait(false) : null;
         service = runs is not null
             ? new LocalRunbookService(runs, s, s, s, Actions, [RunbooksDirectory], RunsName)
             : new LocalRunbookService(s, Actions, [RunbooksDirectory], StoreName);
