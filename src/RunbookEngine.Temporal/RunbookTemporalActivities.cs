@@ -53,32 +53,34 @@ public static class RunbookTemporalActivities
         var heartbeats = time is null ? Task.CompletedTask : HeartbeatAsync(step, time, beating.Token);
 
         // One span per attempt (a retry is a span of its own), in the run's trace, as on the kernel.
-        using var span = EngineTracing.StartStepAttempt(step.RunId, call.Step, step.Attempt, call.TraceParent);
+        using var span = EngineTelemetry.StartStepAttempt(step.RunId, call.Step, step.Attempt, call.TraceParent);
         span?.SetTag("runbook.activity", context.Info.ActivityType);
+        var clock = time ?? TimeProvider.System;
+        var started = clock.GetTimestamp();
         try
         {
             var output = await body(step).ConfigureAwait(false);
-            EngineTracing.EndStepAttempt(span, "completed");
+            EngineTelemetry.EndStepAttempt(span, clock.GetElapsedTime(started), "completed");
             return output;
         }
         catch (OperationCanceledException)
         {
-            EngineTracing.EndStepAttempt(span, "cancelled");
+            EngineTelemetry.EndStepAttempt(span, clock.GetElapsedTime(started), "cancelled");
             throw;
         }
         catch (StepException ex)
         {
-            EngineTracing.EndStepAttempt(span, "failed", ex.Kind, ex.Message);
+            EngineTelemetry.EndStepAttempt(span, clock.GetElapsedTime(started), "failed", ex.Kind, ex.Message);
             throw new ApplicationFailureException(ex.Message, ex.Kind, ex.NonRetryable);
         }
         catch (StepFailedException ex)
         {
-            EngineTracing.EndStepAttempt(span, "failed", ex.ErrorKind, ex.Message);
+            EngineTelemetry.EndStepAttempt(span, clock.GetElapsedTime(started), "failed", ex.ErrorKind, ex.Message);
             throw new ApplicationFailureException(ex.Message, ex.ErrorKind);
         }
         catch (Exception ex) when (ex is not FailureException)
         {
-            EngineTracing.EndStepAttempt(span, "failed", ex.GetType().Name, ex.Message);
+            EngineTelemetry.EndStepAttempt(span, clock.GetElapsedTime(started), "failed", ex.GetType().Name, ex.Message);
             throw new ApplicationFailureException(ex.Message, ex.GetType().Name);
         }
         finally

@@ -36,6 +36,7 @@ public sealed class RunbookTemporalWorkflow
     private readonly IWorkflowResolver resolver;
     private readonly RunJournal journal = new();
     private (string By, string? Reason)? cancelRequest;
+    private TemporalRunInput? run;
 
     /// <summary>Initializes a new instance of the <see cref="RunbookTemporalWorkflow"/> class.</summary>
     /// <param name="resolver">Rebuilds the runbook from its pinned definition (a <c>RunbookResolver</c>).</param>
@@ -62,6 +63,7 @@ public sealed class RunbookTemporalWorkflow
     public async Task<JsonNode?> RunAsync(TemporalRunInput input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        run = input;
         journal.Created(Utc(Workflow.Info.WorkflowStartTime), input.StartedBy, input.Created ?? new JsonObject { ["workflow"] = input.Workflow, ["definition_hash"] = input.DefinitionHash });
         if (input.GuardKind is { } guardKind)
         {
@@ -96,6 +98,7 @@ public sealed class RunbookTemporalWorkflow
         {
             var output = await function(new TemporalWorkflowContext(input, journal)).ConfigureAwait(true);
             journal.Event(Now, RunJournal.Actor, TimelineKinds.RunCompleted, TimelineData.Of(("output", output)));
+            Ended("completed");
             return output;
         }
         catch (StepFailedException ex)
@@ -109,6 +112,7 @@ public sealed class RunbookTemporalWorkflow
         catch (Exception ex) when (Workflow.CancellationToken.IsCancellationRequested && (ex is OperationCanceledException || TemporalException.IsCanceledException(ex)))
         {
             journal.Event(Now, RunJournal.Actor, TimelineKinds.RunCancelled, TimelineData.Of(("requested_by", cancelRequest?.By), ("reason", cancelRequest?.Reason)));
+            Ended("cancelled");
             throw;
         }
     }
@@ -123,7 +127,23 @@ public sealed class RunbookTemporalWorkflow
     private ApplicationFailureException Fail(ApplicationFailureException failure)
     {
         journal.Event(Now, RunJournal.Actor, TimelineKinds.RunFailed, TimelineData.Of(("error_kind", failure.ErrorType), ("error", failure.Message)));
+        Ended(failure.ErrorType == BlockedErrorType ? "blocked" : "failed", failure.ErrorType, failure.Message);
         return failure;
+    }
+
+    /// <summary>
+    /// The run's end, told to telemetry once: by the worker whose workflow task ended it, never again when a later
+    /// worker replays that end (its span covers the whole run, from the workflow's start, with the journal's events).
+    /// </summary>
+    private void Ended(string status, string? errorKind = null, string? error = null)
+    {
+        if (Workflow.Unsafe.IsReplaying || run is null)
+        {
+            return;
+        }
+
+        var ended = new EndedRun(Workflow.Info.WorkflowId, run.Workflow, Workflow.Info.TaskQueue, run.TraceParent, status, errorKind, error);
+        EngineTelemetry.RunEnded(ended, Utc(Workflow.Info.WorkflowStartTime), Now, journal.Snapshot().Events, "temporal");
     }
 
     /// <summary>Receives an interpreter signal; it is kept until the workflow waits for its name.</summary>

@@ -148,7 +148,7 @@ public sealed class TemporalRunClient : IRunClient
             options.Actor,
             created,
             Blocked: blocked,
-            TraceParent: options.TraceParent ?? EngineTracing.TraceParentForStart(definition.Name, runId),
+            TraceParent: options.TraceParent ?? EngineTelemetry.TraceParentForStart(definition.Name, runId),
             GuardKind: verdict is null ? null : verdict.Allowed ? TimelineKinds.GuardAllowed : TimelineKinds.GuardBlocked,
             GuardData: verdict?.EventData);
         var start = new WorkflowOptions(runId, this.options.TaskQueue)
@@ -177,6 +177,8 @@ public sealed class TemporalRunClient : IRunClient
             var existing = await GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
             return new StartRunResult(existing!, Created: false);
         }
+
+        EngineTelemetry.RunStarted(definition.Name, options.Guard is { Enforce: true } enforced ? enforced.Key : null, blocked is not null);
 
         // A refused run is blocked from its start (its workflow only records that), as the kernel's is.
         var run = blocked is null

@@ -56,6 +56,27 @@ public sealed class HistoryBuilder
         return this;
     }
 
+    /// <summary>
+    /// Leaves the last workflow task started but not completed, as a worker finds it when it takes that task: the
+    /// replayer then runs it as new work (<c>Workflow.Unsafe.IsReplaying</c> is false), not as a replay.
+    /// </summary>
+    public HistoryBuilder InProgress()
+    {
+        if (events[^1]!["eventType"]!.GetValue<string>() != "WorkflowTaskCompleted")
+        {
+            throw new InvalidOperationException("the history does not end with a completed workflow task");
+        }
+
+        events.RemoveAt(events.Count - 1);
+        return this;
+    }
+
+    /// <summary>Gets the time of the last event (the start of an in-progress workflow task: the workflow's time in it).</summary>
+    public DateTimeOffset LastEventTime => DateTimeOffset.Parse(events[^1]!["eventTime"]!.GetValue<string>(), CultureInfo.InvariantCulture);
+
+    /// <summary>Gets the time of the first event (the workflow's start).</summary>
+    public DateTimeOffset FirstEventTime => DateTimeOffset.Parse(events[0]!["eventTime"]!.GetValue<string>(), CultureInfo.InvariantCulture);
+
     /// <summary>An activity the last workflow task scheduled, which completed with <paramref name="result"/>.</summary>
     public HistoryBuilder ActivityCompleted(string activityId, string activityType, object? input, object? result, string? queue = null, int attempt = 1)
     {

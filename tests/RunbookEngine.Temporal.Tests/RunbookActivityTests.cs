@@ -120,6 +120,40 @@ public sealed class RunbookActivityTests
             ActivityStopped = spans.Add,
         };
         System.Diagnostics.ActivitySource.AddActivityListener(listener);
+
+        // The kernel's step metrics too, told while the attempt's span is current (so only this test's are counted).
+        var measured = new List<(string Instrument, string Outcome)>();
+        using var meters = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == "RunbookEngine.Workflows" && instrument.Name is "runbook.step.attempts" or "runbook.step.duration")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        void Measured(System.Diagnostics.Metrics.Instrument instrument, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            if (System.Diagnostics.Activity.Current?.TraceId.ToHexString() == "4bf92f3577b34da6a3ce929d0e0e4736")
+            {
+                foreach (var tag in tags)
+                {
+                    if (tag.Key == "outcome")
+                    {
+                        measured.Add((instrument.Name, (string)tag.Value!));
+                    }
+                }
+            }
+        }
+
+        meters.SetMeasurementEventCallback<long>((instrument, _, tags, _) => Measured(instrument, tags));
+        meters.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
+        {
+            Assert.True(value >= 0, $"a duration is never negative: {value}");
+            Measured(instrument, tags);
+        });
+        meters.Start();
         const string TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
         var shell = definitions.Single(d => d.Name == "action:shell");
         Task<object?> Call(int attempt, JsonArray command) => new ActivityEnvironment { Info = ActivityEnvironment.DefaultInfo with { Attempt = attempt, ActivityType = "action:shell" } }
@@ -135,6 +169,9 @@ public sealed class RunbookActivityTests
         Assert.Equal(["failed", "completed"], attempts.Select(s => (string)s.GetTagItem("runbook.step.outcome")!));
         Assert.Equal(("ExitCode", System.Diagnostics.ActivityStatusCode.Error), ((string)attempts[0].GetTagItem("runbook.step.error_kind")!, attempts[0].Status));
         Assert.Equal("action:shell", attempts[1].GetTagItem("runbook.activity"));
+        Assert.Equal(
+            [("runbook.step.duration", "failed"), ("runbook.step.attempts", "failed"), ("runbook.step.duration", "completed"), ("runbook.step.attempts", "completed")],
+            measured);
     }
 
     [Fact]

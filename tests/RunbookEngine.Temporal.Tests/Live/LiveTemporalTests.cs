@@ -134,4 +134,44 @@ public sealed class LiveTemporalTests(LiveTemporalFixture live) : IClassFixture<
         var steps = (await live.Service.GetRunDetailAsync(run, default)).Steps;
         Assert.Contains(steps, s => s.Name == "probe" && s.Status == StepStatus.Failed.ToString().ToLowerInvariant());
     }
+
+    [LiveTemporalFact]
+    public async Task A_run_is_one_trace_of_its_run_span_and_its_step_spans()
+    {
+        var spans = new List<System.Diagnostics.Activity>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "RunbookEngine.Workflows",
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = span =>
+            {
+                lock (spans)
+                {
+                    spans.Add(span);
+                }
+            },
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        live.Write("live-traced", """
+            name: live-traced
+            steps:
+              - id: hello
+                action: log
+                with: { message: "hello" }
+            """);
+        var run = (await live.Service.StartAsync(new StartRequest { Runbook = "live-traced" }, Bob, default)).Run.RunId;
+        await live.Client.GetWorkflowHandle(run).GetResultAsync();
+
+        System.Diagnostics.Activity[] mine;
+        lock (spans)
+        {
+            mine = [.. spans.Where(s => Equals(s.GetTagItem("runbook.run_id"), run))];
+        }
+
+        var runSpan = Assert.Single(mine, s => s.DisplayName == "run live-traced");
+        var step = Assert.Single(mine, s => s.DisplayName == "step hello");
+        Assert.Equal(runSpan.TraceId, step.TraceId);
+        Assert.Equal("completed", runSpan.GetTagItem("runbook.run.status"));
+        Assert.Contains(runSpan.Events, e => e.Name == "run.completed");
+    }
 }
