@@ -17,7 +17,7 @@ public static class EngineTelemetry
     /// <returns>The W3C traceparent, or null when nothing traces.</returns>
     public static string? TraceParentForStart(string workflow, string runId) => Telemetry.TraceParentForStart(workflow, runId);
 
-    /// <summary>Counts a run created (<c>runbook.run.started</c>) and, for a guarded one, its guard's decision (<c>runbook.guard.decisions</c>), as the kernel's client does.</summary>
+    /// <summary>Counts a run created (<c>runbook.run.started</c>) and, for a guarded one, its guard's decision (<c>runbook.guard.decisions</c>), by the kernel's client and by other engines' clients alike.</summary>
     /// <param name="workflow">The runbook.</param>
     /// <param name="guardKey">The guard key of a guarded run whose guard is enforced, else null.</param>
     /// <param name="blocked">Whether the guard refused it.</param>

@@ -46,11 +46,7 @@ public sealed class WorkflowClient : IRunClient
             cancellationToken).ConfigureAwait(false);
         if (result.Created)
         {
-            Telemetry.RunsStarted.Add(1, new KeyValuePair<string, object?>("runbook.workflow", definition.Name));
-            if (options.Guard is { Enforce: true } guard)
-            {
-                Telemetry.GuardDecisions.Add(1, new KeyValuePair<string, object?>("runbook.guard.key", guard.Key), new KeyValuePair<string, object?>("decision", result.Run.Status == RunStatus.Blocked ? "blocked" : "allowed"));
-            }
+            EngineTelemetry.RunStarted(definition.Name, options.Guard is { Enforce: true } guard ? guard.Key : null, result.Run.Status == RunStatus.Blocked);
         }
 
         if (result.Created && !result.Run.Status.IsTerminal())
