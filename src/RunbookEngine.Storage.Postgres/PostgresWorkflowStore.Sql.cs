@@ -102,9 +102,6 @@ public sealed partial class PostgresWorkflowStore
     private static async Task<RunRecord?> ReadRunAsync(Db db, string runId) =>
         (await db.QueryAsync($"{RunSelect} WHERE r.run_id = @id", MapRun, Db.P("id", runId)).ConfigureAwait(false)).FirstOrDefault();
 
-    private static Task<List<RunRecord>> ReadRunsAsync(Db db, string[] runIds) =>
-        db.QueryAsync($"{RunSelect} WHERE r.run_id = ANY(@ids)", MapRun, Db.P("ids", runIds));
-
     /// <summary>Keeps small values inline; stores a large one once in the payloads table and returns its hash.</summary>
     private async Task<(string? Inline, string? Ref)> PayloadAsync(Db db, string? content)
     {

@@ -364,7 +364,7 @@ public sealed class WorkflowWorker : IAsyncDisposable
         var runId = claimed.Run.RunId;
         try
         {
-            var history = await store.LoadHistoryAsync(runId, CancellationToken.None).ConfigureAwait(false);
+            var history = claimed.History ?? await store.LoadHistoryAsync(runId, CancellationToken.None).ConfigureAwait(false);
             using var span = Telemetry.StartRun(history.Run);
             span?.SetTag("runbook.worker", WorkerId);
             var execution = new RunExecution(store, activities, time, options, logger, history, entry.Cancel.Token, entry.Abandon.Token) { Span = span };

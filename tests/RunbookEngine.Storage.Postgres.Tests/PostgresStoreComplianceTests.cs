@@ -8,6 +8,8 @@ public sealed class PostgresStoreComplianceTests : WorkflowStoreCompliance
 {
     private readonly string schema = "t_" + Guid.NewGuid().ToString("N")[..16];
 
+    protected override bool ClaimsCarryHistory => true;
+
     protected override async Task<IWorkflowStore> OpenStoreAsync()
     {
         var cluster = await PostgresCluster.SharedAsync();

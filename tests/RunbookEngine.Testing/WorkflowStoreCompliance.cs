@@ -877,6 +877,59 @@ public abstract partial class WorkflowStoreCompliance : IAsyncLifetime
         Assert.Null(TimelineChain.Verify(timeline));
     }
 
+    /// <summary>Whether this store's claims carry each claimed run's history (<see cref="ClaimedRun.History"/>).</summary>
+    protected virtual bool ClaimsCarryHistory => false;
+
+    [Fact]
+    public async Task A_claims_history_of_a_new_a_resumed_and_a_recovered_run_is_what_loading_it_reads()
+    {
+        var def = H.Registry.Add("approval", async ctx =>
+        {
+            await ctx.StepAsync("prepare", _ => Done("ready"));
+            var s = await ctx.WaitForSignalAsync("approve");
+            return JsonValue.Create(s!.Sender);
+        });
+
+        // Recovered: claimed by a worker that then dies; its lease runs out.
+        var recovered = (await H.Client.StartAsync(def)).Run;
+        Assert.Equal(recovered.RunId, Assert.Single(await H.Store.ClaimRunsAsync(new ClaimRequest("w0", ["default"], 10, H.Time.GetUtcNow(), TimeSpan.FromSeconds(30)), CancellationToken.None)).Run.RunId);
+
+        // Resumed: ran its first step, waited, and was signalled.
+        var resumed = (await H.Client.StartAsync(def)).Run;
+        await H.Worker("w9").RunUntilIdleAsync(CancellationToken.None);
+        Assert.Equal(RunStatus.Waiting, (await H.RunAsync(resumed.RunId)).Status);
+        Assert.Equal(SignalOutcome.Delivered, await H.Client.SignalAsync(resumed.RunId, "approve", new JsonObject { ["comment"] = "go" }, "user:carol"));
+
+        // New, with a signal sent before anything ran.
+        var fresh = (await H.Client.StartAsync(def)).Run;
+        Assert.Equal(SignalOutcome.Delivered, await H.Client.SignalAsync(fresh.RunId, "approve", null, "user:dave"));
+        Assert.Equal(SignalOutcome.Delivered, await H.Client.SignalAsync(fresh.RunId, "approve", JsonValue.Create(2), "user:erin"));
+
+        H.Time.Advance(TimeSpan.FromSeconds(31));
+        var claimed = await H.Store.ClaimRunsAsync(new ClaimRequest("w1", ["default"], 10, H.Time.GetUtcNow(), TimeSpan.FromSeconds(30)), CancellationToken.None);
+
+        Assert.Equal(new[] { fresh.RunId, recovered.RunId, resumed.RunId }.Order(StringComparer.Ordinal), claimed.Select(c => c.Run.RunId).Order(StringComparer.Ordinal));
+        Assert.Equal("w0", Assert.Single(claimed, c => c.Run.RunId == recovered.RunId).PreviousOwner);
+        foreach (var c in claimed)
+        {
+            Assert.Equal(ClaimsCarryHistory, c.History is not null);
+            var loaded = await H.Store.LoadHistoryAsync(c.Run.RunId, CancellationToken.None);
+            Assert.Equal(loaded.Run, c.Run);
+            if (c.History is { } carried)
+            {
+                Assert.Equal(loaded.Run, carried.Run);
+                Assert.Equal(loaded.Steps, carried.Steps);
+                Assert.Equal(loaded.PendingSignals, carried.PendingSignals);
+            }
+        }
+
+        var history = await H.Store.LoadHistoryAsync(resumed.RunId, CancellationToken.None);
+        Assert.Equal(["prepare", "wait:approve"], history.Steps.Select(s => s.Name));
+        Assert.Equal(["user:carol"], history.PendingSignals.Select(s => s.Sender));
+        Assert.Equal(["user:dave", "user:erin"], (await H.Store.LoadHistoryAsync(fresh.RunId, CancellationToken.None)).PendingSignals.Select(s => s.Sender));
+        Assert.Equal("w1", (await H.RunAsync(recovered.RunId)).LeaseOwner);
+    }
+
     [Fact]
     public async Task A_signal_that_arrives_while_the_run_executes_is_not_lost()
     {
