@@ -255,24 +255,8 @@ public sealed partial class PostgresWorkflowStore
             var db = await Db.OpenAsync(dataSource, null, cancellationToken).ConfigureAwait(false);
             await using (db.ConfigureAwait(false))
             {
-                RunRecord? run = null;
-                var steps = new List<StepRecord>();
-                var signals = new List<SignalRecord>();
-                var id = Db.P("id", runId);
-                await db.QueryEachAsync(
-                    [
-                        ("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", []),
-                        (Db.GenericPlans, []),
-                        ($"{RunSelect} WHERE r.run_id = @id", [id]),
-                        ($"SELECT {StepSelectList} FROM steps s {StepJoins} WHERE s.run_id = @id ORDER BY s.seq", [id.Clone()]),
-                        ("SELECT id, name, payload, sender, received_at FROM signals WHERE run_id = @id AND consumed_seq IS NULL ORDER BY id", [id.Clone()]),
-                    ],
-                    [
-                        r => run = MapRun(r),
-                        r => steps.Add(MapStep(r)),
-                        r => signals.Add(new SignalRecord(r.GetInt64(0), r.GetString(1), Str(r, 2), r.GetString(3), Time(r, 4), null)),
-                    ]).ConfigureAwait(false);
-                return new RunHistory(run ?? throw new WorkflowStoreException($"Run {runId} does not exist."), steps, signals);
+                var histories = await ReadHistoriesAsync(db, [runId], ("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", []), (Db.GenericPlans, [])).ConfigureAwait(false);
+                return histories.TryGetValue(runId, out var history) ? history : throw new WorkflowStoreException($"Run {runId} does not exist.");
             }
         },
         cancellationToken);

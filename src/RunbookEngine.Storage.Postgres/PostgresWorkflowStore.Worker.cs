@@ -488,11 +488,12 @@ public sealed partial class PostgresWorkflowStore
     }
 
     /// <summary>
-    /// The histories of the runs a claim has just leased, read in its transaction in one round trip: their rows are
-    /// locked by it, so no commit, signal or cancel of anyone else can change them before it ends, and the worker
-    /// needs no history load of its own (one round trip and five statements per run fewer; docs/benchmarks.md).
+    /// Reads runs' histories (run rows, steps, pending signals) in one round trip, after <paramref name="first"/>
+    /// (statements that return no rows, sent in the same batch). A claim reads those of the runs it has just
+    /// leased in its own transaction: their rows are locked by it, so no commit, signal or cancel of anyone else can
+    /// change them before it ends, and the worker needs no history load of its own (docs/benchmarks.md).
     /// </summary>
-    private static async Task<Dictionary<string, RunHistory>> ReadHistoriesAsync(Db db, string[] ids)
+    private static async Task<Dictionary<string, RunHistory>> ReadHistoriesAsync(Db db, string[] ids, params (string Sql, NpgsqlParameter[] Parameters)[] first)
     {
         var runs = new List<RunRecord>();
         var steps = new Dictionary<string, List<StepRecord>>(StringComparer.Ordinal);
@@ -510,6 +511,7 @@ public sealed partial class PostgresWorkflowStore
         var p = Db.P("ids", ids);
         await db.QueryEachAsync(
             [
+                .. first,
                 ($"{RunSelect} WHERE r.run_id = ANY(@ids)", [p]),
                 ($"SELECT {StepSelectList}, s.run_id FROM steps s {StepJoins} WHERE s.run_id = ANY(@ids) ORDER BY s.run_id, s.seq", [p.Clone()]),
                 ("SELECT id, name, payload, sender, received_at, run_id FROM signals WHERE run_id = ANY(@ids) AND consumed_seq IS NULL ORDER BY run_id, id", [p.Clone()]),
