@@ -486,44 +486,4 @@ public sealed partial class PostgresWorkflowStore
             db.Wakes.Add(head.Queue);
         }
     }
-
-    /// <summary>
-    /// Reads runs' histories (run rows, steps, pending signals) in one round trip, after <paramref name="first"/>
-    /// (statements that return no rows, sent in the same batch). A claim reads those of the runs it has just
-    /// leased in its own transaction: their rows are locked by it, so no commit, signal or cancel of anyone else can
-    /// change them before it ends, and the worker needs no history load of its own (docs/benchmarks.md).
-    /// </summary>
-    private static async Task<Dictionary<string, RunHistory>> ReadHistoriesAsync(Db db, string[] ids, params (string Sql, NpgsqlParameter[] Parameters)[] first)
-    {
-        var runs = new List<RunRecord>();
-        var steps = new Dictionary<string, List<StepRecord>>(StringComparer.Ordinal);
-        var signals = new Dictionary<string, List<SignalRecord>>(StringComparer.Ordinal);
-        static void Add<T>(Dictionary<string, List<T>> to, string id, T item)
-        {
-            if (!to.TryGetValue(id, out var list))
-            {
-                to[id] = list = [];
-            }
-
-            list.Add(item);
-        }
-
-        var p = Db.P("ids", ids);
-        await db.QueryEachAsync(
-            [
-                .. first,
-                ($"{RunSelect} WHERE r.run_id = ANY(@ids)", [p]),
-                ($"SELECT {StepSelectList}, s.run_id FROM steps s {StepJoins} WHERE s.run_id = ANY(@ids) ORDER BY s.run_id, s.seq", [p.Clone()]),
-                ("SELECT id, name, payload, sender, received_at, run_id FROM signals WHERE run_id = ANY(@ids) AND consumed_seq IS NULL ORDER BY run_id, id", [p.Clone()]),
-            ],
-            [
-                r => runs.Add(MapRun(r)),
-                r => Add(steps, r.GetString(17), MapStep(r)),
-                r => Add(signals, r.GetString(5), new SignalRecord(r.GetInt64(0), r.GetString(1), Str(r, 2), r.GetString(3), Time(r, 4), null)),
-            ]).ConfigureAwait(false);
-        return runs.ToDictionary(
-            r => r.RunId,
-            r => new RunHistory(r, steps.TryGetValue(r.RunId, out var s) ? s : [], signals.TryGetValue(r.RunId, out var g) ? g : []),
-            StringComparer.Ordinal);
-    }
 }
