@@ -45,7 +45,9 @@ public sealed class CrashTests : IAsyncLifetime
             await doomed.KillAsync();
         }
 
-        var output = await HostProcess.RunToEndAsync(Limit, "work", Db, Side, "none", "1000");
+        // The restarted worker takes over once the dead one's 1 s lease has run out; its own lease is long, so a
+        // slow start on a loaded machine cannot make it lose the run to itself and run a step once more.
+        var output = await HostProcess.RunToEndAsync(Limit, "work", Db, Side, "none", "30000");
         Assert.Contains("DONE", output, StringComparison.Ordinal);
 
         var executions = Directory.GetFiles(dir, "executions.log.*").SelectMany(File.ReadAllLines).Select(l => l.Split(' ')).ToList();

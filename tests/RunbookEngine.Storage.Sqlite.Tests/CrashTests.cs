@@ -35,7 +35,9 @@ public sealed class CrashTests : IDisposable
             await doomed.KillAsync();
         }
 
-        var output = await HostProcess.RunToEndAsync(Limit, "work", db.Path, Side, "none", "1000");
+        // The restarted worker takes over once the dead one's 1 s lease has run out; its own lease is long, so a
+        // slow start on a loaded machine cannot make it lose the run to itself and run a step once more.
+        var output = await HostProcess.RunToEndAsync(Limit, "work", db.Path, Side, "none", "30000");
         Assert.Contains("DONE", output, StringComparison.Ordinal);
 
         var executions = Executions().Select(l => l.Split(' ')).ToList();
@@ -75,7 +77,9 @@ public sealed class CrashTests : IDisposable
             await doomed.KillAsync();
         }
 
-        var output = await HostProcess.RunToEndAsync(Limit, "work", db.Path, Side, "none", "1000");
+        // The restarted worker takes over once the dead one's 1 s lease has run out; its own lease is long, so a
+        // slow start on a loaded machine cannot make it lose the run to itself and run a step once more.
+        var output = await HostProcess.RunToEndAsync(Limit, "work", db.Path, Side, "none", "30000");
         Assert.Contains("DONE", output, StringComparison.Ordinal);
 
         // Attempt 1 of s3 saved "op-1" and was killed; attempt 2 was handed it (and so would not start it again).
@@ -106,7 +110,9 @@ public sealed class CrashTests : IDisposable
         }
 
         // The restarted worker replays the script from history; the compiled script comes from the disk cache.
-        var output = await HostProcess.RunToEndAsync(Limit, "work", db.Path, Side, "none", "1000");
+        // The restarted worker takes over once the dead one's 1 s lease has run out; its own lease is long, so a
+        // slow start on a loaded machine cannot make it lose the run to itself and run a step once more.
+        var output = await HostProcess.RunToEndAsync(Limit, "work", db.Path, Side, "none", "30000");
         Assert.Contains("COMPILED 0", output, StringComparison.Ordinal);
         Assert.Contains("DONE", output, StringComparison.Ordinal);
 
