@@ -20,6 +20,16 @@ public sealed class TelemetryTests : IAsyncLifetime
         tracer = Sdk.CreateTracerProviderBuilder().AddSource("RunbookEngine.Workflows", "System.Net.Http").AddInMemoryExporter(spans).Build()!;
     }
 
+    /// <summary>
+    /// The spans exported so far, copied: tests running beside this one export theirs into the same list from their
+    /// own threads (the source is global), so enumerating the list itself can throw "Collection was modified".
+    /// </summary>
+    private Activity[] Flushed()
+    {
+        tracer.ForceFlush();
+        return spans.ToArray();
+    }
+
     public async Task DisposeAsync()
     {
         tracer.Dispose();
@@ -50,12 +60,12 @@ public sealed class TelemetryTests : IAsyncLifetime
         await host.DecideAsync(run, "approve", "bob", "approve");
         await host.Worker("w2").RunUntilIdleAsync(CancellationToken.None); // another worker takes it up
         Assert.Equal(RunStatus.Completed, (await host.RunAsync(run)).Status);
-        tracer.ForceFlush();
+        var seen = Flushed();
 
         var stored = (await host.RunAsync(run)).TraceParent!;
         Assert.True(ActivityContext.TryParse(stored, null, out var parent), stored);
-        var trace = spans.Where(s => s.TraceId == parent.TraceId).ToList();
-        Assert.DoesNotContain(spans, s => s.GetTagItem("runbook.run_id") as string == run && s.TraceId != parent.TraceId);
+        var trace = seen.Where(s => s.TraceId == parent.TraceId).ToList();
+        Assert.DoesNotContain(seen, s => s.GetTagItem("runbook.run_id") as string == run && s.TraceId != parent.TraceId);
 
         // The start span is the root (nothing was current when the run was started), and the recorded parent.
         var root = Assert.Single(trace, s => s.DisplayName == "start traced");
@@ -97,7 +107,7 @@ public sealed class TelemetryTests : IAsyncLifetime
             """);
         await host.DrainAsync();
         Assert.Equal(RunStatus.Completed, (await host.RunAsync(run)).Status);
-        tracer.ForceFlush();
+        var seen = Flushed();
 
         var traceId = ActivityContext.Parse((await host.RunAsync(run)).TraceParent!, null).TraceId;
         var sent = Assert.Single(target.Requests).Headers["traceparent"];
@@ -105,9 +115,9 @@ public sealed class TelemetryTests : IAsyncLifetime
         Assert.Equal(traceId, received.TraceId);
 
         // The target's parent is the step's attempt (or the HTTP client's span under it): inside the run's trace.
-        var attempt = Assert.Single(spans, s => s.DisplayName == "step call" && s.TraceId == traceId);
-        Assert.Contains(spans, s => s.TraceId == traceId && s.SpanId == received.SpanId);
-        Assert.True(received.SpanId == attempt.SpanId || spans.Any(s => s.SpanId == received.SpanId && s.ParentSpanId == attempt.SpanId));
+        var attempt = Assert.Single(seen, s => s.DisplayName == "step call" && s.TraceId == traceId);
+        Assert.Contains(seen, s => s.TraceId == traceId && s.SpanId == received.SpanId);
+        Assert.True(received.SpanId == attempt.SpanId || seen.Any(s => s.SpanId == received.SpanId && s.ParentSpanId == attempt.SpanId));
     }
 
     [Fact]
