@@ -333,6 +333,15 @@ public sealed class WorkflowWorker : IAsyncDisposable
             var claimed = await store.ClaimRunsAsync(new ClaimRequest(WorkerId, options.Queues, freeRuns, time.GetUtcNow(), options.LeaseDuration), CancellationToken.None).ConfigureAwait(false);
             foreach (var c in claimed)
             {
+                if (runs.ContainsKey(c.Run.RunId))
+                {
+                    // Its lease ran out while this worker still executes it (a heartbeat too late), and the claim
+                    // has just leased it to this worker again: the execution in flight goes on under that lease.
+                    // A second one would run its current step's code again in the same process.
+                    logger.LogWarning("Worker {WorkerId} claimed run {RunId} again after its lease ran out while still executing it; the execution in flight continues under the new lease.", WorkerId, c.Run.RunId);
+                    continue;
+                }
+
                 var entry = new InFlight(abandonAll.Token);
                 if (c.Run.CancelRequested)
                 {
@@ -412,7 +421,7 @@ public sealed class WorkflowWorker : IAsyncDisposable
         }
         finally
         {
-            runs.TryRemove(runId, out _);
+            runs.TryRemove(KeyValuePair.Create(runId, entry));
             entry.Dispose();
             Notify();
         }

@@ -197,6 +197,48 @@ public abstract partial class WorkflowStoreCompliance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_worker_that_claims_its_own_lapsed_run_again_does_not_start_a_second_execution_of_it()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var attempts = new ConcurrentQueue<int>();
+        var def = H.Registry.Add("lapsed", async ctx =>
+        {
+            var attempt = await ctx.StepAsync("work", async sc =>
+            {
+                attempts.Enqueue(sc.Attempt);
+                entered.TrySetResult();
+                await release.Task;
+                return sc.Attempt;
+            });
+            await ctx.StepAsync("after", _ => Done(true));
+            return JsonValue.Create(attempt);
+        });
+        var run = (await H.Client.StartAsync(def)).Run;
+        var worker = H.Worker("w1", new WorkerOptions { LeaseDuration = TimeSpan.FromSeconds(30) });
+
+        var first = worker.RunUntilIdleAsync(CancellationToken.None);
+        await entered.Task.WaitAsync(Patience);
+        H.Time.Advance(TimeSpan.FromSeconds(31)); // no heartbeat renewed it: its lease has run out
+        var again = worker.RunUntilIdleAsync(CancellationToken.None); // claims the lapsed run, its own, again
+        await UntilAsync(async () => (await H.RunAsync(run.RunId)).LeaseExpiresAt > H.Time.GetUtcNow());
+        Assert.Equal(1, worker.InFlightCount);
+        release.SetResult();
+        await first.WaitAsync(Patience);
+        await again.WaitAsync(Patience);
+
+        var done = await H.RunAsync(run.RunId);
+        Assert.Equal(RunStatus.Completed, done.Status);
+        Assert.Equal("1", done.Output);
+        Assert.Equal([1], attempts.ToArray()); // the step's code ran once
+        Assert.Equal(0, worker.InFlightCount);
+        var timeline = await H.TimelineAsync(run.RunId);
+        Assert.DoesNotContain(timeline, e => e.Kind is "lease.fenced" or "step.interrupted");
+        Assert.Equal(1, timeline.Count(e => e.Kind == "run.completed"));
+        Assert.Null(TimelineChain.Verify(timeline));
+    }
+
+    [Fact]
     public async Task A_killed_worker_commits_nothing_more_keeps_its_lease_and_its_step_is_run_again_after_the_lease()
     {
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
