@@ -75,6 +75,8 @@ internal sealed class Db(NpgsqlConnection connection, NpgsqlTransaction? transac
 
     public static NpgsqlParameter P(string name, long[] values) => new(name, NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = values };
 
+    public static NpgsqlParameter P(string name, bool[] values) => new(name, NpgsqlDbType.Array | NpgsqlDbType.Boolean) { Value = values };
+
     public static NpgsqlParameter P(string name, DateTimeOffset[] values) =>
         new(name, NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = values.Select(PgTime.ToDb).ToArray() };
 

@@ -328,6 +328,12 @@ internal static class PostgresSchema
             );
             CREATE INDEX guard_runs_key ON guard_runs (guard_key, status) WHERE NOT guard_seen;
             """),
+
+        // 13: the inline step a run is executing, held on the run's row (updated by every commit anyway) rather
+        // than in a steps row inserted when it starts and rewritten when it ends (PostgresWorkflowStore.RunningStep.cs).
+        (13, """
+            ALTER TABLE runs ADD COLUMN running_step text;
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

@@ -197,6 +197,11 @@ public sealed partial class PostgresWorkflowStore
         }
 
         heads.Sort((a, b) => string.CompareOrdinal(a.Op.Commit.RunId, b.Op.Commit.RunId)); // one lock order for every writer
+        foreach (var (op, _) in heads)
+        {
+            op.Running = RunningStepOf(op.Commit);
+        }
+
         var plan = PlanTimeline(heads.Select(h => (h.Op.Commit.RunId, h.Head.Seq, h.Head.Hash, h.Op.Commit.Events)).ToList());
         var newHeads = (plan?.Heads ?? []).ToDictionary(h => h.RunId, h => (h.Seq, h.Hash), StringComparer.Ordinal);
         (long Seq, string Hash) NewHead(CommitOperation op, RunHead old) => newHeads.TryGetValue(op.Commit.RunId, out var h) ? h : (old.Seq, old.Hash);
@@ -296,7 +301,8 @@ public sealed partial class PostgresWorkflowStore
                 """
                 WITH f AS (
                     UPDATE runs SET timeline_seq = @new_seq, timeline_hash = @new_hash, updated_at = @now,
-                        lease_expires_at = CASE WHEN lease_expires_at < @now + (@ext - @now) / 2 THEN @ext ELSE lease_expires_at END
+                        lease_expires_at = CASE WHEN lease_expires_at < @now + (@ext - @now) / 2 THEN @ext ELSE lease_expires_at END,
+                        running_step = CASE WHEN @touch THEN @held ELSE running_step END
                     WHERE run_id = @id AND status || '' = 'running' AND lease_owner = @owner AND timeline_seq = @seq AND timeline_hash = @hash
                     RETURNING 1)
                 SELECT expect_rows(count(*), 1) FROM f
@@ -304,6 +310,7 @@ public sealed partial class PostgresWorkflowStore
                 [
                     Db.P("id", op.Commit.RunId), Db.P("owner", op.Commit.Owner), Db.P("seq", head.Seq), Db.P("hash", head.Hash),
                     Db.P("new_seq", seq), Db.P("new_hash", hash), Db.P("now", op.Commit.Now), Db.P("ext", op.Commit.ExtendLeaseTo),
+                    Db.P("touch", op.Running.Touch), Db.P("held", op.Running.Json),
                 ]);
         }
 
@@ -311,8 +318,9 @@ public sealed partial class PostgresWorkflowStore
             """
             WITH f AS (
                 UPDATE runs SET timeline_seq = f.new_seq, timeline_hash = f.new_hash, updated_at = f.now,
-                    lease_expires_at = CASE WHEN runs.lease_expires_at < f.now + (f.ext - f.now) / 2 THEN f.ext ELSE runs.lease_expires_at END
-                FROM unnest(@ids, @owners, @seqs, @hashes, @newseqs, @newhashes, @nows, @exts) AS f(id, owner, seq, hash, new_seq, new_hash, now, ext)
+                    lease_expires_at = CASE WHEN runs.lease_expires_at < f.now + (f.ext - f.now) / 2 THEN f.ext ELSE runs.lease_expires_at END,
+                    running_step = CASE WHEN f.touch THEN f.held ELSE runs.running_step END
+                FROM unnest(@ids, @owners, @seqs, @hashes, @newseqs, @newhashes, @nows, @exts, @touches, @helds) AS f(id, owner, seq, hash, new_seq, new_hash, now, ext, touch, held)
                 WHERE runs.run_id = f.id AND runs.status || '' = 'running' AND runs.lease_owner = f.owner AND runs.timeline_seq = f.seq AND runs.timeline_hash = f.hash
                 RETURNING 1)
             SELECT expect_rows(count(*), @n) FROM f
@@ -326,6 +334,8 @@ public sealed partial class PostgresWorkflowStore
                 Db.P("newhashes", heads.Select(h => newHead(h.Op, h.Head).Hash).ToArray()),
                 Db.P("nows", heads.Select(h => h.Op.Commit.Now).ToArray()),
                 Db.P("exts", heads.Select(h => h.Op.Commit.ExtendLeaseTo).ToArray()),
+                Db.P("touches", heads.Select(h => h.Op.Running.Touch).ToArray()),
+                Db.P("helds", heads.Select(h => h.Op.Running.Json).ToArray()!),
                 Db.P("n", (long)heads.Count),
             ]);
     }
@@ -340,7 +350,7 @@ public sealed partial class PostgresWorkflowStore
         var signalRuns = new List<string>();
         foreach (var (op, _) in heads)
         {
-            foreach (var write in op.Commit.Steps)
+            foreach (var write in StepRows(op.Commit, op.Running))
             {
                 var s = write.Step;
                 var (input, inputRef, output, outputRef) = StepPayloads(s, commands);
@@ -370,8 +380,9 @@ public sealed partial class PostgresWorkflowStore
 
         if (updates.Count > 0)
         {
-            // Written as an upsert of rows that exist: each row is found through the primary key (the conflict
-            // arbiter) whatever plan the statistics of a young table would suggest for a join.
+            // An upsert: each existing row is found through the primary key (the conflict arbiter) whatever plan
+            // the statistics of a young table would suggest for a join, and a step that was held on its run's row
+            // while it ran (PostgresWorkflowStore.RunningStep.cs) has no row yet: it is inserted.
             commands.Add((
                 $"""
                 INSERT INTO steps ({StepColumns.Names})
@@ -494,6 +505,9 @@ public sealed partial class PostgresWorkflowStore
 
         /// <summary>Gets or sets a value indicating whether the commit went in a multi-row group.</summary>
         public bool Grouped { get; set; }
+
+        /// <summary>Gets or sets how the commit changes the inline step held on its run's row.</summary>
+        public RunningStepChange Running { get; set; }
 
         /// <summary>Gets or sets the run's timeline head before and after this commit, as planned by its group.</summary>
         public (long OldSeq, string OldHash, long NewSeq, string NewHash)? Planned { get; set; }

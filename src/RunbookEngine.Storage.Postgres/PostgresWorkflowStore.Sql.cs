@@ -9,15 +9,20 @@ namespace RunbookEngine.Storage.Postgres;
 /// <content>Row mapping, payload references and the hash-chained timeline.</content>
 public sealed partial class PostgresWorkflowStore
 {
-    private const string RunSelect = """
-        SELECT r.run_id, r.workflow, r.definition_hash, r.queue, r.status, r.idempotency_key,
+    private const string RunColumns = """
+        r.run_id, r.workflow, r.definition_hash, r.queue, r.status, r.idempotency_key,
                COALESCE(r.input, pi.content), COALESCE(r.output, po.content), r.error_kind, r.error_message,
                r.created_by, r.created_at, r.updated_at, r.completed_at, r.available_at, r.lease_owner, r.lease_expires_at,
                r.cancel_requested, r.cancel_requested_by, r.cancel_reason, r.wake_count, r.trace_parent
+        """;
+
+    private const string RunFrom = """
         FROM runs r
         LEFT JOIN payloads pi ON pi.hash = r.input_ref
         LEFT JOIN payloads po ON po.hash = r.output_ref
         """;
+
+    private const string RunSelect = $"SELECT {RunColumns} {RunFrom}";
 
     private const string StepSelectList = """
         s.seq, s.name, s.kind, s.status, s.attempt, s.queue, s.activity,
@@ -110,7 +115,7 @@ public sealed partial class PostgresWorkflowStore
     /// </summary>
     private static async Task<Dictionary<string, RunHistory>> ReadHistoriesAsync(Db db, string[] ids, params (string Sql, NpgsqlParameter[] Parameters)[] first)
     {
-        var runs = new List<RunRecord>();
+        var runs = new List<(RunRecord Run, string? RunningStep)>();
         var steps = new Dictionary<string, List<StepRecord>>(StringComparer.Ordinal);
         var signals = new Dictionary<string, List<SignalRecord>>(StringComparer.Ordinal);
         static void Add<T>(Dictionary<string, List<T>> to, string id, T item)
@@ -127,18 +132,18 @@ public sealed partial class PostgresWorkflowStore
         await db.QueryEachAsync(
             [
                 .. first,
-                ($"{RunSelect} WHERE r.run_id = ANY(@ids)", [p]),
+                ($"SELECT {RunColumns}, r.running_step {RunFrom} WHERE r.run_id = ANY(@ids)", [p]),
                 ($"SELECT {StepSelectList}, s.run_id FROM steps s {StepJoins} WHERE s.run_id = ANY(@ids) ORDER BY s.run_id, s.seq", [p.Clone()]),
                 ("SELECT id, name, payload, sender, received_at, run_id FROM signals WHERE run_id = ANY(@ids) AND consumed_seq IS NULL ORDER BY run_id, id", [p.Clone()]),
             ],
             [
-                r => runs.Add(MapRun(r)),
+                r => runs.Add((MapRun(r), Str(r, 22))),
                 r => Add(steps, r.GetString(17), MapStep(r)),
                 r => Add(signals, r.GetString(5), new SignalRecord(r.GetInt64(0), r.GetString(1), Str(r, 2), r.GetString(3), Time(r, 4), null)),
             ]).ConfigureAwait(false);
         return runs.ToDictionary(
-            r => r.RunId,
-            r => new RunHistory(r, steps.TryGetValue(r.RunId, out var s) ? s : [], signals.TryGetValue(r.RunId, out var g) ? g : []),
+            r => r.Run.RunId,
+            r => new RunHistory(r.Run, WithRunningStep(steps.TryGetValue(r.Run.RunId, out var s) ? s : [], r.RunningStep), signals.TryGetValue(r.Run.RunId, out var g) ? g : []),
             StringComparer.Ordinal);
     }
 

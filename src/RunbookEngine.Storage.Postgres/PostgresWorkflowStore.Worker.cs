@@ -318,6 +318,7 @@ public sealed partial class PostgresWorkflowStore
     private async Task ApplyCommitAsync(Db db, RunCommit commit)
     {
         List<(string Queue, long Seq, string Hash, bool Fenced)> rows;
+        var running = RunningStepOf(commit);
         if (commit.FencedStep is { } fs)
         {
             rows = await db.QueryAsync(
@@ -341,10 +342,16 @@ public sealed partial class PostgresWorkflowStore
         else
         {
             rows = await db.QueryAsync(
-                "UPDATE runs SET updated_at = @now, lease_expires_at = CASE WHEN lease_expires_at < @now + (@ext - @now) / 2 THEN @ext ELSE lease_expires_at END WHERE run_id = @id AND status = 'running' AND lease_owner = @w RETURNING queue, timeline_seq, timeline_hash, true",
+                """
+                UPDATE runs SET updated_at = @now, lease_expires_at = CASE WHEN lease_expires_at < @now + (@ext - @now) / 2 THEN @ext ELSE lease_expires_at END,
+                    running_step = CASE WHEN @touch THEN @held ELSE running_step END
+                WHERE run_id = @id AND status = 'running' AND lease_owner = @w RETURNING queue, timeline_seq, timeline_hash, true
+                """,
                 r => (r.GetString(0), r.GetInt64(1), r.GetString(2), r.GetBoolean(3)),
                 Db.P("now", commit.Now),
                 Db.P("ext", commit.ExtendLeaseTo),
+                Db.P("touch", running.Touch),
+                Db.P("held", running.Json),
                 Db.P("id", commit.RunId),
                 Db.P("w", commit.Owner)).ConfigureAwait(false);
             if (rows.Count != 1)
@@ -356,7 +363,7 @@ public sealed partial class PostgresWorkflowStore
         var head = rows[0];
         var commands = new List<(string Sql, NpgsqlParameter[] Parameters)>();
         var mustTouchOne = new List<(int Index, string Problem)>();
-        foreach (var write in commit.Steps)
+        foreach (var write in StepRows(commit, running))
         {
             var s = write.Step;
             var (input, inputRef, output, outputRef) = StepPayloads(s, commands);
@@ -381,12 +388,16 @@ public sealed partial class PostgresWorkflowStore
             }
             else
             {
+                // An upsert: a step that was held on the run's row while it ran has no steps row yet.
                 commands.Add((
                     """
-                    UPDATE steps SET name = @name, kind = @kind, status = @status, attempt = @attempt, queue = @queue, activity = @activity,
-                        input = @input, input_ref = @inref, output = @output, output_ref = @outref, error_kind = @ek, error_message = @em, options = @options,
-                        available_at = @avail, started_at = @started, completed_at = @completed, lease_owner = @lo, lease_expires_at = @le
-                    WHERE run_id = @run AND seq = @seq
+                    INSERT INTO steps (run_id, seq, name, kind, status, attempt, queue, activity, input, input_ref, output, output_ref, error_kind, error_message, options, available_at, started_at, completed_at, lease_owner, lease_expires_at)
+                    VALUES (@run, @seq, @name, @kind, @status, @attempt, @queue, @activity, @input, @inref, @output, @outref, @ek, @em, @options, @avail, @started, @completed, @lo, @le)
+                    ON CONFLICT (run_id, seq) DO UPDATE SET name = excluded.name, kind = excluded.kind, status = excluded.status, attempt = excluded.attempt,
+                        queue = excluded.queue, activity = excluded.activity, input = excluded.input, input_ref = excluded.input_ref, output = excluded.output,
+                        output_ref = excluded.output_ref, error_kind = excluded.error_kind, error_message = excluded.error_message, options = excluded.options,
+                        available_at = excluded.available_at, started_at = excluded.started_at, completed_at = excluded.completed_at,
+                        lease_owner = excluded.lease_owner, lease_expires_at = excluded.lease_expires_at
                     """,
                     ps));
             }

@@ -58,8 +58,8 @@ public sealed class PostgresStoreTests
         var opened = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => pg.OpenAsync()));
 
         Assert.Equal(8, opened.Length);
-        Assert.Equal(12L, await pg.ScalarAsync<long>("SELECT count(*) FROM schema_migrations")); // each of the 12 migrations once
-        Assert.Equal(12, await opened[0].SchemaVersionAsync(CancellationToken.None));
+        Assert.Equal(13L, await pg.ScalarAsync<long>("SELECT count(*) FROM schema_migrations")); // each of the 13 migrations once
+        Assert.Equal(13, await opened[0].SchemaVersionAsync(CancellationToken.None));
         Assert.Equal(PostgresSchema.LatestVersion, await opened[0].SchemaVersionAsync(CancellationToken.None));
         Assert.Equal(pg.Schema, await pg.ScalarAsync<string>("SELECT table_schema::text FROM information_schema.tables WHERE table_name = 'runs' AND table_schema = @s", new NpgsqlParameter("s", pg.Schema)));
     }

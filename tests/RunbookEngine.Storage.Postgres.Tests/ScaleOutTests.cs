@@ -163,7 +163,10 @@ public sealed class ScaleOutTests : IDisposable
     private Task<(Process Process, string FirstLine)> StartCliAsync(PgTest pg, string name, params string[] arguments) => cli.StartAsync(name, Env(pg), arguments);
 
     private static async Task<long> InFlightAsync(PgTest pg, string workerId) =>
-        await pg.ScalarAsync<long>("SELECT count(*) FROM steps s JOIN runs r ON r.run_id = s.run_id WHERE s.status = 'running' AND r.status = 'running' AND r.lease_owner = @w", new NpgsqlParameter("w", workerId));
+        // A running inline step is held on its run's row (runs.running_step), any other in steps.
+        await pg.ScalarAsync<long>(
+            "SELECT count(*) FROM runs r WHERE r.status = 'running' AND r.lease_owner = @w AND (r.running_step IS NOT NULL OR EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.run_id AND s.status = 'running'))",
+            new NpgsqlParameter("w", workerId));
 
     private static async Task<HashSet<string>> StepsAsync(PgTest pg, string where)
     {
