@@ -387,11 +387,7 @@ public sealed partial class PostgresWorkflowStore
                 $"""
                 INSERT INTO steps ({StepColumns.Names})
                 SELECT * FROM unnest({StepColumns.Parameters})
-                ON CONFLICT (run_id, seq) DO UPDATE SET name = excluded.name, kind = excluded.kind, status = excluded.status, attempt = excluded.attempt,
-                    queue = excluded.queue, activity = excluded.activity, input = excluded.input, input_ref = excluded.input_ref, output = excluded.output,
-                    output_ref = excluded.output_ref, error_kind = excluded.error_kind, error_message = excluded.error_message, options = excluded.options,
-                    available_at = excluded.available_at, started_at = excluded.started_at, completed_at = excluded.completed_at,
-                    lease_owner = excluded.lease_owner, lease_expires_at = excluded.lease_expires_at
+                {StepColumns.Upsert}
                 """,
                 updates.ToParameters()));
         }
@@ -517,6 +513,15 @@ public sealed partial class PostgresWorkflowStore
     private sealed class StepColumns
     {
         public const string Names = "run_id, seq, name, kind, status, attempt, queue, activity, input, input_ref, output, output_ref, error_kind, error_message, options, available_at, started_at, completed_at, lease_owner, lease_expires_at";
+
+        /// <summary>Makes an insert of step rows replace the rows that exist (every column but the key).</summary>
+        public const string Upsert = """
+            ON CONFLICT (run_id, seq) DO UPDATE SET name = excluded.name, kind = excluded.kind, status = excluded.status, attempt = excluded.attempt,
+                queue = excluded.queue, activity = excluded.activity, input = excluded.input, input_ref = excluded.input_ref, output = excluded.output,
+                output_ref = excluded.output_ref, error_kind = excluded.error_kind, error_message = excluded.error_message, options = excluded.options,
+                available_at = excluded.available_at, started_at = excluded.started_at, completed_at = excluded.completed_at,
+                lease_owner = excluded.lease_owner, lease_expires_at = excluded.lease_expires_at
+            """;
 
         public const string Parameters = "@run_id, @seq::int[], @name, @kind, @status, @attempt::int[], @queue, @activity, @input, @input_ref, @output, @output_ref, @error_kind, @error_message, @options, @available_at, @started_at, @completed_at, @lease_owner, @lease_expires_at";
 

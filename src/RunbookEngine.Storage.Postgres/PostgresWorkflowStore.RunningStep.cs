@@ -56,6 +56,13 @@ public sealed partial class PostgresWorkflowStore
 
         var held = ReadRunningStep(json);
         var at = steps.FindIndex(s => s.Sequence == held.Sequence);
+        if (steps.Exists(s => s.Sequence > held.Sequence) || (at >= 0 && steps[at].Status is StepStatus.Completed or StepStatus.Failed))
+        {
+            // Left behind by a process of a version before schema 13 (running during an upgrade), which wrote the
+            // step's end to its row without clearing this: the row is what happened.
+            return steps;
+        }
+
         if (at >= 0)
         {
             steps[at] = held;

@@ -390,14 +390,10 @@ public sealed partial class PostgresWorkflowStore
             {
                 // An upsert: a step that was held on the run's row while it ran has no steps row yet.
                 commands.Add((
-                    """
-                    INSERT INTO steps (run_id, seq, name, kind, status, attempt, queue, activity, input, input_ref, output, output_ref, error_kind, error_message, options, available_at, started_at, completed_at, lease_owner, lease_expires_at)
+                    $"""
+                    INSERT INTO steps ({StepColumns.Names})
                     VALUES (@run, @seq, @name, @kind, @status, @attempt, @queue, @activity, @input, @inref, @output, @outref, @ek, @em, @options, @avail, @started, @completed, @lo, @le)
-                    ON CONFLICT (run_id, seq) DO UPDATE SET name = excluded.name, kind = excluded.kind, status = excluded.status, attempt = excluded.attempt,
-                        queue = excluded.queue, activity = excluded.activity, input = excluded.input, input_ref = excluded.input_ref, output = excluded.output,
-                        output_ref = excluded.output_ref, error_kind = excluded.error_kind, error_message = excluded.error_message, options = excluded.options,
-                        available_at = excluded.available_at, started_at = excluded.started_at, completed_at = excluded.completed_at,
-                        lease_owner = excluded.lease_owner, lease_expires_at = excluded.lease_expires_at
+                    {StepColumns.Upsert}
                     """,
                     ps));
             }

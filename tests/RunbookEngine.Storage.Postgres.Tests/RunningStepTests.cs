@@ -74,5 +74,13 @@ public sealed class RunningStepTests
         Assert.Equal([done1, done2, done3], await CommitAsync(a, new StepWrite(done3, IsNew: false)));
         Assert.Equal(3, await pg.ScalarAsync<long>("SELECT count(*) FROM steps WHERE run_id = 'r1' AND status = 'completed'"));
         Assert.False(await HeldAsync());
+
+        // A held step left behind by a process of an older version (which ended the step in its row without
+        // clearing it) never hides what the rows say happened.
+        foreach (var stale in (string[])["{\"seq\":2,\"name\":\"s2\",\"attempt\":1}", "{\"seq\":3,\"name\":\"s3\",\"attempt\":1}"])
+        {
+            await pg.ScalarAsync<int>("UPDATE runs SET running_step = @s WHERE run_id = 'r1' RETURNING 1", new Npgsql.NpgsqlParameter("s", stale));
+            Assert.Equal([done1, done2, done3], (await a.LoadHistoryAsync("r1", CancellationToken.None))!.Steps);
+        }
     }
 }
